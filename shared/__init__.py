@@ -1,0 +1,1 @@
+"""Code shared by every service: the published contract and the platform it runs on."""

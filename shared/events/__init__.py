@@ -1,0 +1,36 @@
+"""The public integration contract v1 as code (see docs/contract/ for the generated schemas)."""
+
+from shared.events.envelope import (
+    ALL_TOPICS,
+    DEADLETTER_TOPIC,
+    ENVELOPE_TYPES,
+    SCHEMA_VERSION,
+    SERVICES,
+    ContractError,
+    Envelope,
+    new_envelope,
+    parse_envelope,
+    parse_envelope_dict,
+    stored_event_id,
+    topic_name,
+)
+from shared.events.models import *  # noqa: F403
+from shared.events.models import DERIVED_TYPES, EVENT_TYPES, EventData
+
+__all__ = [
+    "ALL_TOPICS",
+    "DEADLETTER_TOPIC",
+    "DERIVED_TYPES",
+    "ENVELOPE_TYPES",
+    "EVENT_TYPES",
+    "SCHEMA_VERSION",
+    "SERVICES",
+    "ContractError",
+    "Envelope",
+    "EventData",
+    "new_envelope",
+    "parse_envelope",
+    "parse_envelope_dict",
+    "stored_event_id",
+    "topic_name",
+]

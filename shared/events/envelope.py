@@ -1,0 +1,130 @@
+"""The envelope every event travels in, on the bus, in exports and in replay logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from shared.events.models import EVENT_TYPES, EventData
+
+SCHEMA_VERSION = 1
+SERVICES = ("reference", "enrolment", "scheduling", "certification", "billing")
+DEADLETTER_TOPIC = "yrkesresan.deadletter.v1"
+
+# Namespace for ids derived from stored events: the same stored event always yields the same
+# envelope id, so a re-publish is recognised as a duplicate by every consumer.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1d1c2e-5a55-4c59-9a0e-0e7d1f3b2a01")
+
+
+def topic_name(service: str) -> str:
+    if service not in SERVICES:
+        raise ValueError(f"unknown service topic {service!r}; expected one of {SERVICES}")
+    return f"yrkesresan.{service}.v1"
+
+
+ALL_TOPICS = tuple(topic_name(s) for s in SERVICES)
+
+
+class Envelope(BaseModel):
+    """Common fields. `data` is typed per event type in the generated subclasses below."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: uuid.UUID
+    type: str
+    schema_version: Literal[1]
+    occurred_at: AwareDatetime
+    data: EventData
+    recorded_at: AwareDatetime | None = None
+    actor: str | None = None
+    stream_id: str | None = None
+    position: int | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @property
+    def topic(self) -> str:
+        return topic_name(self.data.TOPIC)
+
+    def key(self) -> str:
+        return self.data.key()
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _typed_envelope(name: str, data_cls: type[EventData]) -> type[Envelope]:
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{name}Envelope",
+        __base__=Envelope,
+        __module__=__name__,
+        type=(Literal[name], ...),
+        data=(data_cls, ...),
+    )
+
+
+ENVELOPE_TYPES: dict[str, type[Envelope]] = {
+    name: _typed_envelope(name, cls) for name, cls in EVENT_TYPES.items()
+}
+AnyEnvelope = Annotated[
+    Union[tuple(ENVELOPE_TYPES.values())],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[Envelope] = TypeAdapter(AnyEnvelope)
+
+
+class ContractError(ValueError):
+    """A message that is not a valid v1 envelope; the text names what is wrong."""
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors(include_url=False):
+        where = ".".join(str(p) for p in e["loc"] if not str(p).endswith("Envelope"))
+        parts.append(f"{where or 'envelope'}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_envelope(raw: bytes | str) -> Envelope:
+    """Validate one JSON envelope; raise ContractError naming every problem."""
+    try:
+        return _ADAPTER.validate_json(raw)
+    except ValidationError as e:
+        raise ContractError(_describe(e)) from None
+
+
+def parse_envelope_dict(obj: Any) -> Envelope:
+    try:
+        return _ADAPTER.validate_python(obj)
+    except ValidationError as e:
+        raise ContractError(_describe(e)) from None
+
+
+def new_envelope(
+    data: EventData,
+    *,
+    occurred_at: dt.datetime | None = None,
+    id: uuid.UUID | None = None,
+    **provenance: Any,
+) -> Envelope:
+    """Wrap event data in a validated envelope (a fresh random id unless one is given)."""
+    name = type(data).__name__
+    return ENVELOPE_TYPES[name](
+        id=id or uuid.uuid4(),
+        type=name,
+        schema_version=SCHEMA_VERSION,
+        occurred_at=occurred_at or dt.datetime.now(dt.timezone.utc),
+        data=data,
+        **provenance,
+    )
+
+
+def stored_event_id(originator_id: uuid.UUID, originator_version: int) -> uuid.UUID:
+    """The envelope id of a stored event: stable across re-publishing."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}")

@@ -1,0 +1,332 @@
+"""The v1 event types of the public contract (`../shared/CONTRACT.md`), one frozen model each.
+
+Each model is the `data` object of its envelope. `TOPIC` names the service topic it travels on
+and `KEY` the field whose value is its partition key, so that the relay, the AsyncAPI document
+and the tests read both from one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=False)]
+Kronor = Annotated[int, Field(ge=0)]
+Year = Annotated[int, Field(ge=2000, le=2200)]
+
+
+class EventData(BaseModel):
+    """Base of every event's `data`. Unknown fields are ignored so that a v1 consumer keeps
+    working when optional fields are added within v1."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=True)
+
+    TOPIC: ClassVar[str]
+    KEY: ClassVar[str]
+
+    def key(self) -> str:
+        return str(getattr(self, self.KEY))
+
+
+class Level(StrEnum):
+    NY = "ny"
+    VAN = "van"
+    ERFAREN = "erfaren"
+    CHEF = "chef"
+
+
+class DayMode(StrEnum):
+    ON_SITE = "on_site"
+    DIGITAL = "digital"
+
+
+class TrainerRole(StrEnum):
+    LEADER = "leader"
+    TRAINER = "trainer"
+    RESERVE = "reserve"
+
+
+class DeliveryRole(StrEnum):
+    LEADER = "leader"
+    TRAINER = "trainer"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=True)
+
+
+# --- Reference data -------------------------------------------------------------------------
+
+
+class RegionRegistered(EventData):
+    TOPIC = "reference"
+    KEY = "region_id"
+    region_id: Id
+    name: Annotated[str, StringConstraints(min_length=1)]
+
+
+class MunicipalityJoined(EventData):
+    TOPIC = "reference"
+    KEY = "municipality_id"
+    municipality_id: Id
+    name: Annotated[str, StringConstraints(min_length=1)]
+    region_id: Id
+
+
+class Preparation(_Part):
+    item_id: Id
+    title: str
+    mandatory: bool
+
+
+class DeepeningTask(_Part):
+    task_id: Id
+    title: str
+
+
+class CoursePublished(EventData):
+    TOPIC = "reference"
+    KEY = "course_id"  # no participant, occasion, region or municipality: the course itself
+    course_id: Id
+    journey: Id
+    level: Level
+    title: Annotated[str, StringConstraints(min_length=1)]
+    preparations: tuple[Preparation, ...] = ()
+    deepening_tasks: tuple[DeepeningTask, ...] = ()
+
+
+class PriceComponents(_Part):
+    """Kronor per participant per course day."""
+
+    venue_and_fika: Kronor = 300
+    administration: Kronor = 400
+    trainer_pot: Kronor = 400
+    course_material: Kronor = 100
+    buffer: Kronor = 50
+
+    @property
+    def price(self) -> int:
+        return (
+            self.venue_and_fika
+            + self.administration
+            + self.trainer_pot
+            + self.course_material
+            + self.buffer
+        )
+
+
+class Points(_Part):
+    leader: Annotated[float, Field(ge=0)] = 1.5
+    trainer: Annotated[float, Field(ge=0)] = 1.0
+
+
+class PriceListSet(EventData):
+    TOPIC = "reference"
+    KEY = "region_id"
+    region_id: Id
+    year: Year
+    components: PriceComponents
+    points: Points
+
+
+# --- Enrolment ------------------------------------------------------------------------------
+
+
+class ParticipantRegistered(EventData):
+    TOPIC = "enrolment"
+    KEY = "participant_id"
+    participant_id: Id
+    municipality_id: Id
+    journey: Id
+    role: Id
+    level: Level
+    years_in_profession: Annotated[float, Field(ge=0, le=70)]
+
+
+class ParticipantMoved(EventData):
+    TOPIC = "enrolment"
+    KEY = "participant_id"
+    participant_id: Id
+    to_municipality_id: Id
+
+
+class ParticipantLevelChanged(EventData):
+    TOPIC = "enrolment"
+    KEY = "participant_id"
+    participant_id: Id
+    level: Level
+
+
+class PreparationCompleted(EventData):
+    TOPIC = "enrolment"
+    KEY = "participant_id"
+    participant_id: Id
+    course_id: Id
+    item_id: Id
+
+
+class DeepeningSubmitted(EventData):
+    TOPIC = "enrolment"
+    KEY = "participant_id"
+    participant_id: Id
+    course_id: Id
+    task_id: Id
+
+
+class ParticipantErased(EventData):
+    TOPIC = "enrolment"
+    KEY = "participant_id"
+    participant_id: Id
+
+
+# --- Scheduling -----------------------------------------------------------------------------
+
+
+class CourseDay(_Part):
+    day: Annotated[int, Field(ge=1, le=50)]
+    date: dt.date
+    mode: DayMode
+
+
+class CourseOccasionPlanned(EventData):
+    TOPIC = "scheduling"
+    KEY = "occasion_id"
+    occasion_id: Id
+    course_id: Id
+    region_id: Id
+    capacity: Annotated[int, Field(ge=1)]
+    days: Annotated[tuple[CourseDay, ...], Field(min_length=1)]
+
+
+class ParticipantBooked(EventData):
+    TOPIC = "scheduling"
+    KEY = "participant_id"
+    occasion_id: Id
+    participant_id: Id
+
+
+class BookingCancelled(EventData):
+    TOPIC = "scheduling"
+    KEY = "participant_id"
+    occasion_id: Id
+    participant_id: Id
+
+
+class TrainerAssigned(EventData):
+    TOPIC = "scheduling"
+    KEY = "occasion_id"
+    occasion_id: Id
+    trainer_id: Id
+    municipality_id: Id
+    role: TrainerRole
+
+
+class CourseDayAttended(EventData):
+    TOPIC = "scheduling"
+    KEY = "participant_id"
+    participant_id: Id
+    occasion_id: Id
+    day: Annotated[int, Field(ge=1, le=50)]
+
+
+class TrainerDayDelivered(EventData):
+    """A reserve who is called in delivers as `trainer`."""
+
+    TOPIC = "scheduling"
+    KEY = "occasion_id"
+    occasion_id: Id
+    day: Annotated[int, Field(ge=1, le=50)]
+    trainer_id: Id
+    municipality_id: Id
+    role: DeliveryRole
+
+
+# --- Certification (derived) ----------------------------------------------------------------
+
+
+class CourseCompleted(EventData):
+    TOPIC = "certification"
+    KEY = "participant_id"
+    participant_id: Id
+    course_id: Id
+    occasion_id: Id
+
+
+class CertificateIssued(EventData):
+    TOPIC = "certification"
+    KEY = "participant_id"
+    certificate_id: Id
+    participant_id: Id
+    course_id: Id
+    occasion_id: Id
+
+
+class EvaluationSubmitted(EventData):
+    TOPIC = "certification"
+    KEY = "occasion_id"
+    occasion_id: Id
+    course_id: Id
+    respondent_id: Id
+    answers: dict[Id, Annotated[int, Field(ge=1, le=5)]]
+
+
+# --- Billing --------------------------------------------------------------------------------
+
+
+class YearClosed(EventData):
+    TOPIC = "billing"
+    KEY = "region_id"
+    region_id: Id
+    year: Year
+
+
+class PotShare(_Part):
+    trainer_id: Id
+    municipality_id: Id
+    points: Annotated[float, Field(ge=0)]
+    amount_sek: Kronor
+
+
+class PotDistributed(EventData):
+    TOPIC = "billing"
+    KEY = "region_id"
+    region_id: Id
+    year: Year
+    pot_sek: Kronor
+    total_points: Annotated[float, Field(ge=0)]
+    trainers: tuple[PotShare, ...] = ()
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    cls.__name__: cls
+    for cls in (
+        RegionRegistered,
+        MunicipalityJoined,
+        CoursePublished,
+        PriceListSet,
+        ParticipantRegistered,
+        ParticipantMoved,
+        ParticipantLevelChanged,
+        PreparationCompleted,
+        DeepeningSubmitted,
+        ParticipantErased,
+        CourseOccasionPlanned,
+        ParticipantBooked,
+        BookingCancelled,
+        TrainerAssigned,
+        CourseDayAttended,
+        TrainerDayDelivered,
+        CourseCompleted,
+        CertificateIssued,
+        EvaluationSubmitted,
+        YearClosed,
+        PotDistributed,
+    )
+}
+
+# Derived events: emitted by services from the facts above; projections give the same result
+# with or without them.
+DERIVED_TYPES = frozenset({"CourseCompleted", "CertificateIssued", "PotDistributed"})

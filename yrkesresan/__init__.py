@@ -1,0 +1,1 @@
+"""Command line and process entry points of Yrkesresan."""

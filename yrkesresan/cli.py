@@ -1,0 +1,12 @@
+"""`yrkesresan`: the command line of the whole system."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Yrkesresan backend.")
+
+
+@app.callback()
+def main() -> None:
+    """Yrkesresan: services, relays, projections and tools."""
