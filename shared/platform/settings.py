@@ -1,0 +1,66 @@
+"""Configuration from the environment (pydantic-settings).
+
+Embedded default: SQLite files under `var/` and the local broker on 127.0.0.1:9092. Set
+`YRKESRESAN_DATABASE_URL` (or a per-service `YRKESRESAN_<SERVICE>_DATABASE_URL`) to a
+`postgresql://` URL for PostgreSQL, and `KAFKA_BOOTSTRAP` for another broker.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS = {"enrolment": 8001, "scheduling": 8002, "certification": 8003, "billing": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YRKESRESAN_", extra="ignore")
+
+    database_url: str = ""
+    var_dir: Path = Path("var")
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP")
+    auth_secret: str = "dev-only-secret-change-me"
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    def database_url_for(self, service: str) -> str:
+        """The database of one service: its own override, else the shared URL, else SQLite."""
+        own = os.environ.get(f"YRKESRESAN_{service.upper()}_DATABASE_URL", "")
+        return own or self.database_url or f"sqlite:///{self.var_dir / service}.sqlite"
+
+    def port_for(self, service: str) -> int:
+        own = os.environ.get(f"YRKESRESAN_{service.upper()}_PORT")
+        return int(own) if own else SERVICE_PORTS[service]
+
+
+def eventsourcing_env(url: str, *, create_table: bool = False) -> dict[str, str]:
+    """Translate a database URL into the `eventsourcing` library's environment."""
+    parsed = urlparse(url)
+    flag = "y" if create_table else "n"
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        path = path[1:] if path.startswith("/") and not url.startswith("sqlite:////") else path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": flag,
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parsed.path.lstrip("/"),
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": flag,
+        }
+    raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} in {url!r}")
