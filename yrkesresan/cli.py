@@ -10,3 +10,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Yrkesresan b
 @app.callback()
 def main() -> None:
     """Yrkesresan: services, relays, projections and tools."""
+
+
+from yrkesresan import contract_cmd  # noqa: E402
+
+contract_cmd.register(app)
