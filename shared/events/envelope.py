@@ -47,7 +47,7 @@ class Envelope(BaseModel):
 
     @property
     def topic(self) -> str:
-        return topic_name(self.data.TOPIC)
+        return topic_name(self.data.SERVICE)
 
     def key(self) -> str:
         return self.data.key()

@@ -1,6 +1,7 @@
 """The v1 event types of the public contract (`../shared/CONTRACT.md`), one frozen model each.
 
-Each model is the `data` object of its envelope. `TOPIC` names the service topic it travels on
+Each model is the `data` object of its envelope. `SERVICE` names the service whose topic it travels on (not `TOPIC`: the eventsourcing
+library reads a class attribute of that name as the stored-event topic)
 and `KEY` the field whose value is its partition key, so that the relay, the AsyncAPI document
 and the tests read both from one place.
 """
@@ -24,7 +25,7 @@ class EventData(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=True)
 
-    TOPIC: ClassVar[str]
+    SERVICE: ClassVar[str]  # the service whose topic it travels on: yrkesresan.<SERVICE>.v1
     KEY: ClassVar[str]
 
     def key(self) -> str:
@@ -62,14 +63,14 @@ class _Part(BaseModel):
 
 
 class RegionRegistered(EventData):
-    TOPIC = "reference"
+    SERVICE = "reference"
     KEY = "region_id"
     region_id: Id
     name: Annotated[str, StringConstraints(min_length=1)]
 
 
 class MunicipalityJoined(EventData):
-    TOPIC = "reference"
+    SERVICE = "reference"
     KEY = "municipality_id"
     municipality_id: Id
     name: Annotated[str, StringConstraints(min_length=1)]
@@ -88,7 +89,7 @@ class DeepeningTask(_Part):
 
 
 class CoursePublished(EventData):
-    TOPIC = "reference"
+    SERVICE = "reference"
     KEY = "course_id"  # no participant, occasion, region or municipality: the course itself
     course_id: Id
     journey: Id
@@ -124,7 +125,7 @@ class Points(_Part):
 
 
 class PriceListSet(EventData):
-    TOPIC = "reference"
+    SERVICE = "reference"
     KEY = "region_id"
     region_id: Id
     year: Year
@@ -136,7 +137,7 @@ class PriceListSet(EventData):
 
 
 class ParticipantRegistered(EventData):
-    TOPIC = "enrolment"
+    SERVICE = "enrolment"
     KEY = "participant_id"
     participant_id: Id
     municipality_id: Id
@@ -147,21 +148,21 @@ class ParticipantRegistered(EventData):
 
 
 class ParticipantMoved(EventData):
-    TOPIC = "enrolment"
+    SERVICE = "enrolment"
     KEY = "participant_id"
     participant_id: Id
     to_municipality_id: Id
 
 
 class ParticipantLevelChanged(EventData):
-    TOPIC = "enrolment"
+    SERVICE = "enrolment"
     KEY = "participant_id"
     participant_id: Id
     level: Level
 
 
 class PreparationCompleted(EventData):
-    TOPIC = "enrolment"
+    SERVICE = "enrolment"
     KEY = "participant_id"
     participant_id: Id
     course_id: Id
@@ -169,7 +170,7 @@ class PreparationCompleted(EventData):
 
 
 class DeepeningSubmitted(EventData):
-    TOPIC = "enrolment"
+    SERVICE = "enrolment"
     KEY = "participant_id"
     participant_id: Id
     course_id: Id
@@ -177,7 +178,7 @@ class DeepeningSubmitted(EventData):
 
 
 class ParticipantErased(EventData):
-    TOPIC = "enrolment"
+    SERVICE = "enrolment"
     KEY = "participant_id"
     participant_id: Id
 
@@ -192,7 +193,7 @@ class CourseDay(_Part):
 
 
 class CourseOccasionPlanned(EventData):
-    TOPIC = "scheduling"
+    SERVICE = "scheduling"
     KEY = "occasion_id"
     occasion_id: Id
     course_id: Id
@@ -202,21 +203,21 @@ class CourseOccasionPlanned(EventData):
 
 
 class ParticipantBooked(EventData):
-    TOPIC = "scheduling"
+    SERVICE = "scheduling"
     KEY = "participant_id"
     occasion_id: Id
     participant_id: Id
 
 
 class BookingCancelled(EventData):
-    TOPIC = "scheduling"
+    SERVICE = "scheduling"
     KEY = "participant_id"
     occasion_id: Id
     participant_id: Id
 
 
 class TrainerAssigned(EventData):
-    TOPIC = "scheduling"
+    SERVICE = "scheduling"
     KEY = "occasion_id"
     occasion_id: Id
     trainer_id: Id
@@ -225,7 +226,7 @@ class TrainerAssigned(EventData):
 
 
 class CourseDayAttended(EventData):
-    TOPIC = "scheduling"
+    SERVICE = "scheduling"
     KEY = "participant_id"
     participant_id: Id
     occasion_id: Id
@@ -235,7 +236,7 @@ class CourseDayAttended(EventData):
 class TrainerDayDelivered(EventData):
     """A reserve who is called in delivers as `trainer`."""
 
-    TOPIC = "scheduling"
+    SERVICE = "scheduling"
     KEY = "occasion_id"
     occasion_id: Id
     day: Annotated[int, Field(ge=1, le=50)]
@@ -248,7 +249,7 @@ class TrainerDayDelivered(EventData):
 
 
 class CourseCompleted(EventData):
-    TOPIC = "certification"
+    SERVICE = "certification"
     KEY = "participant_id"
     participant_id: Id
     course_id: Id
@@ -256,7 +257,7 @@ class CourseCompleted(EventData):
 
 
 class CertificateIssued(EventData):
-    TOPIC = "certification"
+    SERVICE = "certification"
     KEY = "participant_id"
     certificate_id: Id
     participant_id: Id
@@ -265,7 +266,7 @@ class CertificateIssued(EventData):
 
 
 class EvaluationSubmitted(EventData):
-    TOPIC = "certification"
+    SERVICE = "certification"
     KEY = "occasion_id"
     occasion_id: Id
     course_id: Id
@@ -277,7 +278,7 @@ class EvaluationSubmitted(EventData):
 
 
 class YearClosed(EventData):
-    TOPIC = "billing"
+    SERVICE = "billing"
     KEY = "region_id"
     region_id: Id
     year: Year
@@ -291,7 +292,7 @@ class PotShare(_Part):
 
 
 class PotDistributed(EventData):
-    TOPIC = "billing"
+    SERVICE = "billing"
     KEY = "region_id"
     region_id: Id
     year: Year
