@@ -1,9 +1,9 @@
 """The v1 event types of the public contract (`../shared/CONTRACT.md`), one frozen model each.
 
-Each model is the `data` object of its envelope. `SERVICE` names the service whose topic it travels on (not `TOPIC`: the eventsourcing
-library reads a class attribute of that name as the stored-event topic)
-and `KEY` the field whose value is its partition key, so that the relay, the AsyncAPI document
-and the tests read both from one place.
+Each model is the `data` object of its envelope. `SERVICE` names the service whose topic it
+travels on (not `TOPIC`: the eventsourcing library reads a class attribute of that name as the
+stored-event topic) and `KEY` the field whose value is its partition key, so that the relay,
+the AsyncAPI document and the tests read both from one place.
 """
 
 from __future__ import annotations
