@@ -69,7 +69,7 @@ def envelope_schema(name: str, envelope: type[Envelope] | None = None) -> dict[s
     schema["$schema"] = JSON_SCHEMA_DIALECT
     schema["description"] = (
         f"Envelope of a `{name}` event, contract v{SCHEMA_VERSION}, on topic "
-        f"`{topic_name(data.TOPIC)}` with partition key `data.{data.KEY}`."
+        f"`{topic_name(data.SERVICE)}` with partition key `data.{data.KEY}`."
     )
     return schema
 
@@ -91,7 +91,7 @@ def contract_snapshot(
     for name, env in envelopes.items():
         data = data_class(env)
         events[name] = {
-            "topic": topic_name(data.TOPIC),
+            "topic": topic_name(data.SERVICE),
             "key": data.KEY,
             "schema": envelope_schema(name, env),
         }
@@ -229,7 +229,7 @@ def _message(name: str, envelope: type[Envelope]) -> dict[str, Any]:
     message: dict[str, Any] = {
         "name": name,
         "title": name,
-        "summary": f"`{name}` on `{topic_name(data.TOPIC)}`, keyed by `data.{data.KEY}`.",
+        "summary": f"`{name}` on `{topic_name(data.SERVICE)}`, keyed by `data.{data.KEY}`.",
         "description": (
             f"The value is the UTF-8 JSON envelope; the Kafka key is the value of "
             f"`data.{data.KEY}`.{derived}"
@@ -277,7 +277,7 @@ def asyncapi_document(
     by_topic: dict[str, list[str]] = {topic_name(s): [] for s in SERVICES}
     messages: dict[str, Any] = {}
     for name, env in envelopes.items():
-        by_topic[topic_name(data_class(env).TOPIC)].append(name)
+        by_topic[topic_name(data_class(env).SERVICE)].append(name)
         messages[name] = _message(name, env)
     messages["DeadLetter"] = _DEADLETTER_MESSAGE
 
