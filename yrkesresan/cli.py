@@ -2,14 +2,117 @@
 
 from __future__ import annotations
 
+import time
+from typing import Annotated
+
 import typer
 
+from shared.platform.settings import SERVICE_PORTS
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Yrkesresan backend.")
+SERVICE_NAMES = tuple(SERVICE_PORTS)
+
+
+def _service(name: str) -> str:
+    if name not in SERVICE_NAMES:
+        raise typer.BadParameter(f"unknown service {name!r}; choose one of {', '.join(SERVICE_NAMES)}")
+    return name
+
+
+Service = Annotated[str, typer.Argument(callback=_service, help="enrolment, scheduling, certification or billing")]
 
 
 @app.callback()
 def main() -> None:
     """Yrkesresan: services, relays, projections and tools."""
+
+
+@app.command()
+def migrate(
+    service: Annotated[list[str] | None, typer.Option("--service", "-s")] = None,
+) -> None:
+    """Create every service's tables (run before the services; they never create tables)."""
+    from yrkesresan import processes
+
+    names = [_service(s) for s in service] if service else list(SERVICE_NAMES)
+    processes.migrate(names)
+    typer.echo(f"migrated: {', '.join(names)}")
+
+
+@app.command()
+def serve(service: Service, port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run one service's HTTP API."""
+    from yrkesresan import processes
+
+    processes.serve(service, port)
+
+
+@app.command()
+def relay(service: Service, ops_port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run one service's outbox relay (store → Kafka)."""
+    from yrkesresan import processes
+
+    processes.relay(service, ops_port)
+
+
+@app.command()
+def consume(
+    projection: Annotated[str, typer.Argument(help="progression")],
+    ops_port: Annotated[int | None, typer.Option()] = None,
+    group_id: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Run a projection's Kafka consumer (Kafka → read model)."""
+    from yrkesresan import processes
+
+    if projection not in processes.projections():
+        raise typer.BadParameter(f"unknown projection {projection!r}")
+    processes.consume(projection, ops_port, group_id)
+
+
+@app.command()
+def broker(port: Annotated[int, typer.Option()] = 9092) -> None:
+    """Run the local Kafka-protocol broker (tansu, in memory) in the foreground."""
+    from shared.platform.broker import LocalBroker, ensure_topics
+
+    b = LocalBroker(port).start()
+    ensure_topics(b.bootstrap)
+    typer.echo(f"broker on {b.bootstrap} (in memory: its data is gone when it stops)")
+    try:
+        while b.process and b.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.stop()
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="participant, municipal_admin, regional_coordinator, trainer, national_analyst, system")],
+    subject: Annotated[str, typer.Option()] = "dev",
+    municipality: Annotated[str | None, typer.Option()] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    participant: Annotated[str | None, typer.Option()] = None,
+    trainer: Annotated[str | None, typer.Option()] = None,
+    hours: Annotated[float, typer.Option()] = 12,
+) -> None:
+    """Print a signed bearer token (for curl and for local testing)."""
+    from shared.platform.auth import Principal, Role, issue_token
+
+    principal = Principal(subject=subject, role=Role(role), municipality_id=municipality,
+                          region_id=region, participant_id=participant, trainer_id=trainer)
+    typer.echo(issue_token(principal, ttl_hours=hours))
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option(help="load demo data")] = True,
+    broker_port: Annotated[int, typer.Option()] = 9092,
+) -> None:
+    """Start the whole system on embedded defaults (SQLite, local broker) with demo data."""
+    from yrkesresan.launcher import run_system
+
+    run_system(demo=demo, broker_port=broker_port)
 
 
 from yrkesresan import contract_cmd  # noqa: E402

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     var_dir: Path = Path("var")
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP")
-    auth_secret: str = "dev-only-secret-change-me"
+    auth_secret: str = "dev-only-secret-change-me-in-production-0123456789"
     host: str = "127.0.0.1"
     log_level: str = "INFO"
 

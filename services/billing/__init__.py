@@ -1,0 +1,1 @@
+"""Billing: price lists, year closing, the trainer pot (utbildarpott) and invoice basis."""

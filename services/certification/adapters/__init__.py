@@ -1,0 +1,1 @@
+"""Certification's adapters: HTTP API."""

@@ -1,0 +1,1 @@
+"""Read models the certification service keeps from the bus."""

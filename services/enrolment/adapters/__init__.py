@@ -1,0 +1,1 @@
+"""Enrolment's adapters: HTTP API and the personal-data vault."""

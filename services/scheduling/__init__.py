@@ -1,0 +1,1 @@
+"""Scheduling: the course catalogue, course occasions, bookings, trainer teams, attendance."""

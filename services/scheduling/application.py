@@ -1,0 +1,25 @@
+"""Scheduling's wiring: its event store and relay position table."""
+
+from __future__ import annotations
+
+from shared.platform.db import Database
+from shared.platform.relay import RelayPositions
+from shared.platform.settings import Settings
+from shared.platform.store import ServiceApplication
+
+
+class SchedulingApplication(ServiceApplication):
+    service = "scheduling"
+    name = "scheduling"
+
+
+def bootstrap(database_url: str | None = None) -> SchedulingApplication:
+    return SchedulingApplication(database_url or Settings().database_url_for("scheduling"))
+
+
+def migrate(database_url: str | None = None) -> None:
+    url = database_url or Settings().database_url_for("scheduling")
+    SchedulingApplication(url, create_table=True).close()
+    db = Database(url)
+    RelayPositions(db).migrate()
+    db.close()

@@ -1,0 +1,86 @@
+"""A read model kept by a fold from `shared/projections`: the fold decides, this stores.
+
+The fold (pure, in memory) says which keys an envelope touched; their rows are written in the
+same transaction as the applied-envelope record, so the table is always exactly the fold's view
+of everything applied. After a restart the fold is rebuilt from the applied envelopes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from shared.events import Envelope
+from shared.platform.db import Cursor, Database
+
+
+class Fold(Protocol):
+    def apply(self, env: Envelope) -> Any: ...
+
+
+class FoldProjector:
+    def __init__(
+        self,
+        name: str,
+        topics: Sequence[str],
+        make_fold: Callable[[], Any],
+        touched: Callable[[Any, Any], Iterable[str]],
+        row: Callable[[Any, str], dict[str, Any] | None],
+        scope: Callable[[dict[str, Any]], str | None] = lambda _: None,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.table = f"view_{name}"
+        self._make_fold = make_fold
+        self._touched = touched
+        self._row = row
+        self._scope = scope
+        self.fold = make_fold()
+
+    def migrate(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.table} "
+            "(key TEXT PRIMARY KEY, scope TEXT, body TEXT NOT NULL)"
+        )
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_scope ON {self.table} (scope)")
+
+    def reset(self) -> None:
+        self.fold = self._make_fold()
+
+    def load(self, envelopes: Iterable[Envelope]) -> None:
+        for env in envelopes:
+            self.fold.apply(env)
+
+    def apply(self, cur: Cursor, env: Envelope) -> None:
+        for key in self._touched(self.fold, self.fold.apply(env)):
+            row = self._row(self.fold, key)
+            if row is None:
+                cur.execute(f"DELETE FROM {self.table} WHERE key = %s", (key,))
+                continue
+            cur.execute(
+                f"INSERT INTO {self.table} (key, scope, body) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET scope = excluded.scope, body = excluded.body",
+                (key, self._scope(row), orjson.dumps(row).decode()),
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, db: Database, key: str) -> dict[str, Any] | None:
+        rows = db.execute(f"SELECT body FROM {self.table} WHERE key = %s", (key,))
+        return orjson.loads(rows[0][0]) if rows else None
+
+    def list(self, db: Database, scope: str | None = None, limit: int = 1000,
+             offset: int = 0) -> list[dict[str, Any]]:
+        if scope is None:
+            rows = db.execute(
+                f"SELECT body FROM {self.table} ORDER BY key LIMIT %s OFFSET %s", (limit, offset))
+        else:
+            rows = db.execute(
+                f"SELECT body FROM {self.table} WHERE scope = %s ORDER BY key LIMIT %s OFFSET %s",
+                (scope, limit, offset))
+        return [orjson.loads(r[0]) for r in rows]
+
+    def count(self, db: Database) -> int:
+        return int(db.execute(f"SELECT count(*) FROM {self.table}")[0][0])

@@ -1,0 +1,268 @@
+"""Outbox relay: publishes a service's stored events to its Kafka topics, at least once.
+
+It follows the application's notification log from the position it last recorded, maps each
+stored event to a contract envelope (id derived from originator id and version, so a re-publish
+carries the same id), publishes with acks=all, and records the new position only after the broker
+has acknowledged the whole batch. The broker is a transport, not the source of truth: when it
+comes back empty (the local broker keeps everything in memory) the relay notices and publishes
+everything again from the store; consumers deduplicate by envelope id.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from shared.events import SCHEMA_VERSION, parse_envelope_dict, stored_event_id, topic_name
+from shared.platform.broker import ensure_topics
+from shared.platform.db import Database
+from shared.platform.observability import EVENTS_RELAYED, RELAY_LAG
+from shared.platform.store import (
+    PROVENANCE_FIELDS,
+    PydanticMapper,
+    ServiceApplication,
+    contract_type_of,
+)
+
+log = logging.getLogger(__name__)
+
+POSITIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS relay_positions "
+    "(relay TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+)
+
+
+class RelayPositions:
+    """Where each relay has got to, in the service's own database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def migrate(self) -> None:
+        self.db.execute(POSITIONS_DDL)
+
+    def get(self, relay: str) -> int:
+        rows = self.db.execute("SELECT position FROM relay_positions WHERE relay = %s", (relay,))
+        return int(rows[0][0]) if rows else 0
+
+    def set(self, relay: str, position: int, topics: set[str] = frozenset()) -> None:
+        """Record the position, and which topics the relay has published to (`relay|topic`),
+        so that after a restart it knows which topics to check for a broker that lost them."""
+        with self.db.transaction() as cur:
+            for key in (relay, *(f"{relay}|{t}" for t in topics)):
+                cur.execute(
+                    "INSERT INTO relay_positions (relay, position) VALUES (%s, %s) "
+                    "ON CONFLICT (relay) DO UPDATE SET position = excluded.position",
+                    (key, position),
+                )
+
+    def topics(self, relay: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT relay FROM relay_positions WHERE relay LIKE %s", (f"{relay}|%",)
+        )
+        return {r[0].split("|", 1)[1] for r in rows}
+
+
+@functools.cache
+def _contract_of_topic(topic: str) -> tuple[str, str, tuple[str, ...], str] | None:
+    """(type name, topic, data fields, key field) of a stored event topic, or None if private."""
+    contract = contract_type_of(resolve_topic(topic))
+    if contract is None:
+        return None
+    fields = tuple(f for f in contract.model_fields if f not in PROVENANCE_FIELDS)
+    return contract.__name__, topic_name(contract.SERVICE), fields, contract.KEY
+
+
+def envelope_of(
+    mapper: PydanticMapper, stream: str, note: Notification
+) -> tuple[str, bytes, bytes] | None:
+    """(topic, key, value) of one stored event, or None for events that are never published."""
+    contract = _contract_of_topic(note.topic)
+    if contract is None:
+        return None
+    type_name, topic, fields, key_field = contract
+    state = mapper.decode_state(note)
+    envelope: dict[str, Any] = {
+        "id": str(stored_event_id(note.originator_id, note.originator_version)),
+        "type": type_name,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": state["occurred_at"],
+        "data": {f: state[f] for f in fields if f in state},
+        "recorded_at": state["timestamp"],
+        "stream_id": f"{stream}:{note.originator_id}",
+        "position": note.id,
+    }
+    for optional in ("actor", "correlation_id"):
+        if state.get(optional):
+            envelope[optional] = state[optional]
+    # Validated on the way out: what leaves the service is contract-valid or nothing leaves.
+    parse_envelope_dict(envelope)
+    return topic, str(envelope["data"][key_field]).encode(), orjson.dumps(envelope)
+
+
+class BrokerWentEmpty(Exception):
+    """The broker lost what it had acknowledged (it restarted with in-memory storage)."""
+
+
+class Relay:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        bootstrap: str,
+        *,
+        batch_size: int = 2000,
+        idle_sleep: float = 0.05,
+        probe_every: float = 2.0,
+        producer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.name = f"{app.service}-relay"
+        self.bootstrap = bootstrap
+        self.batch_size = batch_size
+        self.idle_sleep = idle_sleep
+        self.probe_every = probe_every
+        self.producer_config = producer_config or {}
+        self.positions = RelayPositions(Database(app.database_url))
+        self.mapper = app.mapper
+        assert isinstance(self.mapper, PydanticMapper)
+        self.stopping = threading.Event()
+        self.position = 0
+        self.published_topics: set[str] = set()
+        self._acked: dict[tuple[str, int], int] = {}
+        self._producer: KafkaProducer | None = None
+        self.healthy = False
+
+    # -- broker plumbing --------------------------------------------------------------------
+
+    def _connect(self) -> KafkaProducer:
+        if self._producer is None:
+            ensure_topics(self.bootstrap)
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                batch_size=256 * 1024,
+                max_request_size=4 * 1024 * 1024,
+                request_timeout_ms=10000,
+                retries=5,
+                **self.producer_config,
+            )
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=1)
+            except Exception:  # noqa: BLE001 - closing a broken producer may fail too
+                pass
+            self._producer = None
+
+    def _emptied_topic(self) -> str | None:
+        """A topic we published to whose partitions all hold nothing, if any.
+
+        End offsets from this broker may be too low, but never 0 for a partition that holds
+        records, so "all zero" is a reliable sign that the broker came back empty."""
+        if not self.published_topics:
+            return None
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, request_timeout_ms=10000,
+                                 enable_auto_commit=False)
+        try:
+            for topic in sorted(self.published_topics):
+                parts = [TopicPartition(topic, p)
+                         for p in (consumer.partitions_for_topic(topic) or ())]
+                if not parts or all(v == 0 for v in consumer.end_offsets(parts).values()):
+                    return topic
+            return None
+        finally:
+            consumer.close()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def publish_batch(self, notes: list[Any]) -> int:
+        producer = self._connect()
+        futures = []
+        for note in notes:
+            message = envelope_of(self.mapper, self.app.service, note)
+            if message is not None:
+                topic, key, value = message
+                self.published_topics.add(topic)
+                futures.append(producer.send(topic, key=key, value=value))
+        producer.flush(timeout=30)
+        for future in futures:
+            meta = future.get(timeout=0)  # raises the send's error, if any
+            where = (meta.topic, meta.partition)
+            if meta.offset < self._acked.get(where, -1):
+                raise BrokerWentEmpty(f"{where} offset went back to {meta.offset}")
+            self._acked[where] = meta.offset
+        return len(futures)
+
+    def restart_from_scratch(self, reason: str) -> None:
+        log.warning("broker lost its data; publishing everything again", extra={"reason": reason})
+        self._acked.clear()
+        self.position = 0
+        self.positions.set(self.name, 0)
+        self._drop_producer()
+
+    def run_once(self) -> int:
+        """Publish one batch; return how many stored events it covered (0 when idle)."""
+        notes = list(self.app.recorder.select_notifications(
+            start=self.position, limit=self.batch_size, inclusive_of_start=False
+        ))
+        if not notes:
+            return 0
+        published = self.publish_batch(notes)
+        self.position = notes[-1].id
+        self.positions.set(self.name, self.position, self.published_topics)
+        EVENTS_RELAYED.labels(self.app.service).inc(published)
+        return len(notes)
+
+    def run(self, on_idle: Callable[[], None] | None = None) -> None:
+        self.position = self.positions.get(self.name)
+        self.published_topics = self.positions.topics(self.name) if self.position else set()
+        log.info("relay starting", extra={"relay": self.name, "position": self.position})
+        backoff = 0.2
+        last_probe = 0.0
+        while not self.stopping.is_set():
+            try:
+                if time.monotonic() - last_probe > self.probe_every:
+                    last_probe = time.monotonic()
+                    self._connect()
+                    emptied = self._emptied_topic()
+                    if emptied:
+                        self.restart_from_scratch(f"{emptied} is empty")
+                count = self.run_once()
+                backoff = 0.2
+                self.healthy = True
+                if count == 0:
+                    self._update_lag()
+                    if on_idle:
+                        on_idle()
+                    self.stopping.wait(self.idle_sleep)
+            except BrokerWentEmpty as e:
+                self.restart_from_scratch(str(e))
+            except (KafkaError, OSError, TimeoutError) as e:
+                self.healthy = False
+                log.warning("broker unavailable; retrying", extra={"error": repr(e),
+                                                                  "retry_in_s": backoff})
+                self._drop_producer()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self._drop_producer()
+
+    def _update_lag(self) -> None:
+        newest = self.app.recorder.max_notification_id() or 0
+        RELAY_LAG.labels(self.app.service).set(max(0, newest - self.position))
+
+    def stop(self) -> None:
+        self.stopping.set()

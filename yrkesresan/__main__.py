@@ -1,0 +1,3 @@
+from yrkesresan.cli import app
+
+app(prog_name="yrkesresan")

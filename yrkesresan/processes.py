@@ -1,0 +1,111 @@
+"""Every long-running process of the system, as functions the CLI (and `make run`) start."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from shared.platform.consumer import EnvelopeConsumer
+from shared.platform.observability import configure_logging, serve_ops
+from shared.platform.relay import Relay
+from shared.platform.settings import Settings
+from shared.platform.store import ServiceApplication
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    migrate: Callable[[], None]
+    api: Callable[[], Any]
+    store: Callable[[], ServiceApplication]
+
+
+def services() -> dict[str, ServiceSpec]:
+    from services.billing import application as billing
+    from services.billing.adapters import http as billing_http
+    from services.certification import application as certification
+    from services.certification.adapters import http as certification_http
+    from services.enrolment import application as enrolment
+    from services.enrolment.adapters import http as enrolment_http
+    from services.scheduling import application as scheduling
+    from services.scheduling.adapters import http as scheduling_http
+
+    return {
+        "enrolment": ServiceSpec(
+            enrolment.migrate,
+            lambda: enrolment_http.create_api(enrolment.bootstrap()),
+            lambda: enrolment.bootstrap().app,
+        ),
+        "scheduling": ServiceSpec(
+            scheduling.migrate,
+            lambda: scheduling_http.create_api(scheduling.bootstrap()),
+            scheduling.bootstrap,
+        ),
+        "certification": ServiceSpec(
+            certification.migrate,
+            lambda: certification_http.create_api(certification.bootstrap()),
+            lambda: certification.bootstrap().app,
+        ),
+        "billing": ServiceSpec(
+            billing.migrate,
+            lambda: billing_http.create_api(billing.bootstrap()),
+            billing.bootstrap,
+        ),
+    }
+
+
+def projections() -> dict[str, Callable[[], Any]]:
+    from services.certification import application as certification
+
+    return {"progression": lambda: certification.bootstrap().runner()}
+
+
+def _on_sigterm(stop: Callable[[], None]) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("stopping", extra={"signal": signum})
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def migrate(names: list[str]) -> None:
+    specs = services()
+    for name in names:
+        specs[name].migrate()
+
+
+def serve(name: str, port: int | None = None) -> None:
+    settings = Settings()
+    configure_logging(f"{name}-api", settings.log_level)
+    api = services()[name].api()
+    uvicorn.run(api, host=settings.host, port=port or settings.port_for(name), log_config=None,
+                access_log=False)
+
+
+def relay(name: str, ops_port: int | None = None) -> None:
+    settings = Settings()
+    configure_logging(f"{name}-relay", settings.log_level)
+    r = Relay(services()[name].store(), settings.kafka_bootstrap)
+    serve_ops(settings.host, ops_port or settings.port_for(name) + 100,
+              lambda: {"ok": r.healthy, "relay": r.name, "position": r.position})
+    _on_sigterm(r.stop)
+    r.run()
+
+
+def consume(name: str, ops_port: int | None = None, group_id: str | None = None) -> None:
+    settings = Settings()
+    configure_logging(f"{name}-consumer", settings.log_level)
+    runner = projections()[name]()
+    consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap, group_id=group_id)
+    serve_ops(settings.host, ops_port or 8200,
+              lambda: {"ok": consumer.healthy, "consumer": runner.projector.name,
+                       "applied": runner.applied.count()})
+    _on_sigterm(consumer.stop)
+    consumer.run()
