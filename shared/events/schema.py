@@ -251,16 +251,39 @@ def _message(name: str, envelope: type[Envelope]) -> dict[str, Any]:
     return message
 
 
+# The dead-letter value as `shared/platform/consumer.py:deadletter_value` writes it. It is not an
+# event type and has no model in this package yet, so it is described here; keep the two in step.
 _DEADLETTER_MESSAGE = {
     "name": "DeadLetter",
     "title": "DeadLetter",
-    "summary": "A message a consumer could not process, parked for an operator.",
+    "summary": "A message a consumer could not process, parked with the reason.",
     "description": (
-        "The value and key of the original message, unchanged. The value is usually, but not "
-        "necessarily, a v1 envelope: a message that is not valid JSON or not a valid envelope "
-        "ends up here too, so readers must not assume the envelope schema."
+        "The original message (often not a valid envelope: that may be why it is here) wrapped "
+        "with the reason, the consumer and where it was read. The key is the original key."
     ),
-    "payload": {"description": "The original message value, as received."},
+    "contentType": "application/json",
+    "payload": {
+        "type": "object",
+        "required": ["reason", "consumer", "source", "value", "value_encoding"],
+        "properties": {
+            "reason": {"type": "string", "description": "Why the consumer gave up on it."},
+            "consumer": {"type": "string", "description": "The consumer (projection) name."},
+            "source": {
+                "type": "object",
+                "required": ["topic", "partition", "offset"],
+                "properties": {
+                    "topic": {"type": "string"},
+                    "partition": {"type": "integer"},
+                    "offset": {"type": "integer"},
+                },
+            },
+            "value": {
+                "type": "string",
+                "description": "The original value: its UTF-8 text, or base64 when not UTF-8.",
+            },
+            "value_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+        },
+    },
     "bindings": {
         "kafka": {
             "key": {"type": "string", "description": "The original message key."},
