@@ -1,0 +1,234 @@
+"""deploy/: the production-like compose file is valid and runs every role as its own process.
+
+Validated with Debian's docker-compose 1.29, whose `config` needs no Docker engine. A missing
+binary fails the test (it is installed by `make setup`); CI treats a skip as a failure anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.events import ALL_TOPICS, DEADLETTER_TOPIC
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+ENV_EXAMPLE = DEPLOY / ".env.example"
+
+API_PORTS = {"enrolment": 8001, "scheduling": 8002, "certification": 8003, "billing": 8004}
+OPS_PORTS = {
+    "enrolment-relay": 8101,
+    "scheduling-relay": 8102,
+    "certification-relay": 8103,
+    "billing-relay": 8104,
+    "progression-consumer": 8200,
+}
+ROLES = {
+    "migrate": ["yrkesresan", "migrate"],
+    **{f"{s}-api": ["yrkesresan", "serve", s] for s in API_PORTS},
+    **{f"{s}-relay": ["yrkesresan", "relay", s] for s in API_PORTS},
+    "progression-consumer": ["yrkesresan", "consume", "progression"],
+}
+INFRASTRUCTURE = {"postgres", "kafka", "topics"}
+BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {"progression-consumer"}
+SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET")
+
+
+def _docker_compose() -> str:
+    path = shutil.which("docker-compose")
+    if path is None:
+        pytest.fail(
+            "docker-compose is not installed: run `make setup` "
+            "(it installs Debian's docker-compose package)",
+            pytrace=False,
+        )
+    return path
+
+
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+    # Only the env file may supply the variables: not the developer's shell, not deploy/.env.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in SECRETS and not k.startswith(("YRKESRESAN_", "COMPOSE_", "DOCKER_"))
+    }
+    command = [_docker_compose(), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config"]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, Any]:
+    result = _compose_config(ENV_EXAMPLE)
+    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
+    config = yaml.safe_load(result.stdout)
+    return config["services"]  # type: ignore[no-any-return]
+
+
+def _published(service: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host ip, host port, container port) for both the 1.29 string and the v2 long syntax."""
+    out = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            out.append((port.get("host_ip", ""), int(port["published"]), int(port["target"])))
+        else:
+            *ip, host, container = str(port).split("/")[0].split(":")
+            out.append((ip[0] if ip else "", int(host), int(container)))
+    return out
+
+
+def _health_url(service: dict[str, Any]) -> str:
+    test = " ".join(service["healthcheck"]["test"])
+    match = re.search(r"http://127\.0\.0\.1:\d+/health", test)
+    assert match, test
+    return match.group(0)
+
+
+def test_config_is_valid_and_has_every_process(services: dict[str, Any]) -> None:
+    assert set(services) == INFRASTRUCTURE | set(ROLES)
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_each_role_runs_the_yrkesresan_command(services: dict[str, Any], name: str) -> None:
+    command = services[name]["command"]
+    assert isinstance(command, list) and command[0] == "yrkesresan"
+    assert command[: len(ROLES[name])] == ROLES[name]
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_each_role_is_configured_for_postgres_and_kafka(
+    services: dict[str, Any], name: str
+) -> None:
+    env = services[name]["environment"]
+    assert env["YRKESRESAN_DATABASE_URL"] == (
+        "postgresql://yrkesresan:change-me-postgres-password@postgres:5432/yrkesresan"
+    )
+    assert env["KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert env["YRKESRESAN_AUTH_SECRET"] == "change-me-auth-secret-at-least-32-characters"
+    assert env["YRKESRESAN_HOST"] == "0.0.0.0"
+    assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+@pytest.mark.parametrize("name", sorted(BUS_PROCESSES))
+def test_relays_and_the_consumer_wait_for_kafka_topics_and_migrate(
+    services: dict[str, Any], name: str
+) -> None:
+    depends = services[name]["depends_on"]
+    assert depends["kafka"]["condition"] == "service_healthy"
+    assert depends["topics"]["condition"] == "service_completed_successfully"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert depends["postgres"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("service", sorted(API_PORTS))
+def test_apis_wait_for_migrate_but_not_for_kafka(services: dict[str, Any], service: str) -> None:
+    """The event store is the source of truth: an API keeps taking commands while Kafka is
+    down (docs/decisions/0001)."""
+    depends = services[f"{service}-api"]["depends_on"]
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert "kafka" not in depends
+
+
+def test_migrate_waits_for_postgres_and_runs_once(services: dict[str, Any]) -> None:
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["migrate"]["restart"] == "no"
+    assert "healthcheck" not in services["migrate"]
+
+
+def test_only_the_apis_are_published_on_their_documented_ports(services: dict[str, Any]) -> None:
+    published = {name: _published(s) for name, s in services.items() if _published(s)}
+    assert published == {
+        f"{service}-api": [("127.0.0.1", port, port)] for service, port in API_PORTS.items()
+    }
+    assert "ports" not in services["postgres"]
+    assert "ports" not in services["kafka"]
+
+
+@pytest.mark.parametrize("service", sorted(API_PORTS))
+def test_each_api_serves_and_checks_health_on_its_port(
+    services: dict[str, Any], service: str
+) -> None:
+    port = API_PORTS[service]
+    api = services[f"{service}-api"]
+    assert api["command"] == ["yrkesresan", "serve", service, "--port", str(port)]
+    assert _health_url(api) == f"http://127.0.0.1:{port}/health"
+
+
+@pytest.mark.parametrize("name", sorted(OPS_PORTS))
+def test_each_relay_and_consumer_checks_health_on_its_ops_port(
+    services: dict[str, Any], name: str
+) -> None:
+    port = OPS_PORTS[name]
+    assert services[name]["command"][-2:] == ["--ops-port", str(port)]
+    assert _health_url(services[name]) == f"http://127.0.0.1:{port}/health"
+
+
+def test_postgres_is_15_with_a_healthcheck_and_a_volume(services: dict[str, Any]) -> None:
+    postgres = services["postgres"]
+    assert postgres["image"] == "postgres:15"
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == "change-me-postgres-password"
+    assert any("/var/lib/postgresql/data" in v for v in postgres["volumes"])
+
+
+def test_kafka_is_a_single_kraft_node_without_auto_created_topics(
+    services: dict[str, Any],
+) -> None:
+    kafka = services["kafka"]
+    env = {k: str(v) for k, v in kafka["environment"].items()}
+    assert kafka["image"] == "apache/kafka:3.8.0"
+    assert env["KAFKA_NODE_ID"] == "1"
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
+
+
+def test_the_topics_job_creates_all_six_topics_with_explicit_partitions(
+    services: dict[str, Any],
+) -> None:
+    topics = services["topics"]
+    assert topics["image"] == services["kafka"]["image"]
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    script = " ".join([*topics.get("entrypoint", []), *topics["command"]])
+    assert "kafka-topics.sh" in script and "--create" in script
+    created = dict(re.findall(r"^create (\S+) (\d+)$", script, flags=re.MULTILINE))
+    assert set(created) == {*ALL_TOPICS, DEADLETTER_TOPIC}
+    assert len(created) == 6
+    assert all(int(n) >= 1 for n in created.values())
+
+
+def test_missing_secrets_stop_the_configuration(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    result = _compose_config(empty)
+    assert result.returncode != 0
+    assert "POSTGRES_PASSWORD" in result.stderr or "YRKESRESAN_AUTH_SECRET" in result.stderr
+
+
+def test_the_env_example_holds_placeholders_only() -> None:
+    values = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    for secret in SECRETS:
+        assert values[secret].startswith("change-me"), secret
+
+
+def test_the_image_is_python_311_slim_and_runs_as_a_non_root_user() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, flags=re.MULTILINE)
+    assert "pip install ." in dockerfile
+    users = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
