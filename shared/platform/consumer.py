@@ -194,33 +194,51 @@ class EnvelopeConsumer:
         consumer = self._consumer()
         try:
             while not self.stopping.is_set():
-                batches = consumer.poll(timeout_ms=500)
+                try:
+                    batches = consumer.poll(timeout_ms=500)
+                except KafkaError as e:
+                    log.warning("poll failed; retrying", extra={"error": repr(e)})
+                    self.stopping.wait(1)
+                    continue
                 records = [r for batch in batches.values() for r in batch]
                 if records:
                     try:
                         self.process(records)
-                    except (KafkaError, OSError) as e:
+                    except Exception as e:
                         errors += 1
-                        log.warning("processing failed; will retry", extra={"error": repr(e)})
-                    except Exception:
-                        errors += 1
-                        log.exception("projection failed to apply a batch")
+                        log.warning("batch not applied; it will be read again",
+                                    extra={"error": repr(e), "errors_in_a_row": errors})
                         if errors >= self.max_errors:
                             raise
-                        # Seek back so the batch is read again: nothing of it was applied.
-                        for tp in {(r.topic, r.partition) for r in records}:
-                            first = min(r.offset for r in records if (r.topic, r.partition) == tp)
-                            consumer.seek(TopicPartition(*tp), first)
+                        self._rewind(consumer, records)
                         self.stopping.wait(min(2**errors * 0.1, 5))
                         continue
-                    consumer.commit()
                     errors = 0
+                    self._commit(consumer)
                 self.healthy = True
                 self._update_lag(consumer)
         finally:
             consumer.close()
             if self._dlq is not None:
                 self._dlq.close(timeout=1)
+
+    @staticmethod
+    def _rewind(consumer: KafkaConsumer, records: Sequence[Any]) -> None:
+        """Seek back to the first record of each partition: nothing of the batch was applied."""
+        firsts: dict[tuple[str, int], int] = {}
+        for r in records:
+            key = (r.topic, r.partition)
+            firsts[key] = min(firsts.get(key, r.offset), r.offset)
+        for (topic, partition), offset in firsts.items():
+            consumer.seek(TopicPartition(topic, partition), offset)
+
+    @staticmethod
+    def _commit(consumer: KafkaConsumer) -> None:
+        try:
+            consumer.commit()
+        except KafkaError as e:
+            # Applied already, with their ids: a redelivery after this changes nothing.
+            log.warning("offset commit failed", extra={"error": repr(e)})
 
     def _update_lag(self, consumer: KafkaConsumer) -> None:
         lag = 0

@@ -5,6 +5,7 @@ positions and projection read models. SQL is written with `%s` placeholders and 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,8 @@ import psycopg
 
 
 class Database:
+    """One connection per thread (API worker threads, consumer thread), opened on first use."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         parsed = urlparse(url)
@@ -23,14 +26,28 @@ class Database:
             path = unquote(parsed.path)
             path = path[1:] if path.startswith("/") and not url.startswith("sqlite:////") else path
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn: Any = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                              check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        elif parsed.scheme in ("postgresql", "postgres"):
-            self._conn = psycopg.connect(_libpq_url(url), autocommit=True)
-        else:
+            self._path = path
+        elif parsed.scheme not in ("postgresql", "postgres"):
             raise ValueError(f"unsupported database URL {url!r}")
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    @property
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.is_sqlite:
+                conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            else:
+                conn = psycopg.connect(_libpq_url(self.url), autocommit=True)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.is_sqlite else sql
@@ -55,7 +72,11 @@ class Database:
             return cur.execute(sql, params)
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
 
 
 class Cursor:
