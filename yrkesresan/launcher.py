@@ -44,9 +44,31 @@ class System:
 
     def start_all(self) -> None:
         for service in SERVICES:
-            self.start(f"{service}-api", ["serve", service])
-            self.start(f"{service}-relay", ["relay", service])
-        self.start("progression-consumer", ["consume", "progression"])
+            self.start_api(service)
+            self.start_relay(service)
+        self.start_consumer()
+
+    def port(self, service: str) -> int:
+        own = self.env.get(f"YRKESRESAN_{service.upper()}_PORT")
+        return int(own) if own else SERVICE_PORTS[service]
+
+    def ops_port(self, name: str, default: int) -> int:
+        return int(self.env.get(f"YRKESRESAN_{name.upper()}_OPS_PORT", default))
+
+    def start_api(self, service: str) -> subprocess.Popen[bytes]:
+        return self.start(f"{service}-api", ["serve", service, "--port", str(self.port(service))])
+
+    def start_relay(self, service: str) -> subprocess.Popen[bytes]:
+        ops = self.ops_port(f"{service}_relay", self.port(service) + 100)
+        return self.start(f"{service}-relay", ["relay", service, "--ops-port", str(ops)])
+
+    def start_consumer(self) -> subprocess.Popen[bytes]:
+        ops = self.ops_port("progression_consumer", 8200)
+        return self.start("progression-consumer",
+                          ["consume", "progression", "--ops-port", str(ops)])
+
+    def urls(self, host: str = "127.0.0.1") -> dict[str, str]:
+        return {s: f"http://{host}:{self.port(s)}" for s in SERVICES}
 
     def wait_healthy(self, urls: Sequence[str], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -82,10 +104,6 @@ class System:
         self.procs.clear()
 
 
-def api_urls(host: str = "127.0.0.1") -> dict[str, str]:
-    return {s: f"http://{host}:{p}" for s, p in SERVICE_PORTS.items()}
-
-
 def load_demo(enrolment_url: str, participants: int = 12) -> list[str]:
     """A region, three municipalities and some participant accounts, through the API."""
     system = issue_token(Principal(subject="demo", role=Role.SYSTEM))
@@ -116,7 +134,7 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
     (var / "logs").mkdir(parents=True, exist_ok=True)
     broker.start()
     system = System({"KAFKA_BOOTSTRAP": broker.bootstrap}, var / "logs")
-    urls = api_urls()
+    urls = system.urls()
     try:
         system.migrate()
         system.start_all()
