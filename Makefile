@@ -1,0 +1,59 @@
+# Yrkesresan: one target per workflow. `make run` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup run test test-unit test-integration test-e2e lint bench contract clean postgres
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## create the virtualenv and install everything (idempotent)
+	@command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing docker-compose (Debian package; validates deploy/ without an engine)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
+	  else echo "warning: docker-compose missing; deploy tests will fail" >&2; fi; }
+
+postgres: ## make sure the local PostgreSQL answers (tests need it)
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+	  for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+
+run: setup ## start the whole system on embedded defaults (SQLite, local broker) with demo data
+	$(BIN)/yrkesresan run
+
+test: setup postgres ## the whole suite: unit, integration (PostgreSQL, broker) and end-to-end
+	$(BIN)/pytest -q
+
+test-unit: setup ## fast tests, no database or broker
+	$(BIN)/pytest -q tests/unit
+
+test-integration: setup postgres ## tests on real PostgreSQL and the real broker
+	$(BIN)/pytest -q tests/integration
+
+test-e2e: setup postgres ## processes started as a user starts them
+	$(BIN)/pytest -q tests/e2e
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared services yrkesresan
+
+bench: setup postgres ## benchmarks: figures and ratios to a baseline measured in the same run
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+contract: setup ## regenerate docs/contract from the models
+	$(BIN)/yrkesresan contract export
+
+clean: ## remove local state (SQLite files, logs); keeps the virtualenv
+	rm -rf var

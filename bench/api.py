@@ -1,0 +1,115 @@
+"""API command rate (POST /participants over HTTP) next to the eventsourcing library's raw save
+rate of the same aggregates, on the same PostgreSQL server in the same run.
+
+    .venv/bin/python bench/api.py [--requests N] [--clients C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+
+from bench._common import ratio_line, scratch_database  # noqa: E402
+from services.enrolment.application import EnrolmentApplication, migrate  # noqa: E402
+from services.enrolment.domain import (  # noqa: E402
+    EmailClaim,
+    EmailClaimed,
+    Participant,
+    ParticipantRegistered,
+    PersonalDataRecorded,
+    participant_key,
+)
+from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
+from shared.platform.broker import free_port  # noqa: E402
+from shared.platform.store import aggregate_id  # noqa: E402
+
+
+def raw_save_rate(url: str, n: int, clients: int) -> float:
+    """One save per registration, as the command does: participant + e-mail claim."""
+    app = EnrolmentApplication(url)
+
+    def save(i: int) -> None:
+        p = Participant(participant_key(f"raw-{i}"))
+        p.trigger(ParticipantRegistered, participant_id=f"raw-{i}", municipality_id="m1",
+                  journey="barn_och_unga", role="socialsekreterare", level="ny",
+                  years_in_profession=1)
+        p.trigger(PersonalDataRecorded, participant_id=f"raw-{i}", ciphertext="x" * 120)
+        claim = EmailClaim(aggregate_id("email", f"raw-{i}"))
+        claim.trigger(EmailClaimed, participant_id=f"raw-{i}")
+        app.save(p, claim)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(save, range(n)))
+    rate = n / (time.perf_counter() - started)
+    app.close()
+    return rate
+
+
+def api_rate(url: str, n: int, clients: int) -> float:
+    port = free_port()
+    env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "YRKESRESAN_LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen([sys.executable, "-m", "yrkesresan", "serve", "enrolment",
+                               "--port", str(port)], env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    system = {"Authorization": "Bearer " + issue_token(Principal(subject="b", role=Role.SYSTEM))}
+    admin = {"Authorization": "Bearer " + issue_token(
+        Principal(subject="b", role=Role.MUNICIPAL_ADMIN, municipality_id="m1"))}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        httpx.post(f"{base}/regions", headers=system, json={"region_id": "r1", "name": "R"})
+        httpx.post(f"{base}/municipalities", headers=system,
+                   json={"municipality_id": "m1", "name": "M", "region_id": "r1"})
+        clients_ = [httpx.Client(base_url=base, headers=admin, timeout=30) for _ in range(clients)]
+
+        def register(i: int) -> None:
+            r = clients_[i % clients].post("/participants", json={
+                "municipality_id": "m1", "name": f"Bench {i}", "email": f"b{i}@bench.se",
+                "role": "socialsekreterare", "years_in_profession": 1})
+            r.raise_for_status()
+
+        for i in range(50):  # warm-up
+            register(n + i)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(register, range(n)))
+        return n / (time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    with scratch_database() as url:
+        migrate(url)
+        raw = raw_save_rate(url, args.requests, args.clients)
+        api = api_rate(url, args.requests, args.clients)
+    print(f"{args.requests} registrations, {args.clients} concurrent clients, PostgreSQL")
+    print(f"raw eventsourcing save (participant + e-mail claim per save): {raw:,.0f} saves/s")
+    print(f"API POST /participants (auth, validation, encryption, save): {api:,.0f} requests/s")
+    print(ratio_line("API / raw save", api, raw, 0.80))
+
+
+if __name__ == "__main__":
+    main()
