@@ -1,0 +1,119 @@
+"""The facts the trainer pot and the invoices share: participant-days and trainer-days.
+
+Both are counted per region and year the same way: the region of the occasion, the year of
+that day's date in the occasion's plan. A reported day that the plan does not (yet) hold, an
+occasion not yet planned, or a participant not yet registered leaves the day waiting: it counts
+as soon as the missing fact arrives, because everything here is computed when a result is
+asked for, from all facts held.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import cast
+
+from shared.events import Envelope
+from shared.events.models import CourseDayAttended, TrainerDayDelivered
+from shared.projections.attendance import Attendance
+from shared.projections.dedupe import SeenIds
+from shared.projections.memberships import Memberships
+from shared.projections.occasions import Occasions
+from shared.projections.prices import PriceLists
+from shared.projections.versions import LatestBy, stamp_of
+
+TrainerDayKey = tuple[str, str, int]
+"""(trainer_id, occasion_id, day): a trainer earns points for it once."""
+DayOrder = tuple[dt.date, str, int]
+"""(date, occasion_id, day): course days in the order they were given."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainerPoints:
+    points: Fraction
+    municipality_id: str
+
+
+class BillingFacts:
+    """Participant-days, trainer-days, plans, memberships and price lists, folded."""
+
+    def __init__(self) -> None:
+        self._seen = SeenIds()
+        self.occasions = Occasions()
+        self.attendance = Attendance()
+        self.memberships = Memberships()
+        self.prices = PriceLists()
+        self._trainer_days: LatestBy[TrainerDayKey, tuple[str, str]] = LatestBy()
+        self._handlers: dict[str, Callable[[Envelope], object]] = {
+            "CourseDayAttended": self._attended,
+            "TrainerDayDelivered": self._delivered,
+            "CourseOccasionPlanned": self.occasions.planned,
+            "ParticipantRegistered": self.memberships.registered,
+            "ParticipantMoved": self.memberships.moved,
+            "PriceListSet": self.prices.price_list_set,
+        }
+
+    def apply(self, env: Envelope) -> bool:
+        """Apply one event; True when it was new and is a billing fact."""
+        handler = self._handlers.get(env.type)
+        if handler is None or not self._seen.first_time(env):
+            return False
+        handler(env)
+        return True
+
+    def participant_days(self, region_id: str, year: int) -> Counter[str]:
+        """Participant-days of a region and year, per municipality charged.
+
+        Each day is charged to the municipality the participant belonged to at the
+        attendance's `occurred_at` (see `Timeline.at` for an attendance older than every
+        membership event).
+        """
+        days: Counter[str] = Counter()
+        for occasion_id, plan in self.occasions.in_region(region_id):
+            in_year = {d for d, date in plan.dates.items() if date.year == year}
+            if not in_year:
+                continue
+            for participant_id, attended in self.attendance.participants(occasion_id):
+                for day, at in attended.items():
+                    if day in in_year:
+                        municipality_id = self.memberships.at(participant_id, at)
+                        if municipality_id is not None:
+                            days[municipality_id] += 1
+        return days
+
+    def trainer_points(self, region_id: str, year: int) -> dict[str, TrainerPoints]:
+        """Points per trainer in a region and year, by the price list in force there.
+
+        A trainer-day reported more than once counts once; the latest report (by
+        `occurred_at`) gives its role and municipality. A trainer's share is credited to the
+        municipality of the last course day they delivered in the year (by the day's date,
+        then occasion and day): their home municipality as the year ended, whenever and
+        however often each day was reported.
+        """
+        points: dict[str, Fraction] = {}
+        last_day: dict[str, tuple[DayOrder, str]] = {}
+        for (trainer_id, occasion_id, day), (role, municipality_id) in self._trainer_days.items():
+            plan = self.occasions.plan(occasion_id)
+            if plan is None or plan.region_id != region_id:
+                continue
+            date = plan.dates.get(day)
+            if date is None or date.year != year:
+                continue
+            earned = self.prices.points(region_id, year, role)
+            points[trainer_id] = points.get(trainer_id, Fraction(0)) + earned
+            order = (date, occasion_id, day)
+            if trainer_id not in last_day or last_day[trainer_id][0] < order:
+                last_day[trainer_id] = (order, municipality_id)
+        return {t: TrainerPoints(p, last_day[t][1]) for t, p in points.items()}
+
+    def _attended(self, env: Envelope) -> None:
+        data = cast(CourseDayAttended, env.data)
+        self.attendance.attended(data.participant_id, data.occasion_id, data.day, env.occurred_at)
+
+    def _delivered(self, env: Envelope) -> None:
+        data = cast(TrainerDayDelivered, env.data)
+        key = (data.trainer_id, data.occasion_id, data.day)
+        self._trainer_days.offer(key, stamp_of(env), (data.role, data.municipality_id))

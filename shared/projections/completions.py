@@ -1,0 +1,210 @@
+"""The completion rule, written once.
+
+A participant completes a course on an occasion when they have attended every day of that
+occasion and completed every mandatory preparation of that course, in any order. Deepening
+tasks are optional. Completions are derived from these facts only: `CourseCompleted` and
+`CertificateIssued` in a log are ignored, so a log gives the same completions with or without
+them.
+
+A completion needs the occasion's plan and the course's publication. Until both have arrived
+the completion waits (it would be wrong to certify against preparations not yet known); it is
+reported by the `apply` of whichever event makes it true.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple, cast
+
+from shared.events import Envelope
+from shared.events.models import (
+    CourseDayAttended,
+    CourseOccasionPlanned,
+    CoursePublished,
+    PreparationCompleted,
+)
+from shared.projections.attendance import Attendance
+from shared.projections.dedupe import SeenIds
+from shared.projections.occasions import Occasions
+from shared.projections.versions import LatestBy, stamp_of
+
+Completion = tuple[str, str, str]
+"""(participant_id, course_id, occasion_id)"""
+
+_NONE: frozenset[str] = frozenset()
+
+
+class CompletionChanges(NamedTuple):
+    """What one event changed: completions gained, and completions lost.
+
+    A completion is lost only when a course is re-published with more mandatory preparations
+    or an occasion is re-planned with more days; the projection then follows the facts.
+    """
+
+    added: tuple[Completion, ...] = ()
+    removed: tuple[Completion, ...] = ()
+
+    def participants(self) -> set[str]:
+        return {c[0] for c in self.added} | {c[0] for c in self.removed}
+
+
+NO_CHANGES = CompletionChanges()
+
+
+class Completions:
+    """The completion rule as a fold over contract events."""
+
+    def __init__(self) -> None:
+        self._seen = SeenIds()
+        self._occasions = Occasions()
+        self._plans = self._occasions.plans
+        self._attendance = Attendance()
+        self._mandatory: LatestBy[str, frozenset[str]] = LatestBy()
+        self._prepared: dict[tuple[str, str], set[str]] = {}
+        self._occasions_of: dict[str, set[str]] = {}
+        self._by_participant: dict[str, dict[str, str]] = {}
+        self._handlers: dict[str, Callable[[Envelope], CompletionChanges]] = {
+            "CourseDayAttended": self._attended,
+            "PreparationCompleted": self._prepared_item,
+            "CoursePublished": self._published,
+            "CourseOccasionPlanned": self._planned,
+        }
+
+    # --- the fold -------------------------------------------------------------------------
+
+    def apply(self, env: Envelope) -> list[Completion]:
+        """Apply one event; the completions it made true, each reported exactly once."""
+        return list(self.changes(env).added)
+
+    def changes(self, env: Envelope) -> CompletionChanges:
+        """Apply one event; completions gained and lost (empty for duplicates)."""
+        handler = self._handlers.get(env.type)
+        if handler is None or not self._seen.first_time(env):
+            return NO_CHANGES
+        return handler(env)
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def completed(self) -> set[Completion]:
+        return set(self._all())
+
+    def of_participant(self, participant_id: str) -> dict[str, str]:
+        """occasion_id -> course_id of every occasion the participant completed."""
+        return self._by_participant.get(participant_id, {})
+
+    def per_course(self) -> Counter[str]:
+        """Number of completions (participant, occasion) per course."""
+        return Counter(course for _, course, _ in self._all())
+
+    def result(self) -> dict[str, list[dict[str, str]]]:
+        """Every completion, sorted: the facts the certification service certifies."""
+        rows = sorted(self._all())
+        return {
+            "completions": [
+                {"participant_id": p, "course_id": c, "occasion_id": o} for p, c, o in rows
+            ]
+        }
+
+    def _all(self) -> Iterator[Completion]:
+        for participant_id, occasions in self._by_participant.items():
+            for occasion_id, course_id in occasions.items():
+                yield participant_id, course_id, occasion_id
+
+    # --- handlers -------------------------------------------------------------------------
+
+    def _attended(self, env: Envelope) -> CompletionChanges:
+        data = cast(CourseDayAttended, env.data)
+        participant_id, occasion_id = data.participant_id, data.occasion_id
+        days = self._attendance.attended(participant_id, occasion_id, data.day, env.occurred_at)
+        if days is None:
+            return NO_CHANGES
+        if len(days) == 1:
+            occasions = self._occasions_of.get(participant_id)
+            if occasions is None:
+                occasions = self._occasions_of[participant_id] = set()
+            occasions.add(occasion_id)
+        plan = self._plans.get(occasion_id)
+        if plan is None or len(days) < len(plan.days):
+            return NO_CHANGES  # a day more cannot complete the occasion yet, nor undo anything
+        return self._reevaluate(((participant_id, occasion_id),))
+
+    def _prepared_item(self, env: Envelope) -> CompletionChanges:
+        data = cast(PreparationCompleted, env.data)
+        participant_id, course_id = data.participant_id, data.course_id
+        key = (participant_id, course_id)
+        items = self._prepared.get(key)
+        if items is None:
+            self._prepared[key] = {data.item_id}
+        elif data.item_id in items:
+            return NO_CHANGES
+        else:
+            items.add(data.item_id)
+        occasions = self._occasions_of.get(participant_id)
+        if not occasions:
+            return NO_CHANGES
+        plans = self._plans
+        candidates = [
+            (participant_id, occasion_id)
+            for occasion_id in occasions
+            if (plan := plans.get(occasion_id)) is not None and plan.course_id == course_id
+        ]
+        return self._reevaluate(candidates) if candidates else NO_CHANGES
+
+    def _published(self, env: Envelope) -> CompletionChanges:
+        data = cast(CoursePublished, env.data)
+        mandatory = frozenset(p.item_id for p in data.preparations if p.mandatory)
+        if not self._mandatory.offer(data.course_id, stamp_of(env), mandatory):
+            return NO_CHANGES
+        return self._reevaluate(
+            (participant_id, occasion_id)
+            for occasion_id in self._occasions.of_course(data.course_id)
+            for participant_id, _ in self._attendance.participants(occasion_id)
+        )
+
+    def _planned(self, env: Envelope) -> CompletionChanges:
+        occasion_id = cast(CourseOccasionPlanned, env.data).occasion_id
+        if self._occasions.planned(env) is None:
+            return NO_CHANGES
+        return self._reevaluate(
+            (participant_id, occasion_id)
+            for participant_id, _ in self._attendance.participants(occasion_id)
+        )
+
+    # --- the rule -------------------------------------------------------------------------
+
+    def _completed_course(self, participant_id: str, occasion_id: str) -> str | None:
+        """The course completed on this occasion, or None: the completion rule itself."""
+        plan = self._plans.get(occasion_id)
+        if plan is None:
+            return None
+        mandatory = self._mandatory.values.get(plan.course_id)
+        if mandatory is None:
+            return None
+        attended = self._attendance.days(participant_id, occasion_id)
+        if len(attended) < len(plan.days) or not attended.keys() >= plan.days:
+            return None
+        prepared = self._prepared.get((participant_id, plan.course_id), _NONE)
+        if not mandatory <= prepared:
+            return None
+        return plan.course_id
+
+    def _reevaluate(self, candidates: Iterable[tuple[str, str]]) -> CompletionChanges:
+        added: list[Completion] = []
+        removed: list[Completion] = []
+        for participant_id, occasion_id in candidates:
+            done = self._by_participant.get(participant_id)
+            before = None if done is None else done.get(occasion_id)
+            after = self._completed_course(participant_id, occasion_id)
+            if before == after:
+                continue
+            if before is not None:
+                removed.append((participant_id, before, occasion_id))
+                del self._by_participant[participant_id][occasion_id]
+            if after is not None:
+                added.append((participant_id, after, occasion_id))
+                self._by_participant.setdefault(participant_id, {})[occasion_id] = after
+        if not added and not removed:
+            return NO_CHANGES
+        return CompletionChanges(tuple(added), tuple(removed))

@@ -1,0 +1,50 @@
+"""Which municipality a participant belongs to, at any time.
+
+The history belongs to the person, not to the municipality: a participant who moves keeps
+their completions, while each course day is charged to the municipality they belonged to on
+that day. `ParticipantRegistered` and `ParticipantMoved` are the membership events; their
+`occurred_at`, not their arrival, orders them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from shared.events import Envelope
+from shared.events.models import ParticipantMoved, ParticipantRegistered
+from shared.projections.versions import Timeline, stamp_of
+
+
+class Memberships:
+    """Per participant, the timeline of their municipality."""
+
+    __slots__ = ("_timelines",)
+
+    def __init__(self) -> None:
+        self._timelines: dict[str, Timeline[str]] = {}
+
+    def registered(self, env: Envelope) -> None:
+        """Apply a `ParticipantRegistered` (each event id once: the caller dedupes)."""
+        data = cast(ParticipantRegistered, env.data)
+        self._record(env, data.participant_id, data.municipality_id)
+
+    def moved(self, env: Envelope) -> None:
+        """Apply a `ParticipantMoved` (each event id once: the caller dedupes)."""
+        data = cast(ParticipantMoved, env.data)
+        self._record(env, data.participant_id, data.to_municipality_id)
+
+    def _record(self, env: Envelope, participant_id: str, municipality_id: str) -> None:
+        timeline = self._timelines.get(participant_id)
+        if timeline is None:
+            timeline = self._timelines[participant_id] = Timeline()
+        timeline.record(stamp_of(env), municipality_id)
+
+    def current(self, participant_id: str) -> str | None:
+        timeline = self._timelines.get(participant_id)
+        return None if timeline is None else timeline.current()
+
+    def at(self, participant_id: str, when: dt.datetime) -> str | None:
+        """The municipality charged for something the participant did at `when`."""
+        timeline = self._timelines.get(participant_id)
+        return None if timeline is None else timeline.at(when)

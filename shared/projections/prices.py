@@ -1,0 +1,55 @@
+"""Price lists per region and year; GR's model wherever a region has set none.
+
+GR's model is the default of the contract's own `PriceComponents` and `Points`, so the
+numbers (1 250 kr a participant-day, 400 of it to the trainer pot; points 1.5 and 1.0) live in
+one place, the contract.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import cast
+
+from shared.events import Envelope
+from shared.events.models import Points, PriceComponents, PriceListSet
+from shared.projections.versions import LatestBy, stamp_of
+
+GR_COMPONENTS = PriceComponents()
+GR_POINTS = Points()
+
+
+def exact(points: float) -> Fraction:
+    """Points as the decimal a person wrote (1.5, 0.1), not the float's binary expansion."""
+    return Fraction(repr(points))
+
+
+class PriceLists:
+    """The price list in force per (region, year); the latest `PriceListSet` wins."""
+
+    __slots__ = ("_lists",)
+
+    def __init__(self) -> None:
+        self._lists: LatestBy[tuple[str, int], tuple[PriceComponents, Points]] = LatestBy()
+
+    def price_list_set(self, env: Envelope) -> bool:
+        data = cast(PriceListSet, env.data)
+        key = (data.region_id, data.year)
+        return self._lists.offer(key, stamp_of(env), (data.components, data.points))
+
+    def components(self, region_id: str, year: int) -> PriceComponents:
+        held = self._lists.get((region_id, year))
+        return GR_COMPONENTS if held is None else held[0]
+
+    def price(self, region_id: str, year: int) -> int:
+        """Kronor per participant per course day: the sum of the components."""
+        return self.components(region_id, year).price
+
+    def trainer_pot(self, region_id: str, year: int) -> int:
+        """Kronor per participant-day that go to the region's trainer pot (utbildarpott)."""
+        return self.components(region_id, year).trainer_pot
+
+    def points(self, region_id: str, year: int, role: str) -> Fraction:
+        """Points one delivered day earns in `role` (`leader` or `trainer`)."""
+        held = self._lists.get((region_id, year))
+        points = GR_POINTS if held is None else held[1]
+        return exact(points.leader if role == "leader" else points.trainer)

@@ -1,0 +1,88 @@
+"""Progression: where each participant stands on their journey.
+
+One row per registered participant: their current municipality and level (latest
+`occurred_at` wins), the courses they have completed and the number of certificates (one per
+completion, so a course completed on two occasions counts two). Completions come from the
+completion fold, never from `CourseCompleted` events. Erased participants stay: the erasure
+removes personal data kept elsewhere, the pseudonymous facts still count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from shared.events import Envelope
+from shared.events.models import (
+    ParticipantLevelChanged,
+    ParticipantMoved,
+    ParticipantRegistered,
+)
+from shared.projections.completions import Completions
+from shared.projections.dedupe import SeenIds
+from shared.projections.memberships import Memberships
+from shared.projections.versions import LatestBy, stamp_of
+
+_UNCHANGED: frozenset[str] = frozenset()
+_ParticipantEvent = ParticipantRegistered | ParticipantMoved | ParticipantLevelChanged
+
+
+class Progression:
+    """The `progression` projection as a fold."""
+
+    def __init__(self) -> None:
+        self._seen = SeenIds()
+        self._completions = Completions()
+        self._memberships = Memberships()
+        self._levels: LatestBy[str, str] = LatestBy()
+        self._journeys: LatestBy[str, str] = LatestBy()
+        self._handlers: dict[str, Callable[[Envelope], None]] = {
+            "ParticipantRegistered": self._registered,
+            "ParticipantMoved": self._memberships.moved,
+            "ParticipantLevelChanged": self._level_changed,
+        }
+
+    def apply(self, env: Envelope) -> set[str] | frozenset[str]:
+        """Apply one event; the participants whose row may have changed."""
+        handler = self._handlers.get(env.type)
+        if handler is None:
+            changes = self._completions.changes(env)
+            return changes.participants() if changes.added or changes.removed else _UNCHANGED
+        if not self._seen.first_time(env):
+            return _UNCHANGED
+        handler(env)
+        return {cast(_ParticipantEvent, env.data).participant_id}
+
+    def participant(self, participant_id: str) -> dict[str, Any] | None:
+        """The participant's row in the contract's shape; None if never registered."""
+        journey = self._journeys.get(participant_id)
+        if journey is None:
+            return None
+        completed = self._completions.of_participant(participant_id)
+        return {
+            "participant_id": participant_id,
+            "municipality_id": self._memberships.current(participant_id),
+            "journey": journey,
+            "level": self._levels.get(participant_id),
+            "completed_courses": sorted(set(completed.values())),
+            "certificates": len(completed),
+        }
+
+    def result(self) -> dict[str, list[dict[str, Any]]]:
+        """The contract's replay document: every registered participant, sorted by id."""
+        rows = (self.participant(p) for p, _ in sorted(self._journeys.items()))
+        return {"participants": [row for row in rows if row is not None]}
+
+    @property
+    def completions(self) -> Completions:
+        return self._completions
+
+    def _registered(self, env: Envelope) -> None:
+        data = cast(ParticipantRegistered, env.data)
+        self._journeys.offer(data.participant_id, stamp_of(env), data.journey)
+        self._memberships.registered(env)
+        self._levels.offer(data.participant_id, stamp_of(env), data.level)
+
+    def _level_changed(self, env: Envelope) -> None:
+        data = cast(ParticipantLevelChanged, env.data)
+        self._levels.offer(data.participant_id, stamp_of(env), data.level)
