@@ -127,6 +127,15 @@ def load_demo(enrolment_url: str, participants: int = 12) -> list[str]:
         return ids
 
 
+TRY = """Try:
+  TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality falun)
+  curl -s -X POST {enrolment}/participants -H "Authorization: Bearer $TOKEN" \\
+    -H 'Content-Type: application/json' -d '{{"municipality_id": "falun", "name": "Ny Person",
+    "email": "ny.person@falun.example.se", "role": "socialsekreterare", "years_in_profession": 1}}'
+  curl -s {certification}/progression/<participant_id> -H "Authorization: Bearer $TOKEN"
+"""
+
+
 def run_system(demo: bool = True, broker_port: int = 9092) -> None:
     settings = Settings()
     var = settings.var_dir.resolve()
@@ -146,13 +155,7 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
         if demo:
             ids = load_demo(urls["enrolment"])
             print(f"Demo data: region rss-dalarna, 3 municipalities, {len(ids)} new participants.")
-        print("Try:\n  TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality falun)")
-        print(f"  curl -s -X POST {urls['enrolment']}/participants -H \"Authorization: Bearer $TOKEN\""
-              " -H 'Content-Type: application/json' -d '{\"municipality_id\": \"falun\", "
-              "\"name\": \"Ny Person\", \"email\": \"ny.person@falun.example.se\", "
-              "\"role\": \"socialsekreterare\", \"years_in_profession\": 1}'")
-        print(f"  curl -s {urls['certification']}/progression/<participant_id> "
-              "-H \"Authorization: Bearer $TOKEN\"")
+        print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
         print("Press Ctrl-C to stop.")
         while all(p.poll() is None for p in system.procs.values()):
             time.sleep(1)

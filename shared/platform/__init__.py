@@ -1,1 +1,2 @@
-"""What every service runs on: settings, event store, relay, consumer base, broker, logging, metrics."""
+"""What every service runs on: settings, event store, relay, consumer base, broker,
+logging, metrics."""

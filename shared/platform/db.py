@@ -8,11 +8,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import psycopg
+
+from shared.platform.settings import sqlite_path
 
 
 class Database:
@@ -23,10 +24,7 @@ class Database:
         parsed = urlparse(url)
         self.is_sqlite = parsed.scheme == "sqlite"
         if self.is_sqlite:
-            path = unquote(parsed.path)
-            path = path[1:] if path.startswith("/") and not url.startswith("sqlite:////") else path
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._path = path
+            self._path = sqlite_path(url)
         elif parsed.scheme not in ("postgresql", "postgres"):
             raise ValueError(f"unsupported database URL {url!r}")
         self._local = threading.local()

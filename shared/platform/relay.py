@@ -120,7 +120,7 @@ class Relay:
         app: ServiceApplication,
         bootstrap: str,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         idle_sleep: float = 0.05,
         probe_every: float = 2.0,
         producer_config: dict[str, Any] | None = None,

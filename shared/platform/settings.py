@@ -37,14 +37,21 @@ class Settings(BaseSettings):
         return int(own) if own else SERVICE_PORTS[service]
 
 
+def sqlite_path(url: str) -> str:
+    """`sqlite:///var/x.sqlite` is relative, `sqlite:////tmp/x.sqlite` absolute (as SQLAlchemy
+    reads them); the parent folder is created."""
+    path = unquote(urlparse(url).path)
+    path = path[1:] if path.startswith("/") else path
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def eventsourcing_env(url: str, *, create_table: bool = False) -> dict[str, str]:
     """Translate a database URL into the `eventsourcing` library's environment."""
     parsed = urlparse(url)
     flag = "y" if create_table else "n"
     if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        path = path[1:] if path.startswith("/") and not url.startswith("sqlite:////") else path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,

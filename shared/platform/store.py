@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import EventData
+from shared.platform.observability import EVENTS_STORED
 from shared.platform.settings import Settings, eventsourcing_env
 
 
@@ -64,7 +65,7 @@ def contract_type_of(cls: type) -> type[EventData] | None:
 
 
 class PydanticMapper(Mapper[uuid.UUID]):
-    """Stores `model_dump(mode="json")` and rebuilds with the model class, upcasting old versions."""
+    """Stores `model_dump(mode="json")`; rebuilds with the model class, upcasting old versions."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[uuid.UUID]) -> StoredEvent:
         event = cast(DomainEvent, domain_event)
@@ -174,6 +175,11 @@ class ServiceApplication(Application[uuid.UUID]):
         url = database_url or Settings().database_url_for(self.service)
         self.database_url = url
         super().__init__(env=eventsourcing_env(url, create_table=create_table))
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        EVENTS_STORED.labels(self.service).inc(len(recordings))
+        return recordings
 
     def load(self, cls: type[A], aggregate_id: uuid.UUID) -> A:
         """The aggregate, or KeyError-like `AggregateNotFoundError` from the library."""

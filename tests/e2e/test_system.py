@@ -51,7 +51,8 @@ def system(pg_url: str, tmp_path: Path) -> Iterator[System]:
 
 def _reference_data(enrolment: str) -> None:
     with httpx.Client(base_url=enrolment, headers=SYSTEM, timeout=10) as http:
-        assert http.post("/regions", json={"region_id": "r1", "name": "RSS Test"}).status_code == 201
+        r = http.post("/regions", json={"region_id": "r1", "name": "RSS Test"})
+        assert r.status_code == 201, r.text
         r = http.post("/municipalities",
                       json={"municipality_id": "m1", "name": "Testby", "region_id": "r1"})
         assert r.status_code == 201, r.text

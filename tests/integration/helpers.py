@@ -31,7 +31,8 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 30) -
     (End offsets are wrong on the local broker, so we count instead of reading 'to the end'.)"""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        found = consumer.partitions_for_topic(topic) or ()
+        parts = [TopicPartition(topic, p) for p in sorted(found)]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         values: list[bytes] = []

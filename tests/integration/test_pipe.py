@@ -31,7 +31,9 @@ def _seed(e: enrolment.Enrolment, n: int, prefix: str = "p") -> list[str]:
     ]
 
 
-def test_relay_publishes_contract_envelopes_with_stable_ids(pg_url: str, broker: LocalBroker) -> None:
+def test_relay_publishes_contract_envelopes_with_stable_ids(
+    pg_url: str, broker: LocalBroker
+) -> None:
     enrolment.migrate(pg_url)
     e = enrolment.bootstrap(pg_url)
     _seed(e, 3)

@@ -1,0 +1,65 @@
+"""Settings, tokens, JSON logs and the dead-letter format."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from types import SimpleNamespace
+
+import jwt
+import pytest
+
+from shared.platform.auth import Principal, Role, decode_token, issue_token
+from shared.platform.consumer import deadletter_value
+from shared.platform.observability import JsonFormatter
+from shared.platform.settings import Settings, eventsourcing_env
+
+
+def test_database_urls_map_to_the_library_environment(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pg = eventsourcing_env("postgresql://u:p%40ss@db.example:6543/yr")
+    assert pg["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (pg["POSTGRES_HOST"], pg["POSTGRES_PORT"], pg["POSTGRES_DBNAME"]) == (
+        "db.example", "6543", "yr")
+    assert (pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["CREATE_TABLE"]) == ("u", "p@ss", "n")
+    lite = eventsourcing_env(f"sqlite:///{tmp_path}/x/e.sqlite", create_table=True)  # absolute
+    assert lite["SQLITE_DBNAME"] == f"{tmp_path}/x/e.sqlite" and lite["CREATE_TABLE"] == "y"
+    with pytest.raises(ValueError, match="unsupported"):
+        eventsourcing_env("mysql://x/y")
+    monkeypatch.delenv("YRKESRESAN_DATABASE_URL", raising=False)
+    monkeypatch.setenv("YRKESRESAN_BILLING_DATABASE_URL", "postgresql://h/billing")
+    s = Settings(var_dir=tmp_path)
+    assert s.database_url_for("billing") == "postgresql://h/billing"
+    assert s.database_url_for("enrolment") == f"sqlite:///{tmp_path}/enrolment.sqlite"
+
+
+def test_tokens_carry_role_and_scope_and_refuse_tampering() -> None:
+    who = Principal(subject="anna", role=Role.MUNICIPAL_ADMIN, municipality_id="falun")
+    token = issue_token(who, secret="s" * 40)
+    assert decode_token(token, secret="s" * 40) == who
+    with pytest.raises(jwt.InvalidSignatureError):
+        decode_token(token, secret="t" * 40)
+    expired = issue_token(who, secret="s" * 40, ttl_hours=-1)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode_token(expired, secret="s" * 40)
+
+
+def test_log_lines_are_json_with_their_extras() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test-process"))
+    logger = logging.getLogger("test.json")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.info("relay starting", extra={"position": 42})
+    line = json.loads(stream.getvalue())
+    assert line["msg"] == "relay starting" and line["position"] == 42
+    assert line["process"] == "test-process" and line["level"] == "info"
+
+
+def test_dead_letter_value_names_reason_and_source() -> None:
+    record = SimpleNamespace(value=b"\xff\xfe not json", topic="t", partition=1, offset=7)
+    value = json.loads(deadletter_value(record, "progression", "envelope: Invalid JSON"))
+    assert value["reason"] == "envelope: Invalid JSON"
+    assert value["source"] == {"topic": "t", "partition": 1, "offset": 7}
+    assert value["value_encoding"] == "base64"

@@ -1,0 +1,120 @@
+"""The pydantic event store on every backend it supports (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any, ClassVar
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from shared.events import models as contract
+from shared.events import parse_envelope
+from shared.platform.relay import envelope_of
+from shared.platform.store import Aggregate, DomainEvent, ServiceApplication, aggregate_id
+
+
+class Noted(DomainEvent):
+    """A private event (no contract base): stored, never published."""
+
+    text: str
+
+
+class Renamed(DomainEvent):
+    """Version 2 renamed `title` to `label`; stored v1 events are upcast on read."""
+
+    class_version: ClassVar[int] = 2
+    label: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["label"] = state.pop("title")
+
+
+class Moved(DomainEvent, contract.ParticipantMoved):
+    pass
+
+
+class Thing(Aggregate):
+    def when_Noted(self, e: Noted) -> None:  # noqa: N802
+        self.text = e.text
+
+    def when_Renamed(self, e: Renamed) -> None:  # noqa: N802
+        self.label = e.label
+
+    def when_Moved(self, e: Moved) -> None:  # noqa: N802
+        self.municipality_id = e.to_municipality_id
+
+
+class Things(ServiceApplication):
+    service = "enrolment"
+    name = "things"
+
+
+@pytest.fixture
+def app(database_url: str) -> Any:
+    Things(database_url, create_table=True).close()
+    a = Things(database_url)
+    yield a
+    a.close()
+
+
+def test_events_round_trip_with_types_and_times(app: Things) -> None:
+    thing = Thing(aggregate_id("thing", "t1"))
+    thing.trigger(Noted, text="hej")
+    thing.trigger(Moved, participant_id="p1", to_municipality_id="m2")
+    app.save(thing)
+    again = app.load(Thing, thing.id)
+    assert (again.text, again.municipality_id, again.version) == ("hej", "m2", 2)
+    stored = list(app.events.get(thing.id))
+    assert [type(e) for e in stored] == [Noted, Moved]
+    assert stored[1].occurred_at.tzinfo is not None
+
+
+def test_optimistic_concurrency_refuses_the_second_writer(app: Things) -> None:
+    first = Thing(aggregate_id("thing", "t2"))
+    first.trigger(Noted, text="a")
+    app.save(first)
+    one, two = app.load(Thing, first.id), app.load(Thing, first.id)
+    one.trigger(Noted, text="b")
+    two.trigger(Noted, text="c")
+    app.save(one)
+    with pytest.raises(IntegrityError):
+        app.save(two)
+    assert app.load(Thing, first.id).text == "b"
+    assert app.recorder.max_notification_id() is not None
+
+
+def test_old_versions_are_upcast_on_read(app: Things) -> None:
+    thing = Thing(aggregate_id("thing", "t3"))
+    event = thing.trigger(Renamed, label="ny")
+    stored = app.mapper.to_stored_event(event)
+    old_state = app.mapper.transcoder.decode(stored.state)
+    old_state.pop("class_version")
+    old_state["title"] = old_state.pop("label")
+    as_v1 = dataclasses.replace(stored, state=app.mapper.transcoder.encode(old_state))
+    app.recorder.insert_events([as_v1])  # as version 1 wrote it
+    assert app.load(Thing, thing.id).label == "ny"
+
+
+def test_only_contract_events_are_published_and_they_validate(app: Things) -> None:
+    thing = Thing(aggregate_id("thing", "t4"))
+    thing.trigger(Noted, text="privat anteckning")
+    thing.trigger(Moved, participant_id="p9", to_municipality_id="m3")
+    app.save(thing)
+    notes = app.recorder.select_notifications(start=None, limit=10)
+    messages = [envelope_of(app.mapper, "enrolment", n) for n in notes]
+    assert messages[0] is None
+    topic, key, value = messages[1]  # type: ignore[misc]
+    assert (topic, key) == ("yrkesresan.enrolment.v1", b"p9")
+    env = parse_envelope(value)
+    assert env.type == "ParticipantMoved" and env.data.to_municipality_id == "m3"
+    again = envelope_of(app.mapper, "enrolment", notes[1])
+    assert again is not None and parse_envelope(again[2]).id == env.id  # stable id
+
+
+def test_aggregate_ids_are_stable_and_distinct_per_kind() -> None:
+    assert aggregate_id("participant", "x") == aggregate_id("participant", "x")
+    assert aggregate_id("participant", "x") != aggregate_id("course", "x")
+    assert isinstance(aggregate_id("a", "b"), uuid.UUID)
