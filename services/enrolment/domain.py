@@ -1,18 +1,27 @@
-"""Enrolment's aggregates and the events they record.
+"""Enrolment's aggregates, the events they record and the rules they keep.
 
 Events that are facts of the public contract inherit their contract model; the others
-(`PersonalDataRecorded`, `EmailClaimed`) stay inside the service and are never relayed.
+(`PersonalDataRecorded`, `EmailClaimed`, `EmailReleased`, `CourseCatalogued`) stay inside the
+service and are never relayed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from typing import Any, Self
 
 from shared.events import models as contract
 from shared.events.models import Level
-from shared.platform.store import Aggregate, DomainEvent, aggregate_id
+from shared.platform.errors import CommandRejected, Conflict
+from shared.platform.store import Aggregate, DomainEvent, aggregate_id, utcnow
 
 SUPERVISOR_ROLES = frozenset({"arbetsledare", "chef", "enhetschef", "sektionschef"})
+
+# Years in the profession at which a level is reached; supervisors and managers are Chef.
+LEVEL_THRESHOLDS: tuple[tuple[float, Level], ...] = ((2.0, Level.VAN), (5.0, Level.ERFAREN))
+_RANK = {Level.NY: 0, Level.VAN: 1, Level.ERFAREN: 2}
+YEAR = dt.timedelta(days=365.25)
 
 
 def level_for(role: str, years_in_profession: float) -> Level:
@@ -24,6 +33,26 @@ def level_for(role: str, years_in_profession: float) -> Level:
     if years_in_profession < 5:
         return Level.VAN
     return Level.ERFAREN
+
+
+def levels_reached(
+    role: str, years_at_registration: float, registered_at: dt.datetime, as_of: dt.date
+) -> list[tuple[Level, dt.datetime]]:
+    """The levels the years in the profession reach after registration, up to and including
+    the date `as_of` (UTC), each with the moment it was reached. Chef stays Chef."""
+    if role in SUPERVISOR_ROLES:
+        return []
+    reached = []
+    for threshold, level in LEVEL_THRESHOLDS:
+        if years_at_registration < threshold:
+            at = registered_at + (threshold - years_at_registration) * YEAR
+            if at.astimezone(dt.UTC).date() <= as_of:
+                reached.append((level, at))
+    return reached
+
+
+def is_higher(level: Level, than: Level) -> bool:
+    return level in _RANK and than in _RANK and _RANK[level] > _RANK[than]
 
 
 # --- Reference data ---------------------------------------------------------------------------
@@ -58,6 +87,41 @@ def municipality_key(municipality_id: str) -> uuid.UUID:
     return aggregate_id("municipality", municipality_id)
 
 
+class CourseCatalogued(DomainEvent):
+    """Enrolment's own copy of a published course (the data of `CoursePublished`), so that it
+    can tell a course's preparations and deepening tasks from unknown ones. Never relayed:
+    the course's owner publishes `CoursePublished`; publishing it again from here would put a
+    second fact with another id on the bus."""
+
+    course: contract.CoursePublished
+
+
+class Course(Aggregate):
+    def when_CourseCatalogued(self, e: CourseCatalogued) -> None:  # noqa: N802
+        self.course = e.course
+
+    @property
+    def course_id(self) -> str:
+        return self.course.course_id
+
+    def catalogue(self, course: contract.CoursePublished, actor: str | None) -> bool:
+        """Record the course as published; False (nothing recorded) if it is unchanged."""
+        if self.version and self.course == course:
+            return False
+        self.trigger(CourseCatalogued, course=course, actor=actor)
+        return True
+
+    def has_preparation(self, item_id: str) -> bool:
+        return any(p.item_id == item_id for p in self.course.preparations)
+
+    def has_deepening_task(self, task_id: str) -> bool:
+        return any(t.task_id == task_id for t in self.course.deepening_tasks)
+
+
+def course_key(course_id: str) -> uuid.UUID:
+    return aggregate_id("course", course_id)
+
+
 # --- Participants -----------------------------------------------------------------------------
 
 
@@ -66,7 +130,7 @@ class ParticipantRegistered(DomainEvent, contract.ParticipantRegistered):
 
 
 class PersonalDataRecorded(DomainEvent):
-    """Name and e-mail, encrypted with the participant's own key (never relayed)."""
+    """Name, e-mail and area of work, encrypted with the participant's own key (never relayed)."""
 
     participant_id: str
     ciphertext: str
@@ -93,6 +157,27 @@ class ParticipantErased(DomainEvent, contract.ParticipantErased):
 
 
 class Participant(Aggregate):
+    """An account. It belongs to the person: a move changes its municipality, never its id,
+    so the whole history (levels, preparations, everything scheduling and certification
+    recorded against the id) follows the person."""
+
+    @classmethod
+    def register(
+        cls, participant_id: str, *, municipality_id: str, journey: str, role: str,
+        years_in_profession: float, ciphertext: str, occurred_at: dt.datetime | None = None,
+        actor: str | None = None,
+    ) -> Self:
+        participant = cls(participant_key(participant_id))
+        at = occurred_at or utcnow()
+        participant.trigger(
+            ParticipantRegistered, participant_id=participant_id, municipality_id=municipality_id,
+            journey=journey, role=role, level=level_for(role, years_in_profession),
+            years_in_profession=years_in_profession, occurred_at=at, actor=actor,
+        )
+        participant.trigger(PersonalDataRecorded, participant_id=participant_id,
+                            ciphertext=ciphertext, occurred_at=at, actor=actor)
+        return participant
+
     def when_ParticipantRegistered(self, e: ParticipantRegistered) -> None:  # noqa: N802
         self.participant_id = e.participant_id
         self.municipality_id = e.municipality_id
@@ -101,29 +186,107 @@ class Participant(Aggregate):
         self.level = Level(e.level)
         self.years_in_profession = e.years_in_profession
         self.registered_at = e.occurred_at
-        self.preparations: set[tuple[str, str]] = set()
-        self.deepening: set[tuple[str, str]] = set()
+        self.municipalities: list[tuple[str, dt.datetime]] = [(e.municipality_id, e.occurred_at)]
+        self.levels: list[tuple[Level, dt.datetime]] = [(Level(e.level), e.occurred_at)]
+        self.preparations: list[tuple[str, str]] = []
+        self.deepening: list[tuple[str, str]] = []
         self.erased = False
         self.ciphertext: str | None = None
 
     def when_PersonalDataRecorded(self, e: PersonalDataRecorded) -> None:  # noqa: N802
         self.ciphertext = e.ciphertext
 
+    def _require_active(self) -> None:
+        if self.erased:
+            raise Conflict(f"Deltagaren {self.participant_id} är raderad.")
+
+    def move_to(self, municipality_id: str, occurred_at: dt.datetime | None,
+                actor: str | None) -> None:
+        self._require_active()
+        if municipality_id == self.municipality_id:
+            raise Conflict(f"Deltagaren hör redan till kommunen {municipality_id}.",
+                           field="to_municipality_id")
+        self.trigger(ParticipantMoved, participant_id=self.participant_id,
+                     to_municipality_id=municipality_id, occurred_at=occurred_at or utcnow(),
+                     actor=actor)
+
     def when_ParticipantMoved(self, e: ParticipantMoved) -> None:  # noqa: N802
         self.municipality_id = e.to_municipality_id
+        self.municipalities.append((e.to_municipality_id, e.occurred_at))
+
+    def level_up(self, as_of: dt.date, actor: str | None) -> list[Level]:
+        """Record each level the years passed since registration have reached, at the moment
+        it was reached, so that "the latest `occurred_at` wins" gives the right level."""
+        self._require_active()
+        reached = []
+        for level, at in levels_reached(self.role, self.years_in_profession,
+                                        self.registered_at, as_of):
+            if is_higher(level, self.level):
+                self.trigger(ParticipantLevelChanged, participant_id=self.participant_id,
+                             level=level, occurred_at=at, actor=actor)
+                reached.append(level)
+        return reached
 
     def when_ParticipantLevelChanged(self, e: ParticipantLevelChanged) -> None:  # noqa: N802
         self.level = Level(e.level)
+        self.levels.append((Level(e.level), e.occurred_at))
+
+    def complete_preparation(self, course: Course, item_id: str, actor: str | None) -> bool:
+        """Mark a preparation of a published course done; False if it already was."""
+        self._require_active()
+        if not course.has_preparation(item_id):
+            raise CommandRejected(
+                f"Kursen {course.course_id} har ingen förberedelse {item_id}.", field="item_id")
+        if (course.course_id, item_id) in self.preparations:
+            return False
+        self.trigger(PreparationCompleted, participant_id=self.participant_id,
+                     course_id=course.course_id, item_id=item_id, actor=actor)
+        return True
 
     def when_PreparationCompleted(self, e: PreparationCompleted) -> None:  # noqa: N802
-        self.preparations.add((e.course_id, e.item_id))
+        self.preparations.append((e.course_id, e.item_id))
+
+    def submit_deepening(self, course: Course, task_id: str, actor: str | None) -> bool:
+        """Submit a deepening task of a published course; False if it already was."""
+        self._require_active()
+        if not course.has_deepening_task(task_id):
+            raise CommandRejected(
+                f"Kursen {course.course_id} har ingen fördjupningsuppgift {task_id}.",
+                field="task_id")
+        if (course.course_id, task_id) in self.deepening:
+            return False
+        self.trigger(DeepeningSubmitted, participant_id=self.participant_id,
+                     course_id=course.course_id, task_id=task_id, actor=actor)
+        return True
 
     def when_DeepeningSubmitted(self, e: DeepeningSubmitted) -> None:  # noqa: N802
-        self.deepening.add((e.course_id, e.task_id))
+        self.deepening.append((e.course_id, e.task_id))
+
+    def erase(self, actor: str | None) -> bool:
+        """Record the erasure; False if it was recorded before. Destroying the key is the
+        vault's part (crypto-shredding)."""
+        if self.erased:
+            return False
+        self.trigger(ParticipantErased, participant_id=self.participant_id, actor=actor)
+        return True
 
     def when_ParticipantErased(self, e: ParticipantErased) -> None:  # noqa: N802
         self.erased = True
         self.ciphertext = None
+
+    def facts(self) -> dict[str, Any]:
+        """The pseudonymous facts of the account (no personal data)."""
+        return {
+            "participant_id": self.participant_id, "municipality_id": self.municipality_id,
+            "journey": self.journey, "role": self.role, "level": self.level.value,
+            "years_in_profession": self.years_in_profession,
+            "registered_at": self.registered_at.isoformat(), "erased": self.erased,
+            "municipalities": [{"municipality_id": m, "since": at.isoformat()}
+                               for m, at in self.municipalities],
+            "levels": [{"level": lv.value, "since": at.isoformat()} for lv, at in self.levels],
+            "preparations": [{"course_id": c, "item_id": i} for c, i in self.preparations],
+            "deepening": [{"course_id": c, "task_id": t} for c, t in self.deepening],
+        }
 
 
 def participant_key(participant_id: str) -> uuid.UUID:
@@ -142,8 +305,19 @@ class EmailReleased(DomainEvent):
 
 
 class EmailClaim(Aggregate):
+    participant_id: str | None = None
+
     def when_EmailClaimed(self, e: EmailClaimed) -> None:  # noqa: N802
-        self.participant_id: str | None = e.participant_id
+        self.participant_id = e.participant_id
 
     def when_EmailReleased(self, e: EmailReleased) -> None:  # noqa: N802
         self.participant_id = None
+
+    def claim(self, participant_id: str, actor: str | None) -> None:
+        if self.participant_id is not None:
+            raise Conflict("E-postadressen används redan av ett annat konto.", field="email")
+        self.trigger(EmailClaimed, participant_id=participant_id, actor=actor)
+
+    def release(self, actor: str | None) -> None:
+        if self.participant_id is not None:
+            self.trigger(EmailReleased, actor=actor)

@@ -1,0 +1,421 @@
+"""Bulk imports from CSV files: participant accounts, regions, municipalities.
+
+All or nothing in what matters to the person importing: every row is validated first (the
+command model per row, duplicates inside the file, addresses and ids already taken), and a file
+with any bad row imports nothing and reports every bad row as `rad N: fält: orsak` (the header
+is line 1). A clean file is then written in batches of `BATCH` rows, one transaction each. Should
+a concurrent write (say, the same address registered through the API a moment ago) make a batch
+conflict, that batch records nothing, the earlier batches stay imported, and the error says so;
+running the same file again finishes the job, because rows that are already there (same
+municipality, same data) are skipped, never created twice.
+
+Personal data never appears in a reason: rows are named by line number and field only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from eventsourcing.persistence import IntegrityError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from services.enrolment.application import (
+    BATCH,
+    Enrolment,
+    JoinMunicipality,
+    Progress,
+    RegisterParticipant,
+    RegisterRegion,
+    no_progress,
+)
+from services.enrolment.domain import (
+    EmailClaim,
+    Municipality,
+    MunicipalityJoined,
+    Participant,
+    Region,
+    RegionRegistered,
+    municipality_key,
+    region_key,
+)
+from shared.platform.errors import CommandRejected, Conflict, Forbidden
+from shared.platform.store import Aggregate
+
+# --- Reporting --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    line: int
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"rad {self.line}: {self.field}: {self.reason}" if self.field else \
+            f"rad {self.line}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason,
+                "message": str(self)}
+
+
+class ImportRejected(CommandRejected):
+    """The file has bad rows; nothing was imported."""
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        self.errors = sorted(errors)
+        rows = len({e.line for e in self.errors})
+        super().__init__(f"Filen har fel på {rows} rad(er); inget importerades.")
+
+
+class ImportInterrupted(Conflict):
+    """A batch conflicted with a concurrent write: earlier batches are imported, the rest not."""
+
+    def __init__(self, imported: int, first_line: int, last_line: int) -> None:
+        super().__init__(
+            f"Importen avbröts på raderna {first_line}–{last_line}: en samtidig ändring krockade "
+            f"(till exempel samma e-postadress registrerad under tiden). {imported} rader före "
+            "dem importerades, inga efter. Kör samma fil igen: rader som redan finns hoppas över.")
+        self.imported = imported
+        self.first_line = first_line
+        self.last_line = last_line
+
+
+@dataclass
+class ImportReport:
+    imported: list[tuple[int, str]] = field(default_factory=list)  # (line, id)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # already there: (line, id)
+
+    def as_dict(self) -> dict[str, Any]:
+        rows = [{"line": n, "id": i, "status": "imported"} for n, i in self.imported]
+        rows += [{"line": n, "id": i, "status": "already_there"} for n, i in self.skipped]
+        return {"imported": len(self.imported), "skipped": len(self.skipped),
+                "rows": sorted(rows, key=lambda r: r["line"])}
+
+
+# --- Reading a file ---------------------------------------------------------------------------
+
+_REASONS = {
+    "missing": "saknas",
+    "string_too_short": "får inte vara tomt",
+    "string_pattern_mismatch": "får bara innehålla a–z, A–Z, 0–9 och _ . : -",
+    "float_parsing": "måste vara ett tal",
+    "float_type": "måste vara ett tal",
+    "extra_forbidden": "okänt fält",
+}
+
+
+def swedish_reason(error: ErrorDetails) -> str:
+    """A pydantic error as a reason for people (the value itself is never repeated)."""
+    ctx = error.get("ctx") or {}
+    match error["type"]:
+        case "string_too_long":
+            return f"får ha högst {ctx.get('max_length')} tecken"
+        case "greater_than_equal":
+            return f"måste vara minst {_number(ctx.get('ge'))}"
+        case "less_than_equal":
+            return f"får vara högst {_number(ctx.get('le'))}"
+        case "enum":
+            return f"måste vara en av {ctx.get('expected')}"
+        case "value_error":
+            return str(ctx.get("error", error["msg"]))
+        case kind:
+            return _REASONS.get(kind, error["msg"])
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+@dataclass(frozen=True)
+class Columns:
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+PARTICIPANT_COLUMNS = Columns(
+    required=("name", "email", "role", "years_in_profession"),
+    optional=("area_of_work", "journey"),
+    aliases={"namn": "name", "e-post": "email", "epost": "email", "e-mail": "email",
+             "roll": "role", "arbetsområde": "area_of_work", "år_i_yrket": "years_in_profession",
+             "år i yrket": "years_in_profession", "yrkesår": "years_in_profession",
+             "resa": "journey"},
+)
+REGION_COLUMNS = Columns(required=("region_id", "name"), aliases={"namn": "name"})
+MUNICIPALITY_COLUMNS = Columns(required=("municipality_id", "name", "region_id"),
+                               aliases={"namn": "name", "kommun_id": "municipality_id"})
+
+
+def _decode(data: bytes | str) -> str:
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252")  # Excel's "CSV" on Swedish Windows
+
+
+def read_rows(data: bytes | str, columns: Columns) -> tuple[list[tuple[int, dict[str, str]]],
+                                                           list[RowError]]:
+    """(line number, values by column) per data row, and the file's structural errors.
+
+    The delimiter is `,`, `;` or tab, whichever the header uses; `;` is what Swedish Excel
+    writes. Blank lines are skipped but counted, so line numbers are those an editor shows."""
+    text = _decode(data)
+    header_line = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        return [], [RowError(1, None, "filen är tom (rubrikraden saknas)")]
+    names = [columns.aliases.get(h.strip().lower(), h.strip().lower()) for h in header]
+    errors = [RowError(1, c, "kolumnen saknas") for c in columns.required if c not in names]
+    known = set(columns.required) | set(columns.optional)
+    errors += [RowError(1, n or "(tom)", "okänd kolumn") for n in names if n not in known]
+    errors += [RowError(1, n, "kolumnen finns två gånger")
+               for n in sorted({n for n in names if names.count(n) > 1})]
+    if errors:
+        return [], errors
+    rows = []
+    line = reader.line_num
+    for values in reader:
+        start, line = line + 1, reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(names):
+            errors.append(RowError(start, None,
+                                   f"fel antal kolumner: {len(values)}, väntade {len(names)}"))
+            continue
+        rows.append((start, {n: v.strip() for n, v in zip(names, values, strict=True)}))
+    return rows, errors
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], line: int, values: dict[str, Any],
+               errors: list[RowError]) -> M | None:
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        for err in e.errors(include_url=False):
+            where = ".".join(str(p) for p in err["loc"]) or None
+            errors.append(RowError(line, where, swedish_reason(err)))
+        return None
+
+
+def _duplicates(rows: Iterable[tuple[int, str]], field_name: str,
+                what: str) -> list[RowError]:
+    first: dict[str, int] = {}
+    errors = []
+    for line, key in rows:
+        if key in first:
+            errors.append(RowError(line, field_name, f"{what} som rad {first[key]}"))
+        else:
+            first[key] = line
+    return errors
+
+
+# --- Participant accounts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _NewAccount:
+    line: int
+    cmd: RegisterParticipant
+    claim: EmailClaim | None  # an existing, released claim to take again; None: a new one
+
+
+def import_participants(
+    enrolment: Enrolment, municipality_id: str, data: bytes | str, actor: str | None = None,
+    progress: Progress = no_progress,
+) -> ImportReport:
+    """Create the accounts of a CSV file (name, email, role, years_in_profession, and
+    optionally area_of_work and journey) in one municipality."""
+    enrolment.municipality(municipality_id, field="municipality_id")
+    rows, errors = read_rows(data, PARTICIPANT_COLUMNS)
+    progress("kontroll", 0, len(rows))
+    commands: list[tuple[int, RegisterParticipant]] = []
+    for line, values in rows:
+        values = {k: v for k, v in values.items() if v != "" or k in PARTICIPANT_COLUMNS.required}
+        if "years_in_profession" in values:
+            values["years_in_profession"] = values["years_in_profession"].replace(",", ".")
+        cmd = _validated(RegisterParticipant, line,
+                         {**values, "municipality_id": municipality_id}, errors)
+        if cmd is not None:
+            commands.append((line, cmd))
+    errors += _duplicates(((n, c.email) for n, c in commands), "email", "samma e-postadress")
+    duplicate_lines = {e.line for e in errors}
+    report = ImportReport()
+    accounts = _against_existing(
+        enrolment, municipality_id, [(n, c) for n, c in commands if n not in duplicate_lines],
+        errors, report)
+    if errors:
+        raise ImportRejected(errors)
+    progress("kontroll", len(rows), len(rows))
+    _write_accounts(enrolment, accounts, actor, report, progress)
+    return report
+
+
+def _against_existing(
+    enrolment: Enrolment, municipality_id: str, commands: list[tuple[int, RegisterParticipant]],
+    errors: list[RowError], report: ImportReport,
+) -> list[_NewAccount]:
+    """Rows to create; rows already there go to the report, rows whose address another
+    account holds to the errors."""
+    enrolment.directory.catch_up()
+    keys = {line: enrolment.email_key(cmd.email) for line, cmd in commands}
+    claims = enrolment.directory.claims(keys.values())
+    holders = enrolment.directory.participants_where(p for p in claims.values() if p)
+    accounts = []
+    for line, cmd in commands:
+        key = keys[line]
+        if key not in claims:
+            accounts.append(_NewAccount(line, cmd, None))
+            continue
+        holder = claims[key]
+        if holder is None:  # released when its account was erased: free to take again
+            accounts.append(_NewAccount(line, cmd, enrolment.app.load(EmailClaim, key)))
+        elif _same_account(enrolment, holders.get(holder), municipality_id, cmd):
+            report.skipped.append((line, holder))
+        else:
+            errors.append(RowError(line, "email",
+                                   "e-postadressen används redan av ett annat konto"))
+    return accounts
+
+
+def _same_account(enrolment: Enrolment, holder: dict[str, Any] | None, municipality_id: str,
+                  cmd: RegisterParticipant) -> bool:
+    """The row describes the account that holds its address: same municipality, same data."""
+    if holder is None or holder["erased"] or holder["municipality_id"] != municipality_id:
+        return False
+    if (holder["role"], holder["journey"], holder["years_in_profession"]) != (
+            cmd.role, cmd.journey, cmd.years_in_profession):
+        return False
+    participant = enrolment.participant(holder["participant_id"])
+    return enrolment.personal_data(participant) == cmd.personal()
+
+
+def _write_accounts(enrolment: Enrolment, accounts: list[_NewAccount], actor: str | None,
+                    report: ImportReport, progress: Progress) -> None:
+    progress("import", 0, len(accounts))
+    for start in range(0, len(accounts), BATCH):
+        batch = accounts[start:start + BATCH]
+        ids = [str(uuid.uuid4()) for _ in batch]
+        sealed = enrolment.vault.seal_many(
+            [(pid, a.cmd.personal()) for pid, a in zip(ids, batch, strict=True)])
+        participants, claims = [], []
+        for pid, ciphertext, account in zip(ids, sealed, batch, strict=True):
+            cmd = account.cmd
+            participants.append(Participant.register(
+                pid, municipality_id=cmd.municipality_id, journey=cmd.journey, role=cmd.role,
+                years_in_profession=cmd.years_in_profession, ciphertext=ciphertext,
+                occurred_at=cmd.occurred_at, actor=actor))
+            claim = account.claim or EmailClaim(enrolment.email_key(cmd.email))
+            claim.claim(pid, actor)
+            claims.append(claim)
+        try:
+            enrolment.app.save(*participants, *claims)
+        except IntegrityError:
+            raise ImportInterrupted(len(report.imported), batch[0].line,
+                                    batch[-1].line) from None
+        report.imported += [(a.line, pid) for a, pid in zip(batch, ids, strict=True)]
+        progress("import", start + len(batch), len(accounts))
+
+
+# --- Regions and municipalities ---------------------------------------------------------------
+
+
+def import_regions(enrolment: Enrolment, data: bytes | str, actor: str | None = None,
+                   progress: Progress = no_progress) -> ImportReport:
+    """Register the regions of a CSV file (region_id, name); those already there are skipped."""
+    rows, errors = read_rows(data, REGION_COLUMNS)
+    commands = [(n, c) for n, v in rows if (c := _validated(RegisterRegion, n, v, errors))]
+    errors += _duplicates(((n, c.region_id) for n, c in commands), "region_id", "samma region")
+    enrolment.directory.catch_up()
+    existing = enrolment.directory.existing("regions", (c.region_id for _, c in commands))
+    report, new = ImportReport(), []
+    for line, cmd in commands:
+        there = existing.get(cmd.region_id)
+        if there is None:
+            new.append((line, cmd))
+        elif there["name"] == cmd.name:
+            report.skipped.append((line, cmd.region_id))
+        else:
+            errors.append(RowError(line, "name", "regionen finns redan med ett annat namn"))
+    if errors:
+        raise ImportRejected(errors)
+    aggregates: list[Aggregate] = []
+    for _, cmd in new:
+        region = Region(region_key(cmd.region_id))
+        region.trigger(RegionRegistered, region_id=cmd.region_id, name=cmd.name, actor=actor)
+        aggregates.append(region)
+    _write_reference(enrolment, [(n, c.region_id) for n, c in new], aggregates, report,
+                     progress)
+    return report
+
+
+def import_municipalities(
+    enrolment: Enrolment, data: bytes | str, actor: str | None = None,
+    only_region: str | None = None, progress: Progress = no_progress,
+) -> ImportReport:
+    """Join the municipalities of a CSV file (municipality_id, name, region_id) to their
+    regions. With `only_region` (a regional coordinator's scope), a file naming any other
+    region is refused whole."""
+    rows, errors = read_rows(data, MUNICIPALITY_COLUMNS)
+    commands = [(n, c) for n, v in rows if (c := _validated(JoinMunicipality, n, v, errors))]
+    if only_region is not None and any(c.region_id != only_region for _, c in commands):
+        raise Forbidden("Filen har kommuner i en annan region än din; inget importerades.",
+                        field="region_id")
+    errors += _duplicates(((n, c.municipality_id) for n, c in commands), "municipality_id",
+                          "samma kommun")
+    enrolment.directory.catch_up()
+    regions = enrolment.directory.existing("regions", (c.region_id for _, c in commands))
+    existing = enrolment.directory.existing(
+        "municipalities", (c.municipality_id for _, c in commands))
+    report, new = ImportReport(), []
+    for line, cmd in commands:
+        there = existing.get(cmd.municipality_id)
+        if cmd.region_id not in regions:
+            errors.append(RowError(line, "region_id", "regionen finns inte"))
+        elif there is None:
+            new.append((line, cmd))
+        elif (there["name"], there["region_id"]) == (cmd.name, cmd.region_id):
+            report.skipped.append((line, cmd.municipality_id))
+        else:
+            errors.append(RowError(line, "municipality_id",
+                                   "kommunen finns redan med andra uppgifter"))
+    if errors:
+        raise ImportRejected(errors)
+    aggregates: list[Aggregate] = []
+    for _, cmd in new:
+        municipality = Municipality(municipality_key(cmd.municipality_id))
+        municipality.trigger(MunicipalityJoined, municipality_id=cmd.municipality_id,
+                             name=cmd.name, region_id=cmd.region_id, actor=actor)
+        aggregates.append(municipality)
+    _write_reference(enrolment, [(n, c.municipality_id) for n, c in new], aggregates, report,
+                     progress)
+    return report
+
+
+def _write_reference(enrolment: Enrolment, rows: list[tuple[int, str]],
+                     aggregates: Sequence[Aggregate], report: ImportReport,
+                     progress: Progress) -> None:
+    """Save new regions or municipalities in batches; `rows` are their (line, id)."""
+    progress("import", 0, len(aggregates))
+    for start in range(0, len(aggregates), BATCH):
+        batch = aggregates[start:start + BATCH]
+        try:
+            enrolment.app.save(*batch)
+        except IntegrityError:
+            raise ImportInterrupted(len(report.imported), rows[start][0],
+                                    rows[start + len(batch) - 1][0]) from None
+        report.imported += rows[start:start + len(batch)]
+        progress("import", start + len(batch), len(aggregates))

@@ -1,0 +1,1 @@
+"""Enrolment's own read models, kept from its event store."""
