@@ -118,3 +118,8 @@ def run(
 from yrkesresan import contract_cmd  # noqa: E402
 
 contract_cmd.register(app)
+
+from yrkesresan import demo, replay  # noqa: E402
+
+replay.register(app)
+demo.register(app)
