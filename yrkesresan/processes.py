@@ -45,7 +45,7 @@ def services() -> dict[str, ServiceSpec]:
         "scheduling": ServiceSpec(
             scheduling.migrate,
             lambda: scheduling_http.create_api(scheduling.bootstrap()),
-            scheduling.bootstrap,
+            lambda: _store_of(scheduling.bootstrap()),
         ),
         "certification": ServiceSpec(
             certification.migrate,
@@ -55,9 +55,16 @@ def services() -> dict[str, ServiceSpec]:
         "billing": ServiceSpec(
             billing.migrate,
             lambda: billing_http.create_api(billing.bootstrap()),
-            billing.bootstrap,
+            lambda: _store_of(billing.bootstrap()),
         ),
     }
+
+
+def _store_of(service: Any) -> ServiceApplication:
+    """A service's bootstrap returns its store, or a wrapper holding it as `.app`."""
+    store = getattr(service, "app", service)
+    assert isinstance(store, ServiceApplication)
+    return store
 
 
 def projections() -> dict[str, Callable[[], Any]]:
