@@ -6,11 +6,19 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from shared.events.models import EVENT_TYPES, EventData
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 SERVICES = ("reference", "enrolment", "scheduling", "certification", "billing")
 DEADLETTER_TOPIC = "yrkesresan.deadletter.v1"
 
@@ -60,20 +68,18 @@ class Envelope(BaseModel):
 
 
 def _typed_envelope(name: str, data_cls: type[EventData]) -> type[Envelope]:
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        f"{name}Envelope",
-        __base__=Envelope,
-        __module__=__name__,
-        type=(Literal[name], ...),
-        data=(data_cls, ...),
+    fields: dict[str, Any] = {"type": (Literal[name], ...), "data": (data_cls, ...)}
+    model: type[Envelope] = create_model(
+        f"{name}Envelope", __base__=Envelope, __module__=__name__, **fields
     )
+    return model
 
 
 ENVELOPE_TYPES: dict[str, type[Envelope]] = {
     name: _typed_envelope(name, cls) for name, cls in EVENT_TYPES.items()
 }
-AnyEnvelope = Annotated[
-    Union[tuple(ENVELOPE_TYPES.values())],  # type: ignore[valid-type]  # noqa: UP007
+AnyEnvelope: Any = Annotated[
+    Union[tuple(ENVELOPE_TYPES.values())],  # noqa: UP007 - built from the registry at import
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Envelope] = TypeAdapter(AnyEnvelope)
@@ -119,7 +125,7 @@ def new_envelope(
         id=id or uuid.uuid4(),
         type=name,
         schema_version=SCHEMA_VERSION,
-        occurred_at=occurred_at or dt.datetime.now(dt.timezone.utc),
+        occurred_at=occurred_at or dt.datetime.now(dt.UTC),
         data=data,
         **provenance,
     )

@@ -10,11 +10,14 @@ everything again from the store; consumers deduplicate by envelope id.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import orjson
@@ -55,7 +58,7 @@ class RelayPositions:
         rows = self.db.execute("SELECT position FROM relay_positions WHERE relay = %s", (relay,))
         return int(rows[0][0]) if rows else 0
 
-    def set(self, relay: str, position: int, topics: set[str] = frozenset()) -> None:
+    def set(self, relay: str, position: int, topics: AbstractSet[str] = frozenset()) -> None:
         """Record the position, and which topics the relay has published to (`relay|topic`),
         so that after a restart it knows which topics to check for a broker that lost them."""
         with self.db.transaction() as cur:
@@ -66,7 +69,7 @@ class RelayPositions:
                     (key, position),
                 )
 
-    def topics(self, relay: str) -> set[str]:
+    def topics(self, relay: str) -> builtins.set[str]:
         rows = self.db.execute(
             "SELECT relay FROM relay_positions WHERE relay LIKE %s", (f"{relay}|%",)
         )
@@ -93,7 +96,7 @@ def envelope_of(
     type_name, topic, fields, key_field = contract
     state = mapper.decode_state(note)
     envelope: dict[str, Any] = {
-        "id": str(stored_event_id(note.originator_id, note.originator_version)),
+        "id": str(stored_event_id(uuid.UUID(str(note.originator_id)), note.originator_version)),
         "type": type_name,
         "schema_version": SCHEMA_VERSION,
         "occurred_at": state["occurred_at"],
@@ -133,8 +136,8 @@ class Relay:
         self.probe_every = probe_every
         self.producer_config = producer_config or {}
         self.positions = RelayPositions(Database(app.database_url))
-        self.mapper = app.mapper
-        assert isinstance(self.mapper, PydanticMapper)
+        assert isinstance(app.mapper, PydanticMapper)
+        self.mapper: PydanticMapper = app.mapper
         self.stopping = threading.Event()
         self.position = 0
         self.published_topics: set[str] = set()
