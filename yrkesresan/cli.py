@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -102,6 +103,32 @@ def token(
     principal = Principal(subject=subject, role=Role(role), municipality_id=municipality,
                           region_id=region, participant_id=participant, trainer_id=trainer)
     typer.echo(issue_token(principal, ttl_hours=hours))
+
+
+@app.command()
+def export(
+    log: Annotated[Path, typer.Option("--log", help="file to write (JSON Lines)")],
+) -> None:
+    """Export every service's published events as one contract log (no personal data)."""
+    from yrkesresan import processes, stores
+
+    apps = [spec.store() for spec in processes.services().values()]
+    with log.open("wb") as out:
+        count = stores.export_log(apps, out)
+    typer.echo(f"{count} events written to {log}", err=True)
+
+
+@app.command()
+def rebuild(projection: Annotated[str, typer.Argument(help="progression")]) -> None:
+    """Bring a projection up to date from the event stores, without the broker."""
+    from yrkesresan import processes, stores
+
+    if projection not in processes.projections():
+        raise typer.BadParameter(f"unknown projection {projection!r}")
+    runner = processes.projections()[projection]()
+    runner.migrate()
+    apps = [spec.store() for spec in processes.services().values()]
+    typer.echo(f"{stores.rebuild(runner, apps)} new events applied to {projection}", err=True)
 
 
 @app.command()
