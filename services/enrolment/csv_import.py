@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -256,7 +256,7 @@ def import_participants(
     report = ImportReport()
     accounts = _against_existing(
         enrolment, municipality_id, [(n, c) for n, c in commands if n not in duplicate_lines],
-        errors, report)
+        errors, report, lambda done: progress("kontroll", done, len(rows)))
     if errors:
         raise ImportRejected(errors)
     progress("kontroll", len(rows), len(rows))
@@ -266,7 +266,7 @@ def import_participants(
 
 def _against_existing(
     enrolment: Enrolment, municipality_id: str, commands: list[tuple[int, RegisterParticipant]],
-    errors: list[RowError], report: ImportReport,
+    errors: list[RowError], report: ImportReport, checked: Callable[[int], None],
 ) -> list[_NewAccount]:
     """Rows to create; rows already there go to the report, rows whose address another
     account holds to the errors."""
@@ -275,7 +275,9 @@ def _against_existing(
     claims = enrolment.directory.claims(keys.values())
     holders = enrolment.directory.participants_where(p for p in claims.values() if p)
     accounts = []
-    for line, cmd in commands:
+    for done, (line, cmd) in enumerate(commands):
+        if done % BATCH == 0:
+            checked(done)
         key = keys[line]
         if key not in claims:
             accounts.append(_NewAccount(line, cmd, None))

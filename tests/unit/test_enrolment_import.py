@@ -17,6 +17,7 @@ from services.enrolment.application import (
 )
 from services.enrolment.csv_import import (
     Columns,
+    ImportInterrupted,
     ImportRejected,
     RowError,
     import_participants,
@@ -171,3 +172,32 @@ def test_quoted_fields_span_lines_and_line_numbers_follow_the_file() -> None:
                              Columns(required=("name", "email")))
     assert errors == []
     assert [(n, v["name"]) for n, v in rows] == [(2, "A\nB"), (5, "C")]
+
+
+def test_a_concurrent_write_stops_the_import_at_a_batch_and_a_rerun_finishes_it(
+    enrolment: Enrolment,
+) -> None:
+    """Rows are validated before anything is written; should someone take an address of the
+    file between validation and writing, that batch records nothing, the batches before it
+    stay, and the error says where it stopped."""
+    text = _file(600)  # two batches: lines 2–501 and 502–601
+
+    def meanwhile(phase: str, done: int, total: int) -> None:
+        if phase == "import" and done == 0:  # validated, not yet written
+            enrolment.register_participant(RegisterParticipant(
+                municipality_id="mora", name="Snabbare", email="person550@falun.example.se",
+                role="socialsekreterare", years_in_profession=1))
+
+    with pytest.raises(ImportInterrupted) as caught:
+        import_participants(enrolment, "falun", text, progress=meanwhile)
+    stop = caught.value
+    assert (stop.status, stop.imported, stop.first_line, stop.last_line) == (409, 500, 502, 601)
+    assert len(enrolment.participants_of("falun", personal=False, limit=1000)) == 500
+    # Run again: the first batch is there, the taken address is now an error of its own.
+    with pytest.raises(ImportRejected) as rejected:
+        import_participants(enrolment, "falun", text)
+    assert [str(e) for e in rejected.value.errors] == [
+        "rad 551: email: e-postadressen används redan av ett annat konto"]
+    without = "\n".join(line for line in text.split("\n") if "person550@" not in line)
+    report = import_participants(enrolment, "falun", without)
+    assert (len(report.imported), len(report.skipped)) == (99, 500)
