@@ -59,7 +59,7 @@ def _email(value: str) -> str:
 
 Email = Annotated[str, AfterValidator(_email)]
 # Roles decide the level (`arbetsledare` and `chef` are Chef), so "Chef" must mean chef.
-Role = Annotated[Code, AfterValidator(str.lower)]
+RoleName = Annotated[Code, AfterValidator(str.lower)]
 
 # Aggregates per `save()` in bulk writes: one transaction each; ~4,000 aggregates/s on
 # PostgreSQL in batches of this size against ~650/s one at a time.
@@ -116,7 +116,7 @@ class RegisterParticipant(Command):
     municipality_id: Code
     name: Text
     email: Email
-    role: Role
+    role: RoleName
     years_in_profession: Annotated[float, Field(ge=0, le=70)]
     journey: Code = "barn_och_unga"
     area_of_work: Text | None = None

@@ -180,6 +180,14 @@ def test_every_role_against_every_endpoint(world: World) -> None:
     assert len(seen) == len(MATRIX) * len(CALLERS)
 
 
+def test_a_coordinator_token_without_a_region_imports_nothing(world: World) -> None:
+    events = world.events()
+    r = world.http.post("/municipalities/import", headers=_token(Role.REGIONAL_COORDINATOR),
+                        files=_csv("municipality_id,name,region_id\nx,X,rss-dalarna\n"))
+    assert r.status_code == 403
+    assert world.events() == events
+
+
 def test_no_token_or_a_forged_one_is_401(world: World) -> None:
     assert world.http.get("/regions").status_code == 401
     forged = issue_token(Principal(subject="x", role=Role.SYSTEM), secret="not-the-secret-" * 3)

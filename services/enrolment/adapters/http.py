@@ -106,7 +106,8 @@ def create_api(enrolment: Enrolment) -> FastAPI:
 
     def require_region(who: Principal, region_id: str | None) -> None:
         require(who, Role.REGIONAL_COORDINATOR)
-        if who.role is Role.REGIONAL_COORDINATOR and who.region_id != region_id:
+        if who.role is Role.REGIONAL_COORDINATOR and (
+                who.region_id is None or who.region_id != region_id):
             raise forbid("Du kan bara lägga till kommuner i din egen region.")
 
     @api.post("/municipalities", status_code=status.HTTP_201_CREATED, tags=["referensdata"])
