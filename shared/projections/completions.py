@@ -62,7 +62,7 @@ class Completions:
         self._attendance = Attendance()
         self._mandatory: LatestBy[str, frozenset[str]] = LatestBy()
         self._prepared: dict[tuple[str, str], set[str]] = {}
-        self._occasions_of: dict[str, set[str]] = {}
+        self._attended_courses: dict[tuple[str, str], set[str]] = {}
         self._by_participant: dict[str, dict[str, str]] = {}
         self._handlers: dict[str, Callable[[Envelope], CompletionChanges]] = {
             "CourseDayAttended": self._attended,
@@ -83,6 +83,12 @@ class Completions:
         if handler is None or not self._seen.first_time(env):
             return NO_CHANGES
         return handler(env)
+
+    @property
+    def fact_handlers(self) -> dict[str, Callable[[Envelope], CompletionChanges]]:
+        """The handler per fact type, without the id check: for a fold built on this one
+        (progression, evaluations) that checks ids itself, so each event costs one lookup."""
+        return dict(self._handlers)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -120,20 +126,18 @@ class Completions:
         days = self._attendance.attended(participant_id, occasion_id, data.day, env.occurred_at)
         if days is None:
             return NO_CHANGES
-        if len(days) == 1:
-            occasions = self._occasions_of.get(participant_id)
-            if occasions is None:
-                occasions = self._occasions_of[participant_id] = set()
-            occasions.add(occasion_id)
         plan = self._plans.get(occasion_id)
-        if plan is None or len(days) < len(plan.days):
+        if plan is None:
+            return NO_CHANGES  # indexed and evaluated when the plan arrives
+        if len(days) == 1:
+            self._index(participant_id, plan.course_id, occasion_id)
+        if len(days) < len(plan.days):
             return NO_CHANGES  # a day more cannot complete the occasion yet, nor undo anything
         return self._reevaluate(((participant_id, occasion_id),))
 
     def _prepared_item(self, env: Envelope) -> CompletionChanges:
         data = cast(PreparationCompleted, env.data)
-        participant_id, course_id = data.participant_id, data.course_id
-        key = (participant_id, course_id)
+        key = (data.participant_id, data.course_id)
         items = self._prepared.get(key)
         if items is None:
             self._prepared[key] = {data.item_id}
@@ -141,16 +145,10 @@ class Completions:
             return NO_CHANGES
         else:
             items.add(data.item_id)
-        occasions = self._occasions_of.get(participant_id)
+        occasions = self._attended_courses.get(key)
         if not occasions:
             return NO_CHANGES
-        plans = self._plans
-        candidates = [
-            (participant_id, occasion_id)
-            for occasion_id in occasions
-            if (plan := plans.get(occasion_id)) is not None and plan.course_id == course_id
-        ]
-        return self._reevaluate(candidates) if candidates else NO_CHANGES
+        return self._reevaluate([(data.participant_id, o) for o in occasions])
 
     def _published(self, env: Envelope) -> CompletionChanges:
         data = cast(CoursePublished, env.data)
@@ -165,12 +163,28 @@ class Completions:
 
     def _planned(self, env: Envelope) -> CompletionChanges:
         occasion_id = cast(CourseOccasionPlanned, env.data).occasion_id
-        if self._occasions.planned(env) is None:
+        old = self._plans.get(occasion_id)
+        plan = self._occasions.planned(env)
+        if plan is None:
             return NO_CHANGES
-        return self._reevaluate(
-            (participant_id, occasion_id)
-            for participant_id, _ in self._attendance.participants(occasion_id)
-        )
+        attendees = [
+            participant_id for participant_id, _ in self._attendance.participants(occasion_id)
+        ]
+        for participant_id in attendees:
+            if old is not None:
+                self._attended_courses[(participant_id, old.course_id)].discard(occasion_id)
+            self._index(participant_id, plan.course_id, occasion_id)
+        return self._reevaluate((participant_id, occasion_id) for participant_id in attendees)
+
+    def _index(self, participant_id: str, course_id: str, occasion_id: str) -> None:
+        """Remember that the participant attended an occasion of the course: a preparation
+        completed later looks there for what it may complete."""
+        key = (participant_id, course_id)
+        occasions = self._attended_courses.get(key)
+        if occasions is None:
+            self._attended_courses[key] = {occasion_id}
+        else:
+            occasions.add(occasion_id)
 
     # --- the rule -------------------------------------------------------------------------
 

@@ -7,18 +7,19 @@ one would mean nothing. Means are taken over the responses that answered each qu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from shared.events import Envelope
 from shared.events.models import EvaluationSubmitted
-from shared.projections.completions import Completions
+from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
 from shared.projections.dedupe import SeenIds
 from shared.projections.versions import LatestBy, stamp_of
 
 ResponseKey = tuple[str, str, str]
 """(course_id, occasion_id, respondent_id)"""
 
+Changed = set[str] | frozenset[str]
 _UNCHANGED: frozenset[str] = frozenset()
 
 
@@ -29,16 +30,20 @@ class Evaluations:
         self._seen = SeenIds()
         self._completions = Completions()
         self._responses: LatestBy[ResponseKey, Mapping[str, int]] = LatestBy()
+        self._handlers: dict[str, Callable[[Envelope], Changed]] = {
+            "EvaluationSubmitted": self._submitted,
+        }
+        for name, handler in self._completions.fact_handlers.items():
+            self._handlers[name] = _courses_of(handler)
 
-    def apply(self, env: Envelope) -> set[str] | frozenset[str]:
+    def apply(self, env: Envelope) -> Changed:
         """Apply one event; the courses whose row may have changed."""
-        if env.type != "EvaluationSubmitted":
-            changes = self._completions.changes(env)
-            if not changes.added and not changes.removed:
-                return _UNCHANGED
-            return {c[1] for c in changes.added} | {c[1] for c in changes.removed}
-        if not self._seen.first_time(env):
+        handler = self._handlers.get(env.type)
+        if handler is None or not self._seen.first_time(env):
             return _UNCHANGED
+        return handler(env)
+
+    def _submitted(self, env: Envelope) -> Changed:
         data = cast(EvaluationSubmitted, env.data)
         key = (data.course_id, data.occasion_id, data.respondent_id)
         if not self._responses.offer(key, stamp_of(env), data.answers):
@@ -73,3 +78,17 @@ class Evaluations:
     @property
     def completions(self) -> Completions:
         return self._completions
+
+
+def _courses_of(
+    handler: Callable[[Envelope], CompletionChanges],
+) -> Callable[[Envelope], Changed]:
+    """A completion fact's handler, answering with the courses whose row changed."""
+
+    def handle(env: Envelope) -> Changed:
+        changes = handler(env)
+        if changes is NO_CHANGES:
+            return _UNCHANGED
+        return {c[1] for c in changes.added} | {c[1] for c in changes.removed}
+
+    return handle

@@ -18,13 +18,13 @@ from shared.events.models import (
     ParticipantMoved,
     ParticipantRegistered,
 )
-from shared.projections.completions import Completions
+from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
 from shared.projections.dedupe import SeenIds
 from shared.projections.memberships import Memberships
 from shared.projections.versions import LatestBy, stamp_of
 
+Changed = set[str] | frozenset[str]
 _UNCHANGED: frozenset[str] = frozenset()
-_ParticipantEvent = ParticipantRegistered | ParticipantMoved | ParticipantLevelChanged
 
 
 class Progression:
@@ -36,22 +36,20 @@ class Progression:
         self._memberships = Memberships()
         self._levels: LatestBy[str, str] = LatestBy()
         self._journeys: LatestBy[str, str] = LatestBy()
-        self._handlers: dict[str, Callable[[Envelope], None]] = {
+        self._handlers: dict[str, Callable[[Envelope], Changed]] = {
             "ParticipantRegistered": self._registered,
-            "ParticipantMoved": self._memberships.moved,
+            "ParticipantMoved": self._moved,
             "ParticipantLevelChanged": self._level_changed,
         }
+        for name, handler in self._completions.fact_handlers.items():
+            self._handlers[name] = _participants_of(handler)
 
-    def apply(self, env: Envelope) -> set[str] | frozenset[str]:
+    def apply(self, env: Envelope) -> Changed:
         """Apply one event; the participants whose row may have changed."""
         handler = self._handlers.get(env.type)
-        if handler is None:
-            changes = self._completions.changes(env)
-            return changes.participants() if changes.added or changes.removed else _UNCHANGED
-        if not self._seen.first_time(env):
+        if handler is None or not self._seen.first_time(env):
             return _UNCHANGED
-        handler(env)
-        return {cast(_ParticipantEvent, env.data).participant_id}
+        return handler(env)
 
     def participant(self, participant_id: str) -> dict[str, Any] | None:
         """The participant's row in the contract's shape; None if never registered."""
@@ -77,12 +75,30 @@ class Progression:
     def completions(self) -> Completions:
         return self._completions
 
-    def _registered(self, env: Envelope) -> None:
+    def _registered(self, env: Envelope) -> Changed:
         data = cast(ParticipantRegistered, env.data)
         self._journeys.offer(data.participant_id, stamp_of(env), data.journey)
         self._memberships.registered(env)
         self._levels.offer(data.participant_id, stamp_of(env), data.level)
+        return {data.participant_id}
 
-    def _level_changed(self, env: Envelope) -> None:
+    def _moved(self, env: Envelope) -> Changed:
+        self._memberships.moved(env)
+        return {cast(ParticipantMoved, env.data).participant_id}
+
+    def _level_changed(self, env: Envelope) -> Changed:
         data = cast(ParticipantLevelChanged, env.data)
         self._levels.offer(data.participant_id, stamp_of(env), data.level)
+        return {data.participant_id}
+
+
+def _participants_of(
+    handler: Callable[[Envelope], CompletionChanges],
+) -> Callable[[Envelope], Changed]:
+    """A completion fact's handler, answering with the participants whose row changed."""
+
+    def handle(env: Envelope) -> Changed:
+        changes = handler(env)
+        return _UNCHANGED if changes is NO_CHANGES else changes.participants()
+
+    return handle
