@@ -154,3 +154,7 @@ demo.register(app)
 from services.enrolment.adapters import cli as enrolment_cli  # noqa: E402
 
 enrolment_cli.register(app)
+
+from services.scheduling.adapters import cli as scheduling_cli  # noqa: E402
+
+scheduling_cli.register(app)

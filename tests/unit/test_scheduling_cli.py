@@ -1,0 +1,64 @@
+"""`yrkesresan scheduling ...` against a SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from services.scheduling import application as scheduling_app
+from services.scheduling.adapters import cli as scheduling_cli
+
+runner = CliRunner()
+app = typer.Typer()  # the sub-app alone, as `yrkesresan` registers it
+scheduling_cli.register(app)
+
+
+@app.callback()
+def main() -> None:
+    """Keeps `scheduling` a sub-command even with one sub-app."""
+
+CSV = """occasion_id,course_id,region_id,capacity,day,date,mode,venue
+hbc-ht25-1,bou-ny-handlaggning,rss-dalarna,24,1,2025-09-04,on_site,Folkets hus Falun
+hbc-ht25-1,bou-ny-handlaggning,rss-dalarna,24,2,2025-09-05,digital,
+hbc-ht25-1,bou-ny-handlaggning,rss-dalarna,24,3,2025-09-18,digital,
+hbc-ht25-1,bou-ny-handlaggning,rss-dalarna,24,4,2025-09-19,on_site,Folkets hus Falun
+vald-ht25-1,bou-ny-vald,rss-dalarna,24,1,2025-10-02,digital,
+vald-ht25-1,bou-ny-vald,rss-dalarna,24,2,2025-10-09,on_site,Kulturhuset Mora
+bad-1,bou-ny-verktyg,rss-dalarna,60,1,2025-10-20,on_site,Aulan
+"""
+
+
+def test_publish_plan_and_estimate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'scheduling.sqlite'}"
+    scheduling_app.migrate(url)
+    result = runner.invoke(app, ["scheduling", "publish-catalogue", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "bou-ny-handlaggning" in result.output and "published" in result.output
+
+    plan_file = tmp_path / "occasions.csv"
+    plan_file.write_text(CSV, encoding="utf-8")
+    result = runner.invoke(app, ["scheduling", "plan-occasions", str(plan_file),
+                                 "--database-url", url])
+    assert result.exit_code == 1
+    assert "planerade: 2, fanns redan: 0, fel: 1" in result.output
+    assert "bad-1" in result.output and "digitalt" in result.output
+
+    result = runner.invoke(app, ["scheduling", "plan-occasions", str(plan_file),
+                                 "--database-url", url])
+    assert "planerade: 0, fanns redan: 2, fel: 1" in result.output
+
+    s = scheduling_app.bootstrap(url)
+    try:
+        assert [o["occasion_id"] for o in s.occasions("rss-dalarna")] == [
+            "hbc-ht25-1", "vald-ht25-1"]
+        assert s.occasion("vald-ht25-1").venues == {2: "Kulturhuset Mora"}
+    finally:
+        s.close()
+
+    result = runner.invoke(app, ["scheduling", "estimate", "--region", "rss-dalarna",
+                                 "--year", "2026", "--ny", "120", "--van", "10",
+                                 "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "totalt" in result.output and "van" in result.output
