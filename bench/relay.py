@@ -15,9 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kafka import KafkaProducer  # noqa: E402
 
 from bench._common import ratio_line, scratch_broker, scratch_database  # noqa: E402
-from services.enrolment.application import EnrolmentApplication  # noqa: E402
-from services.enrolment.domain import Participant, ParticipantRegistered, participant_key  # noqa: E402
-from services.enrolment.application import migrate  # noqa: E402
+from services.enrolment.application import EnrolmentApplication, migrate  # noqa: E402
+from services.enrolment.domain import (  # noqa: E402
+    Participant,
+    ParticipantRegistered,
+    participant_key,
+)
 from shared.platform.relay import Relay, envelope_of  # noqa: E402
 
 

@@ -41,11 +41,15 @@ def migrate(
 
 
 @app.command()
-def serve(service: Service, port: Annotated[int | None, typer.Option()] = None) -> None:
+def serve(
+    service: Service,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (one per core)")] = 1,
+) -> None:
     """Run one service's HTTP API."""
     from yrkesresan import processes
 
-    processes.serve(service, port)
+    processes.serve(service, port, workers)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,12 +89,24 @@ def migrate(names: list[str]) -> None:
         specs[name].migrate()
 
 
-def serve(name: str, port: int | None = None) -> None:
+def serve(name: str, port: int | None = None, workers: int = 1) -> None:
     settings = Settings()
     configure_logging(f"{name}-api", settings.log_level)
-    api = services()[name].api()
-    uvicorn.run(api, host=settings.host, port=port or settings.port_for(name), log_config=None,
-                access_log=False)
+    where = {"host": settings.host, "port": port or settings.port_for(name),
+             "log_config": None, "access_log": False}
+    if workers == 1:
+        uvicorn.run(services()[name].api(), **where)
+        return
+    # Several worker processes (one per core): uvicorn imports the app by name in each.
+    os.environ["YRKESRESAN_SERVE_SERVICE"] = name
+    uvicorn.run("yrkesresan.processes:api_from_environment", factory=True, workers=workers,
+                **where)
+
+
+def api_from_environment() -> Any:
+    name = os.environ["YRKESRESAN_SERVE_SERVICE"]
+    configure_logging(f"{name}-api", Settings().log_level)
+    return services()[name].api()
 
 
 def relay(name: str, ops_port: int | None = None) -> None:

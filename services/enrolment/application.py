@@ -170,6 +170,7 @@ class Enrolment:
     vault: PersonalDataVault
     directory: Directory
     secret: bytes
+    _municipalities_seen: set[str] = field(default_factory=set)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -262,21 +263,41 @@ class Enrolment:
     # -- participants -----------------------------------------------------------------------
 
     def register_participant(self, cmd: RegisterParticipant, actor: str | None = None) -> str:
-        """Create the account; the e-mail address may hold one account nationally."""
-        self.municipality(cmd.municipality_id, field="municipality_id")
+        """Create the account; the e-mail address may hold one account nationally.
+
+        Optimistic: the common case (a new person, a new address) is one key insert and one
+        save. Only when the save conflicts do we look at what was there: an address released
+        by an erasure is claimed again, anything else is a 409 that names what collided."""
+        self._known_municipality(cmd.municipality_id)
         participant_id = cmd.participant_id or str(uuid.uuid4())
-        if self.app.exists(participant_key(participant_id)):
-            raise Conflict(f"Deltagaren {participant_id} finns redan.", field="participant_id")
-        claim = self.email_claim(cmd.email)
-        claim.claim(participant_id, actor)
-        participant = Participant.register(
-            participant_id, municipality_id=cmd.municipality_id, journey=cmd.journey,
-            role=cmd.role, years_in_profession=cmd.years_in_profession,
-            ciphertext=self.vault.seal(participant_id, cmd.personal()),
-            occurred_at=cmd.occurred_at, actor=actor,
-        )
-        self.save(participant, claim, conflict="E-postadressen används redan av ett annat konto.")
-        return participant_id
+        ciphertext = self.vault.seal_new(participant_id, cmd.personal())
+        claim = EmailClaim(self.email_key(cmd.email))
+        for attempt in range(2):
+            claim.claim(participant_id, actor)
+            participant = Participant.register(
+                participant_id, municipality_id=cmd.municipality_id, journey=cmd.journey,
+                role=cmd.role, years_in_profession=cmd.years_in_profession,
+                ciphertext=ciphertext, occurred_at=cmd.occurred_at, actor=actor,
+            )
+            try:
+                self.app.save(participant, claim)
+                return participant_id
+            except IntegrityError:
+                if self.app.exists(participant_key(participant_id)):
+                    raise Conflict(f"Deltagaren {participant_id} finns redan.",
+                                   field="participant_id") from None
+                claim = self.email_claim(cmd.email)  # raises Conflict below if it is held
+                if attempt == 1 or claim.participant_id is not None:
+                    self.vault.forget_unused(participant_id)
+                    raise Conflict("E-postadressen används redan av ett annat konto.",
+                                   field="email") from None
+        raise AssertionError("unreachable")
+
+    def _known_municipality(self, municipality_id: str) -> None:
+        """Municipalities never leave once joined, so a confirmed one is remembered."""
+        if municipality_id not in self._municipalities_seen:
+            self.municipality(municipality_id, field="municipality_id")
+            self._municipalities_seen.add(municipality_id)
 
     def participant(self, participant_id: str) -> Participant:
         return self._get(Participant, participant_key(participant_id),

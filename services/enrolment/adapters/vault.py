@@ -43,6 +43,24 @@ class PersonalDataVault:
             assert key is not None
         return _seal(key, participant_id, data)
 
+    def seal_new(self, participant_id: str, data: dict[str, Any]) -> str:
+        """Encrypt for a participant expected to be new: one insert, no look-ups. Falls back
+        to the existing key if there is one (the registration will then be refused)."""
+        key = AESGCM.generate_key(bit_length=256)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO personal_keys (participant_id, key) VALUES (%s, %s) "
+                "ON CONFLICT (participant_id) DO NOTHING",
+                (participant_id, key.hex()),
+            )
+            created = cur.rowcount == 1
+        return _seal(key, participant_id, data) if created else self.seal(participant_id, data)
+
+    def forget_unused(self, participant_id: str) -> None:
+        """Drop a key made for a registration that was refused (nothing was sealed with it
+        that anyone stored)."""
+        self.shred(participant_id)
+
     def seal_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
         """Encrypt for many new participants at once: fresh keys, stored in one transaction
         (a bulk import's speed). Existing keys are never replaced."""
