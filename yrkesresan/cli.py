@@ -16,11 +16,15 @@ SERVICE_NAMES = tuple(SERVICE_PORTS)
 
 def _service(name: str) -> str:
     if name not in SERVICE_NAMES:
-        raise typer.BadParameter(f"unknown service {name!r}; choose one of {', '.join(SERVICE_NAMES)}")
+        choices = ", ".join(SERVICE_NAMES)
+        raise typer.BadParameter(f"unknown service {name!r}; choose one of {choices}")
     return name
 
 
-Service = Annotated[str, typer.Argument(callback=_service, help="enrolment, scheduling, certification or billing")]
+Service = Annotated[
+    str, typer.Argument(callback=_service, help="enrolment, scheduling, certification or billing")
+]
+ROLES = "participant, municipal_admin, regional_coordinator, trainer, national_analyst, system"
 
 
 @app.callback()
@@ -93,7 +97,7 @@ def broker(port: Annotated[int, typer.Option()] = 9092) -> None:
 
 @app.command()
 def token(
-    role: Annotated[str, typer.Option(help="participant, municipal_admin, regional_coordinator, trainer, national_analyst, system")],
+    role: Annotated[str, typer.Option(help=ROLES)],
     subject: Annotated[str, typer.Option()] = "dev",
     municipality: Annotated[str | None, typer.Option()] = None,
     region: Annotated[str | None, typer.Option()] = None,

@@ -23,7 +23,8 @@ def create_api(cert: Certification) -> FastAPI:
     def get_progression(participant_id: str, who: CurrentPrincipal) -> dict[str, Any]:
         row = cert.progression.get(cert.db, participant_id)
         if row is None:
-            raise HTTPException(404, f"Deltagaren {participant_id} finns inte (ännu) i progressionen.")
+            raise HTTPException(
+                404, f"Deltagaren {participant_id} finns inte (ännu) i progressionen.")
         _check_scope(who, row)
         return row
 
