@@ -39,6 +39,7 @@ from services.enrolment.domain import (
 )
 from services.enrolment.projections.directory import Directory
 from shared.events import models as contract
+from shared.platform.auth import actor_of
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.settings import Settings
@@ -197,10 +198,8 @@ class Enrolment:
         return aggregate_id("email", digest)
 
     def actor(self, role: str, subject: str) -> str:
-        """Who did it, as recorded (and relayed) with the event: the role and a keyed hash of
-        the token's subject, which may be a name or an e-mail address. Auditors holding the
-        secret can recompute it; nobody on the bus learns an identity from it."""
-        return f"{role}:{self._keyed('actor', subject)[:16]}"
+        """See `shared.platform.auth.actor_of`: role and keyed hash, never the subject."""
+        return actor_of(role, subject, self.secret.decode())
 
     def email_claim(self, email: str) -> EmailClaim:
         key = self.email_key(email)

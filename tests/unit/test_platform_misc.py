@@ -63,3 +63,11 @@ def test_dead_letter_value_names_reason_and_source() -> None:
     assert value["reason"] == "envelope: Invalid JSON"
     assert value["source"] == {"topic": "t", "partition": 1, "offset": 7}
     assert value["value_encoding"] == "base64"
+
+
+def test_actor_recorded_with_events_never_shows_the_subject() -> None:
+    who = Principal(subject="anna.andersson@falun.se", role=Role.REGIONAL_COORDINATOR)
+    actor = who.actor(secret="k" * 40)
+    assert actor.startswith("regional_coordinator:") and "anna" not in actor
+    assert actor == who.actor(secret="k" * 40)  # auditors holding the secret can recompute it
+    assert actor != who.actor(secret="j" * 40)

@@ -77,14 +77,14 @@ def create_api(scheduling: Scheduling) -> FastAPI:
     def publish_catalogue(who: CurrentPrincipal) -> dict[str, str]:
         """Publish the shipped Barn och unga Ny courses; unchanged courses record nothing."""
         require(who, Role.SYSTEM)
-        return scheduling.publish_catalogue(actor=who.subject)
+        return scheduling.publish_catalogue(actor=who.actor())
 
     @api.post("/courses", tags=["kurskatalog"])
     def publish_course(cmd: PublishCourse, who: CurrentPrincipal,
                        response: Response) -> dict[str, str]:
         """201 when new, 200 when revised or unchanged (then nothing is recorded)."""
         require(who, Role.SYSTEM)
-        outcome = scheduling.publish_course(cmd, actor=who.subject)
+        outcome = scheduling.publish_course(cmd, actor=who.actor())
         if outcome == "published":
             response.status_code = status.HTTP_201_CREATED
         return {"course_id": cmd.course_id, "outcome": outcome}
@@ -105,7 +105,7 @@ def create_api(scheduling: Scheduling) -> FastAPI:
     @api.post("/occasions", status_code=status.HTTP_201_CREATED, tags=["kurstillfällen"])
     def plan_occasion(cmd: PlanOccasion, who: CurrentPrincipal) -> dict[str, str]:
         access.coordinator_of(who, cmd.region_id)
-        return {"occasion_id": scheduling.plan_occasion(cmd, actor=who.subject)}
+        return {"occasion_id": scheduling.plan_occasion(cmd, actor=who.actor())}
 
     @api.get("/occasions", tags=["kurstillfällen"])
     def list_occasions(who: CurrentPrincipal, region_id: str | None = None,
@@ -132,7 +132,7 @@ def create_api(scheduling: Scheduling) -> FastAPI:
         `waitlist` is false). 201 when recorded, 200 when the participant already had it."""
         require(who, Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR)
         booking_status, changed = scheduling.book(
-            occasion_id, cmd, actor=who.subject,
+            occasion_id, cmd, actor=who.actor(),
             authorize=lambda o: access.may_book(who, o, cmd))
         response.status_code = status.HTTP_201_CREATED if changed else status.HTTP_200_OK
         return {"occasion_id": occasion_id, "participant_id": cmd.participant_id,
@@ -144,7 +144,7 @@ def create_api(scheduling: Scheduling) -> FastAPI:
         """Cancel a booking (the first on the waitlist gets the place) or leave the waitlist."""
         require(who, Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR)
         promoted = scheduling.cancel(
-            occasion_id, participant_id, actor=who.subject,
+            occasion_id, participant_id, actor=who.actor(),
             authorize=lambda o: access.may_cancel(who, o, participant_id))
         return {"occasion_id": occasion_id, "cancelled": participant_id, "promoted": promoted}
 
@@ -160,7 +160,7 @@ def create_api(scheduling: Scheduling) -> FastAPI:
         """One course leader per occasion; trainers and reserves besides."""
         require(who, Role.REGIONAL_COORDINATOR)
         changed = scheduling.assign_trainer(
-            occasion_id, cmd, actor=who.subject,
+            occasion_id, cmd, actor=who.actor(),
             authorize=lambda o: access.coordinator_of(who, o.region_id))
         response.status_code = status.HTTP_201_CREATED if changed else status.HTTP_200_OK
         return {"occasion_id": occasion_id, "trainer_id": cmd.trainer_id,
@@ -172,7 +172,7 @@ def create_api(scheduling: Scheduling) -> FastAPI:
         """A reserve replaces a trainer for the day (and delivers it as `trainer`)."""
         require(who, Role.TRAINER, Role.REGIONAL_COORDINATOR)
         changed = scheduling.call_in_reserve(
-            occasion_id, day, cmd, actor=who.subject,
+            occasion_id, day, cmd, actor=who.actor(),
             authorize=lambda o: access.leader_or_coordinator(who, o))
         response.status_code = status.HTTP_201_CREATED if changed else status.HTTP_200_OK
         return {"occasion_id": occasion_id, "day": day, **cmd.model_dump()}
@@ -190,7 +190,7 @@ def create_api(scheduling: Scheduling) -> FastAPI:
         only additions (none: nothing changes); leaving out someone registered is a 409."""
         require(who, Role.TRAINER, Role.REGIONAL_COORDINATOR)
         recorded = scheduling.register_attendance(
-            occasion_id, day, cmd, actor=who.subject,
+            occasion_id, day, cmd, actor=who.actor(),
             authorize=lambda o: access.leader_or_coordinator(who, o))
         return {"occasion_id": occasion_id, "day": day,
                 "recorded": {"attended": recorded.attended, "delivered": recorded.delivered},
