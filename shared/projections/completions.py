@@ -32,7 +32,20 @@ from shared.projections.versions import LatestBy, stamp_of
 Completion = tuple[str, str, str]
 """(participant_id, course_id, occasion_id)"""
 
-_NONE: frozenset[str] = frozenset()
+
+class CourseTaken:
+    """One participant's facts about one course: the preparations they have completed and
+    the occasions of it they have attended. Kept together because a preparation and a course
+    day both need both, and one lookup is cheaper than two on a large log."""
+
+    __slots__ = ("occasions", "prepared")
+
+    def __init__(self) -> None:
+        self.prepared: set[str] = set()
+        self.occasions: set[str] = set()
+
+
+_NOTHING_TAKEN = CourseTaken()  # read-only, shared
 
 
 class CompletionChanges(NamedTuple):
@@ -46,6 +59,8 @@ class CompletionChanges(NamedTuple):
     removed: tuple[Completion, ...] = ()
 
     def participants(self) -> set[str]:
+        if not self.removed and len(self.added) == 1:
+            return {self.added[0][0]}
         return {c[0] for c in self.added} | {c[0] for c in self.removed}
 
 
@@ -61,8 +76,7 @@ class Completions:
         self._plans = self._occasions.plans
         self._attendance = Attendance()
         self._mandatory: LatestBy[str, frozenset[str]] = LatestBy()
-        self._prepared: dict[tuple[str, str], set[str]] = {}
-        self._attended_courses: dict[tuple[str, str], set[str]] = {}
+        self._taken: dict[tuple[str, str], CourseTaken] = {}
         self._by_participant: dict[str, dict[str, str]] = {}
         self._handlers: dict[str, Callable[[Envelope], CompletionChanges]] = {
             "CourseDayAttended": self._attended,
@@ -130,25 +144,20 @@ class Completions:
         if plan is None:
             return NO_CHANGES  # indexed and evaluated when the plan arrives
         if len(days) == 1:
-            self._index(participant_id, plan.course_id, occasion_id)
+            self._course_taken(participant_id, plan.course_id).occasions.add(occasion_id)
         if len(days) < len(plan.days):
             return NO_CHANGES  # a day more cannot complete the occasion yet, nor undo anything
-        return self._reevaluate(((participant_id, occasion_id),))
+        return self._reevaluate_one(participant_id, occasion_id)
 
     def _prepared_item(self, env: Envelope) -> CompletionChanges:
         data = cast(PreparationCompleted, env.data)
-        key = (data.participant_id, data.course_id)
-        items = self._prepared.get(key)
-        if items is None:
-            self._prepared[key] = {data.item_id}
-        elif data.item_id in items:
+        taken = self._course_taken(data.participant_id, data.course_id)
+        if data.item_id in taken.prepared:
             return NO_CHANGES
-        else:
-            items.add(data.item_id)
-        occasions = self._attended_courses.get(key)
-        if not occasions:
+        taken.prepared.add(data.item_id)
+        if not taken.occasions:
             return NO_CHANGES
-        return self._reevaluate([(data.participant_id, o) for o in occasions])
+        return self._reevaluate([(data.participant_id, o) for o in taken.occasions])
 
     def _published(self, env: Envelope) -> CompletionChanges:
         data = cast(CoursePublished, env.data)
@@ -172,19 +181,16 @@ class Completions:
         ]
         for participant_id in attendees:
             if old is not None:
-                self._attended_courses[(participant_id, old.course_id)].discard(occasion_id)
-            self._index(participant_id, plan.course_id, occasion_id)
+                self._course_taken(participant_id, old.course_id).occasions.discard(occasion_id)
+            self._course_taken(participant_id, plan.course_id).occasions.add(occasion_id)
         return self._reevaluate((participant_id, occasion_id) for participant_id in attendees)
 
-    def _index(self, participant_id: str, course_id: str, occasion_id: str) -> None:
-        """Remember that the participant attended an occasion of the course: a preparation
-        completed later looks there for what it may complete."""
+    def _course_taken(self, participant_id: str, course_id: str) -> CourseTaken:
         key = (participant_id, course_id)
-        occasions = self._attended_courses.get(key)
-        if occasions is None:
-            self._attended_courses[key] = {occasion_id}
-        else:
-            occasions.add(occasion_id)
+        taken = self._taken.get(key)
+        if taken is None:
+            taken = self._taken[key] = CourseTaken()
+        return taken
 
     # --- the rule -------------------------------------------------------------------------
 
@@ -199,8 +205,8 @@ class Completions:
         attended = self._attendance.days(participant_id, occasion_id)
         if len(attended) < len(plan.days) or not attended.keys() >= plan.days:
             return None
-        prepared = self._prepared.get((participant_id, plan.course_id), _NONE)
-        if not mandatory <= prepared:
+        taken = self._taken.get((participant_id, plan.course_id), _NOTHING_TAKEN)
+        if not mandatory <= taken.prepared:
             return None
         return plan.course_id
 
@@ -208,17 +214,27 @@ class Completions:
         added: list[Completion] = []
         removed: list[Completion] = []
         for participant_id, occasion_id in candidates:
-            done = self._by_participant.get(participant_id)
-            before = None if done is None else done.get(occasion_id)
-            after = self._completed_course(participant_id, occasion_id)
-            if before == after:
-                continue
-            if before is not None:
-                removed.append((participant_id, before, occasion_id))
-                del self._by_participant[participant_id][occasion_id]
-            if after is not None:
-                added.append((participant_id, after, occasion_id))
-                self._by_participant.setdefault(participant_id, {})[occasion_id] = after
+            changes = self._reevaluate_one(participant_id, occasion_id)
+            added += changes.added
+            removed += changes.removed
         if not added and not removed:
             return NO_CHANGES
         return CompletionChanges(tuple(added), tuple(removed))
+
+    def _reevaluate_one(self, participant_id: str, occasion_id: str) -> CompletionChanges:
+        """Apply the rule to one participant and occasion; record and report any change."""
+        done = self._by_participant.get(participant_id)
+        before = None if done is None else done.get(occasion_id)
+        after = self._completed_course(participant_id, occasion_id)
+        if before == after:
+            return NO_CHANGES
+        removed: tuple[Completion, ...] = ()
+        if before is not None:
+            removed = ((participant_id, before, occasion_id),)
+            del self._by_participant[participant_id][occasion_id]
+        if after is None:
+            return CompletionChanges((), removed)
+        if done is None:
+            done = self._by_participant[participant_id] = {}
+        done[occasion_id] = after
+        return CompletionChanges(((participant_id, after, occasion_id),), removed)
