@@ -3,6 +3,7 @@ and one relay per service, and the progression consumer. Used by `make run` and 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -40,6 +41,10 @@ class System:
 
     def migrate(self) -> None:
         subprocess.run(self.cli("migrate"), env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        # Enrolment keeps its own copy of the shipped courses, so that participants can mark
+        # their preparations (see services/enrolment); safe to run again.
+        subprocess.run(self.cli("enrolment", "catalogue-shipped"), env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
 
     def start_all(self) -> None:
@@ -104,27 +109,84 @@ class System:
         self.procs.clear()
 
 
-def load_demo(enrolment_url: str, participants: int = 12) -> list[str]:
-    """A region, three municipalities and some participant accounts, through the API."""
-    system = issue_token(Principal(subject="demo", role=Role.SYSTEM))
-    headers = {"Authorization": f"Bearer {system}"}
-    with httpx.Client(base_url=enrolment_url, headers=headers, timeout=10) as http:
-        http.post("/regions", json={"region_id": "rss-dalarna", "name": "RSS Dalarna"})
-        municipalities = {"falun": "Falun", "borlange": "Borlänge", "mora": "Mora"}
+def _bearer(**claims: str) -> dict[str, str]:
+    token = issue_token(Principal(subject=claims.pop("subject", "demo"), **claims))  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _ok(response: httpx.Response) -> httpx.Response:
+    if response.status_code >= 400:
+        raise RuntimeError(f"demo data: {response.request.method} {response.request.url.path} "
+                           f"answered {response.status_code}: {response.text}")
+    return response
+
+
+def load_demo(urls: dict[str, str], participants: int = 12) -> list[str]:
+    """A region with three municipalities, participant accounts, the Barn och unga Ny
+    catalogue, and one course occasion of *Samtal och delaktighet* run to the end: a trainer
+    team (course leader, trainer, reserve), bookings, preparations and two attended days. Every
+    step goes through the APIs, as the people doing it would."""
+    system = _bearer(role=Role.SYSTEM)
+    region = "rss-dalarna"
+    municipalities = {"falun": "Falun", "borlange": "Borlänge", "mora": "Mora"}
+    with httpx.Client(base_url=urls["enrolment"], headers=system, timeout=30) as http:
+        http.post("/regions", json={"region_id": region, "name": "RSS Dalarna"})
         for mid, name in municipalities.items():
             http.post("/municipalities",
-                      json={"municipality_id": mid, "name": name, "region_id": "rss-dalarna"})
+                      json={"municipality_id": mid, "name": name, "region_id": region})
         ids = []
         roles = ["socialsekreterare"] * 3 + ["arbetsledare"]
         for i in range(participants):
             mid = list(municipalities)[i % 3]
-            r = http.post("/participants", json={
+            r = http.post("/participants", headers=_bearer(
+                role=Role.MUNICIPAL_ADMIN, municipality_id=mid), json={
                 "municipality_id": mid, "name": f"Demodeltagare {i + 1}",
                 "email": f"demo{i + 1}@{mid}.example.se", "role": roles[i % 4],
                 "years_in_profession": (i * 1.3) % 8, "participant_id": f"demo-p{i + 1:03d}"})
             if r.status_code == 201:
                 ids.append(r.json()["participant_id"])
-        return ids
+    _demo_occasion(urls, region, municipalities)
+    return ids
+
+
+def _demo_occasion(urls: dict[str, str], region: str, municipalities: dict[str, str]) -> None:
+    course, occasion = "bou-ny-samtal", "demo-samtal-1"
+    people = [f"demo-p{i:03d}" for i in range(1, 9)]
+    today = dt.date.today()
+    days = [today - dt.timedelta(days=21), today - dt.timedelta(days=7)]
+    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=region)
+    with httpx.Client(base_url=urls["scheduling"], timeout=30) as http:
+        _ok(http.post("/catalogue", headers=_bearer(role=Role.SYSTEM)))
+        if http.get(f"/occasions/{occasion}", headers=coordinator).status_code == 200:
+            return  # already run on an earlier start
+        _ok(http.post("/occasions", headers=coordinator, json={
+            "occasion_id": occasion, "course_id": course, "region_id": region, "capacity": 20,
+            "days": [{"day": 1, "date": str(days[0]), "mode": "digital"},
+                     {"day": 2, "date": str(days[1]), "mode": "on_site",
+                      "venue": "Kulturhuset Tjärna Ängar, Borlänge"}]}))
+        team = [("t-karin", "falun", "leader"), ("t-ulf", "borlange", "trainer"),
+                ("t-rosa", "mora", "reserve")]
+        for trainer, mid, role in team:
+            _ok(http.post(f"/occasions/{occasion}/trainers", headers=coordinator,
+                          json={"trainer_id": trainer, "municipality_id": mid, "role": role}))
+        for i, pid in enumerate(people):
+            _ok(http.post(f"/occasions/{occasion}/bookings", headers=coordinator, json={
+                "participant_id": pid, "municipality_id": list(municipalities)[i % 3]}))
+        leader = _bearer(role=Role.TRAINER, trainer_id="t-karin")
+        delivered = [{"trainer_id": "t-karin", "role": "leader"},
+                     {"trainer_id": "t-ulf", "role": "trainer"}]
+        _ok(http.post(f"/occasions/{occasion}/days/1/attendance", headers=leader,
+                      json={"present": people, "delivered_by": delivered}))
+        _ok(http.post(f"/occasions/{occasion}/days/2/attendance", headers=leader,
+                      json={"present": people[:-1], "delivered_by": delivered}))  # one absent
+    with httpx.Client(base_url=urls["enrolment"], timeout=30) as http:
+        for pid in people[:6]:  # two never did their preparations
+            me = _bearer(role=Role.PARTICIPANT, participant_id=pid)
+            for item in ("sod-f1", "sod-f2", "sod-f3"):
+                r = http.post(f"/participants/{pid}/preparations", headers=me,
+                              json={"course_id": course, "item_id": item})
+                if r.status_code != 409:
+                    _ok(r)
 
 
 TRY = """Try:
@@ -153,8 +215,10 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
         for service, url in urls.items():
             print(f"  {service:<14} {url}/docs")
         if demo:
-            ids = load_demo(urls["enrolment"])
-            print(f"Demo data: region rss-dalarna, 3 municipalities, {len(ids)} new participants.")
+            ids = load_demo(urls)
+            print(f"Demo data: region rss-dalarna, 3 municipalities, {len(ids)} new participants;"
+                  " course occasion demo-samtal-1 (Samtal och delaktighet) run with two days,"
+                  " bookings, a trainer team and preparations.")
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
         print("Press Ctrl-C to stop.")
         while all(p.poll() is None for p in system.procs.values()):
