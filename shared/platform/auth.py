@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from shared.platform.settings import Settings
+from shared.platform.settings import current_settings
 
 
 class Role(StrEnum):
@@ -45,7 +45,7 @@ class Principal(BaseModel):
 
 
 def actor_of(role: str, subject: str, secret: str | None = None) -> str:
-    key = (secret or Settings().auth_secret).encode()
+    key = (secret or current_settings().auth_secret).encode()
     digest = hmac.new(key, f"actor:{subject}".encode(), hashlib.sha256).hexdigest()
     return f"{role}:{digest[:16]}"
 
@@ -58,11 +58,11 @@ def issue_token(principal: Principal, secret: str | None = None, ttl_hours: floa
     claims = principal.model_dump(exclude_none=True)
     claims["sub"] = claims.pop("subject")
     claims |= {"iat": now, "exp": now + dt.timedelta(hours=ttl_hours)}
-    return jwt.encode(claims, secret or Settings().auth_secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, secret or current_settings().auth_secret, algorithm=ALGORITHM)
 
 
 def decode_token(token: str, secret: str | None = None) -> Principal:
-    claims = jwt.decode(token, secret or Settings().auth_secret, algorithms=[ALGORITHM])
+    claims = jwt.decode(token, secret or current_settings().auth_secret, algorithms=[ALGORITHM])
     claims["subject"] = claims.pop("sub")
     return Principal.model_validate(claims)
 
