@@ -92,7 +92,7 @@ def migrate(names: list[str]) -> None:
 def serve(name: str, port: int | None = None, workers: int = 1) -> None:
     settings = Settings()
     configure_logging(f"{name}-api", settings.log_level)
-    where = {"host": settings.host, "port": port or settings.port_for(name),
+    where: dict[str, Any] = {"host": settings.host, "port": port or settings.port_for(name),
              "log_config": None, "access_log": False}
     if workers == 1:
         uvicorn.run(services()[name].api(), **where)
