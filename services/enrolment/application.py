@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 from services.enrolment.adapters.vault import PersonalDataVault
 from services.enrolment.domain import (
@@ -40,14 +40,13 @@ from services.enrolment.domain import (
 from services.enrolment.projections.directory import Directory
 from shared.events import models as contract
 from shared.platform.auth import actor_of
+from shared.platform.commands import Code, Command
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, aggregate_id, utcnow
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
-                                        pattern=r"^[A-Za-z0-9_.:-]+$")]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -71,10 +70,6 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 def no_progress(_phase: str, _done: int, _total: int) -> None:
     pass
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RegisterRegion(Command):

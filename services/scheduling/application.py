@@ -22,8 +22,6 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveFloat,
     StringConstraints,
@@ -44,22 +42,16 @@ from services.scheduling.planning import CourseNeeds, Estimate, estimate
 from services.scheduling.projections.schedule import ScheduleView
 from shared.events import models as contract
 from shared.events.models import DayMode, DeliveryRole, Level, TrainerRole
+from shared.platform.commands import Code, Command
 from shared.platform.db import Database
 from shared.platform.errors import Conflict, NotFound
-from shared.platform.observability import EVENTS_STORED
 from shared.platform.relay import RelayPositions
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, utcnow
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
-                                        pattern=r"^[A-Za-z0-9_.:-]+$")]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 T = TypeVar("T")
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --- the catalogue ----------------------------------------------------------------------------
@@ -244,10 +236,9 @@ class Scheduling:
 
     def _save(self, *aggregates: Aggregate, conflict: str) -> None:
         try:
-            recordings = self.app.save(*aggregates)
+            self.app.save(*aggregates)
         except IntegrityError:
             raise Conflict(conflict) from None
-        EVENTS_STORED.labels(self.app.service).inc(len(recordings))
 
     def _change(self, occasion_id: str, act: Callable[[Occasion], T],
                 authorize: Authorize | None = None) -> T:
@@ -266,10 +257,9 @@ class Scheduling:
             if occasion.version == loaded:
                 return result
             try:
-                recordings = self.app.save(occasion)
+                self.app.save(occasion)  # the store counts what it stored
             except IntegrityError:
                 continue
-            EVENTS_STORED.labels(self.app.service).inc(len(recordings))
             return result
         raise Conflict(f"Kurstillfället {occasion_id} ändrades samtidigt av andra; försök igen.")
 
