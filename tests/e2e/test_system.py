@@ -81,6 +81,20 @@ def test_registration_flows_from_api_to_progression(system: System) -> None:
     row = _progression(urls["certification"], pid).json()
     assert row == {"participant_id": pid, "municipality_id": "m1", "journey": "barn_och_unga",
                    "level": "van", "completed_courses": [], "certificates": 0}
+    # Every process counts what it did, and logs JSON lines without personal data.
+    def metric(url: str, name: str) -> float:
+        lines = httpx.get(url, timeout=5).text.splitlines()
+        return sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith(name + "{"))
+
+    assert metric(f"{urls['enrolment']}/metrics", "yrkesresan_events_stored_total") >= 5
+    relay_ops = f"http://127.0.0.1:{system.ops_port('enrolment_relay', 0)}/metrics"
+    assert metric(relay_ops, "yrkesresan_events_relayed_total") >= 3
+    consumer_ops = f"http://127.0.0.1:{system.ops_port('progression_consumer', 0)}"
+    assert metric(f"{consumer_ops}/metrics", "yrkesresan_events_applied_total") >= 3
+    assert httpx.get(f"{consumer_ops}/health", timeout=5).json()["ok"] is True
+    logs = b"".join(p.read_bytes() for p in system.log_dir.glob("*.log"))
+    assert b"Sara" not in logs and b"sara@testby.se" not in logs
+    assert any(line.startswith(b"{") for line in logs.splitlines())
     # A rejected command writes nothing and says what is wrong.
     bad = httpx.post(f"{urls['enrolment']}/participants", headers=ADMIN, timeout=10, json={
         "municipality_id": "m1", "name": "X", "email": "not-an-address",
