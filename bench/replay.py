@@ -5,9 +5,11 @@
 Targets (issue 3): `pot` and `progression` replay at least 200 000 events/s on one core,
 within 3x of the floor measured in the same run, peak memory at most 1 GB. The floor reads
 the same file and JSON-parses every line (orjson) and does nothing else. A second reference,
-"validate", also builds the contract's envelope for every line (`parse_envelope`, pydantic):
-the part of a replay that is not the fold itself, so the gap between it and a replay is what
-the folds cost.
+"validate", runs replay's own loop (`fold_lines`) with a fold that does nothing: every line
+read and decoded into the contract's envelope as replay does it (msgspec Structs generated from
+the contract's models, `shared.events.fast`), so the gap between it and a replay is what the
+folds cost. For information, "validate (pydantic)" builds the live consumers' pydantic envelope
+(`parse_envelope`) for every line instead.
 
 Every measurement runs in its own child process pinned to one core; its peak RSS comes from
 `os.wait4`, and its time is taken inside the child around the work alone (imports excluded),
@@ -82,7 +84,21 @@ def child_floor(path: str) -> dict[str, float]:
     return clock.read()
 
 
+class _NoFold:
+    def apply(self, env: object) -> None:
+        return None
+
+
 def child_validate(path: str) -> dict[str, float]:
+    from yrkesresan.replay import fold_lines
+
+    clock = Clock()
+    with open(path, "rb") as f:
+        fold_lines(_NoFold(), f)
+    return clock.read()
+
+
+def child_validate_pydantic(path: str) -> dict[str, float]:
     from shared.events import parse_envelope
 
     clock = Clock()
@@ -108,6 +124,7 @@ CHILDREN = {
     "generate": lambda a: child_generate(a[0], int(a[1]), int(a[2])),
     "floor": lambda a: child_floor(a[0]),
     "validate": lambda a: child_validate(a[0]),
+    "validate-pydantic": lambda a: child_validate_pydantic(a[0]),
     "replay": lambda a: child_replay(a[0], a[1]),
 }
 
@@ -176,7 +193,9 @@ def main() -> None:
         floor, rss = run_child(["floor", path])
         rows.append(("floor: read + orjson.loads", floor, rss))
         validate, rss = run_child(["validate", path])
-        rows.append(("validate: read + parse_envelope", validate, rss))
+        rows.append(("validate: read + msgspec (replay)", validate, rss))
+        validate, rss = run_child(["validate-pydantic", path])
+        rows.append(("validate (pydantic): parse_envelope", validate, rss))
         for projection in ("pot", "progression"):
             result, rss = run_child(["replay", path, projection])
             rows.append((f"replay {projection}", result, rss))
@@ -190,7 +209,7 @@ def main() -> None:
 def report(
     events: int, rows: list[tuple[str, dict[str, float], float]], load: tuple[float, float]
 ) -> None:
-    floor, validate = rows[0][1]["cpu"], rows[1][1]["cpu"]
+    floor, validate, pydantic = rows[0][1]["cpu"], rows[1][1]["cpu"], rows[2][1]["cpu"]
     print(
         f"load average (1 min) {load[0]:.2f} before, {load[1]:.2f} after, on {os.cpu_count()} cores"
     )
@@ -206,7 +225,7 @@ def report(
         f"\ntargets for replay pot and progression: >= {TARGET_RATE:,} events/s, "
         f"<= {TARGET_RATIO:.0f}x floor, <= {TARGET_RSS_MB:,} MB peak RSS"
     )
-    for name, t, rss in rows[2:4]:
+    for name, t, rss in rows[3:5]:
         rate, ratio = events / t["cpu"], t["cpu"] / floor
         verdict = [
             f"rate {'met' if rate >= TARGET_RATE else 'MISSED'}",
@@ -216,11 +235,13 @@ def report(
         print(f"  {name}: {', '.join(verdict)}")
     print(
         f"\nwhere the time goes: reading and JSON {floor / events * 1e6:.2f} us/event; building "
-        f"the contract envelope (pydantic) {(validate - floor) / events * 1e6:.2f} us/event, so "
-        f"validation alone is {validate / floor:.2f}x the floor; the folds: "
+        f"the contract envelope (msgspec) {(validate - floor) / events * 1e6:.2f} us/event more, "
+        f"so validation alone is {validate / floor:.2f}x the floor (with pydantic "
+        f"{(pydantic - floor) / events * 1e6:.2f} us/event more, {pydantic / floor:.2f}x); the "
+        "folds, with their results: "
         + ", ".join(
             f"{name.split()[-1]} {(t['cpu'] - validate) / events * 1e6:.2f} us/event"
-            for name, t, _ in rows[2:4]
+            for name, t, _ in rows[3:5]
         )
     )
 
