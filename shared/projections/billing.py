@@ -93,7 +93,7 @@ class BillingFacts:
         then occasion and day): their home municipality as the year ended, whenever and
         however often each day was reported.
         """
-        points: dict[str, Fraction] = {}
+        days_in_role: Counter[tuple[str, str]] = Counter()  # (trainer_id, role) -> days
         last_day: dict[str, tuple[DayOrder, str]] = {}
         for (trainer_id, occasion_id, day), (role, municipality_id) in self._trainer_days.items():
             plan = self.occasions.plan(occasion_id)
@@ -102,11 +102,16 @@ class BillingFacts:
             date = plan.dates.get(day)
             if date is None or date.year != year:
                 continue
-            earned = self.prices.points(region_id, year, role)
-            points[trainer_id] = points.get(trainer_id, Fraction(0)) + earned
+            days_in_role[trainer_id, role] += 1
             order = (date, occasion_id, day)
             if trainer_id not in last_day or last_day[trainer_id][0] < order:
                 last_day[trainer_id] = (order, municipality_id)
+        # the price list in force is the region's and year's, so each role earns the same
+        # points on every day: count the days, then multiply (exact, and one Fraction a role)
+        earned = {role: self.prices.points(region_id, year, role) for _, role in days_in_role}
+        points: dict[str, Fraction] = {}
+        for (trainer_id, role), days in days_in_role.items():
+            points[trainer_id] = points.get(trainer_id, Fraction(0)) + days * earned[role]
         return {t: TrainerPoints(p, last_day[t][1]) for t, p in points.items()}
 
     def _attended(self, env: Envelope) -> None:

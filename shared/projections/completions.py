@@ -24,9 +24,9 @@ from shared.events.models import (
     CoursePublished,
     PreparationCompleted,
 )
-from shared.projections.attendance import Attendance
+from shared.projections.attendance import Attendance, DaysAttended
 from shared.projections.dedupe import SeenIds
-from shared.projections.occasions import Occasions
+from shared.projections.occasions import Occasions, Plan
 from shared.projections.versions import LatestBy, stamp_of
 
 Completion = tuple[str, str, str]
@@ -134,8 +134,11 @@ class Completions:
 
     # --- handlers -------------------------------------------------------------------------
 
+    # The two handlers below run for about half the events of a log, so they look their
+    # state up once, in place, without helper calls.
+
     def _attended(self, env: Envelope) -> CompletionChanges:
-        data = cast(CourseDayAttended, env.data)
+        data: CourseDayAttended = env.data  # type: ignore[assignment]
         participant_id, occasion_id = data.participant_id, data.occasion_id
         days = self._attendance.attended(participant_id, occasion_id, data.day, env.occurred_at)
         if days is None:
@@ -144,20 +147,30 @@ class Completions:
         if plan is None:
             return NO_CHANGES  # indexed and evaluated when the plan arrives
         if len(days) == 1:
-            self._course_taken(participant_id, plan.course_id).occasions.add(occasion_id)
+            key = (participant_id, plan.course_id)
+            taken = self._taken.get(key)
+            if taken is None:
+                taken = self._taken[key] = CourseTaken()
+            taken.occasions.add(occasion_id)
         if len(days) < len(plan.days):
             return NO_CHANGES  # a day more cannot complete the occasion yet, nor undo anything
-        return self._reevaluate_one(participant_id, occasion_id)
+        completed = self._completed_with(participant_id, plan, days)
+        return self._record(participant_id, occasion_id, completed)
 
     def _prepared_item(self, env: Envelope) -> CompletionChanges:
-        data = cast(PreparationCompleted, env.data)
-        taken = self._course_taken(data.participant_id, data.course_id)
-        if data.item_id in taken.prepared:
+        data: PreparationCompleted = env.data  # type: ignore[assignment]
+        participant_id, item_id = data.participant_id, data.item_id
+        key = (participant_id, data.course_id)
+        taken = self._taken.get(key)
+        if taken is None:
+            taken = self._taken[key] = CourseTaken()
+        prepared = taken.prepared
+        if item_id in prepared:
             return NO_CHANGES
-        taken.prepared.add(data.item_id)
+        prepared.add(item_id)
         if not taken.occasions:
             return NO_CHANGES
-        return self._reevaluate([(data.participant_id, o) for o in taken.occasions])
+        return self._reevaluate([(participant_id, o) for o in taken.occasions])
 
     def _published(self, env: Envelope) -> CompletionChanges:
         data = cast(CoursePublished, env.data)
@@ -199,10 +212,17 @@ class Completions:
         plan = self._plans.get(occasion_id)
         if plan is None:
             return None
+        return self._completed_with(
+            participant_id, plan, self._attendance.days(participant_id, occasion_id)
+        )
+
+    def _completed_with(
+        self, participant_id: str, plan: Plan, attended: DaysAttended
+    ) -> str | None:
+        """The rule, given the occasion's plan and the days the participant attended of it."""
         mandatory = self._mandatory.values.get(plan.course_id)
         if mandatory is None:
             return None
-        attended = self._attendance.days(participant_id, occasion_id)
         if len(attended) < len(plan.days) or not attended.keys() >= plan.days:
             return None
         taken = self._taken.get((participant_id, plan.course_id), _NOTHING_TAKEN)
@@ -223,9 +243,16 @@ class Completions:
 
     def _reevaluate_one(self, participant_id: str, occasion_id: str) -> CompletionChanges:
         """Apply the rule to one participant and occasion; record and report any change."""
+        return self._record(
+            participant_id, occasion_id, self._completed_course(participant_id, occasion_id)
+        )
+
+    def _record(
+        self, participant_id: str, occasion_id: str, after: str | None
+    ) -> CompletionChanges:
+        """Hold `after` (the course completed on the occasion, or None); report any change."""
         done = self._by_participant.get(participant_id)
         before = None if done is None else done.get(occasion_id)
-        after = self._completed_course(participant_id, occasion_id)
         if before == after:
             return NO_CHANGES
         removed: tuple[Completion, ...] = ()
