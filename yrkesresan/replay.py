@@ -23,6 +23,7 @@ from shared.events.fast import DECODE_ERRORS, decode_envelope, fast_decoder
 from shared.projections import Evaluations, Invoices, Pot, Progression
 
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024  # smaller logs replay before a bar would be read
+FREEZE_FROM_BYTES = 8 * 1024 * 1024  # smaller logs leave too little for the collector to walk
 
 
 class Projection(StrEnum):
@@ -177,8 +178,14 @@ def replay_command(
     """Fold a log file through one projection and print its JSON document."""
     try:
         check_options(projection, region, year)
-        with log.open("rb") as f:
-            document = replay(projection, _lines(f, log.stat().st_size), region, year)
+        size = log.stat().st_size
+        with collector_paused(), log.open("rb") as f:
+            document = replay(projection, _lines(f, size), region, year)
+            if size >= FREEZE_FROM_BYTES:
+                # The command ends here, and what the fold built is garbage that exit frees
+                # anyway. Frozen, the collector leaves it alone: else the first collection
+                # after the pause and the last one at exit each walk millions of objects.
+                gc.freeze()
     except ReplayUsageError as e:
         typer.echo(f"yrkesresan replay: {e}", err=True)
         raise typer.Exit(2) from None

@@ -529,3 +529,41 @@ def test_ids_compare_as_uuids() -> None:
     raw = as_line(EXAMPLES["CourseDayAttended"])
     assert decode_envelope(raw).id == parse_envelope(raw).id
     assert isinstance(decode_envelope(raw).id, uuid.UUID)
+
+
+# --- in replay -------------------------------------------------------------------------------
+
+
+def test_replay_folds_a_line_that_needs_the_second_look() -> None:
+    """An integral float for an integer is valid: replay's loop passes what msgspec alone
+    refuses to `decode_envelope`, and the document is the one the plain log gives."""
+    from tests.unit.test_seed_example import REGION, seed_log
+    from yrkesresan.replay import replay
+
+    lines = seed_log()
+    changed = [line.replace(b'"day":1', b'"day":1.0') for line in lines]
+    assert changed != lines
+    with pytest.raises(msgspec.ValidationError):
+        for line in changed:
+            fast_decoder()(line)
+    assert replay("pot", changed, REGION, 2024) == replay("pot", lines, REGION, 2024)
+
+
+def test_the_installed_command_replays_a_large_log(tmp_path: Path) -> None:
+    """Large enough for the command to freeze what the fold built before it exits: the same
+    document as the small log whose events it repeats (every repeat is a duplicate)."""
+    import subprocess
+    import sys
+
+    from tests.unit.test_seed_example import seed_log
+    from yrkesresan.replay import FREEZE_FROM_BYTES, render, replay
+
+    lines = seed_log()
+    log = tmp_path / "large.jsonl"
+    log.write_bytes(b"".join(lines) * (FREEZE_FROM_BYTES // len(b"".join(lines)) + 1))
+    assert log.stat().st_size >= FREEZE_FROM_BYTES
+    command = Path(sys.executable).parent / "yrkesresan"
+    done = subprocess.run(
+        [str(command), "replay", "progression", "--log", str(log)], capture_output=True, check=True
+    )
+    assert done.stdout == render(replay("progression", lines))
