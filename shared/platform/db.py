@@ -66,8 +66,13 @@ class Database:
                 yield Cursor(self, cur)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.transaction() as cur:
-            return cur.execute(sql, params)
+        """One statement, atomic by itself: no BEGIN/COMMIT around it (both connections are in
+        autocommit mode), so it costs one round trip instead of three."""
+        return self.cursor().execute(sql, params)
+
+    def cursor(self) -> Cursor:
+        """A cursor outside any explicit transaction (each statement commits on its own)."""
+        return Cursor(self, self._conn.cursor())
 
     def close(self) -> None:
         with self._lock:
