@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -14,7 +15,7 @@ import uvicorn
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import configure_logging, serve_ops
 from shared.platform.relay import Relay
-from shared.platform.settings import Settings
+from shared.platform.settings import SERVICE_PORTS, Settings
 from shared.platform.store import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -28,37 +29,19 @@ class ServiceSpec:
 
 
 def services() -> dict[str, ServiceSpec]:
-    from services.billing import application as billing
-    from services.billing.adapters import http as billing_http
-    from services.certification import application as certification
-    from services.certification.adapters import http as certification_http
-    from services.enrolment import application as enrolment
-    from services.enrolment.adapters import http as enrolment_http
-    from services.scheduling import application as scheduling
-    from services.scheduling.adapters import http as scheduling_http
+    """Every service has the same shape: `application.migrate`, `application.bootstrap` and
+    `adapters.http.create_api`, so one entry per name serves them all."""
+    return {name: _spec(name) for name in SERVICE_PORTS}
 
-    return {
-        "enrolment": ServiceSpec(
-            enrolment.migrate,
-            lambda: enrolment_http.create_api(enrolment.bootstrap()),
-            lambda: enrolment.bootstrap().app,
-        ),
-        "scheduling": ServiceSpec(
-            scheduling.migrate,
-            lambda: scheduling_http.create_api(scheduling.bootstrap()),
-            lambda: _store_of(scheduling.bootstrap()),
-        ),
-        "certification": ServiceSpec(
-            certification.migrate,
-            lambda: certification_http.create_api(certification.bootstrap()),
-            lambda: certification.bootstrap().app,
-        ),
-        "billing": ServiceSpec(
-            billing.migrate,
-            lambda: billing_http.create_api(billing.bootstrap()),
-            lambda: _store_of(billing.bootstrap()),
-        ),
-    }
+
+def _spec(name: str) -> ServiceSpec:
+    application = importlib.import_module(f"services.{name}.application")
+    http = importlib.import_module(f"services.{name}.adapters.http")
+    return ServiceSpec(
+        application.migrate,
+        lambda: http.create_api(application.bootstrap()),
+        lambda: _store_of(application.bootstrap()),
+    )
 
 
 def _store_of(service: Any) -> ServiceApplication:
