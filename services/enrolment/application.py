@@ -259,12 +259,14 @@ class Enrolment:
     def register_participant(self, cmd: RegisterParticipant, actor: str | None = None) -> str:
         """Create the account; the e-mail address may hold one account nationally.
 
-        Optimistic: the common case (a new person, a new address) is one key insert and one
-        save. Only when the save conflicts do we look at what was there: an address released
-        by an erasure is claimed again, anything else is a 409 that names what collided."""
+        Optimistic: the common case (a new person, a new address) is one transaction holding
+        the personal-data key and the events. Only when it conflicts do we look at what was
+        there: an address released by an erasure is claimed again, anything else is a 409 that
+        names what collided (and the key went with the rolled-back transaction)."""
         self._known_municipality(cmd.municipality_id)
         participant_id = cmd.participant_id or str(uuid.uuid4())
-        ciphertext = self.vault.seal_new(participant_id, cmd.personal())
+        key, store_key = self.vault.new_key(participant_id)
+        ciphertext = self.vault.seal(key, participant_id, cmd.personal())
         claim = EmailClaim(self.email_key(cmd.email))
         for attempt in range(2):
             claim.claim(participant_id, actor)
@@ -274,7 +276,7 @@ class Enrolment:
                 ciphertext=ciphertext, occurred_at=cmd.occurred_at, actor=actor,
             )
             try:
-                self.app.save(participant, claim)
+                self.app.save(participant, claim, statements=[store_key])
                 return participant_id
             except IntegrityError:
                 if self.app.exists(participant_key(participant_id)):
@@ -282,7 +284,6 @@ class Enrolment:
                                    field="participant_id") from None
                 claim = self.email_claim(cmd.email)  # raises Conflict below if it is held
                 if attempt == 1 or claim.participant_id is not None:
-                    self.vault.forget_unused(participant_id)
                     raise Conflict("E-postadressen används redan av ett annat konto.",
                                    field="email") from None
         raise AssertionError("unreachable")

@@ -62,6 +62,7 @@ def eventsourcing_env(url: str, *, create_table: bool = False) -> dict[str, str]
         path = sqlite_path(url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "shared.platform.store:SQLiteRecorder",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "10",
             "CREATE_TABLE": flag,
@@ -69,6 +70,7 @@ def eventsourcing_env(url: str, *, create_table: bool = False) -> dict[str, str]
     if parsed.scheme in ("postgresql", "postgres"):
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "shared.platform.store:PostgresRecorder",
             "POSTGRES_DBNAME": parsed.path.lstrip("/"),
             "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parsed.port or 5432),

@@ -14,13 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Self, TypeVar, cast
 
 import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -157,6 +159,36 @@ class Aggregate:
 
 
 A = TypeVar("A", bound=Aggregate)
+
+
+Statement = tuple[str, Sequence[Any]]
+"""SQL with `%s` placeholders and its parameters."""
+
+
+class PostgresRecorder(PostgresApplicationRecorder):
+    """The library's recorder, plus statements of our own inside the same transaction as the
+    events (`app.save(..., statements=[(sql, params)])`), the way the library's process recorder
+    writes its tracking record: for rows that must exist exactly when the events do (a
+    personal-data key and the ciphertext sealed with it). They ride in the same pipeline, so
+    they cost no extra round trip and no extra commit."""
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> None:
+        statements: Sequence[Statement] = kwargs.get("statements", ())
+        for sql, params in statements:
+            curs.execute(sql, tuple(params))
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+class SQLiteRecorder(SQLiteApplicationRecorder):
+    """The embedded default's counterpart of `PostgresRecorder`."""
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        statements: Sequence[Statement] = kwargs.get("statements", ())
+        for sql, params in statements:
+            c.execute(sql.replace("%s", "?"), tuple(params))
+        return super()._insert_events(c, stored_events, **kwargs)
 
 
 class ServiceApplication(Application[uuid.UUID]):

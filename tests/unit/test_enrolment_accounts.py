@@ -65,6 +65,24 @@ def test_the_email_address_holds_one_account_nationally(enrolment: Enrolment) ->
     assert _events(enrolment) == events
 
 
+def _keys(e: Enrolment) -> set[str]:
+    return {row[0] for row in e.vault.db.execute("SELECT participant_id FROM personal_keys")}
+
+
+def test_a_refused_registration_stores_no_key_and_leaves_the_existing_one(
+    enrolment: Enrolment,
+) -> None:
+    pid = _register(enrolment, participant_id="p-1")
+    before = enrolment.view(enrolment.participant(pid), personal=True)
+    with pytest.raises(Conflict):  # the address is taken: no key for p-2
+        _register(enrolment, participant_id="p-2")
+    with pytest.raises(Conflict) as e:  # the id is taken: p-1's key is not replaced
+        _register(enrolment, email="other@falun.example.se", participant_id="p-1")
+    assert e.value.field == "participant_id"
+    assert _keys(enrolment) == {"p-1"}
+    assert enrolment.view(enrolment.participant(pid), personal=True) == before
+
+
 def test_registration_in_an_unknown_municipality_is_not_found(enrolment: Enrolment) -> None:
     events = _events(enrolment)
     with pytest.raises(NotFound):

@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError
 
 from shared.events import models as contract
 from shared.events import parse_envelope
+from shared.platform.db import Database
 from shared.platform.relay import envelope_of
 from shared.platform.store import Aggregate, DomainEvent, ServiceApplication, aggregate_id
 
@@ -84,6 +85,25 @@ def test_optimistic_concurrency_refuses_the_second_writer(app: Things) -> None:
         app.save(two)
     assert app.load(Thing, first.id).text == "b"
     assert app.recorder.max_notification_id() is not None
+
+
+def test_statements_commit_with_the_events_or_not_at_all(app: Things,
+                                                         database_url: str) -> None:
+    db = Database(database_url)
+    db.execute("CREATE TABLE side (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+    upsert = "INSERT INTO side (k, v) VALUES (%s, %s) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+    thing = Thing(aggregate_id("thing", "t4"))
+    thing.trigger(Noted, text="a")
+    app.save(thing, statements=[(upsert, ("t4", "first"))])
+    assert db.execute("SELECT v FROM side") == [("first",)]
+
+    again = Thing(aggregate_id("thing", "t4"))  # version 1 again: the events conflict
+    again.trigger(Noted, text="b")
+    with pytest.raises(IntegrityError):
+        app.save(again, statements=[(upsert, ("t4", "second")), (upsert, ("other", "x"))])
+    assert db.execute("SELECT k, v FROM side") == [("t4", "first")]  # rolled back, both
+    assert app.load(Thing, thing.id).text == "a"
+    db.close()
 
 
 def test_old_versions_are_upcast_on_read(app: Things) -> None:

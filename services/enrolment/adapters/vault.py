@@ -16,6 +16,7 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.platform.db import Database
+from shared.platform.store import Statement
 
 KEYS_DDL = (
     "CREATE TABLE IF NOT EXISTS personal_keys (participant_id TEXT PRIMARY KEY, key TEXT NOT NULL)"
@@ -29,37 +30,23 @@ class PersonalDataVault:
     def migrate(self) -> None:
         self.db.execute(KEYS_DDL)
 
-    def seal(self, participant_id: str, data: dict[str, Any]) -> str:
-        """Encrypt with the participant's key, creating it on first use."""
-        key = self._key(participant_id)
-        if key is None:
-            key = AESGCM.generate_key(bit_length=256)
-            self.db.execute(
-                "INSERT INTO personal_keys (participant_id, key) VALUES (%s, %s) "
-                "ON CONFLICT (participant_id) DO NOTHING",
-                (participant_id, key.hex()),
-            )
-            key = self._key(participant_id)
-            assert key is not None
-        return _seal(key, participant_id, data)
-
-    def seal_new(self, participant_id: str, data: dict[str, Any]) -> str:
-        """Encrypt for a participant expected to be new: one insert, no look-ups. Falls back
-        to the existing key if there is one (the registration will then be refused)."""
+    def new_key(self, participant_id: str) -> tuple[bytes, Statement]:
+        """A fresh key for a new participant, and the statement that stores it. The caller
+        executes the statement in the same transaction as the events that carry what the key
+        sealed (`app.save(..., statements=[...])`), so a key is stored exactly when its
+        ciphertext is. It replaces a key left without a participant; when the participant
+        exists, the events' insert fails and the whole transaction is rolled back, this
+        statement with it."""
         key = AESGCM.generate_key(bit_length=256)
-        cur = self.db.cursor()  # one statement: one round trip, no explicit transaction
-        cur.execute(
+        return key, (
             "INSERT INTO personal_keys (participant_id, key) VALUES (%s, %s) "
-            "ON CONFLICT (participant_id) DO NOTHING",
+            "ON CONFLICT (participant_id) DO UPDATE SET key = excluded.key",
             (participant_id, key.hex()),
         )
-        created = cur.rowcount == 1
-        return _seal(key, participant_id, data) if created else self.seal(participant_id, data)
 
-    def forget_unused(self, participant_id: str) -> None:
-        """Drop a key made for a registration that was refused (nothing was sealed with it
-        that anyone stored)."""
-        self.shred(participant_id)
+    @staticmethod
+    def seal(key: bytes, participant_id: str, data: dict[str, Any]) -> str:
+        return _seal(key, participant_id, data)
 
     def seal_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
         """Encrypt for many new participants at once: fresh keys, stored in one transaction
