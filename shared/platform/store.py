@@ -20,10 +20,17 @@ from typing import Any, ClassVar, Self, TypeVar, cast
 import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import (
+    InterfaceError,
+    Mapper,
+    OperationalError,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import get_topic, resolve_topic, retry
+from psycopg.sql import SQL, Composable, Identifier
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import EventData
@@ -166,18 +173,64 @@ Statement = tuple[str, Sequence[Any]]
 
 
 class PostgresRecorder(PostgresApplicationRecorder):
-    """The library's recorder, plus statements of our own inside the same transaction as the
-    events (`app.save(..., statements=[(sql, params)])`), the way the library's process recorder
-    writes its tracking record: for rows that must exist exactly when the events do (a
-    personal-data key and the ciphertext sealed with it). They ride in the same pipeline, so
-    they cost no extra round trip and no extra commit."""
+    """The library's recorder, writing each save as one statement, with statements of our own
+    in the same transaction (`app.save(..., statements=[(sql, params)])`, the way the library's
+    process recorder adds its tracking record): for rows that must exist exactly when the
+    events do, such as a personal-data key and the ciphertext sealed with it.
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
-                       **kwargs: Any) -> None:
+    The library's own insert is a pipelined transaction: table lock, notify and insert, then a
+    round trip for the results, then COMMIT. The table lock that serialises all writers (so
+    notification ids are committed in order) is thus held across a round trip and the
+    client's wait for the GIL, which under load limits the write rate. Here a server-side
+    function takes the same lock, notifies and inserts, and the save is a single statement in
+    autocommit: the lock is held only while the server inserts and commits. Our statements
+    ride along as data-modifying CTEs of that statement, so they commit or fail with it.
+    The function is created by `yrkesresan migrate`, with the tables."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(datastore.schema)
+        # One function per events table: several services may share a database.
+        self.locked_insert_function = Identifier(f"yr_insert_{self.events_table_name}"[:63])
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+            "BEGIN "
+            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "RETURNING notification_id; "
+            "END; $BODY$"
+        ).format(
+            schema=schema, function=self.locked_insert_function,
+            event=Identifier(self.stored_event_type_name),
+            lock_timeout=datastore.lock_timeout, table=Identifier(self.events_table_name),
+            channel=Identifier(self.channel_name),
+        ))
+        self._invoke = SQL("SELECT n AS notification_id FROM {schema}.{function}((%s)) AS n"
+                           ).format(schema=schema, function=self.locked_insert_function)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
         statements: Sequence[Statement] = kwargs.get("statements", ())
-        for sql, params in statements:
-            curs.execute(sql, tuple(params))
-        super()._insert_events(curs, stored_events, **kwargs)
+        events = [self.construct_pg_stored_event(e.originator_id, e.originator_version,
+                                                 e.topic, e.state) for e in stored_events]
+        params: list[Any] = []
+        ctes: list[Composable] = []
+        for i, (sql, values) in enumerate(statements):
+            ctes.append(SQL("{name} AS ({sql})").format(name=Identifier(f"s{i}"), sql=SQL(sql)))
+            params.extend(values)
+        query = self._invoke
+        if ctes:
+            query = SQL("WITH {ctes} {query}").format(ctes=SQL(", ").join(ctes), query=query)
+        params.append(events)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, params, prepare=True)
+            return [row["notification_id"] for row in curs.fetchall()]
 
 
 class SQLiteRecorder(SQLiteApplicationRecorder):

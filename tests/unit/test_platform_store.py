@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from typing import Any, ClassVar
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
@@ -104,6 +106,50 @@ def test_statements_commit_with_the_events_or_not_at_all(app: Things,
     assert db.execute("SELECT k, v FROM side") == [("t4", "first")]  # rolled back, both
     assert app.load(Thing, thing.id).text == "a"
     db.close()
+
+
+class Others(ServiceApplication):
+    service = "billing"
+    name = "others"
+
+
+def test_applications_sharing_a_postgres_database_keep_to_their_own_tables(pg_url: str) -> None:
+    """Each service's events table has its own insert function (the e2e set-up and deploy/ may
+    put all services in one database). On SQLite every service has a file of its own."""
+    for cls in (Things, Others):
+        cls(pg_url, create_table=True).close()
+    app, others = Things(pg_url), Others(pg_url)
+    mine, theirs = Thing(aggregate_id("thing", "t5")), Thing(aggregate_id("thing", "t6"))
+    mine.trigger(Noted, text="mine")
+    theirs.trigger(Noted, text="theirs")
+    app.save(mine)
+    others.save(theirs)
+    assert app.load(Thing, mine.id).text == "mine"
+    assert others.load(Thing, theirs.id).text == "theirs"
+    assert not app.exists(theirs.id) and not others.exists(mine.id)
+    app.close()
+    others.close()
+
+
+def test_a_postgres_save_takes_the_table_lock_that_orders_the_log(pg_url: str) -> None:
+    """Commit order must equal notification id order (the relay follows the log), so every
+    save takes the events table in EXCLUSIVE mode, as the library's own insert does. ROW SHARE
+    conflicts with EXCLUSIVE but not with a plain insert: holding it must hold the save up."""
+    Things(pg_url, create_table=True).close()
+    app = Things(pg_url)
+    thing = Thing(aggregate_id("thing", "t7"))
+    thing.trigger(Noted, text="waits")
+    with psycopg.connect(pg_url) as holder:
+        holder.execute("LOCK TABLE things_events IN ROW SHARE MODE")
+        saving = threading.Thread(target=app.save, args=(thing,))
+        saving.start()
+        saving.join(1.0)
+        assert saving.is_alive(), "the save did not wait for the table lock"
+        holder.rollback()
+    saving.join(10)
+    assert not saving.is_alive()
+    assert app.load(Thing, thing.id).text == "waits"
+    app.close()
 
 
 def test_old_versions_are_upcast_on_read(app: Things) -> None:
