@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shared.platform.settings import SERVICE_PORTS
+from shared.platform.ports import SERVICE_PORTS
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Yrkesresan backend.")
 SERVICE_NAMES = tuple(SERVICE_PORTS)

@@ -15,7 +15,9 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_PORTS = {"enrolment": 8001, "scheduling": 8002, "certification": 8003, "billing": 8004}
+from shared.platform.ports import SERVICE_PORTS
+
+__all__ = ["SERVICE_PORTS", "Settings", "current_settings", "eventsourcing_env", "sqlite_path"]
 
 
 class Settings(BaseSettings):

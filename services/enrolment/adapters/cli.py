@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,15 +26,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from services.enrolment.application import CatalogueCourse, Enrolment, LevelUpReport, bootstrap
-from services.enrolment.csv_import import (
-    ImportRejected,
-    ImportReport,
-    import_municipalities,
-    import_participants,
-    import_regions,
-)
 from shared.platform.errors import CommandRejected
+
+if TYPE_CHECKING:  # the service itself is imported when a command runs: `yrkesresan` starts fast
+    from services.enrolment.application import Enrolment, LevelUpReport
+    from services.enrolment.csv_import import ImportReport
 
 ACTOR = "cli"  # no person's name: the actor travels with the events
 
@@ -65,12 +61,17 @@ def progress_bars(console: Console = err) -> Iterator[Callable[[str, int, int], 
 def import_file(enrolment: Enrolment, path: Path, municipality_id: str,
                 console: Console = err) -> ImportReport:
     """The participant import as the CLI runs it (the benchmark runs exactly this)."""
+    from services.enrolment.csv_import import import_participants
+
     with progress_bars(console) as progress:
         return import_participants(enrolment, municipality_id, path.read_bytes(), ACTOR,
                                    progress)
 
 
 def _run(action: Callable[[Enrolment], T]) -> T:
+    from services.enrolment.application import bootstrap
+    from services.enrolment.csv_import import ImportRejected
+
     enrolment = bootstrap()
     try:
         return action(enrolment)
@@ -104,6 +105,8 @@ def import_csv(
 @app.command("import-regions")
 def import_regions_cmd(file: ExistingFile) -> None:
     """Register regions (RSS) from a CSV file with columns region_id,name."""
+    from services.enrolment.csv_import import import_regions
+
     def action(e: Enrolment) -> ImportReport:
         with progress_bars() as progress:
             return import_regions(e, file.read_bytes(), ACTOR, progress)
@@ -114,6 +117,8 @@ def import_regions_cmd(file: ExistingFile) -> None:
 @app.command("import-municipalities")
 def import_municipalities_cmd(file: ExistingFile) -> None:
     """Join municipalities to their regions from a CSV file (municipality_id,name,region_id)."""
+    from services.enrolment.csv_import import import_municipalities
+
     def action(e: Enrolment) -> ImportReport:
         with progress_bars() as progress:
             return import_municipalities(e, file.read_bytes(), ACTOR, progress=progress)
@@ -142,6 +147,7 @@ def level_up(
 def catalogue_shipped() -> None:
     """Keep the courses that ship with the system (scheduling's catalogue data), so that
     participants can mark their preparations and deepening tasks. Safe to run again."""
+    from services.enrolment.application import CatalogueCourse
     from services.scheduling.catalogue import SHIPPED
 
     fields = set(CatalogueCourse.model_fields)

@@ -9,7 +9,7 @@ import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -17,14 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from services.scheduling.application import (
-    EstimateNeeds,
-    PlanOccasion,
-    Scheduling,
-    bootstrap,
-    shipped_catalogue,
-)
 from shared.platform.errors import CommandRejected, Conflict
+
+if TYPE_CHECKING:  # the service itself is imported when a command runs: `yrkesresan` starts fast
+    from services.scheduling.application import PlanOccasion, Scheduling
 
 sub = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Scheduling: course catalogue, course occasions, planning.")
@@ -43,6 +39,8 @@ def _actor() -> str:
 
 @contextmanager
 def _scheduling(database_url: str | None) -> Iterator[Scheduling]:
+    from services.scheduling.application import bootstrap
+
     scheduling = bootstrap(database_url)
     try:
         yield scheduling
@@ -61,6 +59,8 @@ def publish_catalogue(database_url: DatabaseUrl = None) -> None:
 
     Courses already published unchanged are left as they are; a changed course is published
     again as a revision."""
+    from services.scheduling.application import shipped_catalogue
+
     courses = shipped_catalogue()
     with _scheduling(database_url) as scheduling, _progress() as progress:
         task = progress.add_task("Publicerar kurser", total=len(courses))
@@ -87,6 +87,8 @@ def _occasions_from_csv(path: Path) -> dict[str, list[dict[str, str]]]:
 
 def _command(occasion_id: str, rows: list[dict[str, str]]) -> PlanOccasion:
     first = rows[0]
+    from services.scheduling.application import PlanOccasion
+
     return PlanOccasion.model_validate({
         "occasion_id": occasion_id, "course_id": first["course_id"],
         "region_id": first["region_id"], "capacity": first["capacity"],
@@ -145,6 +147,8 @@ def estimate(
 ) -> None:
     """How many occasions and trainers the year needs, from the region's survey numbers."""
     try:
+        from services.scheduling.application import EstimateNeeds
+
         cmd = EstimateNeeds.model_validate({
             "region_id": region, "year": year, "occasions_per_team": occasions_per_team,
             "participants_per_level": {"ny": ny, "van": van, "erfaren": erfaren, "chef": chef}})
