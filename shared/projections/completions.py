@@ -24,28 +24,13 @@ from shared.events.models import (
     CoursePublished,
     PreparationCompleted,
 )
-from shared.projections.attendance import Attendance, DaysAttended
+from shared.projections.attendance import AttendedDays
 from shared.projections.dedupe import SeenIds
 from shared.projections.occasions import Occasions, Plan
 from shared.projections.versions import LatestBy, stamp_of
 
 Completion = tuple[str, str, str]
 """(participant_id, course_id, occasion_id)"""
-
-
-class CourseTaken:
-    """One participant's facts about one course: the preparations they have completed and
-    the occasions of it they have attended. Kept together because a preparation and a course
-    day both need both, and one lookup is cheaper than two on a large log."""
-
-    __slots__ = ("occasions", "prepared")
-
-    def __init__(self) -> None:
-        self.prepared: set[str] = set()
-        self.occasions: set[str] = set()
-
-
-_NOTHING_TAKEN = CourseTaken()  # read-only, shared
 
 
 class CompletionChanges(NamedTuple):
@@ -74,9 +59,16 @@ class Completions:
         self._seen = SeenIds()
         self._occasions = Occasions()
         self._plans = self._occasions.plans
-        self._attendance = Attendance()
+        self._attendance = AttendedDays()
         self._mandatory: LatestBy[str, frozenset[str]] = LatestBy()
-        self._taken: dict[tuple[str, str], CourseTaken] = {}
+        # Per (participant, course): the preparations completed and the occasions attended.
+        # Tuples, not sets: a handful of items each, a fifth of a set's memory; on a log of a
+        # million events memory is what a fold's time goes to (page faults, cache misses).
+        self._prepared: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._attending: dict[tuple[str, str], tuple[str, ...]] = {}
+        # One string object per id kept (each event brings its own copies): the state then
+        # holds each participant, course, item and occasion id once, not once per event.
+        self._names: dict[str, str] = {}
         self._by_participant: dict[str, dict[str, str]] = {}
         self._handlers: dict[str, Callable[[Envelope], CompletionChanges]] = {
             "CourseDayAttended": self._attended,
@@ -139,38 +131,37 @@ class Completions:
 
     def _attended(self, env: Envelope) -> CompletionChanges:
         data: CourseDayAttended = env.data  # type: ignore[assignment]
-        participant_id, occasion_id = data.participant_id, data.occasion_id
-        days = self._attendance.attended(participant_id, occasion_id, data.day, env.occurred_at)
-        if days is None:
+        names = self._names
+        participant_id = names.setdefault(data.participant_id, data.participant_id)
+        occasion_id = names.setdefault(data.occasion_id, data.occasion_id)
+        before, days = self._attendance.attended(participant_id, occasion_id, data.day)
+        if days == before:
             return NO_CHANGES
         plan = self._plans.get(occasion_id)
         if plan is None:
             return NO_CHANGES  # indexed and evaluated when the plan arrives
-        if len(days) == 1:
-            key = (participant_id, plan.course_id)
-            taken = self._taken.get(key)
-            if taken is None:
-                taken = self._taken[key] = CourseTaken()
-            taken.occasions.add(occasion_id)
-        if len(days) < len(plan.days):
-            return NO_CHANGES  # a day more cannot complete the occasion yet, nor undo anything
+        if not before:
+            self._attend(participant_id, plan.course_id, occasion_id)
+        wanted = plan.day_bits
+        if days & wanted != wanted or before & wanted == wanted:
+            return NO_CHANGES  # not every day yet; or every day already, decided then
         completed = self._completed_with(participant_id, plan, days)
         return self._record(participant_id, occasion_id, completed)
 
     def _prepared_item(self, env: Envelope) -> CompletionChanges:
         data: PreparationCompleted = env.data  # type: ignore[assignment]
-        participant_id, item_id = data.participant_id, data.item_id
-        key = (participant_id, data.course_id)
-        taken = self._taken.get(key)
-        if taken is None:
-            taken = self._taken[key] = CourseTaken()
-        prepared = taken.prepared
+        names = self._names
+        participant_id = names.setdefault(data.participant_id, data.participant_id)
+        item_id = names.setdefault(data.item_id, data.item_id)
+        key = (participant_id, names.setdefault(data.course_id, data.course_id))
+        prepared = self._prepared.get(key, ())
         if item_id in prepared:
             return NO_CHANGES
-        prepared.add(item_id)
-        if not taken.occasions:
+        self._prepared[key] = (*prepared, item_id)
+        occasions = self._attending.get(key)
+        if occasions is None:
             return NO_CHANGES
-        return self._reevaluate([(participant_id, o) for o in taken.occasions])
+        return self._reevaluate([(participant_id, o) for o in occasions])
 
     def _published(self, env: Envelope) -> CompletionChanges:
         data = cast(CoursePublished, env.data)
@@ -180,7 +171,7 @@ class Completions:
         return self._reevaluate(
             (participant_id, occasion_id)
             for occasion_id in self._occasions.of_course(data.course_id)
-            for participant_id, _ in self._attendance.participants(occasion_id)
+            for participant_id in self._attendance.participants(occasion_id)
         )
 
     def _planned(self, env: Envelope) -> CompletionChanges:
@@ -189,21 +180,26 @@ class Completions:
         plan = self._occasions.planned(env)
         if plan is None:
             return NO_CHANGES
-        attendees = [
-            participant_id for participant_id, _ in self._attendance.participants(occasion_id)
-        ]
+        attendees = list(self._attendance.participants(occasion_id))
         for participant_id in attendees:
             if old is not None:
-                self._course_taken(participant_id, old.course_id).occasions.discard(occasion_id)
-            self._course_taken(participant_id, plan.course_id).occasions.add(occasion_id)
+                self._leave(participant_id, old.course_id, occasion_id)
+            self._attend(participant_id, plan.course_id, occasion_id)
         return self._reevaluate((participant_id, occasion_id) for participant_id in attendees)
 
-    def _course_taken(self, participant_id: str, course_id: str) -> CourseTaken:
+    def _attend(self, participant_id: str, course_id: str, occasion_id: str) -> None:
         key = (participant_id, course_id)
-        taken = self._taken.get(key)
-        if taken is None:
-            taken = self._taken[key] = CourseTaken()
-        return taken
+        occasions = self._attending.get(key, ())
+        if occasion_id not in occasions:
+            self._attending[key] = (*occasions, occasion_id)
+
+    def _leave(self, participant_id: str, course_id: str, occasion_id: str) -> None:
+        key = (participant_id, course_id)
+        occasions = tuple(o for o in self._attending.get(key, ()) if o != occasion_id)
+        if occasions:
+            self._attending[key] = occasions
+        else:
+            self._attending.pop(key, None)
 
     # --- the rule -------------------------------------------------------------------------
 
@@ -217,16 +213,18 @@ class Completions:
         )
 
     def _completed_with(
-        self, participant_id: str, plan: Plan, attended: DaysAttended
+        self, participant_id: str, plan: Plan, attended: int
     ) -> str | None:
-        """The rule, given the occasion's plan and the days the participant attended of it."""
+        """The rule, given the occasion's plan and the days the participant attended of it
+        (as `AttendedDays` keeps them)."""
         mandatory = self._mandatory.values.get(plan.course_id)
         if mandatory is None:
             return None
-        if len(attended) < len(plan.days) or not attended.keys() >= plan.days:
+        if attended & plan.day_bits != plan.day_bits:
             return None
-        taken = self._taken.get((participant_id, plan.course_id), _NOTHING_TAKEN)
-        if not mandatory <= taken.prepared:
+        if mandatory and not mandatory.issubset(
+            self._prepared.get((participant_id, plan.course_id), ())
+        ):
             return None
         return plan.course_id
 

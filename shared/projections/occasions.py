@@ -13,6 +13,7 @@ from typing import cast
 
 from shared.events import Envelope
 from shared.events.models import CourseOccasionPlanned
+from shared.projections.attendance import day_bits
 from shared.projections.versions import LatestBy, stamp_of
 
 
@@ -22,6 +23,8 @@ class Plan:
     region_id: str
     dates: dict[int, dt.date]
     days: frozenset[int]
+    day_bits: int
+    """`days` as `AttendedDays` keeps a participant's days, to compare in one operation."""
 
 
 class Occasions:
@@ -37,7 +40,7 @@ class Occasions:
         """Apply a `CourseOccasionPlanned`; the new plan if it is now the one in force."""
         data = cast(CourseOccasionPlanned, env.data)
         dates = {d.day: d.date for d in data.days}
-        plan = Plan(data.course_id, data.region_id, dates, frozenset(dates))
+        plan = Plan(data.course_id, data.region_id, dates, frozenset(dates), day_bits(dates))
         old = self._plans.get(data.occasion_id)
         if not self._plans.offer(data.occasion_id, stamp_of(env), plan):
             return None

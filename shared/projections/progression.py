@@ -5,6 +5,13 @@ One row per registered participant: their current municipality and level (latest
 completion, so a course completed on two occasions counts two). Completions come from the
 completion fold, never from `CourseCompleted` events. Erased participants stay: the erasure
 removes personal data kept elsewhere, the pseudonymous facts still count.
+
+Duplicates: every fact this fold reads is kept in a form that an event delivered again cannot
+change (sets of days and items, the latest value by `occurred_at` and id, a timeline that
+ignores an event it holds), so it keeps no set of the ids it applied. On a million-event log
+such a set cost 18% of the fold's time and 40 MB; the property tests redeliver events
+(same id) and re-report facts (new ids) and compare the documents. The live consumer records
+applied ids in its database anyway.
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ from shared.events.models import (
     ParticipantRegistered,
 )
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
-from shared.projections.dedupe import SeenIds
 from shared.projections.memberships import Memberships
 from shared.projections.versions import LatestBy, stamp_of
 
@@ -31,7 +37,6 @@ class Progression:
     """The `progression` projection as a fold."""
 
     def __init__(self) -> None:
-        self._seen = SeenIds()
         self._completions = Completions()
         self._memberships = Memberships()
         self._levels: LatestBy[str, str] = LatestBy()
@@ -47,7 +52,7 @@ class Progression:
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the participants whose row may have changed."""
         handler = self._handlers.get(env.type)
-        if handler is None or not self._seen.first_time(env):
+        if handler is None:
             return _UNCHANGED
         return handler(env)
 

@@ -72,8 +72,11 @@ class Timeline(Generic[V]):
         self._values: list[V] = []
 
     def record(self, stamp: Stamp, value: V) -> None:
-        """Insert in stamp order: deliveries arrive in any order, history must not care."""
+        """Insert in stamp order: deliveries arrive in any order, history must not care. The
+        same event again (same stamp) changes nothing."""
         i = bisect.bisect_left(self._stamps, stamp)
+        if i < len(self._stamps) and self._stamps[i] == stamp:
+            return
         self._stamps.insert(i, stamp)
         self._values.insert(i, value)
 
