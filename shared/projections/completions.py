@@ -50,6 +50,12 @@ class CompletionChanges(NamedTuple):
 
 
 NO_CHANGES = CompletionChanges()
+_NO_ITEMS: dict[str, int] = {}  # read-only, shared
+_NO_COURSES: dict[str, tuple[str, ...]] = {}  # read-only, shared
+
+# The NamedTuple's own constructor is Python code; a completion is recorded for one event in
+# ten, so `_record` builds its result with tuple's: `_changes(CompletionChanges, (added, removed))`.
+_changes = tuple.__new__
 
 
 class Completions:
@@ -60,15 +66,16 @@ class Completions:
         self._occasions = Occasions()
         self._plans = self._occasions.plans
         self._attendance = AttendedDays()
-        self._mandatory: LatestBy[str, frozenset[str]] = LatestBy()
-        # Per (participant, course): the preparations completed and the occasions attended.
-        # Tuples, not sets: a handful of items each, a fifth of a set's memory; on a log of a
-        # million events memory is what a fold's time goes to (page faults, cache misses).
-        self._prepared: dict[tuple[str, str], tuple[str, ...]] = {}
-        self._attending: dict[tuple[str, str], tuple[str, ...]] = {}
-        # One string object per id kept (each event brings its own copies): the state then
-        # holds each participant, course, item and occasion id once, not once per event.
-        self._names: dict[str, str] = {}
+        # Memory is what a fold's time goes to on a log of a million events (page faults,
+        # cache misses), so preparations are kept as bits: each (course, item) seen gets one
+        # (a catalogue has tens), a participant's preparations are one int, and a course's
+        # mandatory preparations are the bits they must all have.
+        self._item_bits: dict[str, dict[str, int]] = {}  # course -> item -> its bit
+        self._mandatory: LatestBy[str, int] = LatestBy()  # course -> bits of its mandatory items
+        self._prepared: dict[str, int] = {}  # participant -> bits of the items they completed
+        self._attending: dict[str, dict[str, tuple[str, ...]]] = {}  # participant -> course ->
+        # the occasions of it they attended
+        self._bits_given = 0
         self._by_participant: dict[str, dict[str, str]] = {}
         self._handlers: dict[str, Callable[[Envelope], CompletionChanges]] = {
             "CourseDayAttended": self._attended,
@@ -131,14 +138,13 @@ class Completions:
 
     def _attended(self, env: Envelope) -> CompletionChanges:
         data: CourseDayAttended = env.data  # type: ignore[assignment]
-        names = self._names
-        participant_id = names.setdefault(data.participant_id, data.participant_id)
-        occasion_id = names.setdefault(data.occasion_id, data.occasion_id)
+        participant_id, occasion_id = data.participant_id, data.occasion_id
         before, days = self._attendance.attended(participant_id, occasion_id, data.day)
         if days == before:
             return NO_CHANGES
-        plan = self._plans.get(occasion_id)
-        if plan is None:
+        try:
+            plan = self._plans[occasion_id]
+        except KeyError:
             return NO_CHANGES  # indexed and evaluated when the plan arrives
         if not before:
             self._attend(participant_id, plan.course_id, occasion_id)
@@ -150,22 +156,38 @@ class Completions:
 
     def _prepared_item(self, env: Envelope) -> CompletionChanges:
         data: PreparationCompleted = env.data  # type: ignore[assignment]
-        names = self._names
-        participant_id = names.setdefault(data.participant_id, data.participant_id)
-        item_id = names.setdefault(data.item_id, data.item_id)
-        key = (participant_id, names.setdefault(data.course_id, data.course_id))
-        prepared = self._prepared.get(key, ())
-        if item_id in prepared:
+        participant_id, course_id = data.participant_id, data.course_id
+        try:
+            bit = self._item_bits[course_id][data.item_id]
+        except KeyError:  # an item seen for the first time
+            bit = self._new_bit(course_id, data.item_id)
+        held = self._prepared.get(participant_id, 0)
+        if held & bit:
             return NO_CHANGES
-        self._prepared[key] = (*prepared, item_id)
-        occasions = self._attending.get(key)
-        if occasions is None:
+        self._prepared[participant_id] = held | bit
+        occasions = self._attending.get(participant_id, _NO_COURSES).get(course_id)
+        if not occasions:
             return NO_CHANGES
         return self._reevaluate([(participant_id, o) for o in occasions])
 
+    def _new_bit(self, course_id: str, item_id: str) -> int:
+        """The bit of an item seen for the first time (bits are never reused)."""
+        bit = 1 << self._bits_given
+        self._bits_given += 1
+        self._item_bits.setdefault(course_id, {})[item_id] = bit
+        return bit
+
+    def _bits_of(self, course_id: str, item_ids: Iterable[str]) -> int:
+        items = self._item_bits.get(course_id, _NO_ITEMS)
+        bits = 0
+        for item_id in item_ids:
+            bits |= items.get(item_id) or self._new_bit(course_id, item_id)
+        return bits
+
     def _published(self, env: Envelope) -> CompletionChanges:
         data = cast(CoursePublished, env.data)
-        mandatory = frozenset(p.item_id for p in data.preparations if p.mandatory)
+        mandatory = self._bits_of(
+            data.course_id, (p.item_id for p in data.preparations if p.mandatory))
         if not self._mandatory.offer(data.course_id, stamp_of(env), mandatory):
             return NO_CHANGES
         return self._reevaluate(
@@ -188,18 +210,18 @@ class Completions:
         return self._reevaluate((participant_id, occasion_id) for participant_id in attendees)
 
     def _attend(self, participant_id: str, course_id: str, occasion_id: str) -> None:
-        key = (participant_id, course_id)
-        occasions = self._attending.get(key, ())
+        courses = self._attending.get(participant_id)
+        if courses is None:
+            self._attending[participant_id] = {course_id: (occasion_id,)}
+            return
+        occasions = courses.get(course_id, ())
         if occasion_id not in occasions:
-            self._attending[key] = (*occasions, occasion_id)
+            courses[course_id] = (*occasions, occasion_id)
 
     def _leave(self, participant_id: str, course_id: str, occasion_id: str) -> None:
-        key = (participant_id, course_id)
-        occasions = tuple(o for o in self._attending.get(key, ()) if o != occasion_id)
-        if occasions:
-            self._attending[key] = occasions
-        else:
-            self._attending.pop(key, None)
+        courses = self._attending.get(participant_id, _NO_COURSES)
+        if course_id in courses:
+            courses[course_id] = tuple(o for o in courses[course_id] if o != occasion_id)
 
     # --- the rule -------------------------------------------------------------------------
 
@@ -222,9 +244,7 @@ class Completions:
             return None
         if attended & plan.day_bits != plan.day_bits:
             return None
-        if mandatory and not mandatory.issubset(
-            self._prepared.get((participant_id, plan.course_id), ())
-        ):
+        if self._prepared.get(participant_id, 0) & mandatory != mandatory:
             return None
         return plan.course_id
 
@@ -262,4 +282,4 @@ class Completions:
         if done is None:
             done = self._by_participant[participant_id] = {}
         done[occasion_id] = after
-        return CompletionChanges(((participant_id, after, occasion_id),), removed)
+        return _changes(CompletionChanges, (((participant_id, after, occasion_id),), removed))

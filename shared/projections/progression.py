@@ -25,7 +25,7 @@ from shared.events.models import (
     ParticipantMoved,
     ParticipantRegistered,
 )
-from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
+from shared.projections.completions import NO_CHANGES, Completions
 from shared.projections.memberships import Memberships
 from shared.projections.versions import LatestBy, stamp_of
 
@@ -46,15 +46,23 @@ class Progression:
             "ParticipantMoved": self._moved,
             "ParticipantLevelChanged": self._level_changed,
         }
-        for name, handler in self._completions.fact_handlers.items():
-            self._handlers[name] = _participants_of(handler)
+        # type -> (is it a completion fact, its handler): one look-up per event
+        self._dispatch: dict[str, tuple[bool, Callable[[Envelope], Any]]] = {
+            **{name: (False, handler) for name, handler in self._handlers.items()},
+            **{name: (True, handler)
+               for name, handler in self._completions.fact_handlers.items()},
+        }
 
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the participants whose row may have changed."""
-        handler = self._handlers.get(env.type)
-        if handler is None:
+        entry = self._dispatch.get(env.type)
+        if entry is None:
             return _UNCHANGED
-        return handler(env)
+        fact, handler = entry
+        if not fact:
+            return handler(env)  # type: ignore[no-any-return]
+        changes = handler(env)  # the participants whose completions changed
+        return _UNCHANGED if changes is NO_CHANGES else changes.participants()  # type: ignore[no-any-return]
 
     def participant(self, participant_id: str) -> dict[str, Any] | None:
         """The participant's row in the contract's shape; None if never registered."""
@@ -95,15 +103,3 @@ class Progression:
         data = cast(ParticipantLevelChanged, env.data)
         self._levels.offer(data.participant_id, stamp_of(env), data.level)
         return {data.participant_id}
-
-
-def _participants_of(
-    handler: Callable[[Envelope], CompletionChanges],
-) -> Callable[[Envelope], Changed]:
-    """A completion fact's handler, answering with the participants whose row changed."""
-
-    def handle(env: Envelope) -> Changed:
-        changes = handler(env)
-        return _UNCHANGED if changes is NO_CHANGES else changes.participants()
-
-    return handle
