@@ -85,6 +85,8 @@ def child_floor(path: str) -> dict[str, float]:
 
 
 class _NoFold:
+    reads: frozenset[str] = frozenset()
+
     def apply(self, env: object) -> None:
         return None
 

@@ -50,6 +50,10 @@ class ReplayUsageError(ValueError):
 
 
 class _Fold(Protocol):
+    @property
+    def reads(self) -> frozenset[str]:
+        """The event types `apply` does anything with."""
+
     def apply(self, env: Envelope) -> object: ...
 
 
@@ -104,7 +108,7 @@ def fold_lines(fold: _Fold, lines: Iterable[bytes]) -> int:
     `decode_envelope`, which either accepts it after a second look or raises ContractError
     in the words the live consumers use.
     """
-    apply, decode = fold.apply, fast_decoder()
+    apply, decode, reads = fold.apply, fast_decoder(), fold.reads
     number = 0
     with collector_paused():
         try:
@@ -113,7 +117,8 @@ def fold_lines(fold: _Fold, lines: Iterable[bytes]) -> int:
                     env = decode(line)
                 except DECODE_ERRORS:
                     env = decode_envelope(line)
-                apply(env)
+                if env.type in reads:  # every line is validated; only these are applied
+                    apply(env)
         except ContractError as e:
             raise ReplayError(number, str(e)) from None
     return number

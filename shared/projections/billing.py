@@ -56,6 +56,11 @@ class BillingFacts:
             "PriceListSet": self.prices.price_list_set,
         }
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The event types this fold does anything with."""
+        return frozenset(self._handlers)
+
     def apply(self, env: Envelope) -> bool:
         """Apply one event; True when it was new and is a billing fact."""
         handler = self._handlers.get(env.type)

@@ -90,6 +90,11 @@ class Completions:
         """Apply one event; the completions it made true, each reported exactly once."""
         return list(self.changes(env).added)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The event types this fold does anything with."""
+        return frozenset(self._handlers)
+
     def changes(self, env: Envelope) -> CompletionChanges:
         """Apply one event; completions gained and lost (empty for duplicates)."""
         handler = self._handlers.get(env.type)

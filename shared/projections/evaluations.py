@@ -36,6 +36,11 @@ class Evaluations:
         for name, handler in self._completions.fact_handlers.items():
             self._handlers[name] = _courses_of(handler)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The event types this fold does anything with."""
+        return frozenset(self._handlers)
+
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the courses whose row may have changed."""
         handler = self._handlers.get(env.type)

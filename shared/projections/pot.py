@@ -99,6 +99,10 @@ class Pot:
     def __init__(self) -> None:
         self.facts = BillingFacts()
 
+    @property
+    def reads(self) -> frozenset[str]:
+        return self.facts.reads
+
     def apply(self, env: Envelope) -> bool:
         """Apply one event; True when it was new and is a billing fact."""
         return self.facts.apply(env)

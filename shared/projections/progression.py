@@ -53,6 +53,11 @@ class Progression:
                for name, handler in self._completions.fact_handlers.items()},
         }
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The event types this fold does anything with."""
+        return frozenset(self._dispatch)
+
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the participants whose row may have changed."""
         entry = self._dispatch.get(env.type)
