@@ -151,6 +151,7 @@ class Completions:
             plan = self._plans[occasion_id]
         except KeyError:
             return NO_CHANGES  # indexed and evaluated when the plan arrives
+        occasion_id = plan.occasion_id  # the one string kept for it, not this event's copy
         if not before:
             self._attend(participant_id, plan.course_id, occasion_id)
         wanted = plan.day_bits

@@ -19,6 +19,7 @@ from shared.projections.versions import LatestBy, stamp_of
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    occasion_id: str
     course_id: str
     region_id: str
     dates: dict[int, dt.date]
@@ -40,7 +41,8 @@ class Occasions:
         """Apply a `CourseOccasionPlanned`; the new plan if it is now the one in force."""
         data = cast(CourseOccasionPlanned, env.data)
         dates = {d.day: d.date for d in data.days}
-        plan = Plan(data.course_id, data.region_id, dates, frozenset(dates), day_bits(dates))
+        plan = Plan(data.occasion_id, data.course_id, data.region_id, dates, frozenset(dates),
+                    day_bits(dates))
         old = self._plans.get(data.occasion_id)
         if not self._plans.offer(data.occasion_id, stamp_of(env), plan):
             return None
