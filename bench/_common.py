@@ -6,10 +6,17 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import Environment, get_topic
 
 from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.store import ServiceApplication
+
+A = TypeVar("A", bound=ServiceApplication)
 
 PG_ADMIN_URL = os.environ.get("YRKESRESAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -41,3 +48,21 @@ def ratio_line(label: str, value: float, baseline: float, goal: float) -> str:
     ratio = value / baseline if baseline else float("nan")
     verdict = "meets" if ratio >= goal else "BELOW"
     return f"{label}: {ratio:.0%} of baseline (goal ≥ {goal:.0%}: {verdict})"
+
+
+def on_library_recorder(cls: type[A]) -> type[A]:
+    """`cls` saving through the eventsourcing library's own recorder, for baselines: the
+    services save through ours (`shared.platform.store.PostgresRecorder`, ADR 0007), which is
+    faster, so a baseline measured on it would not be "the library's raw save"."""
+
+    class OnLibraryRecorder(cls):  # type: ignore[valid-type,misc]
+        name = cls.name  # the same tables
+
+        def construct_env(self, name: str, env: Any = None) -> Environment:
+            environment: Environment = super().construct_env(name, env)
+            sqlite = environment.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite"
+            library = SQLiteApplicationRecorder if sqlite else PostgresApplicationRecorder
+            environment["APPLICATION_RECORDER_TOPIC"] = get_topic(library)
+            return environment
+
+    return OnLibraryRecorder

@@ -21,16 +21,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 from eventsourcing.postgres import PostgresApplicationRecorder  # noqa: E402
-from eventsourcing.utils import Environment, get_topic  # noqa: E402
 
-from bench._common import ratio_line, scratch_database  # noqa: E402
+from bench._common import on_library_recorder, ratio_line, scratch_database  # noqa: E402
 from services.enrolment.application import EnrolmentApplication, migrate  # noqa: E402
 from services.enrolment.domain import (  # noqa: E402
     EmailClaim,
@@ -45,20 +43,9 @@ from shared.platform.broker import free_port  # noqa: E402
 from shared.platform.store import aggregate_id  # noqa: E402
 
 
-class OnLibraryRecorder(EnrolmentApplication):
-    """The same application, mapper and transcoder on the library's own recorder."""
-
-    name = EnrolmentApplication.name  # the same tables
-
-    def construct_env(self, name: str, env: Any = None) -> Environment:
-        environment = super().construct_env(name, env)
-        environment["APPLICATION_RECORDER_TOPIC"] = get_topic(PostgresApplicationRecorder)
-        return environment
-
-
 def raw_save_rate(url: str, n: int, clients: int, library: bool = True) -> float:
     """One save per registration, as the command does: participant + e-mail claim."""
-    app = (OnLibraryRecorder if library else EnrolmentApplication)(url)
+    app = (on_library_recorder(EnrolmentApplication) if library else EnrolmentApplication)(url)
     assert isinstance(app.recorder, PostgresApplicationRecorder)
     assert (type(app.recorder) is PostgresApplicationRecorder) == library
     run = uuid.uuid4().hex[:6]

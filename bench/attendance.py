@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from bench._common import scratch_database  # noqa: E402
+from bench._common import on_library_recorder, scratch_database  # noqa: E402
 from services.scheduling import application as scheduling_app  # noqa: E402
 from services.scheduling.domain import (  # noqa: E402
     CourseDayAttended,
@@ -138,7 +138,7 @@ async def drive(base: str, requests: list[tuple[int, int]], rate: float, partici
 def raw_saves(url: str, n: int, participants: int) -> list[float]:
     """The library alone: the same events (participants × CourseDayAttended and the day's
     TrainerDayDelivered) triggered on a fresh aggregate and saved, one save each."""
-    app = scheduling_app.SchedulingApplication(url)
+    app = on_library_recorder(scheduling_app.SchedulingApplication)(url)
     times = []
     for i in range(n):
         occasion = Occasion(occasion_key(f"raw-{i}"))
