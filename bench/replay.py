@@ -89,10 +89,7 @@ def child_floor(path: str) -> dict[str, float]:
 
 
 class _NoFold:
-    reads: frozenset[str] = frozenset()
-
-    def apply(self, env: object) -> None:
-        return None
+    appliers: dict[str, object] = {}  # noqa: RUF012 (read, never changed)
 
 
 def child_validate(path: str) -> dict[str, float]:

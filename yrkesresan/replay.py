@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -51,10 +51,8 @@ class ReplayUsageError(ValueError):
 
 class _Fold(Protocol):
     @property
-    def reads(self) -> frozenset[str]:
-        """The event types `apply` does anything with."""
-
-    def apply(self, env: Envelope) -> object: ...
+    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
+        """Per event type the fold reads, what applies it (see `Progression.appliers`)."""
 
 
 def _fold(projection: Projection) -> Any:
@@ -108,7 +106,7 @@ def fold_lines(fold: _Fold, lines: Iterable[bytes]) -> int:
     `decode_envelope`, which either accepts it after a second look or raises ContractError
     in the words the live consumers use.
     """
-    apply, decode, reads = fold.apply, fast_decoder(), fold.reads
+    appliers, decode = fold.appliers, fast_decoder()
     number = 0
     with collector_paused():
         try:
@@ -117,7 +115,8 @@ def fold_lines(fold: _Fold, lines: Iterable[bytes]) -> int:
                     env = decode(line)
                 except DECODE_ERRORS:
                     env = decode_envelope(line)
-                if env.type in reads:  # every line is validated; only these are applied
+                apply = appliers.get(env.type)  # every line is validated; the fold's types applied
+                if apply is not None:
                     apply(env)
         except ContractError as e:
             raise ReplayError(number, str(e)) from None

@@ -91,9 +91,10 @@ class Completions:
         return list(self.changes(env).added)
 
     @property
-    def reads(self) -> frozenset[str]:
-        """The event types this fold does anything with."""
-        return frozenset(self._handlers)
+    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
+        """Per event type this fold does anything with, the function that applies it, for a
+        loop that needs no change report (replay): the same code as `apply`."""
+        return dict.fromkeys(self._handlers, self.changes)  # changes: the id check first
 
     def changes(self, env: Envelope) -> CompletionChanges:
         """Apply one event; completions gained and lost (empty for duplicates)."""

@@ -37,9 +37,10 @@ class Evaluations:
             self._handlers[name] = _courses_of(handler)
 
     @property
-    def reads(self) -> frozenset[str]:
-        """The event types this fold does anything with."""
-        return frozenset(self._handlers)
+    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
+        """Per event type this fold does anything with, the function that applies it, for a
+        loop that needs no change report (replay): the same code as `apply`."""
+        return dict.fromkeys(self._handlers, self.apply)  # apply: the id check first
 
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the courses whose row may have changed."""

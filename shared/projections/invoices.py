@@ -8,6 +8,7 @@ the two always agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared.events import Envelope
@@ -22,8 +23,8 @@ class Invoices:
         self.facts = BillingFacts()
 
     @property
-    def reads(self) -> frozenset[str]:
-        return self.facts.reads
+    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
+        return self.facts.appliers
 
     def apply(self, env: Envelope) -> bool:
         """Apply one event; True when it was new and is a billing fact."""

@@ -10,7 +10,7 @@ no points, nothing is distributed. The arithmetic is exact (fractions), never fl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -100,8 +100,8 @@ class Pot:
         self.facts = BillingFacts()
 
     @property
-    def reads(self) -> frozenset[str]:
-        return self.facts.reads
+    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
+        return self.facts.appliers
 
     def apply(self, env: Envelope) -> bool:
         """Apply one event; True when it was new and is a billing fact."""

@@ -54,9 +54,11 @@ class Progression:
         }
 
     @property
-    def reads(self) -> frozenset[str]:
-        """The event types this fold does anything with."""
-        return frozenset(self._dispatch)
+    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
+        """Per event type this fold does anything with, the function that applies it, for a
+        loop that needs no change report (replay): the handlers `apply` calls, without the
+        report (its completion facts go straight to the completion fold)."""
+        return {name: handler for name, (_, handler) in self._dispatch.items()}
 
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the participants whose row may have changed."""
