@@ -95,14 +95,17 @@ def envelope_of(
         return None
     type_name, topic, fields, key_field = contract
     state = mapper.decode_state(note)
+    originator = note.originator_id  # a UUID (text only where a store keeps ids as text)
+    if not isinstance(originator, uuid.UUID):
+        originator = uuid.UUID(originator)
     envelope: dict[str, Any] = {
-        "id": str(stored_event_id(uuid.UUID(str(note.originator_id)), note.originator_version)),
+        "id": str(stored_event_id(originator, note.originator_version)),
         "type": type_name,
         "schema_version": SCHEMA_VERSION,
         "occurred_at": state["occurred_at"],
         "data": {f: state[f] for f in fields if f in state},
         "recorded_at": state["timestamp"],
-        "stream_id": f"{stream}:{note.originator_id}",
+        "stream_id": f"{stream}:{originator}",
         "position": note.id,
     }
     for optional in ("actor", "correlation_id"):
