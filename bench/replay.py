@@ -17,7 +17,7 @@ except for the `cli` rows, which time the installed command from start to exit (
 start and imports included) and are compared with the floor timed the same way, as a process
 from start to exit. Rates and ratios use CPU time, which is what "on one core" means and which
 other work on a shared machine disturbs much less than the wall clock; wall seconds and the
-load average are printed beside them. Each measurement is repeated (`--repeat`, 3 by default)
+load average are printed beside them. Each measurement is repeated (`--repeat`, 5 by default)
 and the fastest run counts, as with `timeit`: on a shared virtual machine single runs of the
 same work were seen to differ by a third. Nothing is asserted: the figures are printed.
 """
@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="at least this many events")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="write the log here and keep it")
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="runs per measurement; the fastest counts")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
