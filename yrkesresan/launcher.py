@@ -81,8 +81,11 @@ class System:
             while True:
                 for name, proc in self.procs.items():
                     if proc.poll() is not None:
-                        raise RuntimeError(f"{name} exited with {proc.returncode}; see "
-                                           f"{self.log_dir / (name + '.log')}")
+                        log = self.log_dir / (name + ".log")
+                        tail = log.read_text(errors="replace").splitlines()[-15:] if (
+                            log.exists()) else []
+                        raise RuntimeError(f"{name} exited with {proc.returncode}; {log} ends:\n"
+                                           + "\n".join(tail))
                 try:
                     if httpx.get(url, timeout=1).status_code == 200:
                         break
