@@ -12,6 +12,7 @@ from shared.events.envelope import (
     parse_envelope,
     parse_envelope_dict,
     stored_event_id,
+    stored_event_id_text,
     topic_name,
 )
 from shared.events.models import *  # noqa: F403
@@ -32,5 +33,6 @@ __all__ = [
     "parse_envelope",
     "parse_envelope_dict",
     "stored_event_id",
+    "stored_event_id_text",
     "topic_name",
 ]

@@ -567,3 +567,14 @@ def test_the_installed_command_replays_a_large_log(tmp_path: Path) -> None:
         [str(command), "replay", "progression", "--log", str(log)], capture_output=True, check=True
     )
     assert done.stdout == render(replay("progression", lines))
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=2**40))
+def test_stored_event_ids_are_uuid5_of_originator_and_version(originator: uuid.UUID,
+                                                             version: int) -> None:
+    from shared.events import stored_event_id, stored_event_id_text
+    from shared.events.envelope import EVENT_ID_NAMESPACE
+
+    expected = uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator}:{version}")
+    assert stored_event_id(originator, version) == expected
+    assert stored_event_id_text(originator, version) == str(expected)
