@@ -23,9 +23,8 @@ class Plan:
     course_id: str
     region_id: str
     dates: dict[int, dt.date]
-    days: frozenset[int]
     day_bits: int
-    """`days` as `AttendedDays` keeps a participant's days, to compare in one operation."""
+    """The occasion's days as `AttendedDays` keeps a participant's, to compare in one step."""
 
 
 class Occasions:
@@ -41,8 +40,7 @@ class Occasions:
         """Apply a `CourseOccasionPlanned`; the new plan if it is now the one in force."""
         data = cast(CourseOccasionPlanned, env.data)
         dates = {d.day: d.date for d in data.days}
-        plan = Plan(data.occasion_id, data.course_id, data.region_id, dates, frozenset(dates),
-                    day_bits(dates))
+        plan = Plan(data.occasion_id, data.course_id, data.region_id, dates, day_bits(dates))
         old = self._plans.get(data.occasion_id)
         if not self._plans.offer(data.occasion_id, stamp_of(env), plan):
             return None

@@ -41,14 +41,11 @@ class Progression:
         self._memberships = Memberships()
         self._levels: LatestBy[str, str] = LatestBy()
         self._journeys: LatestBy[str, str] = LatestBy()
-        self._handlers: dict[str, Callable[[Envelope], Changed]] = {
-            "ParticipantRegistered": self._registered,
-            "ParticipantMoved": self._moved,
-            "ParticipantLevelChanged": self._level_changed,
-        }
         # type -> (is it a completion fact, its handler): one look-up per event
         self._dispatch: dict[str, tuple[bool, Callable[[Envelope], Any]]] = {
-            **{name: (False, handler) for name, handler in self._handlers.items()},
+            "ParticipantRegistered": (False, self._registered),
+            "ParticipantMoved": (False, self._moved),
+            "ParticipantLevelChanged": (False, self._level_changed),
             **{name: (True, handler)
                for name, handler in self._completions.fact_handlers.items()},
         }

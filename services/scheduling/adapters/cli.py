@@ -86,9 +86,9 @@ def _occasions_from_csv(path: Path) -> dict[str, list[dict[str, str]]]:
 
 
 def _command(occasion_id: str, rows: list[dict[str, str]]) -> PlanOccasion:
-    first = rows[0]
     from services.scheduling.application import PlanOccasion
 
+    first = rows[0]
     return PlanOccasion.model_validate({
         "occasion_id": occasion_id, "course_id": first["course_id"],
         "region_id": first["region_id"], "capacity": first["capacity"],
