@@ -128,3 +128,18 @@ class BillingFacts:
         data = cast(TrainerDayDelivered, env.data)
         key = (data.trainer_id, data.occasion_id, data.day)
         self._trainer_days.offer(key, stamp_of(env), (data.role, data.municipality_id))
+
+
+class OnBillingFacts:
+    """A fold that reads the billing facts (pot, invoices): it applies what they apply."""
+
+    def __init__(self) -> None:
+        self.facts = BillingFacts()
+
+    @property
+    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
+        return self.facts.appliers
+
+    def apply(self, env: Envelope) -> bool:
+        """Apply one event; True when it was new and is a billing fact."""
+        return self.facts.apply(env)

@@ -8,27 +8,14 @@ the two always agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from shared.events import Envelope
-from shared.projections.billing import BillingFacts
+from shared.projections.billing import OnBillingFacts
 from shared.projections.pot import distribute
 
 
-class Invoices:
+class Invoices(OnBillingFacts):
     """The `invoices` projection as a fold."""
-
-    def __init__(self) -> None:
-        self.facts = BillingFacts()
-
-    @property
-    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
-        return self.facts.appliers
-
-    def apply(self, env: Envelope) -> bool:
-        """Apply one event; True when it was new and is a billing fact."""
-        return self.facts.apply(env)
 
     def result(self, region_id: str, year: int) -> dict[str, Any]:
         """The contract's `invoices` replay document: every municipality with days or credit."""

@@ -10,13 +10,12 @@ no points, nothing is distributed. The arithmetic is exact (fractions), never fl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from shared.events import Envelope
-from shared.projections.billing import BillingFacts
+from shared.projections.billing import BillingFacts, OnBillingFacts
 
 
 def divide_pot(pot_sek: int, points: Mapping[str, Fraction]) -> dict[str, int]:
@@ -93,19 +92,8 @@ def distribute(facts: BillingFacts, region_id: str, year: int) -> Distribution:
     return Distribution(region_id, year, pot_sek, total, shares)
 
 
-class Pot:
+class Pot(OnBillingFacts):
     """The `pot` projection as a fold; `result` divides the pot of one region and year."""
-
-    def __init__(self) -> None:
-        self.facts = BillingFacts()
-
-    @property
-    def appliers(self) -> dict[str, Callable[[Envelope], object]]:
-        return self.facts.appliers
-
-    def apply(self, env: Envelope) -> bool:
-        """Apply one event; True when it was new and is a billing fact."""
-        return self.facts.apply(env)
 
     def distribution(self, region_id: str, year: int) -> Distribution:
         return distribute(self.facts, region_id, year)
