@@ -2,13 +2,16 @@
 
 The folds are the ones the live consumers run (`shared.projections`); this module only reads
 lines, validates each as a contract envelope and hands it on. A line that is not a valid event
-stops the replay with its line number: a partial result would look like a complete one.
+stops the replay with its line number: a partial result would look like a complete one. A
+well-formed envelope of an event type this code does not know is skipped and counted, as every
+consumer does (CONTRACT.md): a log written by a later minor version still replays.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -18,7 +21,7 @@ from typing import IO, Annotated, Any, Protocol
 import orjson
 import typer
 
-from shared.events import ContractError, Envelope
+from shared.events import ContractError, Envelope, UnknownEventType
 from shared.events.fast import DECODE_ERRORS, decode_envelope, fast_decoder
 from shared.projections import Evaluations, Invoices, Pot, Progression
 
@@ -98,8 +101,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def fold_lines(fold: _Fold, lines: Iterable[bytes]) -> int:
+def fold_lines(fold: _Fold, lines: Iterable[bytes], skipped: Counter[str] | None = None) -> int:
     """Validate and apply every line; the number of lines. The hot loop of a replay.
+    Envelopes of unknown types are counted per type in `skipped`.
 
     Each line is decoded into the contract's msgspec Structs (`shared.events.fast`), which
     the folds read as they read pydantic envelopes. A line msgspec rejects goes to
@@ -114,7 +118,12 @@ def fold_lines(fold: _Fold, lines: Iterable[bytes]) -> int:
                 try:
                     env = decode(line)
                 except DECODE_ERRORS:
-                    env = decode_envelope(line)
+                    try:
+                        env = decode_envelope(line)
+                    except UnknownEventType as unknown:
+                        if skipped is not None:
+                            skipped[unknown.type_name] += 1
+                        continue
                 apply = appliers.get(env.type)  # every line is validated; the fold's types applied
                 if apply is not None:
                     apply(env)
@@ -124,13 +133,14 @@ def fold_lines(fold: _Fold, lines: Iterable[bytes]) -> int:
 
 
 def replay(
-    projection: str, lines: Iterable[bytes], region: str | None = None, year: int | None = None
+    projection: str, lines: Iterable[bytes], region: str | None = None, year: int | None = None,
+    skipped: Counter[str] | None = None,
 ) -> dict[str, Any]:
     """Fold `lines` (one JSON envelope each) through `projection`: the contract's document."""
     chosen = check_options(projection, region, year)
     fold = _fold(chosen)
     with collector_paused():
-        fold_lines(fold, lines)
+        fold_lines(fold, lines, skipped)
         if chosen in PER_REGION_AND_YEAR:
             return fold.result(region, year)  # type: ignore[no-any-return]
         return fold.result()  # type: ignore[no-any-return]
@@ -183,8 +193,9 @@ def replay_command(
     try:
         check_options(projection, region, year)
         size = log.stat().st_size
+        skipped: Counter[str] = Counter()
         with collector_paused(), log.open("rb") as f:
-            document = replay(projection, _lines(f, size), region, year)
+            document = replay(projection, _lines(f, size), region, year, skipped)
             if size >= FREEZE_FROM_BYTES:
                 # The command ends here, and what the fold built is garbage that exit frees
                 # anyway. Frozen, the collector leaves it alone: else the first collection
@@ -196,6 +207,9 @@ def replay_command(
     except ReplayError as e:
         typer.echo(f"yrkesresan replay: {log}: {e}", err=True)
         raise typer.Exit(1) from None
+    for type_name, count in sorted(skipped.items()):
+        typer.echo(f"yrkesresan replay: skipped {count} event(s) of unknown type {type_name!r}",
+                   err=True)
     out = typer.get_binary_stream("stdout")
     out.write(render(document))
     out.flush()

@@ -1,4 +1,4 @@
-"""The public integration contract v1 as code (see docs/contract/ for the generated schemas)."""
+"""The public integration contract v1.1 as code (docs/contract/ holds the generated schemas)."""
 
 from shared.events.envelope import (
     ALL_TOPICS,
@@ -8,6 +8,7 @@ from shared.events.envelope import (
     SERVICES,
     ContractError,
     Envelope,
+    UnknownEventType,
     new_envelope,
     parse_envelope,
     parse_envelope_dict,
@@ -28,6 +29,7 @@ __all__ = [
     "SERVICES",
     "ContractError",
     "Envelope",
+    "UnknownEventType",
     "EventData",
     "new_envelope",
     "parse_envelope",

@@ -91,6 +91,39 @@ class ContractError(ValueError):
     """A message that is not a valid v1 envelope; the text names what is wrong."""
 
 
+class UnknownEventType(ContractError):
+    """A well-formed envelope of a type this code does not know (added in a later minor
+    version). The contract says: skip it and count it, never dead-letter it for that alone."""
+
+    def __init__(self, type_name: str) -> None:
+        super().__init__(f"type: unknown event type {type_name!r} (skipped)")
+        self.type_name = type_name
+
+
+class _AnyTypeEnvelope(BaseModel):
+    """The common fields of an envelope of any type, to tell an unknown type from garbage."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: uuid.UUID
+    type: Annotated[str, Field(min_length=1, max_length=200)]
+    schema_version: Literal[1]
+    occurred_at: AwareDatetime
+    data: dict[str, Any]
+
+
+_ANY_TYPE: TypeAdapter[_AnyTypeEnvelope] = TypeAdapter(_AnyTypeEnvelope)
+
+
+def _unknown_type(validate: Any, raw: Any) -> UnknownEventType | None:
+    """An `UnknownEventType` when `raw` is a well-formed envelope of a type not in the
+    contract as this code knows it; None otherwise (then it is simply invalid)."""
+    try:
+        common = validate(raw)
+    except ValidationError:
+        return None
+    return None if common.type in ENVELOPE_TYPES else UnknownEventType(common.type)
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for e in error.errors(include_url=False):
@@ -104,14 +137,15 @@ def parse_envelope(raw: bytes | str) -> Envelope:
     try:
         return _ADAPTER.validate_json(raw)
     except ValidationError as e:
-        raise ContractError(_describe(e)) from None
+        raise _unknown_type(_ANY_TYPE.validate_json, raw) or ContractError(_describe(e)) from None
 
 
 def parse_envelope_dict(obj: Any) -> Envelope:
     try:
         return _ADAPTER.validate_python(obj)
     except ValidationError as e:
-        raise ContractError(_describe(e)) from None
+        raise (_unknown_type(_ANY_TYPE.validate_python, obj)
+               or ContractError(_describe(e))) from None
 
 
 def new_envelope(

@@ -1,4 +1,4 @@
-"""The v1 event types of the public contract (`../shared/CONTRACT.md`), one frozen model each.
+"""The v1.1 event types of the public contract (`../shared/CONTRACT.md`), one frozen model each.
 
 Each model is the `data` object of its envelope. `SERVICE` names the service whose topic it
 travels on (not `TOPIC`: the eventsourcing library reads a class attribute of that name as the
@@ -177,6 +177,16 @@ class DeepeningSubmitted(EventData):
     task_id: Id
 
 
+class TrainerRegistered(EventData):
+    """A trainer's account (v1.1): name and e-mail stay in the enrolment service, encrypted
+    like a participant's. Trainers are assigned to occasions only once registered."""
+
+    SERVICE = "enrolment"
+    KEY = "municipality_id"  # no participant, occasion or region: the home municipality
+    trainer_id: Id
+    municipality_id: Id
+
+
 class ParticipantErased(EventData):
     SERVICE = "enrolment"
     KEY = "participant_id"
@@ -245,6 +255,45 @@ class TrainerDayDelivered(EventData):
     role: DeliveryRole
 
 
+class AttendanceWithdrawn(EventData):
+    """A participant-day reported by mistake (v1.1); recorded by the occasion's regional
+    coordinator. Final: a later report of the same participant-day does not bring it back."""
+
+    SERVICE = "scheduling"
+    KEY = "participant_id"
+    participant_id: Id
+    occasion_id: Id
+    day: Annotated[int, Field(ge=1, le=50)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class CourseOccasionRescheduled(EventData):
+    """The occasion's days as now planned, replacing the days it had (v1.1)."""
+
+    SERVICE = "scheduling"
+    KEY = "occasion_id"
+    occasion_id: Id
+    days: Annotated[tuple[CourseDay, ...], Field(min_length=1)]
+
+
+class CourseOccasionCancelled(EventData):
+    """v1.1: the days reported for it still count; nobody completes it."""
+
+    SERVICE = "scheduling"
+    KEY = "occasion_id"
+    occasion_id: Id
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class TrainerUnassigned(EventData):
+    """v1.1: the trainer leaves the occasion's team; days already delivered still count."""
+
+    SERVICE = "scheduling"
+    KEY = "occasion_id"
+    occasion_id: Id
+    trainer_id: Id
+
+
 # --- Certification (derived) ----------------------------------------------------------------
 
 
@@ -263,6 +312,22 @@ class CertificateIssued(EventData):
     participant_id: Id
     course_id: Id
     occasion_id: Id
+
+
+class CertificateRevoked(EventData):
+    """v1.1: the completion behind the certificate no longer holds (a withdrawn day).
+
+    `participant_id` is an optional addition within v1.1: the services always fill it, so that
+    the revocation travels in the same partition as the certificate it revokes."""
+
+    SERVICE = "certification"
+    KEY = "participant_id"
+    certificate_id: Id
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    participant_id: Id | None = None
+
+    def key(self) -> str:
+        return self.participant_id or self.certificate_id
 
 
 class EvaluationSubmitted(EventData):
@@ -314,14 +379,20 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PreparationCompleted,
         DeepeningSubmitted,
         ParticipantErased,
+        TrainerRegistered,
         CourseOccasionPlanned,
         ParticipantBooked,
         BookingCancelled,
         TrainerAssigned,
         CourseDayAttended,
         TrainerDayDelivered,
+        AttendanceWithdrawn,
+        CourseOccasionRescheduled,
+        CourseOccasionCancelled,
+        TrainerUnassigned,
         CourseCompleted,
         CertificateIssued,
+        CertificateRevoked,
         EvaluationSubmitted,
         YearClosed,
         PotDistributed,
@@ -330,4 +401,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 
 # Derived events: emitted by services from the facts above; projections give the same result
 # with or without them.
-DERIVED_TYPES = frozenset({"CourseCompleted", "CertificateIssued", "PotDistributed"})
+DERIVED_TYPES = frozenset(
+    {"CourseCompleted", "CertificateIssued", "CertificateRevoked", "PotDistributed"}
+)

@@ -103,6 +103,11 @@ def contract_snapshot(
 # never names of people: the contract carries none.
 
 _EXAMPLE_AT = dt.datetime(2025, 3, 4, 9, 30, tzinfo=dt.UTC)
+# Participant, trainer and certificate ids are minted by the services as UUIDs (v1.1).
+_PARTICIPANT = "3f2b8c1e-6a4d-4e0b-9c57-1d2e3f4a5b6c"
+_LEADER = "8a1f0d2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c"
+_TRAINER = "b7c6d5e4-f3a2-4b1c-9d0e-1f2a3b4c5d6e"
+_CERTIFICATE = "c0ffee00-1234-4abc-8def-0123456789ab"
 
 EXAMPLE_DATA: dict[str, EventData] = {
     "RegionRegistered": m.RegionRegistered(region_id="rss-dalarna", name="RSS Dalarna"),
@@ -123,24 +128,27 @@ EXAMPLE_DATA: dict[str, EventData] = {
         region_id="rss-dalarna", year=2025, components=m.PriceComponents(), points=m.Points()
     ),
     "ParticipantRegistered": m.ParticipantRegistered(
-        participant_id="p-7f3a",
+        participant_id=_PARTICIPANT,
         municipality_id="falun",
         journey="barn-och-unga",
         role="socialsekreterare",
         level=m.Level.NY,
         years_in_profession=1.5,
     ),
-    "ParticipantMoved": m.ParticipantMoved(participant_id="p-7f3a", to_municipality_id="borlange"),
+    "ParticipantMoved": m.ParticipantMoved(
+        participant_id=_PARTICIPANT, to_municipality_id="borlange"
+    ),
     "ParticipantLevelChanged": m.ParticipantLevelChanged(
-        participant_id="p-7f3a", level=m.Level.VAN
+        participant_id=_PARTICIPANT, level=m.Level.VAN
     ),
     "PreparationCompleted": m.PreparationCompleted(
-        participant_id="p-7f3a", course_id="bou-ny-handlaggning", item_id="handbok-kap-3"
+        participant_id=_PARTICIPANT, course_id="bou-ny-handlaggning", item_id="handbok-kap-3"
     ),
     "DeepeningSubmitted": m.DeepeningSubmitted(
-        participant_id="p-7f3a", course_id="bou-ny-handlaggning", task_id="reflektion"
+        participant_id=_PARTICIPANT, course_id="bou-ny-handlaggning", task_id="reflektion"
     ),
-    "ParticipantErased": m.ParticipantErased(participant_id="p-7f3a"),
+    "ParticipantErased": m.ParticipantErased(participant_id=_PARTICIPANT),
+    "TrainerRegistered": m.TrainerRegistered(trainer_id=_LEADER, municipality_id="mora"),
     "CourseOccasionPlanned": m.CourseOccasionPlanned(
         occasion_id="occ-2025-1",
         course_id="bou-ny-handlaggning",
@@ -151,32 +159,54 @@ EXAMPLE_DATA: dict[str, EventData] = {
             m.CourseDay(day=2, date=dt.date(2025, 4, 2), mode=m.DayMode.DIGITAL),
         ),
     ),
-    "ParticipantBooked": m.ParticipantBooked(occasion_id="occ-2025-1", participant_id="p-7f3a"),
-    "BookingCancelled": m.BookingCancelled(occasion_id="occ-2025-1", participant_id="p-7f3a"),
+    "ParticipantBooked": m.ParticipantBooked(occasion_id="occ-2025-1", participant_id=_PARTICIPANT),
+    "BookingCancelled": m.BookingCancelled(occasion_id="occ-2025-1", participant_id=_PARTICIPANT),
     "TrainerAssigned": m.TrainerAssigned(
         occasion_id="occ-2025-1",
-        trainer_id="t-19",
+        trainer_id=_LEADER,
         municipality_id="mora",
         role=m.TrainerRole.LEADER,
     ),
     "CourseDayAttended": m.CourseDayAttended(
-        participant_id="p-7f3a", occasion_id="occ-2025-1", day=1
+        participant_id=_PARTICIPANT, occasion_id="occ-2025-1", day=1
     ),
     "TrainerDayDelivered": m.TrainerDayDelivered(
         occasion_id="occ-2025-1",
         day=1,
-        trainer_id="t-19",
+        trainer_id=_LEADER,
         municipality_id="mora",
         role=m.DeliveryRole.LEADER,
     ),
+    "AttendanceWithdrawn": m.AttendanceWithdrawn(
+        participant_id=_PARTICIPANT,
+        occasion_id="occ-2025-1",
+        day=2,
+        reason="Rapporterad av misstag",
+    ),
+    "CourseOccasionRescheduled": m.CourseOccasionRescheduled(
+        occasion_id="occ-2025-1",
+        days=(
+            m.CourseDay(day=1, date=dt.date(2025, 4, 1), mode=m.DayMode.ON_SITE),
+            m.CourseDay(day=2, date=dt.date(2025, 4, 9), mode=m.DayMode.ON_SITE),
+        ),
+    ),
+    "CourseOccasionCancelled": m.CourseOccasionCancelled(
+        occasion_id="occ-2025-2", reason="För få anmälda"
+    ),
+    "TrainerUnassigned": m.TrainerUnassigned(occasion_id="occ-2025-1", trainer_id=_TRAINER),
     "CourseCompleted": m.CourseCompleted(
-        participant_id="p-7f3a", course_id="bou-ny-handlaggning", occasion_id="occ-2025-1"
+        participant_id=_PARTICIPANT, course_id="bou-ny-handlaggning", occasion_id="occ-2025-1"
     ),
     "CertificateIssued": m.CertificateIssued(
-        certificate_id="cert-0001",
-        participant_id="p-7f3a",
+        certificate_id=_CERTIFICATE,
+        participant_id=_PARTICIPANT,
         course_id="bou-ny-handlaggning",
         occasion_id="occ-2025-1",
+    ),
+    "CertificateRevoked": m.CertificateRevoked(
+        certificate_id=_CERTIFICATE,
+        reason="En kursdag återkallades",
+        participant_id=_PARTICIPANT,
     ),
     "EvaluationSubmitted": m.EvaluationSubmitted(
         occasion_id="occ-2025-1",
@@ -191,8 +221,8 @@ EXAMPLE_DATA: dict[str, EventData] = {
         pot_sek=20000,
         total_points=2.5,
         trainers=(
-            m.PotShare(trainer_id="t-19", municipality_id="mora", points=1.5, amount_sek=12000),
-            m.PotShare(trainer_id="t-23", municipality_id="falun", points=1.0, amount_sek=8000),
+            m.PotShare(trainer_id=_LEADER, municipality_id="mora", points=1.5, amount_sek=12000),
+            m.PotShare(trainer_id=_TRAINER, municipality_id="falun", points=1.0, amount_sek=8000),
         ),
     ),
 }

@@ -20,13 +20,20 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from shared.events import DEADLETTER_TOPIC, ContractError, Envelope, parse_envelope
+from shared.events import (
+    DEADLETTER_TOPIC,
+    ContractError,
+    Envelope,
+    UnknownEventType,
+    parse_envelope,
+)
 from shared.platform.db import Cursor, Database
 from shared.platform.observability import (
     CONSUMER_LAG,
     EVENTS_APPLIED,
     EVENTS_DEADLETTERED,
     EVENTS_DUPLICATE,
+    EVENTS_UNKNOWN_TYPE,
 )
 
 log = logging.getLogger(__name__)
@@ -184,6 +191,8 @@ class EnvelopeConsumer:
         for record in records:
             try:
                 valid.append(parse_envelope(record.value or b""))
+            except UnknownEventType as e:  # a later minor version's type: skip, never poison
+                EVENTS_UNKNOWN_TYPE.labels(self.runner.projector.name, e.type_name).inc()
             except ContractError as e:
                 self._deadletter(record, str(e))
         return self.runner.apply_batch(valid)

@@ -27,6 +27,11 @@ EVENTS_DUPLICATE = Counter(
 EVENTS_DEADLETTERED = Counter(
     "yrkesresan_events_deadlettered_total", "Messages sent to the dead-letter topic", ["consumer"]
 )
+EVENTS_UNKNOWN_TYPE = Counter(
+    "yrkesresan_events_unknown_type_total",
+    "Envelopes of an event type this consumer does not know, skipped (not dead-lettered)",
+    ["consumer", "type"],
+)
 RELAY_LAG = Gauge("yrkesresan_relay_lag_events", "Stored events not yet published", ["service"])
 CONSUMER_LAG = Gauge(
     "yrkesresan_consumer_lag_messages", "Messages on the topic not yet applied", ["consumer"]

@@ -14,6 +14,7 @@ from shared.events import DEADLETTER_TOPIC, new_envelope, topic_name
 from shared.events.models import ParticipantRegistered
 from shared.platform.broker import LocalBroker, ensure_topics, free_port
 from shared.platform.consumer import EnvelopeConsumer
+from shared.platform.observability import EVENTS_UNKNOWN_TYPE
 from shared.platform.relay import Relay
 from tests.integration.helpers import envelopes, in_thread, read_topic, wait_for
 
@@ -76,7 +77,12 @@ def test_projection_is_exact_under_duplicates_and_dead_letters(
     for env in envs + envs[:5]:  # five duplicates
         producer.send(topic, key=env.key().encode(), value=env.to_json())
     producer.send(topic, key=b"bad", value=b'{"type": "ParticipantRegistered", "id": 1}')
+    unknown = (b'{"id": "%s", "type": "ParticipantNicknamed%s", "schema_version": 1, '
+               b'"occurred_at": "2026-01-01T00:00:00Z", "data": {}}'
+               % (str(uuid.uuid4()).encode(), marker.encode()))
+    producer.send(topic, key=b"later-minor-version", value=unknown)
     producer.flush()
+    skipped = EVENTS_UNKNOWN_TYPE.labels("progression", f"ParticipantNicknamed{marker}")
     thread = in_thread(consumer.run)
     try:
         wait_for(lambda: len([r for r in cert.progression.list(cert.db)
@@ -94,6 +100,9 @@ def test_projection_is_exact_under_duplicates_and_dead_letters(
     assert len(mine) == 20  # each of the five duplicates was applied once
     dead = read_topic(broker.bootstrap, DEADLETTER_TOPIC, 1)
     assert any(b'"reason"' in d and b"ParticipantRegistered" in d for d in dead)
+    # A type of a later minor version is skipped and counted, never dead-lettered.
+    assert not any(f"ParticipantNicknamed{marker}".encode() in d for d in dead)
+    assert skipped._value.get() == 1
     producer.close()
     cert.close()
 

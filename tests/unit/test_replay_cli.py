@@ -72,7 +72,7 @@ def test_a_malformed_line_names_its_number_and_what_is_wrong(tmp_path: Path) -> 
         (b"\n", "Invalid JSON"),
         (b'{"id": "x", "type": "CourseDayAttended"}\n', "id"),
         (
-            b'{"id":"00000000-0000-0000-0000-000000000001","type":"Nope","schema_version":1,'
+            b'{"id":"00000000-0000-0000-0000-000000000001","type":"Nope","schema_version":2,'
             b'"occurred_at":"2024-01-01T00:00:00Z","data":{}}\n',
             "Nope",
         ),
@@ -141,3 +141,21 @@ def test_replay_applies_what_the_live_fold_applies(projection: str) -> None:
     live = fold.result(*args) if args[0] else fold.result()
     assert replay(projection, lines, *args) == live
     assert live != replay(projection, [], *args)  # the log is not empty of what it counts
+
+
+UNKNOWN_TYPE = (
+    b'{"id":"00000000-0000-0000-0000-0000000000aa","type":"CourseRenamedInV1_2",'
+    b'"schema_version":1,"occurred_at":"2024-01-01T00:00:00Z","data":{"course_id":"x"}}\n'
+)
+
+
+def test_an_unknown_event_type_is_skipped_and_counted(tmp_path: Path) -> None:
+    """CONTRACT.md: a consumer skips a type it does not know; replay is one."""
+    lines = seed_log()[:3] + [UNKNOWN_TYPE, UNKNOWN_TYPE] + seed_log()[3:]
+    log = write_log(tmp_path, lines)
+    result = runner.invoke(
+        app, ["replay", "pot", "--log", str(log), "--region", REGION, "--year", "2024"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == replay("pot", seed_log(), REGION, 2024)
+    assert "skipped 2 event(s) of unknown type 'CourseRenamedInV1_2'" in result.stderr
