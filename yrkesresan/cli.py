@@ -159,6 +159,10 @@ from yrkesresan import demo, replay  # noqa: E402
 replay.register(app)
 demo.register(app)
 
+from yrkesresan import audit  # noqa: E402
+
+audit.register(app)
+
 from services.enrolment.adapters import cli as enrolment_cli  # noqa: E402
 
 enrolment_cli.register(app)

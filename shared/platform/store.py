@@ -34,6 +34,7 @@ from psycopg.sql import SQL, Composable, Identifier
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import EventData
+from shared.platform.chain import GENESIS, LINK_SQL, ChainedRow, Head, link
 from shared.platform.observability import EVENTS_STORED
 from shared.platform.settings import Settings, eventsourcing_env
 
@@ -185,33 +186,39 @@ class PostgresRecorder(PostgresApplicationRecorder):
     function takes the same lock, notifies and inserts, and the save is a single statement in
     autocommit: the lock is held only while the server inserts and commits. Our statements
     ride along as data-modifying CTEs of that statement, so they commit or fail with it.
-    The function is created by `yrkesresan migrate`, with the tables."""
+
+    Under that lock the function also extends the hash chain (`shared.platform.chain`, ADR
+    0008): it reads the last event's position and hash and links each new event to it, so
+    chain order is commit order without another round trip. The functions, the chain columns
+    and their computation over a store that predates them are created by `yrkesresan
+    migrate`, with the tables, in one transaction."""
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        schema = Identifier(datastore.schema)
-        # One function per events table: several services may share a database.
-        self.locked_insert_function = Identifier(f"yr_insert_{self.events_table_name}"[:63])
-        self.sql_create_statements.append(SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
-            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
-            "BEGIN "
-            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
-            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-            "NOTIFY {channel}; "
-            "RETURN QUERY INSERT INTO {schema}.{table} "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-            "RETURNING notification_id; "
-            "END; $BODY$"
-        ).format(
-            schema=schema, function=self.locked_insert_function,
-            event=Identifier(self.stored_event_type_name),
-            lock_timeout=datastore.lock_timeout, table=Identifier(self.events_table_name),
-            channel=Identifier(self.channel_name),
-        ))
+        if datastore.originator_id_type != "uuid":
+            raise ValueError("the hash chain reads originator ids as UUIDs")
+        names = {
+            "schema": Identifier(datastore.schema),
+            "table": Identifier(self.events_table_name),
+            "event": Identifier(self.stored_event_type_name),
+            "channel": Identifier(self.channel_name),
+            "lock_timeout": datastore.lock_timeout,
+            # One function each per events table: several services may share a database.
+            "function": Identifier(f"yr_insert_{self.events_table_name}"[:63]),
+            "link": Identifier(f"yr_chain_{self.events_table_name}"[:63]),
+            "genesis": SQL("decode(repeat('00', 32), 'hex')"),
+        }
+        self.sql_create_statements.extend(
+            SQL(statement).format(**names) for statement in _CHAIN_DDL)
         self._invoke = SQL("SELECT n AS notification_id FROM {schema}.{function}((%s)) AS n"
-                           ).format(schema=schema, function=self.locked_insert_function)
+                           ).format(**names)
+        self._select_chain = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, "
+            "chain_seq, chain_hash FROM {schema}.{table} WHERE notification_id > %s "
+            "ORDER BY notification_id LIMIT %s").format(**names)
+        self._select_head = SQL(
+            "SELECT notification_id, chain_seq, chain_hash FROM {schema}.{table} "
+            "WHERE notification_id <= %s ORDER BY notification_id DESC LIMIT 1").format(**names)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],
@@ -232,16 +239,160 @@ class PostgresRecorder(PostgresApplicationRecorder):
             curs.execute(query, params, prepare=True)
             return [row["notification_id"] for row in curs.fetchall()]
 
+    def select_chain(self, after: int, limit: int) -> list[ChainedRow]:
+        """Stored events with their chain columns, in notification order, after `after`."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_chain, (after, limit))
+            return [ChainedRow(r["notification_id"], r["originator_id"],
+                               r["originator_version"], r["topic"], _bytes(r["state"]),
+                               r["chain_seq"], _bytes(r["chain_hash"]))
+                    for r in curs.fetchall()]
+
+    def chain_head(self, upto: int) -> Head | None:
+        """The chain position and hash stored with the last event at or before `upto`."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_head, (upto,))
+            row = curs.fetchone()
+        if row is None or row["chain_seq"] is None or row["chain_hash"] is None:
+            return None
+        return Head(row["notification_id"], row["chain_seq"], bytes(row["chain_hash"]))
+
+
+_CHAIN_DDL = (
+    # The chain formula (shared.platform.chain.link), once in SQL for both users below.
+    "CREATE OR REPLACE FUNCTION {schema}.{link}(prev bytea, seq bigint, originator_id uuid, "
+    "originator_version bigint, topic text, state bytea) RETURNS bytea "
+    f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {LINK_SQL} $$",
+    # A store that predates the chain gets the columns and the chain over what it holds, in
+    # this same transaction: it is either not chained at all or chained entirely. A store
+    # that has the columns is left alone: `migrate` must never re-chain (and so bless) a
+    # store someone has edited.
+    "DO $UPGRADE$ DECLARE r record; s bigint := 0; h bytea := {genesis}; BEGIN "
+    "IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = '{schema}.{table}'::regclass "
+    "AND attname = 'chain_hash' AND NOT attisdropped) THEN RETURN; END IF; "
+    "LOCK TABLE {schema}.{table} IN ACCESS EXCLUSIVE MODE; "
+    "IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = '{schema}.{table}'::regclass "
+    "AND attname = 'chain_hash' AND NOT attisdropped) THEN RETURN; END IF; "
+    "ALTER TABLE {schema}.{table} ADD COLUMN chain_seq bigint, ADD COLUMN chain_hash bytea; "
+    "FOR r IN SELECT notification_id, originator_id, originator_version, topic, state "
+    "FROM {schema}.{table} ORDER BY notification_id LOOP "
+    "s := s + 1; "
+    "h := {schema}.{link}(h, s, r.originator_id, r.originator_version, r.topic, r.state); "
+    "UPDATE {schema}.{table} SET chain_seq = s, chain_hash = h "
+    "WHERE notification_id = r.notification_id; "
+    "END LOOP; END $UPGRADE$",
+    # The save: lock, notify, link each event to the chain's head and insert it.
+    "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+    "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+    "DECLARE e {schema}.{event}; head_seq bigint; head_hash bytea; id bigint; "
+    "BEGIN "
+    "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+    "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+    "NOTIFY {channel}; "
+    "SELECT chain_seq, chain_hash INTO head_seq, head_hash FROM {schema}.{table} "
+    "ORDER BY notification_id DESC LIMIT 1; "
+    "head_seq := coalesce(head_seq, 0); "
+    "head_hash := coalesce(head_hash, {genesis}); "
+    "FOREACH e IN ARRAY events LOOP "
+    "head_seq := head_seq + 1; "
+    "head_hash := {schema}.{link}(head_hash, head_seq, e.originator_id, "
+    "e.originator_version, e.topic, e.state); "
+    "INSERT INTO {schema}.{table} "
+    "(originator_id, originator_version, topic, state, chain_seq, chain_hash) "
+    "VALUES (e.originator_id, e.originator_version, e.topic, e.state, head_seq, head_hash) "
+    "RETURNING notification_id INTO id; "
+    "RETURN NEXT id; "
+    "END LOOP; "
+    "END; $BODY$",
+)
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
 
 class SQLiteRecorder(SQLiteApplicationRecorder):
-    """The embedded default's counterpart of `PostgresRecorder`."""
+    """The embedded default's counterpart of `PostgresRecorder`: statements of our own in the
+    save's transaction, and the hash chain, extended inside that transaction after taking
+    the database's write lock first (so the head it links to is the one it commits after,
+    whichever process writes)."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        table = self.events_table_name
+        self._take_write_lock = f"UPDATE {table} SET topic = topic WHERE 0"
+        self._select_last = (
+            f"SELECT chain_seq, chain_hash FROM {table} ORDER BY rowid DESC LIMIT 1")
+        self._insert_chained = (
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state, "
+            "chain_seq, chain_hash) VALUES (?, ?, ?, ?, ?, ?)")
+        self._select_chain = (
+            f"SELECT rowid, originator_id, originator_version, topic, state, chain_seq, "
+            f"chain_hash FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?")
+        self._select_head = (
+            f"SELECT rowid, chain_seq, chain_hash FROM {table} WHERE rowid <= ? "
+            "ORDER BY rowid DESC LIMIT 1")
+
+    def _create_table(self, c: Any) -> None:
+        """Create the table, and chain a store that predates the chain, in one transaction
+        (see `PostgresRecorder`: a store with the columns is never re-chained)."""
+        super()._create_table(c)
+        table = self.events_table_name
+        c.execute(self._take_write_lock)
+        c.execute(f"PRAGMA table_info({table})")
+        if any(row[1] == "chain_hash" for row in c.fetchall()):
+            return
+        c.execute(f"ALTER TABLE {table} ADD COLUMN chain_seq INTEGER")
+        c.execute(f"ALTER TABLE {table} ADD COLUMN chain_hash BLOB")
+        c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+                  "ORDER BY rowid")
+        seq, prev, updates = 0, GENESIS, []
+        for rowid, originator_id, version, topic, state in c.fetchall():
+            seq += 1
+            prev = link(prev, seq, _uuid(originator_id), version, topic, state)
+            updates.append((seq, prev, rowid))
+        c.executemany(f"UPDATE {table} SET chain_seq = ?, chain_hash = ? WHERE rowid = ?",
+                      updates)
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
         statements: Sequence[Statement] = kwargs.get("statements", ())
+        c.execute(self._take_write_lock)  # before reading the head
         for sql, params in statements:
             c.execute(sql.replace("%s", "?"), tuple(params))
-        return super()._insert_events(c, stored_events, **kwargs)
+        c.execute(self._select_last)
+        last = c.fetchone()
+        seq, prev = (last[0] or 0, last[1] or GENESIS) if last else (0, GENESIS)
+        ids = []
+        for s in stored_events:
+            originator_id = _uuid(s.originator_id)
+            seq += 1
+            prev = link(prev, seq, originator_id, s.originator_version, s.topic, s.state)
+            c.execute(self._insert_chained, (originator_id.hex, s.originator_version, s.topic,
+                                             s.state, seq, prev))
+            ids.append(c.lastrowid)
+        return ids
+
+    def select_chain(self, after: int, limit: int) -> list[ChainedRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_chain, (after, limit))
+            return [ChainedRow(r[0], _uuid(r[1]), r[2], r[3], r[4], r[5], r[6])
+                    for r in c.fetchall()]
+
+    def chain_head(self, upto: int) -> Head | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_head, (upto,))
+            row = c.fetchone()
+        if row is None or row[1] is None or row[2] is None:
+            return None
+        return Head(row[0], row[1], bytes(row[2]))
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+ChainRecorder = PostgresRecorder | SQLiteRecorder
 
 
 class ServiceApplication(Application[uuid.UUID]):
@@ -273,6 +424,13 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def exists(self, aggregate_id: uuid.UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    @property
+    def chain(self) -> ChainRecorder:
+        """The recorder, as the hash chain reads it (ADR 0008)."""
+        recorder = self.recorder
+        assert isinstance(recorder, PostgresRecorder | SQLiteRecorder)
+        return recorder
 
 
 def aggregate_id(kind: str, key: str) -> uuid.UUID:

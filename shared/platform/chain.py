@@ -1,0 +1,177 @@
+"""The hash chain that makes each service's event store tamper-evident (ADR 0008).
+
+Every stored event carries its place in the chain (`chain_seq`: 1, 2, 3, ... in notification
+order) and `chain_hash` = SHA-256 of the previous event's hash followed by the event's own
+content: its chain position, originator id, originator version, topic and state (the stored
+bytes). Changing any of these in a row, removing a row or inserting one breaks the chain from
+there on, and `verify` walks it in notification order and names the first event where it
+breaks. Someone who can write the database can of course recompute every hash after their
+change; the chain head the relay publishes on the bus (`yrkesresan.audit.v1`) is what holds
+the service to the history it had already shown.
+
+The hash is computed where the event is written, inside the write's lock (PostgreSQL: the
+insert function created by `yrkesresan migrate`; SQLite: the write transaction), from the
+formula below. `link` and `LINK_SQL` are the same formula in Python and in SQL; a test holds
+them to each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+GENESIS = bytes(32)
+"""The "previous hash" of the first event."""
+
+LINK_SQL = (
+    "sha256(prev || int8send(seq) || uuid_send(originator_id) || int8send(originator_version)"
+    " || int4send(octet_length(convert_to(topic, 'UTF8'))) || convert_to(topic, 'UTF8')"
+    " || state)"
+)
+"""`link` in PostgreSQL, over arguments of those names: the body of the per-table function."""
+
+
+def link(prev: bytes, seq: int, originator_id: uuid.UUID, version: int, topic: str,
+         state: bytes) -> bytes:
+    """One event's chain hash. Fixed-width fields, and the topic's length before the topic, so
+    that no two different events give the same bytes (the state comes last)."""
+    t = topic.encode()
+    return hashlib.sha256(
+        prev + seq.to_bytes(8, "big", signed=True) + originator_id.bytes
+        + version.to_bytes(8, "big", signed=True) + len(t).to_bytes(4, "big", signed=True)
+        + t + state
+    ).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedRow:
+    """One stored event as the chain sees it (the chain columns may be missing: NULL)."""
+
+    notification_id: int
+    originator_id: uuid.UUID
+    originator_version: int
+    topic: str | None
+    state: bytes | None
+    chain_seq: int | None
+    chain_hash: bytes | None
+
+    def follows(self, seq: int, prev: bytes) -> bool:
+        """Whether this row is the event at chain position `seq` after hash `prev`."""
+        if self.chain_seq != seq or self.topic is None or self.state is None:
+            return False
+        return self.chain_hash == link(prev, seq, self.originator_id, self.originator_version,
+                                       self.topic, self.state)
+
+
+Kind = Literal["changed", "inserted", "removed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """The first place where a store's chain does not hold."""
+
+    service: str
+    notification_id: int
+    originator_id: str
+    originator_version: int
+    kind: Kind
+    detail: str
+
+    def describe(self) -> str:
+        return (f"{self.service}: chain broken at notification {self.notification_id} "
+                f"(originator {self.originator_id}, version {self.originator_version}): "
+                f"{self.kind}: {self.detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last event of an intact chain: what the relay publishes."""
+
+    notification_id: int
+    seq: int
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    service: str
+    events: int
+    head: Head | None
+    broken: Break | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def walk(service: str, rows: Iterable[ChainedRow]) -> Verdict:
+    """Follow the chain over `rows` (in notification order) to its head or its first break.
+
+    At a break, the row after it tells what happened: if it continues the chain from the last
+    good event, the breaking row was inserted; a chain position beyond the next one means
+    events were removed before the row; otherwise the row itself was changed.
+    """
+    seq, prev = 0, GENESIS
+    head: Head | None = None
+    pending = _lookahead(rows)
+    for row, after in pending:
+        if row.follows(seq + 1, prev):
+            seq, prev = seq + 1, row.chain_hash or GENESIS
+            head = Head(row.notification_id, seq, prev)
+            continue
+        return Verdict(service, seq, head, _diagnose(service, row, after, seq, prev, head))
+    return Verdict(service, seq, head)
+
+
+def _diagnose(service: str, row: ChainedRow, after: ChainedRow | None, seq: int, prev: bytes,
+              head: Head | None) -> Break:
+    since = f"after notification {head.notification_id}" if head else "at the start"
+
+    def broken(kind: Kind, detail: str) -> Break:
+        return Break(service, row.notification_id, str(row.originator_id),
+                     row.originator_version, kind, detail)
+
+    if after is not None and after.follows(seq + 1, prev):
+        return broken("inserted", f"this event is not in the chain; notification "
+                      f"{after.notification_id} continues it {since}")
+    if row.chain_seq is not None and row.chain_seq > seq + 1:
+        missing = row.chain_seq - seq - 1
+        return broken("removed", f"{missing} event(s) removed before it, {since} "
+                      f"(chain positions {seq + 1}-{row.chain_seq - 1} are gone)")
+    if row.chain_seq is None or row.chain_seq <= seq:
+        return broken("inserted", f"chain position {row.chain_seq} is not the next one "
+                      f"({seq + 1}) {since}")
+    return broken("changed", "its content no longer matches the hash recorded with it")
+
+
+def _lookahead(rows: Iterable[ChainedRow]) -> Iterator[tuple[ChainedRow, ChainedRow | None]]:
+    it = iter(rows)
+    current = next(it, None)
+    while current is not None:
+        following = next(it, None)
+        yield current, following
+        current = following
+
+
+class ChainSource(Protocol):
+    """A store's recorder, as the chain reads it (`shared.platform.store`'s recorders)."""
+
+    def select_chain(self, after: int, limit: int) -> list[ChainedRow]: ...
+
+    def chain_head(self, upto: int) -> Head | None: ...
+
+
+def chained_rows(source: ChainSource, page: int = 5000) -> Iterator[ChainedRow]:
+    """Every stored event with its chain columns, in notification order, a page at a time."""
+    after = 0
+    while rows := source.select_chain(after, page):
+        yield from rows
+        after = rows[-1].notification_id
+
+
+def verify(service: str, source: ChainSource) -> Verdict:
+    """Walk one store's whole chain: its head, or the first event where it breaks."""
+    return walk(service, chained_rows(source))
