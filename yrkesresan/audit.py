@@ -1,34 +1,80 @@
 """`yrkesresan audit`: hold the services' event stores to their history.
 
 `verify` walks each store's hash chain (ADR 0008) and names the first event that was changed,
-removed or inserted; it exits non-zero when any store's chain is broken.
+removed or inserted; with `--against-bus` it also holds each store to the chain heads its relay
+published (which catches a rewritten or cut-off history). It exits non-zero when any store's
+chain is broken.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from shared.platform.chain import Verdict, verify
+from shared.platform.chain import AUDIT_TOPIC, PublishedHead, Verdict, hold_to, verify
 from shared.platform.ports import SERVICE_PORTS
+
+log = logging.getLogger(__name__)
 
 audit = typer.Typer(no_args_is_help=True, help="Audit the event stores and their history.")
 
 
-def verify_services(names: list[str]) -> list[Verdict]:
-    """The verdict on each named service's store, read with the service's own settings."""
+def verify_services(names: list[str],
+                    heads: Iterable[PublishedHead] | None = None) -> list[Verdict]:
+    """The verdict on each named service's store, read with the service's own settings, held
+    to the published `heads` where given."""
     from yrkesresan import processes
 
     specs = processes.services()
+    held = list(heads or ())
     verdicts = []
     for name in names:
         app = specs[name].store()
         try:
-            verdicts.append(verify(name, app.chain))
+            verdict = verify(name, app.chain)
+            if verdict.intact:
+                broken = hold_to(app.chain, [h for h in held if h.service == name])
+                verdict = dataclasses.replace(verdict, broken=broken)
+            verdicts.append(verdict)
         finally:
             app.close()
     return verdicts
+
+
+def published_heads(bootstrap: str, quiet_s: float = 2.0, timeout_s: float = 60.0
+                    ) -> list[PublishedHead]:
+    """Every chain head on the audit topic, read from the beginning until it stays quiet
+    (end offsets cannot be trusted on the local broker). Messages that are not heads are
+    skipped and logged."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    heads: list[PublishedHead] = []
+    try:
+        parts = [TopicPartition(AUDIT_TOPIC, p)
+                 for p in sorted(consumer.partitions_for_topic(AUDIT_TOPIC) or ())]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        deadline, quiet_since = time.monotonic() + timeout_s, time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s and time.monotonic() < deadline:
+            records = [r for batch in consumer.poll(timeout_ms=300).values() for r in batch]
+            if records:
+                quiet_since = time.monotonic()
+            for record in records:
+                try:
+                    heads.append(PublishedHead.model_validate_json(record.value or b""))
+                except ValidationError as e:
+                    log.warning("not a chain head", extra={"offset": record.offset,
+                                                           "error": str(e)})
+        return heads
+    finally:
+        consumer.close()
 
 
 def describe(verdict: Verdict) -> str:
@@ -45,12 +91,20 @@ def describe(verdict: Verdict) -> str:
 def verify_command(
     service: Annotated[str | None, typer.Argument(
         help="enrolment, scheduling, certification or billing (default: every service)")] = None,
+    against_bus: Annotated[bool, typer.Option(
+        "--against-bus", help="also hold each store to the chain heads on the audit topic")
+    ] = False,
 ) -> None:
     """Walk each store's hash chain; name the first event changed, removed or inserted."""
+    from shared.platform.settings import Settings
+
     if service is not None and service not in SERVICE_PORTS:
         raise typer.BadParameter(
             f"unknown service {service!r}; choose one of {', '.join(SERVICE_PORTS)}")
-    verdicts = verify_services([service] if service else list(SERVICE_PORTS))
+    heads = published_heads(Settings().kafka_bootstrap) if against_bus else None
+    if heads is not None:
+        typer.echo(f"{len(heads)} published chain heads read from {AUDIT_TOPIC}")
+    verdicts = verify_services([service] if service else list(SERVICE_PORTS), heads)
     for verdict in verdicts:
         typer.echo(describe(verdict))
     if not all(v.intact for v in verdicts):

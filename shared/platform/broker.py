@@ -21,6 +21,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from shared.events import ALL_TOPICS, DEADLETTER_TOPIC
+from shared.platform.chain import AUDIT_TOPIC
 
 log = logging.getLogger(__name__)
 DEFAULT_PARTITIONS = 3
@@ -102,7 +103,7 @@ class LocalBroker:
 
 def ensure_topics(
     bootstrap: str,
-    topics: Iterable[str] = (*ALL_TOPICS, DEADLETTER_TOPIC),
+    topics: Iterable[str] = (*ALL_TOPICS, DEADLETTER_TOPIC, AUDIT_TOPIC),
     partitions: int = DEFAULT_PARTITIONS,
 ) -> None:
     """Create the topics with the partition count we mean (auto-created ones get the broker's)."""

@@ -17,11 +17,17 @@ them to each other.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+AUDIT_TOPIC = "yrkesresan.audit.v1"
+"""Where each relay publishes its store's chain head: not a contract topic, no event type."""
 
 GENESIS = bytes(32)
 """The "previous hash" of the first event."""
@@ -75,15 +81,16 @@ class Break:
 
     service: str
     notification_id: int
-    originator_id: str
-    originator_version: int
+    originator_id: str | None  # None: the event is gone
+    originator_version: int | None
     kind: Kind
     detail: str
 
     def describe(self) -> str:
+        event = ("the event is gone" if self.originator_id is None else
+                 f"originator {self.originator_id}, version {self.originator_version}")
         return (f"{self.service}: chain broken at notification {self.notification_id} "
-                f"(originator {self.originator_id}, version {self.originator_version}): "
-                f"{self.kind}: {self.detail}")
+                f"({event}): {self.kind}: {self.detail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,26 @@ class Head:
     notification_id: int
     seq: int
     hash: bytes
+
+
+class PublishedHead(BaseModel):
+    """The message on `AUDIT_TOPIC` (keyed by service): the service's chain, up to
+    `notification_id` at chain position `chain_seq`, ends in `hash`. Whoever keeps these
+    messages can later check the store still has that hash there (`yrkesresan audit verify
+    --against-bus`): rewriting or cutting off history already published then shows."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    service: str
+    notification_id: int
+    chain_seq: int
+    hash: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+    published_at: AwareDatetime
+
+    @classmethod
+    def of(cls, service: str, head: Head, now: dt.datetime | None = None) -> PublishedHead:
+        return cls(service=service, notification_id=head.notification_id, chain_seq=head.seq,
+                   hash=head.hash.hex(), published_at=now or dt.datetime.now(dt.UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +202,21 @@ def chained_rows(source: ChainSource, page: int = 5000) -> Iterator[ChainedRow]:
 def verify(service: str, source: ChainSource) -> Verdict:
     """Walk one store's whole chain: its head, or the first event where it breaks."""
     return walk(service, chained_rows(source))
+
+
+def hold_to(source: ChainSource, heads: Iterable[PublishedHead]) -> Break | None:
+    """The first published head (by chain position) the store no longer has: an event it
+    named was removed, or the chain up to it was rewritten (hashes computed anew)."""
+    for head in sorted(heads, key=lambda h: h.chain_seq):
+        rows = source.select_chain(head.notification_id - 1, 1)
+        row = rows[0] if rows else None
+        when = f"published as chain head at {head.published_at.isoformat()}"
+        if row is None or row.notification_id != head.notification_id:
+            return Break(head.service, head.notification_id, None, None, "removed",
+                         f"this event, {when}, is no longer in the store")
+        if row.chain_seq != head.chain_seq or (row.chain_hash or b"").hex() != head.hash:
+            return Break(head.service, row.notification_id, str(row.originator_id),
+                         row.originator_version, "changed",
+                         f"the chain up to here differs from the head {when}: history "
+                         "was rewritten")
+    return None

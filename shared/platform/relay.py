@@ -6,6 +6,10 @@ carries the same id), publishes with acks=all, and records the new position only
 has acknowledged the whole batch. The broker is a transport, not the source of truth: when it
 comes back empty (the local broker keeps everything in memory) the relay notices and publishes
 everything again from the store; consumers deduplicate by envelope id.
+
+Every `head_every_s` seconds or `head_every_events` events it also publishes the store's hash
+chain head as far as it has relayed (ADR 0008) on `yrkesresan.audit.v1`, so that an outsider
+can hold the service to the history it has published.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from kafka.errors import KafkaError
 from shared.events import SCHEMA_VERSION, stored_event_id_text, topic_name
 from shared.events.fast import decode_envelope
 from shared.platform.broker import ensure_topics
+from shared.platform.chain import AUDIT_TOPIC, PublishedHead
 from shared.platform.db import Database
 from shared.platform.observability import EVENTS_RELAYED, RELAY_LAG
 from shared.platform.store import (
@@ -135,6 +140,8 @@ class Relay:
         idle_sleep: float = 0.05,
         probe_every: float = 2.0,
         producer_config: dict[str, Any] | None = None,
+        head_every_s: float = 10.0,
+        head_every_events: int = 10_000,
     ) -> None:
         self.app = app
         self.name = f"{app.service}-relay"
@@ -152,6 +159,10 @@ class Relay:
         self._acked: dict[tuple[str, int], int] = {}
         self._producer: KafkaProducer | None = None
         self.healthy = False
+        self.head_every_s = head_every_s
+        self.head_every_events = head_every_events
+        self.head: PublishedHead | None = None  # the last one published
+        self._head_at = 0.0  # monotonic time it was published
 
     # -- broker plumbing --------------------------------------------------------------------
 
@@ -222,6 +233,7 @@ class Relay:
         log.warning("broker lost its data; publishing everything again", extra={"reason": reason})
         self._acked.clear()
         self.position = 0
+        self.head = None
         self.positions.set(self.name, 0)
         self._drop_producer()
 
@@ -238,6 +250,28 @@ class Relay:
         EVENTS_RELAYED.labels(self.app.service).inc(published)
         return len(notes)
 
+    def publish_head(self, force: bool = False) -> PublishedHead | None:
+        """Publish the chain head at the relayed position when it is due: it moved, and
+        `head_every_s` seconds or `head_every_events` events have passed since the last one
+        (or `force`). The head of events not yet relayed is never published."""
+        published = self.head.notification_id if self.head else 0
+        if self.position <= published:
+            return None
+        due = (self.position - published >= self.head_every_events
+               or time.monotonic() - self._head_at >= self.head_every_s)
+        chain_head = getattr(self.app.recorder, "chain_head", None)  # absent: not chained
+        if not (due or force) or chain_head is None:
+            return None
+        found = chain_head(self.position)
+        if found is None:
+            return None
+        head = PublishedHead.of(self.app.service, found)
+        producer = self._connect()
+        producer.send(AUDIT_TOPIC, key=self.app.service.encode(),
+                      value=head.model_dump_json().encode()).get(timeout=30)
+        self.head, self._head_at = head, time.monotonic()
+        return head
+
     def run(self, on_idle: Callable[[], None] | None = None) -> None:
         self.position = self.positions.get(self.name)
         self.published_topics = self.positions.topics(self.name) if self.position else set()
@@ -253,6 +287,7 @@ class Relay:
                     if emptied:
                         self.restart_from_scratch(f"{emptied} is empty")
                 count = self.run_once()
+                self.publish_head()
                 backoff = 0.2
                 self.healthy = True
                 if count == 0:

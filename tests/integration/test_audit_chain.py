@@ -4,13 +4,12 @@ store that predates the chain without ever re-chaining an edited one."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 from typer.testing import CliRunner
@@ -18,9 +17,13 @@ from typer.testing import CliRunner
 from services.enrolment import application as enrolment
 from services.enrolment.application import RegisterRegion
 from shared.platform.chain import GENESIS, chained_rows, link, verify
-from shared.platform.settings import Settings, sqlite_path
 from shared.platform.store import Aggregate, DomainEvent, ServiceApplication, aggregate_id
-from yrkesresan import processes
+from tests.integration.audit_helpers import (
+    configure_services,
+    notification_column,
+    sql,
+    url_of,
+)
 from yrkesresan.cli import app as cli
 
 pytestmark = pytest.mark.integration
@@ -64,20 +67,6 @@ def fill(app: Notes) -> list[uuid.UUID]:
     """Five saves, nine events."""
     return [save_notes(app, f"n{i}", *(f"text {i}.{j}" for j in range(1 + i % 3)))
             for i in range(5)]
-
-
-def sql(url: str, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Straight to the database, as someone with its password would."""
-    if url.startswith("sqlite"):
-        with sqlite3.connect(sqlite_path(url)) as conn:
-            return conn.execute(statement.replace("%s", "?"), tuple(params)).fetchall()
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(statement, tuple(params))  # type: ignore[arg-type]
-        return cur.fetchall() if cur.description else []
-
-
-def notification_column(url: str) -> str:
-    return "rowid" if url.startswith("sqlite") else "notification_id"
 
 
 def nth(app: Notes, n: int) -> Any:
@@ -249,15 +238,10 @@ def test_a_failed_upgrade_leaves_the_store_unchained(pg_url: str) -> None:
 
 
 def test_the_command_passes_on_intact_stores_and_names_an_edited_event(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
-    if database_url.startswith("sqlite"):  # the embedded default: a file per service
-        monkeypatch.setenv("YRKESRESAN_VAR_DIR", str(tmp_path / "var"))
-        monkeypatch.delenv("YRKESRESAN_DATABASE_URL", raising=False)
-    else:
-        monkeypatch.setenv("YRKESRESAN_DATABASE_URL", database_url)
-    processes.migrate(list(processes.services()))
-    database_url = Settings().database_url_for("enrolment")
+    configure_services(database_url, monkeypatch, tmp_path)
+    database_url = url_of("enrolment")
     e = enrolment.bootstrap(database_url)
     e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
     e.register_region(RegisterRegion(region_id="r2", name="RSS Annan"))
