@@ -66,7 +66,7 @@ def relay(service: Service, ops_port: Annotated[int | None, typer.Option()] = No
 
 @app.command()
 def consume(
-    projection: Annotated[str, typer.Argument(help="progression")],
+    projection: Annotated[str, typer.Argument(help="progression or certification")],
     ops_port: Annotated[int | None, typer.Option()] = None,
     group_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:

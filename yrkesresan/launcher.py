@@ -52,6 +52,7 @@ class System:
             self.start_api(service)
             self.start_relay(service)
         self.start_consumer()
+        self.start_certification_consumer()
 
     def port(self, service: str) -> int:
         own = self.env.get(f"YRKESRESAN_{service.upper()}_PORT")
@@ -71,6 +72,11 @@ class System:
         ops = self.ops_port("progression_consumer", 8200)
         return self.start("progression-consumer",
                           ["consume", "progression", "--ops-port", str(ops)])
+
+    def start_certification_consumer(self) -> subprocess.Popen[bytes]:
+        ops = self.ops_port("certification_consumer", 8201)
+        return self.start("certification-consumer",
+                          ["consume", "certification", "--ops-port", str(ops)])
 
     def urls(self, host: str = "127.0.0.1") -> dict[str, str]:
         return {s: f"http://{host}:{self.port(s)}" for s in SERVICES}

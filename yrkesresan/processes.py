@@ -54,7 +54,11 @@ def _store_of(service: Any) -> ServiceApplication:
 def projections() -> dict[str, Callable[[], Any]]:
     from services.certification import application as certification
 
-    return {"progression": lambda: certification.bootstrap().runner()}
+    return {"progression": lambda: certification.bootstrap().runner(),
+            "certification": lambda: certification.bootstrap().certification_runner()}
+
+
+CONSUMER_OPS_PORTS = {"progression": 8200, "certification": 8201}
 
 
 def _on_sigterm(stop: Callable[[], None]) -> None:
@@ -107,7 +111,7 @@ def consume(name: str, ops_port: int | None = None, group_id: str | None = None)
     configure_logging(f"{name}-consumer", settings.log_level)
     runner = projections()[name]()
     consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap, group_id=group_id)
-    serve_ops(settings.host, ops_port or 8200,
+    serve_ops(settings.host, ops_port or CONSUMER_OPS_PORTS[name],
               lambda: {"ok": consumer.healthy, "consumer": runner.projector.name,
                        "applied": runner.applied.count()})
     _on_sigterm(consumer.stop)

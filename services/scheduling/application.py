@@ -68,6 +68,11 @@ class DeepeningTaskIn(Command):
     title: Text
 
 
+class QuestionIn(Command):
+    question_id: Code
+    text: Text
+
+
 class PublishCourse(Command):
     """A course of the catalogue with its preparations, deepening tasks and format."""
 
@@ -82,6 +87,7 @@ class PublishCourse(Command):
     capacity: int = Field(default=24, ge=1, le=1000)
     preparations: tuple[PreparationIn, ...] = ()
     deepening_tasks: tuple[DeepeningTaskIn, ...] = ()
+    questions: tuple[QuestionIn, ...] = ()
 
     @field_validator("parts")
     @classmethod
@@ -99,10 +105,11 @@ class PublishCourse(Command):
             raise ValueError(f"ange sätt för var och en av kursens {days} dagar")
         return modes
 
-    @field_validator("preparations", "deepening_tasks")
+    @field_validator("preparations", "deepening_tasks", "questions")
     @classmethod
     def _unique_ids(cls, items: tuple[Any, ...]) -> tuple[Any, ...]:
-        ids = [getattr(i, "item_id", None) or getattr(i, "task_id", None) for i in items]
+        ids = [getattr(i, "item_id", None) or getattr(i, "task_id", None)
+               or getattr(i, "question_id", None) for i in items]
         if len(set(ids)) != len(ids):
             raise ValueError("varje id får förekomma en gång")
         return items
@@ -110,7 +117,7 @@ class PublishCourse(Command):
     def contract_data(self) -> contract.CoursePublished:
         return contract.CoursePublished.model_validate(self.model_dump(
             include={"course_id", "journey", "level", "title", "preparations",
-                     "deepening_tasks"}))
+                     "deepening_tasks", "questions"}))
 
     def format(self) -> CourseFormat:
         return CourseFormat.model_validate(self.model_dump(

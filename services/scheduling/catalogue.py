@@ -41,6 +41,22 @@ def _task(task_id: str, title: str) -> dict[str, Any]:
     return {"task_id": task_id, "title": title}
 
 
+# The evaluation (utvärdering) every course asks after completion, answered 1 (instämmer inte
+# alls) to 5 (instämmer helt); published with the course, so that the certification service
+# and the regions' systems read the questions from the bus.
+QUESTIONS: tuple[dict[str, str], ...] = (
+    {"question_id": "nytta", "text": "Kursen gav mig kunskap som jag har nytta av i mitt arbete."},
+    {"question_id": "forberedelser",
+     "text": "Förberedelserna (läsning, podd, film) var ett bra stöd inför kursdagarna."},
+    {"question_id": "ovningar",
+     "text": "Övningarna och diskussionerna hjälpte mig att använda kunskapen i praktiken."},
+    {"question_id": "utbildare", "text": "Utbildarna var väl förberedda och tydliga."},
+    {"question_id": "upplagg",
+     "text": "Kursdagarnas upplägg (på plats eller digitalt) fungerade bra för mig."},
+    {"question_id": "rekommendera", "text": "Jag skulle rekommendera kursen till en kollega."},
+)
+
+
 BARN_OCH_UNGA_NY: tuple[dict[str, Any], ...] = (
     {
         "course_id": "bou-ny-handlaggning",
@@ -146,5 +162,6 @@ BARN_OCH_UNGA_NY: tuple[dict[str, Any], ...] = (
 )
 
 SHIPPED: tuple[dict[str, Any], ...] = tuple(
-    {"journey": JOURNEY, "level": "ny", **course} for course in BARN_OCH_UNGA_NY
+    {"journey": JOURNEY, "level": "ny", "questions": QUESTIONS, **course}
+    for course in BARN_OCH_UNGA_NY
 )

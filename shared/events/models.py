@@ -88,6 +88,14 @@ class DeepeningTask(_Part):
     title: str
 
 
+class Question(_Part):
+    """A statement of the course's evaluation questionnaire, answered 1 (instämmer inte alls)
+    to 5 (instämmer helt)."""
+
+    question_id: Id
+    text: Annotated[str, StringConstraints(min_length=1)]
+
+
 class CoursePublished(EventData):
     SERVICE = "reference"
     KEY = "course_id"  # no participant, occasion, region or municipality: the course itself
@@ -97,6 +105,9 @@ class CoursePublished(EventData):
     title: Annotated[str, StringConstraints(min_length=1)]
     preparations: tuple[Preparation, ...] = ()
     deepening_tasks: tuple[DeepeningTask, ...] = ()
+    questions: tuple[Question, ...] = ()
+    """The evaluation questionnaire (v1.1, optional): the `question_id`s of
+    `EvaluationSubmitted.answers`."""
 
 
 class PriceComponents(_Part):

@@ -132,6 +132,24 @@ class Completions:
             ]
         }
 
+    def plan(self, occasion_id: str) -> Plan | None:
+        """The occasion's plan in force (course, region, dates), or None if not yet known."""
+        return self._plans.get(occasion_id)
+
+    def left(self, participant_id: str, occasion_id: str) -> tuple[list[int], list[str]]:
+        """What the rule still misses for this participant and occasion: the plan's days not
+        attended, and the mandatory preparations of its course not done (item ids, sorted).
+        For a participant's route; the rule itself is `_completed_with`."""
+        plan = self._plans.get(occasion_id)
+        if plan is None:
+            return [], []
+        attended = self._attendance.days(participant_id, occasion_id)
+        days = [day for day in sorted(plan.dates) if not attended & (1 << day)]
+        missing = (self._mandatory.values.get(plan.course_id) or 0) & ~self._prepared.get(
+            participant_id, 0)
+        items = self._item_bits.get(plan.course_id, _NO_ITEMS)
+        return days, sorted(item for item, bit in items.items() if missing & bit)
+
     def _all(self) -> Iterator[Completion]:
         for participant_id, occasions in self._by_participant.items():
             for occasion_id, course_id in occasions.items():

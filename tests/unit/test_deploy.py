@@ -30,16 +30,20 @@ OPS_PORTS = {
     "certification-relay": 8103,
     "billing-relay": 8104,
     "progression-consumer": 8200,
+    "certification-consumer": 8201,
 }
 ROLES = {
     "migrate": ["yrkesresan", "migrate"],
     **{f"{s}-api": ["yrkesresan", "serve", s] for s in API_PORTS},
     **{f"{s}-relay": ["yrkesresan", "relay", s] for s in API_PORTS},
     "progression-consumer": ["yrkesresan", "consume", "progression"],
+    "certification-consumer": ["yrkesresan", "consume", "certification"],
 }
 INFRASTRUCTURE = {"postgres", "kafka", "topics"}
-BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {"progression-consumer"}
-SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET")
+BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {"progression-consumer",
+                                                      "certification-consumer"}
+SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
+           "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY")
 
 
 def _docker_compose() -> str:

@@ -1,4 +1,6 @@
-"""Certification's HTTP API: progression (completion history) per participant."""
+"""Certification's HTTP API: progression, certificates (PDF, Open Badges credential), public
+verification, evaluations and their statistics, routes, and Stationen; one router per resource
+(`adapters/routers/`), each reading with the rules of `adapters/access.py`."""
 
 from __future__ import annotations
 
@@ -6,18 +8,32 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query
 
+from services.certification import views
+from services.certification.adapters.enrolment import Names
+from services.certification.adapters.routers import (
+    certificates,
+    evaluations,
+    routes,
+    stationen,
+    verification,
+)
+from services.certification.adapters.routers.context import Context
 from services.certification.application import Certification
 from shared.platform.auth import CurrentPrincipal, Role, forbid
 from shared.platform.http import service_api
 
 
-def create_api(cert: Certification) -> FastAPI:
+def create_api(cert: Certification, names: Names | None = None) -> FastAPI:
     api = service_api(
         "Yrkesresan – certification",
         "Genomförda kurser, intyg och utvärderingar, härledda ur händelserna.",
         health=lambda: {"ok": True, "service": "certification",
-                        "participants": cert.progression.count(cert.db)},
+                        "participants": cert.progression.count(cert.db),
+                        "certificates": views.count(cert.db)},
     )
+    ctx = Context(cert) if names is None else Context(cert, names)
+    for resource in (certificates, verification, evaluations, routes, stationen):
+        api.include_router(resource.router(ctx))
 
     @api.get("/progression/{participant_id}", tags=["progression"])
     def get_progression(participant_id: str, who: CurrentPrincipal) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""The certificate (intyg) as a PDF in Swedish: reportlab draws the page, segno makes the QR
+code that leads to the public verification page.
+
+The participant's name is passed in by the caller, who fetched it from enrolment for this
+rendering only: it is never stored here, and never on the bus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import segno
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+LEVELS = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
+JOURNEYS = {"barn_och_unga": "Barn och unga"}
+MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+          "september", "oktober", "november", "december")
+GREEN = colors.HexColor("#1f5f4a")
+
+
+def swedish_date(value: str | dt.date) -> str:
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def course_dates(certificate: dict[str, Any]) -> list[str]:
+    return sorted({row["date"] for row in certificate["evidence"]
+                   if row["type"] == "CourseDayAttended"})
+
+
+def render(certificate: dict[str, Any], course: dict[str, Any], name: str, region_name: str,
+           verify_url: str) -> bytes:
+    out = io.BytesIO()
+    pdf = Canvas(out, pagesize=A4, pageCompression=1)
+    pdf.setTitle(f"Intyg – {course.get('title', certificate['course_id'])}")
+    pdf.setAuthor(f"Yrkesresan – {region_name}")
+    pdf.setSubject("Intyg om genomförd kurs")
+    width, height = A4
+    _frame(pdf, width, height)
+    _body(pdf, width, height, certificate, course, name, region_name)
+    _verification(pdf, width, certificate, verify_url)
+    if certificate["status"] != "valid":
+        _revoked(pdf, width, height, certificate.get("reason") or "")
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def _frame(pdf: Canvas, width: float, height: float) -> None:
+    pdf.setStrokeColor(GREEN)
+    pdf.setLineWidth(3)
+    pdf.rect(15 * mm, 15 * mm, width - 30 * mm, height - 30 * mm)
+    pdf.setLineWidth(0.8)
+    pdf.rect(18 * mm, 18 * mm, width - 36 * mm, height - 36 * mm)
+
+
+def _centred(pdf: Canvas, text: str, y: float, font: str, size: float,
+             colour: colors.Color = colors.black) -> None:
+    pdf.setFont(font, size)
+    pdf.setFillColor(colour)
+    pdf.drawCentredString(A4[0] / 2, y, text)
+
+
+def _body(pdf: Canvas, width: float, height: float, certificate: dict[str, Any],
+          course: dict[str, Any], name: str, region_name: str) -> None:
+    journey = JOURNEYS.get(course.get("journey", ""), course.get("journey", ""))
+    top = height - 45 * mm
+    _centred(pdf, "INTYG", top, "Helvetica-Bold", 40, GREEN)
+    _centred(pdf, f"Yrkesresan – {journey}", top - 14 * mm, "Helvetica", 14)
+    _centred(pdf, "Härmed intygas att", top - 34 * mm, "Helvetica-Oblique", 13)
+    _centred(pdf, name, top - 48 * mm, "Helvetica-Bold", 24)
+    _centred(pdf, "har genomfört kursen", top - 60 * mm, "Helvetica-Oblique", 13)
+    _centred(pdf, course.get("title", certificate["course_id"]), top - 74 * mm,
+             "Helvetica-Bold", 20, GREEN)
+    dates = course_dates(certificate)
+    lines = [
+        ("Nivå", LEVELS.get(course.get("level", ""), course.get("level", ""))),
+        ("Kursdagar", ", ".join(swedish_date(d) for d in dates) or "–"),
+        ("Kurstillfälle", certificate["occasion_id"]),
+        ("Utfärdat av", region_name),
+        ("Utfärdat", swedish_date(certificate["issued_at"])),
+    ]
+    y = top - 95 * mm
+    for label, value in lines:
+        pdf.setFont("Helvetica-Bold", 11)
+        pdf.setFillColor(colors.black)
+        pdf.drawRightString(width / 2 - 3 * mm, y, f"{label}:")
+        pdf.setFont("Helvetica", 11)
+        pdf.drawString(width / 2 + 3 * mm, y, value)
+        y -= 7 * mm
+    pdf.setFont("Helvetica", 9)
+    pdf.setFillColor(colors.dimgrey)
+    pdf.drawCentredString(width / 2, y - 4 * mm, "Intyget visar att deltagaren närvarat alla "
+                          "kursdagar och gjort kursens obligatoriska förberedelser.")
+
+
+def _verification(pdf: Canvas, width: float, certificate: dict[str, Any], url: str) -> None:
+    size = 32 * mm
+    x, y = width - 25 * mm - size, 25 * mm
+    _qr(pdf, url, x, y, size)
+    pdf.setFillColor(colors.black)
+    pdf.setFont("Helvetica-Bold", 11)
+    pdf.drawString(25 * mm, y + size - 6 * mm, "Verifieringskod")
+    pdf.setFont("Courier-Bold", 16)
+    pdf.drawString(25 * mm, y + size - 14 * mm, certificate["verification_code"])
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(25 * mm, y + size - 21 * mm,
+                   "Kontrollera intyget genom att skanna QR-koden eller besöka")
+    pdf.setFont("Helvetica", 8)
+    pdf.drawString(25 * mm, y + size - 26 * mm, url)
+    pdf.drawString(25 * mm, y + 2 * mm, f"Intygs-id: {certificate['certificate_id']}")
+
+
+def _qr(pdf: Canvas, data: str, x: float, y: float, size: float) -> None:
+    code = segno.make(data, error="m")
+    rows = [list(row) for row in code.matrix_iter(scale=1, border=2)]
+    cell = size / len(rows)
+    pdf.setFillColor(colors.white)
+    pdf.rect(x, y, size, size, stroke=0, fill=1)
+    pdf.setFillColor(colors.black)
+    for r, row in enumerate(rows):
+        for c, dark in enumerate(row):
+            if dark:
+                pdf.rect(x + c * cell, y + size - (r + 1) * cell, cell, cell, stroke=0, fill=1)
+
+
+def _revoked(pdf: Canvas, width: float, height: float, reason: str) -> None:
+    pdf.saveState()
+    pdf.setFillColor(colors.Color(0.75, 0.1, 0.1, alpha=0.35))
+    pdf.translate(width / 2, height / 2)
+    pdf.rotate(30)
+    pdf.setFont("Helvetica-Bold", 64)
+    pdf.drawCentredString(0, 0, "ÅTERKALLAT")
+    pdf.restoreState()
+    pdf.setFont("Helvetica-Bold", 10)
+    pdf.setFillColor(colors.Color(0.6, 0.05, 0.05))
+    pdf.drawCentredString(width / 2, 62 * mm, f"Intyget är återkallat: {reason}"[:110])

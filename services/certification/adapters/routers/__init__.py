@@ -1,0 +1,1 @@
+"""Certification's HTTP API by resource, one router each (`adapters/http.py` mounts them)."""

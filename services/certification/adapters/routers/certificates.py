@@ -1,0 +1,66 @@
+"""A participant's certificates: the list, one certificate, its PDF and its credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from services.certification import views
+from services.certification.adapters import access, pdf
+from services.certification.adapters.routers.context import Context
+from shared.platform.auth import CurrentPrincipal
+
+
+def _public(ctx: Context, certificate: dict[str, Any]) -> dict[str, Any]:
+    """A certificate row as the API shows it (no evidence: that is in the credential)."""
+    shown = {k: v for k, v in certificate.items() if k != "evidence"}
+    return shown | {"course_title": ctx.course(certificate["course_id"]).get("title"),
+                    "links": ctx.links(certificate)}
+
+
+def router(ctx: Context) -> APIRouter:
+    api = APIRouter(tags=["intyg"])
+
+    @api.get("/participants/{participant_id}/certificates")
+    def list_certificates(participant_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+        access.sees_participant(who, participant_id, ctx.municipality_of(participant_id),
+                                f"Deltagaren {participant_id}")
+        rows = views.certificates_of(ctx.cert.db, participant_id)
+        return {"participant_id": participant_id,
+                "certificates": [_public(ctx, r) for r in rows]}
+
+    @api.get("/certificates/{certificate_id}")
+    def get_certificate(certificate_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+        certificate = ctx.certificate(certificate_id)
+        pid = certificate["participant_id"]
+        access.sees_participant(who, pid, ctx.municipality_of(pid), f"Intyget {certificate_id}")
+        return _public(ctx, certificate)
+
+    @api.get("/certificates/{certificate_id}/intyg.pdf", response_class=Response,
+             responses={200: {"content": {"application/pdf": {}}}})
+    def certificate_pdf(certificate_id: str, who: CurrentPrincipal) -> Response:
+        """The intyg as a PDF; the name is fetched from enrolment for this rendering only."""
+        certificate = ctx.certificate(certificate_id)
+        pid = certificate["participant_id"]
+        access.sees_document(who, pid, ctx.municipality_of(pid), f"Intyget {certificate_id}")
+        body = pdf.render(certificate, ctx.course(certificate["course_id"]),
+                          ctx.names.name_of(pid), ctx.region_name(certificate["region_id"]),
+                          ctx.verify_url(certificate["verification_code"]))
+        return Response(body, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="intyg-{certificate_id}.pdf"'})
+
+    @api.get("/certificates/{certificate_id}/credential")
+    def certificate_credential(certificate_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+        """The Open Badges 3.0 credential: `credential` is the signed VC-JWT (what a wallet
+        keeps and `POST /verify` checks), `document` the same credential readable."""
+        certificate = ctx.certificate(certificate_id)
+        pid = certificate["participant_id"]
+        access.sees_document(who, pid, ctx.municipality_of(pid), f"Intyget {certificate_id}")
+        document, token = ctx.credential(certificate)
+        return {"certificate_id": certificate_id, "status": certificate["status"],
+                "format": "vc+jwt (Open Badges 3.0, EdDSA)", "credential": token,
+                "document": document}
+
+    return api

@@ -1,0 +1,121 @@
+"""The certification consumer: facts from the bus in, certificates and read rows out.
+
+Per batch of new envelopes (ids not applied before):
+1. the facts are applied in memory (`CertificationFacts`: the shared folds and plain facts);
+2. the completion changes are acted on in certification's event store (`CertificatePolicy`),
+   whose relay then publishes `CourseCompleted`, `CertificateIssued` and `CertificateRevoked`;
+3. the envelopes' ids and the read rows are written in one transaction.
+
+A stop between 2 and 3 loses nothing and doubles nothing: the batch is delivered again, the
+policy finds the completions already certified in the store, and step 3 happens then. After a
+restart the facts are rebuilt from the envelopes applied before, without acting again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from services.certification import views
+from services.certification.domain import CertifiedCompletion
+from services.certification.policy import CertificatePolicy
+from services.certification.projections.facts import CertificationFacts, Touched
+from services.certification.projections.routes import route
+from shared.events import Envelope, topic_name
+from shared.platform.consumer import ProjectionRunner
+from shared.platform.db import Cursor, Database
+from shared.platform.observability import EVENTS_APPLIED, EVENTS_DUPLICATE
+
+TOPICS = tuple(topic_name(s) for s in ("reference", "enrolment", "scheduling", "certification"))
+
+
+class CertificationProjector:
+    def __init__(self) -> None:
+        self.name = "certification"
+        self.topics: Sequence[str] = TOPICS
+        self.facts = CertificationFacts()
+
+    def migrate(self, cur: Cursor) -> None:
+        views.migrate(cur)
+
+    def reset(self) -> None:
+        self.facts = CertificationFacts()
+
+    def load(self, envelopes: Iterable[Envelope]) -> None:
+        for env in envelopes:
+            self.facts.apply(env)
+
+    def apply(self, cur: Cursor, env: Envelope) -> None:
+        """One envelope without the policy (the runner's batches act on completions)."""
+        self.write(cur, [self.facts.apply(env)], [])
+
+    def write(self, cur: Cursor, touched: Sequence[Touched],
+              certified: Sequence[CertifiedCompletion]) -> None:
+        for completion in certified:
+            views.write_certificates(cur, completion)
+        participants = set().union(*(t.participants for t in touched)) if touched else set()
+        for participant_id in sorted(participants):
+            doc = route(self.facts, participant_id)
+            views.write_view(cur, "route", participant_id, doc,
+                             doc["municipality_id"] if doc else None)
+        for region_id in sorted(set().union(*(t.regions for t in touched)) if touched else ()):
+            views.write_view(cur, "region", region_id, {
+                "region_id": region_id, "name": self.facts.regions.get(region_id)})
+        courses = set().union(*(t.courses for t in touched)) if touched else set()
+        if courses:
+            self._write_courses(cur, courses)
+
+    def _write_courses(self, cur: Cursor, courses: set[str]) -> None:
+        for course_id in sorted(courses):
+            published = self.facts.courses.get(course_id)
+            if published is not None:
+                views.write_view(cur, "course", course_id, published.model_dump(mode="json"))
+        statistics = {row["course_id"]: row
+                      for row in self.facts.evaluations.result()["courses"]}
+        for course_id in sorted(courses):
+            views.write_view(cur, "evaluation", course_id, statistics.get(course_id))
+
+
+class CertificationRunner(ProjectionRunner):
+    """Applies batches in the order the module docstring gives; used by the Kafka consumer
+    and by `yrkesresan rebuild certification`."""
+
+    projector: CertificationProjector
+
+    def __init__(self, projector: CertificationProjector, db: Database,
+                 policy: CertificatePolicy) -> None:
+        super().__init__(projector, db)
+        self.policy = policy
+
+    def _fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """The envelopes not applied before, each once."""
+        ids = list(dict.fromkeys(str(env.id) for env in envelopes))
+        seen: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(
+                "SELECT event_id FROM applied_events WHERE consumer = %s AND event_id IN "
+                f"({', '.join(['%s'] * len(chunk))})", [self.projector.name, *chunk])
+            seen |= {r[0] for r in rows}
+        fresh = []
+        for env in envelopes:
+            key = str(env.id)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(env)
+        return fresh
+
+    def apply_batch(self, envelopes: Sequence[Envelope]) -> int:
+        fresh = self._fresh(envelopes)
+        try:
+            touched = [(env, self.projector.facts.apply(env)) for env in fresh]
+            certified = self.policy.act(self.projector.facts, touched)
+            with self.db.transaction() as cur:
+                for env in fresh:
+                    self.applied.record(cur, env)
+                self.projector.write(cur, [t for _, t in touched], certified)
+        except Exception:
+            self.restore()  # the facts may hold part of a batch the database never recorded
+            raise
+        EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
+        EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - len(fresh))
+        return len(fresh)

@@ -1,0 +1,179 @@
+"""What the certification consumer keeps in memory, fed each contract event once.
+
+The rules come from `shared/projections`: `Completions` decides who completed what (and what
+they still miss), `Evaluations` gives the statistics. Beside them this module keeps only
+facts, no rule: the published courses (with their questionnaires), who is registered where
+and at which level, who is booked on which occasion, and the event ids behind each completion
+(the evidence a certificate lists: ids and dates, never names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from shared.events import Envelope
+from shared.events import models as contract
+from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
+from shared.projections.evaluations import Evaluations
+from shared.projections.memberships import Memberships
+from shared.projections.versions import LatestBy, stamp_of
+
+
+@dataclass
+class Person:
+    """A participant as the bus tells it (no personal data is ever on the bus)."""
+
+    participant_id: str
+    journey: str
+    role: str
+    years_in_profession: float
+    registered_at: dt.datetime
+    erased: bool = False
+
+
+@dataclass
+class Touched:
+    """What one event changed: completions for the certificate policy, and the read rows."""
+
+    changes: CompletionChanges = NO_CHANGES
+    participants: set[str] = field(default_factory=set)
+    courses: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
+
+
+class CertificationFacts:
+    def __init__(self) -> None:
+        self.completions = Completions()
+        self.evaluations = Evaluations()
+        self.memberships = Memberships()
+        self.courses: LatestBy[str, contract.CoursePublished] = LatestBy()
+        self.people: dict[str, Person] = {}
+        self.regions: LatestBy[str, str] = LatestBy()  # region -> name
+        self.levels: LatestBy[str, str] = LatestBy()
+        self.bookings: LatestBy[tuple[str, str], bool] = LatestBy()  # (participant, occasion)
+        self.booked_on: dict[str, set[str]] = {}  # occasion -> participants ever booked
+        self.occasions_of: dict[str, set[str]] = {}  # participant -> occasions ever booked
+        self.attended: dict[tuple[str, str], dict[int, Envelope]] = {}  # earliest report a day
+        self.prepared: dict[tuple[str, str], dict[str, Envelope]] = {}  # (participant, course)
+
+    # -- the fold ---------------------------------------------------------------------------
+
+    def apply(self, env: Envelope) -> Touched:
+        """Apply one new event (the caller applies each id once)."""
+        self.evaluations.apply(env)
+        changes = self.completions.changes(env)
+        touched = Touched(changes, changes.participants() if changes is not NO_CHANGES
+                          else set())
+        touched.courses |= {c[1] for c in (*changes.added, *changes.removed)}
+        handler = getattr(self, f"_on_{env.type}", None)
+        if handler is not None:
+            handler(env, touched)
+        return touched
+
+    def _on_RegionRegistered(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        data = cast(contract.RegionRegistered, env.data)
+        if self.regions.offer(data.region_id, stamp_of(env), data.name):
+            t.regions.add(data.region_id)
+
+    def _on_CoursePublished(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        data = cast(contract.CoursePublished, env.data)
+        if self.courses.offer(data.course_id, stamp_of(env), data):
+            t.courses.add(data.course_id)
+            t.participants |= {p for p, person in self.people.items()
+                               if person.journey == data.journey}
+
+    def _on_ParticipantRegistered(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        data = cast(contract.ParticipantRegistered, env.data)
+        held = self.people.get(data.participant_id)
+        if held is None or (env.occurred_at, env.id.int) > (held.registered_at, 0):
+            self.people[data.participant_id] = Person(
+                data.participant_id, data.journey, data.role, data.years_in_profession,
+                env.occurred_at, held.erased if held else False)
+        self.memberships.registered(env)
+        self.levels.offer(data.participant_id, stamp_of(env), data.level)
+        t.participants.add(data.participant_id)
+
+    def _on_ParticipantMoved(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        self.memberships.moved(env)
+        t.participants.add(cast(contract.ParticipantMoved, env.data).participant_id)
+
+    def _on_ParticipantLevelChanged(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        data = cast(contract.ParticipantLevelChanged, env.data)
+        self.levels.offer(data.participant_id, stamp_of(env), data.level)
+        t.participants.add(data.participant_id)
+
+    def _on_ParticipantErased(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        pid = cast(contract.ParticipantErased, env.data).participant_id
+        if pid in self.people:
+            self.people[pid].erased = True
+        t.participants.add(pid)
+
+    def _on_ParticipantBooked(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        self._booking(env, True, t)
+
+    def _on_BookingCancelled(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        self._booking(env, False, t)
+
+    def _booking(self, env: Envelope, booked: bool, t: Touched) -> None:
+        data = cast(contract.ParticipantBooked, env.data)
+        self.bookings.offer((data.participant_id, data.occasion_id), stamp_of(env), booked)
+        self.booked_on.setdefault(data.occasion_id, set()).add(data.participant_id)
+        self.occasions_of.setdefault(data.participant_id, set()).add(data.occasion_id)
+        t.participants.add(data.participant_id)
+
+    def _on_CourseDayAttended(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        data = cast(contract.CourseDayAttended, env.data)
+        days = self.attended.setdefault((data.participant_id, data.occasion_id), {})
+        held = days.get(data.day)
+        if held is None or stamp_of(env) < stamp_of(held):
+            days[data.day] = env
+        self.occasions_of.setdefault(data.participant_id, set()).add(data.occasion_id)
+        t.participants.add(data.participant_id)
+
+    def _on_PreparationCompleted(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        data = cast(contract.PreparationCompleted, env.data)
+        items = self.prepared.setdefault((data.participant_id, data.course_id), {})
+        held = items.get(data.item_id)
+        if held is None or stamp_of(env) < stamp_of(held):
+            items[data.item_id] = env
+        t.participants.add(data.participant_id)
+
+    def _on_plan(self, env: Envelope, t: Touched) -> None:
+        occasion_id = cast(contract.CourseOccasionCancelled, env.data).occasion_id
+        t.participants |= self.booked_on.get(occasion_id, set())
+
+    _on_CourseOccasionPlanned = _on_plan  # noqa: N815
+    _on_CourseOccasionRescheduled = _on_plan  # noqa: N815
+    _on_CourseOccasionCancelled = _on_plan  # noqa: N815
+
+    def _on_AttendanceWithdrawn(self, env: Envelope, t: Touched) -> None:  # noqa: N802
+        t.participants.add(cast(contract.AttendanceWithdrawn, env.data).participant_id)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def is_booked(self, participant_id: str, occasion_id: str) -> bool:
+        return bool(self.bookings.get((participant_id, occasion_id)))
+
+    def evidence(self, participant_id: str, course_id: str,
+                 occasion_id: str) -> tuple[dict[str, Any], ...]:
+        """The events behind a completion: each planned day's first attendance report, and
+        each preparation of the course; ids and dates only."""
+        plan = self.completions.plan(occasion_id)
+        dates = plan.dates if plan else {}
+        days = self.attended.get((participant_id, occasion_id), {})
+        rows: list[dict[str, Any]] = [
+            {"event_id": str(env.id), "type": "CourseDayAttended", "day": day,
+             "date": str(dates.get(day, env.occurred_at.date()))}
+            for day, env in sorted(days.items()) if day in dates]
+        items = self.prepared.get((participant_id, course_id), {})
+        rows += [{"event_id": str(env.id), "type": "PreparationCompleted", "item_id": item,
+                  "date": str(env.occurred_at.date())} for item, env in sorted(items.items())]
+        return tuple(rows)
+
+    def participants_of(self, municipality_id: str | None) -> Iterable[str]:
+        for pid in self.people:
+            if municipality_id is None or self.memberships.current(pid) == municipality_id:
+                yield pid

@@ -1,0 +1,123 @@
+"""Certification's read tables, written by its consumer and read by its API.
+
+- `certificates`: one row per certificate as its aggregate stands (valid or revoked), with its
+  verification code and evidence; found by id, by code, by participant.
+- `cert_views`: JSON documents by kind and key: `route` per participant (scoped by their
+  municipality), `course` per published course (with its questionnaire), `evaluation` per
+  course (the `Evaluations` fold's row).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from services.certification.domain import CertifiedCompletion
+from shared.platform.db import Cursor, Database
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS certificates (certificate_id TEXT PRIMARY KEY,"
+    " participant_id TEXT NOT NULL, course_id TEXT NOT NULL, occasion_id TEXT NOT NULL,"
+    " region_id TEXT NOT NULL, status TEXT NOT NULL, verification_code TEXT NOT NULL UNIQUE,"
+    " completed_on TEXT NOT NULL, issued_at TEXT NOT NULL, revoked_at TEXT, reason TEXT,"
+    " evidence TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS certificates_participant ON certificates (participant_id)",
+    "CREATE TABLE IF NOT EXISTS cert_views (kind TEXT NOT NULL, key TEXT NOT NULL,"
+    " scope TEXT, body TEXT NOT NULL, PRIMARY KEY (kind, key))",
+    "CREATE INDEX IF NOT EXISTS cert_views_scope ON cert_views (kind, scope)",
+)
+COLUMNS = ("certificate_id", "participant_id", "course_id", "occasion_id", "region_id",
+           "status", "verification_code", "completed_on", "issued_at", "revoked_at", "reason",
+           "evidence")
+VALID, REVOKED = "valid", "revoked"
+
+
+def migrate(cur: Cursor) -> None:
+    for statement in DDL:
+        cur.execute(statement)
+
+
+def write_certificates(cur: Cursor, completion: CertifiedCompletion) -> None:
+    """The rows of one completion's certificates as its aggregate now stands."""
+    if completion.active and completion.issued_at is not None:
+        cur.execute(
+            f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES "
+            f"({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT (certificate_id) DO NOTHING",
+            (completion.certificate_id, completion.participant_id, completion.course_id,
+             completion.occasion_id, completion.region_id, VALID,
+             completion.verification_code, str(completion.completed_on),
+             completion.issued_at.isoformat(), None, None,
+             orjson.dumps(completion.evidence).decode()))
+    for certificate_id, (reason, when) in completion.revoked.items():
+        cur.execute("UPDATE certificates SET status = %s, revoked_at = %s, reason = %s "
+                    "WHERE certificate_id = %s",
+                    (REVOKED, when.isoformat(), reason, certificate_id))
+
+
+def write_view(cur: Cursor, kind: str, key: str, body: dict[str, Any] | None,
+               scope: str | None = None) -> None:
+    if body is None:
+        cur.execute("DELETE FROM cert_views WHERE kind = %s AND key = %s", (kind, key))
+        return
+    cur.execute(
+        "INSERT INTO cert_views (kind, key, scope, body) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, body = excluded.body",
+        (kind, key, scope, orjson.dumps(body).decode()))
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _certificate(row: tuple[Any, ...]) -> dict[str, Any]:
+    found = dict(zip(COLUMNS, row, strict=True))
+    found["evidence"] = orjson.loads(found["evidence"])
+    return found
+
+
+def certificate(db: Database, certificate_id: str) -> dict[str, Any] | None:
+    rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM certificates "
+                      "WHERE certificate_id = %s", (certificate_id,))
+    return _certificate(rows[0]) if rows else None
+
+
+def certificate_by_code(db: Database, code: str) -> dict[str, Any] | None:
+    rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM certificates "
+                      "WHERE verification_code = %s", (code.strip().upper(),))
+    return _certificate(rows[0]) if rows else None
+
+
+def certificates_of(db: Database, participant_id: str) -> list[dict[str, Any]]:
+    rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM certificates "
+                      "WHERE participant_id = %s ORDER BY issued_at, certificate_id",
+                      (participant_id,))
+    return [_certificate(r) for r in rows]
+
+
+def certificates_of_many(db: Database, participant_ids: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(participant_ids), 500):
+        chunk = participant_ids[start:start + 500]
+        rows = db.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM certificates WHERE participant_id IN "
+            f"({', '.join(['%s'] * len(chunk))}) ORDER BY issued_at, certificate_id", chunk)
+        found += [_certificate(r) for r in rows]
+    return found
+
+
+def view(db: Database, kind: str, key: str) -> dict[str, Any] | None:
+    rows = db.execute("SELECT body FROM cert_views WHERE kind = %s AND key = %s", (kind, key))
+    return orjson.loads(rows[0][0]) if rows else None
+
+
+def views(db: Database, kind: str, scope: str | None = None) -> list[dict[str, Any]]:
+    if scope is None:
+        rows = db.execute("SELECT body FROM cert_views WHERE kind = %s ORDER BY key", (kind,))
+    else:
+        rows = db.execute("SELECT body FROM cert_views WHERE kind = %s AND scope = %s "
+                          "ORDER BY key", (kind, scope))
+    return [orjson.loads(r[0]) for r in rows]
+
+
+def count(db: Database, table: str = "certificates") -> int:
+    return int(db.execute(f"SELECT count(*) FROM {table}")[0][0])

@@ -1,0 +1,326 @@
+"""The certification service on its embedded store (SQLite): certificates exactly once,
+revocation, the PDF, the Open Badges credential, verification, evaluations, routes, Stationen.
+The same runner is exercised on PostgreSQL and the broker in tests/integration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+
+from services.certification import application as certification
+from services.certification import views
+from services.certification.adapters.http import create_api
+from shared.events import Envelope, new_envelope
+from shared.events import models as m
+from shared.platform.auth import Principal, Role, issue_token
+
+NAME = "Sara Socionom"
+T0 = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+
+
+class FakeNames:
+    """Enrolment as seen over HTTP: counts the look-ups."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def name_of(self, participant_id: str) -> str:
+        self.asked.append(participant_id)
+        return NAME
+
+    def names_in(self, municipality_id: str) -> dict[str, str]:
+        return {"p1": NAME, "p2": "Per Persson"}
+
+
+class FlakyWrite:
+    """The read-row write of the first batch fails, as a process stopping would."""
+
+    def __init__(self, write: Any) -> None:
+        self.write = write
+        self.failed = False
+
+    def __call__(self, *args: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("stopped")
+        self.write(*args)
+
+
+def env(data: m.EventData, minutes: int = 0) -> Envelope:
+    return new_envelope(data, occurred_at=T0 + dt.timedelta(minutes=minutes))
+
+
+def facts(participant: str = "p1", occasion: str = "o1", days: int = 2) -> list[Envelope]:
+    return [
+        env(m.RegionRegistered(region_id="r1", name="RSS Dalarna")),
+        env(m.CoursePublished(
+            course_id="k1", journey="barn_och_unga", level="ny", title="Samtal och delaktighet",
+            preparations=(m.Preparation(item_id="f1", title="Läs kapitlet", mandatory=True),
+                          m.Preparation(item_id="f2", title="Se filmen", mandatory=False)),
+            questions=(m.Question(question_id="nytta", text="Kursen var nyttig."),
+                       m.Question(question_id="upplagg", text="Upplägget fungerade.")))),
+        env(m.ParticipantRegistered(participant_id=participant, municipality_id="m1",
+                                    journey="barn_och_unga", role="socialsekreterare",
+                                    level="ny", years_in_profession=1)),
+        env(m.CourseOccasionPlanned(
+            occasion_id=occasion, course_id="k1", region_id="r1", capacity=10,
+            days=tuple(m.CourseDay(day=d, date=dt.date(2026, 3, d), mode="on_site")
+                       for d in range(1, days + 1)))),
+        env(m.ParticipantBooked(occasion_id=occasion, participant_id=participant)),
+        *[env(m.CourseDayAttended(participant_id=participant, occasion_id=occasion, day=d), d)
+          for d in range(1, days + 1)],
+        env(m.PreparationCompleted(participant_id=participant, course_id="k1", item_id="f1"),
+            10),
+    ]
+
+
+@pytest.fixture
+def cert(tmp_path: Path) -> Iterator[certification.Certification]:
+    url = f"sqlite:///{tmp_path / 'certification.sqlite'}"
+    certification.migrate(url)
+    service = certification.bootstrap(url)
+    yield service
+    service.close()
+
+
+def stored(cert: certification.Certification) -> list[str]:
+    """The contract types in certification's store, in order."""
+    notes = cert.app.recorder.select_notifications(start=None, limit=1000)
+    return [n.topic.rsplit(":", 1)[-1] for n in notes]
+
+
+def token(**claims: Any) -> dict[str, str]:
+    who = Principal(subject="t", **claims)
+    return {"Authorization": f"Bearer {issue_token(who)}"}
+
+
+def test_a_completion_is_certified_once_however_often_facts_arrive(cert) -> None:  # type: ignore[no-untyped-def]
+    runner = cert.certification_runner()
+    runner.restore()
+    events = facts()
+    runner.apply_batch(list(reversed(events)))  # any order
+    runner.apply_batch(events + events)  # every message again, twice
+    again = cert.certification_runner()  # a restart: facts rebuilt from what was applied
+    again.restore()
+    again.apply_batch(events)
+    # the same facts reported again under new ids change nothing either
+    again.apply_batch([env(e.data, 30) for e in events])
+    assert stored(cert).count("CertificateIssued") == 1
+    assert stored(cert).count("CourseCompleted") == 1
+    (row,) = views.certificates_of(cert.db, "p1")
+    assert row["status"] == "valid" and row["region_id"] == "r1"
+    assert [e["type"] for e in row["evidence"]] == ["CourseDayAttended"] * 2 + [
+        "PreparationCompleted"]
+    assert row["evidence"][0]["event_id"] == str(events[5].id)
+    assert row["completed_on"] == "2026-03-02"
+
+
+def test_two_occasions_of_a_course_give_two_certificates(cert) -> None:  # type: ignore[no-untyped-def]
+    runner = cert.certification_runner()
+    runner.restore()
+    runner.apply_batch(facts(occasion="o1") + facts(occasion="o2"))
+    rows = views.certificates_of(cert.db, "p1")
+    assert sorted(r["occasion_id"] for r in rows) == ["o1", "o2"]
+    assert len({r["certificate_id"] for r in rows}) == 2
+    assert len({r["verification_code"] for r in rows}) == 2
+
+
+def test_a_stop_between_storing_and_recording_issues_nothing_twice(cert) -> None:  # type: ignore[no-untyped-def]
+    runner = cert.certification_runner()
+    runner.restore()
+    events = facts()
+    runner.projector.write = FlakyWrite(runner.projector.write)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        runner.apply_batch(events)  # events stored, applied ids not recorded
+    assert stored(cert).count("CertificateIssued") == 1
+    assert views.certificates_of(cert.db, "p1") == []
+    runner.apply_batch(events)  # the batch comes again
+    assert stored(cert).count("CertificateIssued") == 1
+    assert len(views.certificates_of(cert.db, "p1")) == 1
+
+
+def test_a_lost_completion_revokes_its_certificate_once(cert) -> None:  # type: ignore[no-untyped-def]
+    runner = cert.certification_runner()
+    runner.restore()
+    runner.apply_batch(facts())
+    stricter = env(m.CoursePublished(
+        course_id="k1", journey="barn_och_unga", level="ny", title="Samtal och delaktighet",
+        preparations=(m.Preparation(item_id="f1", title="Läs", mandatory=True),
+                      m.Preparation(item_id="f3", title="Ny film", mandatory=True))), 60)
+    runner.apply_batch([stricter])
+    runner.apply_batch([stricter])
+    assert stored(cert).count("CertificateRevoked") == 1
+    (row,) = views.certificates_of(cert.db, "p1")
+    assert row["status"] == "revoked" and "förberedelser" in row["reason"]
+    # the completion holds again: a new certificate, the old one stays revoked
+    runner.apply_batch([env(m.PreparationCompleted(participant_id="p1", course_id="k1",
+                                                   item_id="f3"), 70)])
+    rows = views.certificates_of(cert.db, "p1")
+    assert sorted(r["status"] for r in rows) == ["revoked", "valid"]
+
+
+def test_revocation_carries_the_participant_as_key(cert) -> None:  # type: ignore[no-untyped-def]
+    runner = cert.certification_runner()
+    runner.restore()
+    runner.apply_batch(facts())
+    runner.apply_batch([env(m.CoursePublished(
+        course_id="k1", journey="barn_och_unga", level="ny", title="K",
+        preparations=(m.Preparation(item_id="f9", title="x", mandatory=True),)), 60)])
+    from shared.platform.relay import envelope_of
+
+    notes = cert.app.recorder.select_notifications(start=None, limit=100)
+    published = [envelope_of(cert.app.mapper, "certification", n) for n in notes]  # type: ignore[arg-type]
+    revoked = [p for p in published if p and b'"CertificateRevoked"' in p[2]]
+    assert len(revoked) == 1 and revoked[0][1] == b"p1"
+    assert all(NAME.encode() not in p[2] for p in published if p)
+    assert sum(p is None for p in published) == 1  # the private details never leave
+
+
+@pytest.fixture
+def issued(cert) -> tuple[TestClient, FakeNames, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    runner = cert.certification_runner()
+    runner.restore()
+    runner.apply_batch(facts() + facts(participant="p2", occasion="o9", days=1)[2:5])
+    names = FakeNames()
+    client = TestClient(create_api(cert, names))
+    (row,) = views.certificates_of(cert.db, "p1")
+    return client, names, row
+
+
+def test_the_pdf_is_swedish_and_the_name_is_fetched_not_kept(issued, cert) -> None:  # type: ignore[no-untyped-def]
+    client, names, row = issued
+    r = client.get(f"/certificates/{row['certificate_id']}/intyg.pdf",
+                   headers=token(role=Role.PARTICIPANT, participant_id="p1"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    for expected in ("INTYG", "Härmed intygas att", NAME, "Samtal och delaktighet", "Nivå",
+                     "Ny", "1 mars 2026", "2 mars 2026", "RSS Dalarna", "Verifieringskod",
+                     row["verification_code"], f"/intyg/{row['verification_code']}"):
+        assert expected in text, expected
+    assert names.asked == ["p1"]
+    database = Path(cert.db.url.removeprefix("sqlite:///")).read_bytes()
+    assert NAME.encode() not in database
+
+
+def test_the_credential_verifies_and_one_changed_byte_fails(issued) -> None:  # type: ignore[no-untyped-def]
+    client, _, row = issued
+    r = client.get(f"/certificates/{row['certificate_id']}/credential",
+                   headers=token(role=Role.PARTICIPANT, participant_id="p1"))
+    assert r.status_code == 200
+    body = r.json()
+    doc = body["document"]
+    assert doc["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert doc["credentialSubject"]["achievement"]["name"] == "Samtal och delaktighet"
+    assert {e["genre"] for e in doc["evidence"]} == {"CourseDayAttended", "PreparationCompleted"}
+    assert NAME not in r.text
+    ok = client.post("/verify", json={"credential": body["credential"]}).json()
+    assert ok["verified"] is True and ok["status"] == "valid"
+    header, payload, signature = body["credential"].split(".")
+    for part in (1, 2):
+        pieces = [header, payload, signature]
+        text = pieces[part]
+        i = len(text) // 2
+        pieces[part] = text[:i] + ("A" if text[i] != "A" else "B") + text[i + 1:]
+        bad = client.post("/verify", json={"credential": ".".join(pieces)}).json()
+        assert bad["verified"] is False and bad["status"] == "invalid", part
+    kid = client.get("/.well-known/jwks.json").json()["keys"][0]["kid"]
+    assert client.get(f"/keys/{kid}").json()["crv"] == "Ed25519"
+
+
+def test_verification_page_says_valid_revoked_or_unknown(issued, cert) -> None:  # type: ignore[no-untyped-def]
+    client, _, row = issued
+    page = client.get(f"/intyg/{row['verification_code']}")
+    assert page.status_code == 200 and "Intyget är giltigt" in page.text
+    assert NAME not in page.text
+    assert client.get("/verify/XXXX-XXXX-XXXX").json()["status"] == "unknown"
+    assert client.get("/intyg/XXXX-XXXX-XXXX").status_code == 404
+    runner = cert.certification_runner()
+    runner.restore()
+    runner.apply_batch([env(m.CoursePublished(
+        course_id="k1", journey="barn_och_unga", level="ny", title="Samtal och delaktighet",
+        preparations=(m.Preparation(item_id="nytt", title="x", mandatory=True),)), 90)])
+    answer = client.get(f"/verify/{row['verification_code']}").json()
+    assert answer["status"] == "revoked" and answer["reason"]
+    assert "Intyget är återkallat" in client.get(f"/intyg/{row['verification_code']}").text
+
+
+def test_out_of_scope_answers_like_unknown(issued) -> None:  # type: ignore[no-untyped-def]
+    client, _, row = issued
+    path = f"/certificates/{row['certificate_id']}"
+    other = client.get(path, headers=token(role=Role.PARTICIPANT, participant_id="p2"))
+    unknown = client.get(f"/certificates/{uuid.uuid4()}",
+                         headers=token(role=Role.PARTICIPANT, participant_id="p2"))
+    assert other.status_code == unknown.status_code == 404
+    assert other.json()["detail"] == f"Intyget {row['certificate_id']} finns inte."
+    assert unknown.json()["detail"] == f"Intyget {unknown.url.path.rsplit('/', 1)[1]} finns inte."
+    admin_elsewhere = token(role=Role.MUNICIPAL_ADMIN, municipality_id="m2")
+    assert client.get(path, headers=admin_elsewhere).status_code == 404
+    admin = token(role=Role.MUNICIPAL_ADMIN, municipality_id="m1")
+    assert client.get(path, headers=admin).status_code == 200
+    analyst = token(role=Role.NATIONAL_ANALYST)
+    assert client.get(f"{path}/intyg.pdf", headers=analyst).status_code == 404
+
+
+def test_an_evaluation_is_taken_once_and_its_respondent_is_untraceable(issued, cert) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = issued
+    me = token(role=Role.PARTICIPANT, participant_id="p1")
+    open_ = client.get("/participants/p1/evaluations", headers=me).json()["evaluations"]
+    assert [q["question_id"] for q in open_[0]["questions"]] == ["nytta", "upplagg"]
+    assert open_[0]["answered"] is False
+    body = {"answers": {"nytta": 5, "upplagg": 3}, "comment": "Bra dag, Sara tackar"}
+    assert client.post("/participants/p1/evaluations/o1", json=body,
+                       headers=me).status_code == 201
+    again = client.post("/participants/p1/evaluations/o1", json=body, headers=me)
+    assert again.status_code == 409
+    assert client.post("/participants/p1/evaluations/o1", json={"answers": {"nytta": 6}},
+                       headers=me).status_code == 422
+    assert client.post("/participants/p1/evaluations/o1", json={"answers": {"x": 1}},
+                       headers=me).status_code == 422
+    assert client.post("/participants/p1/evaluations/o9", json=body,
+                       headers=me).status_code == 404  # not completed there
+    assert client.post("/participants/p2/evaluations/o1", json=body,
+                       headers=me).status_code == 404  # someone else's
+    from shared.platform.relay import envelope_of
+
+    notes = cert.app.recorder.select_notifications(start=None, limit=100)
+    published = [p for n in notes if (p := envelope_of(cert.app.mapper, "certification", n))]  # type: ignore[arg-type]
+    (submitted,) = [p[2] for p in published if b"EvaluationSubmitted" in p[2]]
+    assert b"Bra dag" not in submitted and b"p1" not in submitted
+    for plain in ("p1o1", "p1|o1", "p1:o1", "o1p1"):
+        for algo in (hashlib.sha256, hashlib.sha1, hashlib.md5):
+            assert algo(plain.encode()).hexdigest()[:32].encode() not in submitted
+    assert client.get("/participants/p1/evaluations", headers=me).json()[
+        "evaluations"][0]["answered"] is True
+
+
+def test_route_and_stationen(issued) -> None:  # type: ignore[no-untyped-def]
+    client, _, row = issued
+    admin = token(role=Role.MUNICIPAL_ADMIN, municipality_id="m1")
+    route = client.get("/participants/p2/route", headers=admin).json()
+    (stop,) = route["stops"]
+    assert stop["done"] is False and stop["booked_occasions"] == ["o9"]
+    assert stop["missing"]["preparations"] == [{"item_id": "f1", "title": "Läs kapitlet"}]
+    mine = client.get("/participants/p1/route", headers=admin).json()
+    assert mine["stops"][0]["done"] is True
+    assert mine["certificates"][0]["links"]["pdf"].endswith(
+        f"/certificates/{row['certificate_id']}/intyg.pdf")
+    staff = client.get("/stationen/m1/staff", headers=admin).json()
+    assert staff["summary"] == {"staff": 2, "booked": 2, "lacking_preparations": 1,
+                                "finished_level": 1, "level_ups_due": 0}
+    csv = client.get("/stationen/m1/staff.csv", headers=admin)
+    assert csv.content.startswith(b"\xef\xbb\xbf")
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Namn;Deltagar-id;Roll;Nivå")
+    assert any(line.startswith(f"{NAME};p1;") for line in lines)
+    assert client.get("/stationen/m2/staff",
+                      headers=admin).status_code == 404
+
