@@ -31,6 +31,7 @@ def _ports_env(broker: LocalBroker) -> dict[str, str]:
         env[f"YRKESRESAN_{service.upper()}_PORT"] = str(free_port())
         env[f"YRKESRESAN_{service.upper()}_RELAY_OPS_PORT"] = str(free_port())
     env["YRKESRESAN_PROGRESSION_CONSUMER_OPS_PORT"] = str(free_port())
+    env["YRKESRESAN_CERTIFICATION_CONSUMER_OPS_PORT"] = str(free_port())
     return env
 
 
@@ -151,6 +152,7 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
     ports = {s: free_port() for s in SERVICES}
     env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"),
            "YRKESRESAN_PROGRESSION_CONSUMER_OPS_PORT": str(free_port()),
+           "YRKESRESAN_CERTIFICATION_CONSUMER_OPS_PORT": str(free_port()),
            **{f"YRKESRESAN_{s.upper()}_PORT": str(p) for s, p in ports.items()},
            **{f"YRKESRESAN_{s.upper()}_RELAY_OPS_PORT": str(free_port()) for s in SERVICES}}
     env.pop("YRKESRESAN_DATABASE_URL", None)

@@ -1,0 +1,231 @@
+"""Certification on real PostgreSQL and the real broker: facts recorded by enrolment and
+scheduling travel through their relays to the certification consumer, which certifies in its
+own store; its relay publishes the derived events. Every message delivered again issues
+nothing twice, and the API's answers equal `yrkesresan replay` over `yrkesresan export`."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from kafka import KafkaProducer
+
+from services.certification import application as certification
+from services.certification import views
+from services.certification.adapters.http import create_api
+from services.certification.application import SubmitEvaluation
+from services.enrolment import application as enrolment
+from services.enrolment.application import (
+    CatalogueCourse,
+    CompletePreparation,
+    JoinMunicipality,
+    RegisterParticipant,
+    RegisterRegion,
+)
+from services.scheduling import application as scheduling
+from services.scheduling.application import (
+    AssignTrainer,
+    BookParticipant,
+    PlanOccasion,
+    PublishCourse,
+    RegisterAttendance,
+)
+from services.scheduling.catalogue import SHIPPED
+from shared.events import ContractError, parse_envelope, topic_name
+from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.broker import LocalBroker
+from shared.platform.consumer import EnvelopeConsumer
+from shared.platform.observability import EVENTS_DUPLICATE
+from shared.platform.relay import Relay
+from tests.integration.helpers import in_thread, read_topic, wait_for
+from yrkesresan import stores
+from yrkesresan.replay import replay
+
+pytestmark = pytest.mark.integration
+
+COURSE = "bou-ny-unga-lagovertradare"  # one day; ulo-f1 and ulo-f2 mandatory
+NAME = "Hemliga Hanna"
+
+
+class NoNames:
+    def name_of(self, participant_id: str) -> str:
+        return NAME
+
+    def names_in(self, municipality_id: str) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class Pipe:
+    run: str
+    e: enrolment.Enrolment
+    s: scheduling.Scheduling
+    cert: certification.Certification
+    broker: LocalBroker
+
+    def relay_all(self) -> None:
+        for app in (self.e.app, self.s.app, self.cert.app):
+            relay = Relay(app, self.broker.bootstrap)
+            relay.position = relay.positions.get(relay.name)
+            while relay.run_once():
+                pass
+
+    def mine(self) -> list[dict[str, object]]:
+        return [c for p in self.people for c in views.certificates_of(self.cert.db, p)]
+
+    @property
+    def people(self) -> list[str]:
+        return [f"{self.run}-p{i}" for i in range(4)]
+
+
+@pytest.fixture
+def pipe(pg_url: str, broker: LocalBroker) -> Iterator[Pipe]:
+    for service in (enrolment, scheduling, certification):
+        service.migrate(pg_url)
+    p = Pipe(uuid.uuid4().hex[:8], enrolment.bootstrap(pg_url), scheduling.bootstrap(pg_url),
+             certification.bootstrap(pg_url), broker)
+    yield p
+    for service in (p.e, p.s, p.cert):
+        service.close()
+
+
+def _facts(p: Pipe) -> None:
+    """Four participants on two occasions of a one-day course: p0 completes both occasions,
+    p1 the first, p2 attends without preparing, p3 prepares and is absent."""
+    e, s, run = p.e, p.s, p.run
+    e.register_region(RegisterRegion(region_id=f"r-{run}", name="RSS Test"))
+    e.join_municipality(JoinMunicipality(municipality_id=f"m-{run}", name="Testby",
+                                         region_id=f"r-{run}"))
+    shipped = next(c for c in SHIPPED if c["course_id"] == COURSE)
+    fields = set(CatalogueCourse.model_fields)
+    e.catalogue_course(CatalogueCourse.model_validate(
+        {k: v for k, v in shipped.items() if k in fields}))
+    for pid in p.people:
+        e.register_participant(RegisterParticipant(
+            municipality_id=f"m-{run}", name=NAME, email=f"{pid}@example.se",
+            role="socialsekreterare", years_in_profession=1, participant_id=pid))
+    s.publish_catalogue(actor="test")
+    for n, date in ((1, "2026-02-03"), (2, "2026-04-07")):
+        occasion = f"{run}-o{n}"
+        s.plan_occasion(PlanOccasion.model_validate({
+            "occasion_id": occasion, "course_id": COURSE, "region_id": f"r-{run}",
+            "capacity": 10, "days": [{"day": 1, "date": date, "mode": "digital"}]}))
+        for pid in p.people:
+            s.book(occasion, BookParticipant(participant_id=pid, municipality_id=f"m-{run}"))
+        s.assign_trainer(occasion, AssignTrainer(trainer_id=f"{run}-t", municipality_id="m",
+                                                 role="leader"))
+        present = p.people[:3] if n == 1 else p.people[:1]
+        s.register_attendance(occasion, 1, RegisterAttendance.model_validate(
+            {"present": present, "delivered_by": [{"trainer_id": f"{run}-t",
+                                                   "role": "leader"}]}))
+    for pid in (p.people[0], p.people[1], p.people[3]):
+        for item in ("ulo-f1", "ulo-f2"):
+            e.complete_preparation(pid, CompletePreparation(course_id=COURSE, item_id=item))
+
+
+def _consume(p: Pipe) -> tuple[EnvelopeConsumer, object]:
+    runner = p.cert.certification_runner()
+    consumer = EnvelopeConsumer(runner, p.broker.bootstrap, group_id=f"cert-{p.run}")
+    return consumer, in_thread(consumer.run)
+
+
+def test_certificates_once_through_the_broker_even_when_everything_comes_again(
+    pipe: Pipe,
+) -> None:
+    _facts(pipe)
+    pipe.relay_all()
+    consumer, thread = _consume(pipe)
+    try:
+        wait_for(lambda: len(pipe.mine()) == 3, 90, "three certificates")
+        pipe.relay_all()  # certification's own relay publishes what it recorded
+        issued = read_topic(pipe.broker.bootstrap, topic_name("certification"), 10_000, 10)
+        ours = [parse_envelope(v) for v in issued if pipe.run.encode() in v]
+        assert sorted(e.type for e in ours) == ["CertificateIssued"] * 3 + [
+            "CourseCompleted"] * 3
+        assert not any(NAME.encode() in v for v in issued)
+        # Every message of every topic delivered again: nothing is certified twice.
+        again: list[tuple[str, bytes]] = []
+        for service in ("reference", "enrolment", "scheduling", "certification"):
+            again += [(topic_name(service), v) for v in read_topic(
+                pipe.broker.bootstrap, topic_name(service), 10_000, 5)]
+        valid = sum(1 for _, v in again if _parses(v))
+        before, applied = duplicates(), consumer.runner.applied.count()
+        producer = KafkaProducer(bootstrap_servers=pipe.broker.bootstrap, acks="all")
+        for topic, value in again:
+            producer.send(topic, value=value)
+        producer.flush()
+        producer.close()
+        wait_for(lambda: duplicates() - before >= valid, 90, "every redelivery consumed")
+        assert consumer.runner.applied.count() == applied  # nothing new was applied
+    finally:
+        consumer.stop()
+        thread.join(timeout=30)  # type: ignore[attr-defined]
+    rows = pipe.mine()
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"valid"}
+    assert sorted((r["participant_id"], r["occasion_id"]) for r in rows) == [
+        (pipe.people[0], f"{pipe.run}-o1"), (pipe.people[0], f"{pipe.run}-o2"),
+        (pipe.people[1], f"{pipe.run}-o1")]
+    notes = pipe.cert.app.recorder.select_notifications(start=None, limit=10_000)
+    assert sum(n.topic.endswith(":CertificateIssued") for n in notes) == 3
+
+
+def duplicates() -> float:
+    """Messages the certification consumer skipped as already applied (its metric)."""
+    return float(EVENTS_DUPLICATE.labels("certification")._value.get())
+
+
+def _parses(value: bytes) -> bool:
+    try:
+        parse_envelope(value)
+    except ContractError:
+        return False
+    return True
+
+
+def test_revocation_and_api_answers_equal_replay_of_the_export(pipe: Pipe) -> None:
+    _facts(pipe)
+    pipe.relay_all()
+    consumer, thread = _consume(pipe)
+    try:
+        wait_for(lambda: len(pipe.mine()) == 3, 90, "three certificates")
+        for pid, scores in ((pipe.people[0], {"nytta": 5, "upplagg": 4}),
+                            (pipe.people[1], {"nytta": 3})):
+            pipe.cert.submit_evaluation(pid, f"{pipe.run}-o1", SubmitEvaluation(
+                answers=scores, comment="fritext som stannar här"))
+        # The course gets one more mandatory preparation: completions without it are lost.
+        shipped = next(c for c in SHIPPED if c["course_id"] == COURSE)
+        stricter = PublishCourse.model_validate({**shipped, "preparations": [
+            *shipped["preparations"], {"item_id": f"ulo-{pipe.run}", "title": "Ny uppgift"}]})
+        pipe.s.publish_course(stricter)
+        pipe.relay_all()
+        wait_for(lambda: {r["status"] for r in pipe.mine()} == {"revoked"}, 60, "revocations")
+        wait_for(lambda: sum(r["responses"] for r in views.views(pipe.cert.db, "evaluation")
+                             if r["course_id"] == COURSE) >= 2, 60, "two responses")
+        pipe.relay_all()
+    finally:
+        consumer.stop()
+        thread.join(timeout=30)  # type: ignore[attr-defined]
+    revoked = read_topic(pipe.broker.bootstrap, topic_name("certification"), 10_000, 10)
+    assert sum(b"CertificateRevoked" in v and pipe.run.encode() in v for v in revoked) == 3
+    out = io.BytesIO()
+    stores.export_log([pipe.e.app, pipe.s.app, pipe.cert.app], out)
+    log = out.getvalue()
+    assert NAME.encode() not in log and b"fritext" not in log
+    system = {"Authorization": "Bearer " + issue_token(Principal(subject="t",
+                                                                 role=Role.SYSTEM))}
+    client = TestClient(create_api(pipe.cert, NoNames()))
+    api = client.get("/statistics/evaluations", headers=system).json()["courses"]
+    assert api == replay("evaluations", log.splitlines())["courses"]
+    route = client.get(f"/participants/{pipe.people[2]}/route", headers=system).json()
+    progression = {r["participant_id"]: r for r in replay(
+        "progression", log.splitlines())["participants"]}
+    for pid in pipe.people:
+        mine = client.get(f"/participants/{pid}/route", headers=system).json()
+        done = sorted({c["course_id"] for c in mine["completed"]})
+        assert done == progression[pid]["completed_courses"]
+        assert len(mine["completed"]) == progression[pid]["certificates"]
+    assert route["stops"][0]["missing"]["preparations"]
