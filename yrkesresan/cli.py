@@ -127,7 +127,9 @@ def export(
 
 
 @app.command()
-def rebuild(projection: Annotated[str, typer.Argument(help="progression")]) -> None:
+def rebuild(
+    projection: Annotated[str, typer.Argument(help="progression or certification")],
+) -> None:
     """Bring a projection up to date from the event stores, without the broker."""
     from yrkesresan import processes, stores
 

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -198,12 +199,96 @@ def _demo_occasion(urls: dict[str, str], region: str, municipalities: dict[str, 
                     _ok(r)
 
 
+def load_certification_demo(urls: dict[str, str], timeout: float = 90) -> dict[str, object]:
+    """The certification step of the demo, after `load_demo`: a digital occasion of *Verktyg i
+    vardagen* run to the end, then the certificates both occasions earned (issued by the
+    certification consumer from the bus), and evaluations from some of those who completed.
+    Returns what a newcomer can try (a certificate id and its verification code)."""
+    region, course, occasion = "rss-dalarna", "bou-ny-verktyg", "demo-verktyg-1"
+    people = [f"demo-p{i:03d}" for i in range(9, 13)]
+    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=region)
+    with httpx.Client(base_url=urls["scheduling"], timeout=30) as http:
+        if http.get(f"/occasions/{occasion}", headers=coordinator).status_code != 200:
+            day = dt.date.today() - dt.timedelta(days=3)
+            _ok(http.post("/occasions", headers=coordinator, json={
+                "occasion_id": occasion, "course_id": course, "region_id": region,
+                "capacity": 60, "days": [{"day": 1, "date": str(day), "mode": "digital"}]}))
+            _ok(http.post(f"/occasions/{occasion}/trainers", headers=coordinator, json={
+                "trainer_id": "t-fia", "municipality_id": "mora", "role": "leader"}))
+            for i, pid in enumerate(people):
+                _ok(http.post(f"/occasions/{occasion}/bookings", headers=coordinator, json={
+                    "participant_id": pid, "municipality_id": ("falun", "borlange", "mora")[
+                        (i + 8) % 3]}))
+            _ok(http.post(f"/occasions/{occasion}/days/1/attendance", headers=_bearer(
+                role=Role.TRAINER, trainer_id="t-fia"), json={
+                "present": people, "delivered_by": [{"trainer_id": "t-fia", "role": "leader"}]}))
+    with httpx.Client(base_url=urls["enrolment"], timeout=30) as http:
+        for pid in people:
+            r = http.post(f"/participants/{pid}/preparations", json={
+                "course_id": course, "item_id": "viv-f1"},
+                headers=_bearer(role=Role.PARTICIPANT, participant_id=pid))
+            if r.status_code != 409:
+                _ok(r)
+    completed = [f"demo-p{i:03d}" for i in range(1, 7)] + people
+    certificates = _wait_for_certificates(urls["certification"], completed, timeout)
+    _demo_evaluations(urls["certification"], certificates)
+    first = certificates[0]
+    return {"certificates": len(certificates), "certificate_id": first["certificate_id"],
+            "participant_id": first["participant_id"],
+            "verification_code": first["verification_code"]}
+
+
+def _wait_for_certificates(base: str, participants: list[str],
+                           timeout: float) -> list[dict[str, Any]]:
+    """Every participant's certificates, once each has one (the consumer works from the bus)."""
+    system = _bearer(role=Role.SYSTEM)
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base, headers=system, timeout=10) as http:
+        while True:
+            found = [c for pid in participants
+                     for c in http.get(f"/participants/{pid}/certificates").json().get(
+                         "certificates", [])]
+            if {c["participant_id"] for c in found} >= set(participants):
+                return found
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"demo data: {len(found)} certificates after {timeout} s; "
+                                   "see the certification consumer's log")
+            time.sleep(0.5)
+
+
+def _demo_evaluations(base: str, certificates: list[dict[str, Any]]) -> None:
+    """Two in three answer the questionnaire; the scores differ by occasion."""
+    with httpx.Client(base_url=base, timeout=10) as http:
+        for n, c in enumerate(certificates):
+            if n % 3 == 2:
+                continue
+            me = _bearer(role=Role.PARTICIPANT, participant_id=c["participant_id"])
+            digital = c["occasion_id"] == "demo-verktyg-1"
+            answers = {"nytta": 4 + n % 2, "forberedelser": 3 + n % 3, "ovningar": 4,
+                       "utbildare": 5, "upplagg": 3 if digital else 5,
+                       "rekommendera": 4 + (n + 1) % 2}
+            r = http.post(f"/participants/{c['participant_id']}/evaluations/{c['occasion_id']}",
+                          headers=me, json={"answers": answers})
+            if r.status_code != 409:  # answered on an earlier start
+                _ok(r)
+
+
 TRY = """Try:
   TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality falun)
   curl -s -X POST {enrolment}/participants -H "Authorization: Bearer $TOKEN" \\
     -H 'Content-Type: application/json' -d '{{"municipality_id": "falun", "name": "Ny Person",
     "email": "ny.person@falun.example.se", "role": "socialsekreterare", "years_in_profession": 1}}'
   curl -s {certification}/progression/<participant_id> -H "Authorization: Bearer $TOKEN"
+"""
+
+
+CERTIFIED = """Certification demo: occasion demo-verktyg-1 (Verktyg i vardagen, digital) run too;
+{certificates} certificates issued from the bus, evaluations answered. Try:
+  TOKEN=$(.venv/bin/yrkesresan token --role participant --participant {participant_id})
+  curl -s -o intyg.pdf {certification}/certificates/{certificate_id}/intyg.pdf \\
+    -H "Authorization: Bearer $TOKEN"
+  curl -s {certification}/verify/{verification_code}
+  the verification page: {certification}/intyg/{verification_code}
 """
 
 
@@ -228,6 +313,8 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
             print(f"Demo data: region rss-dalarna, 3 municipalities, {len(ids)} new participants;"
                   " course occasion demo-samtal-1 (Samtal och delaktighet) run with two days,"
                   " bookings, a trainer team and preparations.")
+            issued = load_certification_demo(urls)
+            print(CERTIFIED.format(certification=urls["certification"], **issued))
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
         print("Press Ctrl-C to stop.")
         while all(p.poll() is None for p in system.procs.values()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,13 +66,22 @@ class Pipe:
     s: scheduling.Scheduling
     cert: certification.Certification
     broker: LocalBroker
+    relays: list[Relay] = field(default_factory=list)
 
     def relay_all(self) -> None:
-        for app in (self.e.app, self.s.app, self.cert.app):
-            relay = Relay(app, self.broker.bootstrap)
-            relay.position = relay.positions.get(relay.name)
+        if not self.relays:
+            self.relays = [Relay(app, self.broker.bootstrap)
+                           for app in (self.e.app, self.s.app, self.cert.app)]
+        for relay in self.relays:
             while relay.run_once():
                 pass
+
+    def close(self) -> None:
+        for relay in self.relays:
+            relay._drop_producer()
+            relay.positions.db.close()
+        for service in (self.e, self.s, self.cert):
+            service.close()
 
     def mine(self) -> list[dict[str, object]]:
         return [c for p in self.people for c in views.certificates_of(self.cert.db, p)]
@@ -89,8 +98,7 @@ def pipe(pg_url: str, broker: LocalBroker) -> Iterator[Pipe]:
     p = Pipe(uuid.uuid4().hex[:8], enrolment.bootstrap(pg_url), scheduling.bootstrap(pg_url),
              certification.bootstrap(pg_url), broker)
     yield p
-    for service in (p.e, p.s, p.cert):
-        service.close()
+    p.close()
 
 
 def _facts(p: Pipe) -> None:

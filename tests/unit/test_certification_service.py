@@ -300,6 +300,20 @@ def test_an_evaluation_is_taken_once_and_its_respondent_is_untraceable(issued, c
             assert algo(plain.encode()).hexdigest()[:32].encode() not in submitted
     assert client.get("/participants/p1/evaluations", headers=me).json()[
         "evaluations"][0]["answered"] is True
+    # the answers come back from the bus (here: straight to the runner) into the statistics
+    runner = cert.certification_runner()
+    runner.restore()
+    note = next(n for n in notes if n.topic.endswith(":EvaluationSubmitted"))
+    from shared.events import parse_envelope
+
+    runner.apply_batch([parse_envelope(envelope_of(cert.app.mapper, "certification", note)[2])])  # type: ignore[arg-type,index]
+    analyst = token(role=Role.NATIONAL_ANALYST)
+    (row,) = client.get("/statistics/evaluations", headers=analyst).json()["courses"]
+    assert (row["completions"], row["responses"], row["mean_scores"]) == (
+        1, 1, {"nytta": 5.0, "upplagg": 3.0})
+    coordinator = token(role=Role.REGIONAL_COORDINATOR, region_id="r2")
+    assert client.get("/statistics/evaluations?region_id=r1",
+                      headers=coordinator).status_code == 404
 
 
 def test_route_and_stationen(issued) -> None:  # type: ignore[no-untyped-def]

@@ -63,10 +63,10 @@ class CertificationFacts:
 
     def apply(self, env: Envelope) -> Touched:
         """Apply one new event (the caller applies each id once)."""
-        self.evaluations.apply(env)
+        evaluated = self.evaluations.apply(env)
         changes = self.completions.changes(env)
         touched = Touched(changes, changes.participants() if changes is not NO_CHANGES
-                          else set())
+                          else set(), set(evaluated))
         touched.courses |= {c[1] for c in (*changes.added, *changes.removed)}
         handler = getattr(self, f"_on_{env.type}", None)
         if handler is not None:

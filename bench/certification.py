@@ -1,0 +1,263 @@
+"""From a course day reported to the certificate issued, under load: attendance of 30
+participants per request at 100 requests a second against the scheduling API, its relay to
+the broker, and the certification consumer (each its own process, as in production) on a fresh
+PostgreSQL database. Occasions of Handläggning med barnet i centrum (4 days) are reported day
+by day, interleaved, so a quarter of the requests are final days whose 30 participants
+complete the course. For every certificate: issued (recorded in certification's store) minus
+the moment its final day's request was sent. Prints percentiles next to a baseline measured in
+the same run: the attendance request alone (its answer). Asserts nothing.
+
+    .venv/bin/python bench/certification.py [--rate 100] [--seconds 20] [--participants 30]
+
+The issue's target: p99 under one second at 100 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from kafka import KafkaProducer
+
+from bench._common import scratch_broker, scratch_database  # noqa: E402
+from services.certification import application as certification_app  # noqa: E402
+from services.scheduling import application as scheduling_app  # noqa: E402
+from services.scheduling.domain import Occasion  # noqa: E402
+from shared.events import models as contract  # noqa: E402
+from shared.events import new_envelope, topic_name  # noqa: E402
+from shared.events.models import DayMode  # noqa: E402
+from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
+from shared.platform.broker import free_port  # noqa: E402
+
+COURSE = "bou-ny-handlaggning"
+DAYS = 4
+MANDATORY = ("hbc-f1", "hbc-f2", "hbc-f3")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def setup(url: str, bootstrap: str, occasions: int, participants: int) -> None:
+    """Catalogue, occasions, bookings and a course leader in scheduling's store (its relay
+    publishes them); every participant's mandatory preparations straight onto the enrolment
+    topic (what enrolment would publish), so that the final day completes the course."""
+    s = scheduling_app.bootstrap(url)
+    s.publish_catalogue(actor="bench")
+    course = s.course(COURSE)
+    first = dt.date.today() - dt.timedelta(days=60)
+    batch: list[Occasion] = []
+    for n in range(occasions):
+        days = [(contract.CourseDay(day=d + 1, date=first + dt.timedelta(days=7 * d),
+                                    mode=DayMode.ON_SITE if d == 0 else DayMode.DIGITAL),
+                 "Folkets hus" if d == 0 else None) for d in range(DAYS)]
+        occasion = Occasion.plan(f"o{n}", course, "rss-bench", participants, days, actor="bench")
+        for p in range(participants):
+            occasion.book(f"o{n}-p{p}", f"m{p % 7}", actor="bench")
+        occasion.assign(f"o{n}-leader", "m0", "leader", actor="bench")
+        batch.append(occasion)
+        if len(batch) == 25:
+            s.app.save(*batch)
+            batch = []
+    if batch:
+        s.app.save(*batch)
+    s.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    for n in range(occasions):
+        for p in range(participants):
+            for item in MANDATORY:
+                env = new_envelope(contract.PreparationCompleted(
+                    participant_id=f"o{n}-p{p}", course_id=COURSE, item_id=item))
+                producer.send(topic_name("enrolment"), key=env.key().encode(),
+                              value=env.to_json())
+    producer.flush()
+    producer.close()
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "yrkesresan", *args], env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not become healthy")
+        time.sleep(0.2)
+
+
+def applied(ops: str) -> int:
+    return int(httpx.get(f"{ops}/health", timeout=5).json()["applied"])
+
+
+def wait_settled(ops: str, at_least: int, timeout: float = 300) -> int:
+    """Until the consumer has applied at least `at_least` events and then nothing new for 2 s."""
+    deadline, last, still = time.monotonic() + timeout, -1, 0.0
+    while time.monotonic() < deadline:
+        now = applied(ops)
+        if now >= at_least and now == last:
+            still += 0.5
+            if still >= 2:
+                return now
+        else:
+            still = 0.0
+        last = now
+        time.sleep(0.5)
+    raise RuntimeError(f"the certification consumer applied {last}, expected {at_least}")
+
+
+def body(n: int, day: int, participants: int) -> dict[str, object]:
+    return {"present": [f"o{n}-p{p}" for p in range(participants)],
+            "delivered_by": [{"trainer_id": f"o{n}-leader", "role": "leader"}]}
+
+
+async def drive(base: str, requests: list[tuple[int, int]], rate: float, participants: int,
+                ) -> tuple[dict[tuple[int, int], float], list[float], list[int], float]:
+    """Open loop at `rate`: (occasion, day) -> wall-clock time sent; latencies; statuses."""
+    sent: dict[tuple[int, int], float] = {}
+    latencies: list[float] = []
+    statuses: list[int] = []
+    tokens = {n: issue_token(Principal(subject=f"o{n}-leader", role=Role.TRAINER,
+                                       trainer_id=f"o{n}-leader")) for n, _ in requests}
+    limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def one(n: int, day: int) -> None:
+            started = time.perf_counter()
+            sent[(n, day)] = time.time()
+            try:
+                r = await client.post(f"/occasions/o{n}/days/{day}/attendance",
+                                      json=body(n, day, participants),
+                                      headers={"Authorization": f"Bearer {tokens[n]}"})
+                statuses.append(r.status_code)
+            except httpx.HTTPError:
+                statuses.append(0)
+            latencies.append(time.perf_counter() - started)
+
+        tasks = []
+        t0 = time.perf_counter()
+        for i, (n, day) in enumerate(requests):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n, day)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+    return sent, latencies, statuses, elapsed
+
+
+def issued_times(url: str) -> dict[str, float]:
+    """participant -> when their certificate was recorded (seconds since the epoch)."""
+    cert = certification_app.bootstrap(url)
+    rows = cert.db.execute("SELECT participant_id, issued_at FROM certificates")
+    cert.close()
+    return {pid: dt.datetime.fromisoformat(at).timestamp() for pid, at in rows}
+
+
+def plan_requests(occasions: int) -> list[tuple[int, int]]:
+    """Interleaved: at every moment occasions are on different days, so one request in four
+    is a final day (groups of four occasions staggered by a day)."""
+    order = []
+    for group in range(0, occasions, DAYS):
+        for step in range(2 * DAYS - 1):
+            for k in range(DAYS):
+                day = step - k + 1
+                if 1 <= day <= DAYS and group + k < occasions:
+                    order.append((group + k, day))
+    return order
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--participants", type=int, default=30)
+    args = parser.parse_args()
+    total = int(args.rate * args.seconds)
+    occasions = -(-total // DAYS)
+    load_before = os.getloadavg()[0]
+    with scratch_database() as url, scratch_broker() as broker, \
+            tempfile.TemporaryDirectory() as var:
+        scheduling_app.migrate(url)
+        certification_app.migrate(url)
+        started = time.perf_counter()
+        setup(url, broker.bootstrap, occasions, args.participants)
+        print(f"setup: {occasions} occasions × {args.participants} booked and prepared "
+              f"participants in {time.perf_counter() - started:.1f} s")
+        port, ops_port, relay_port = free_port(), free_port(), free_port()
+        env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "KAFKA_BOOTSTRAP": broker.bootstrap,
+               "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var}
+        logs = Path(var)
+        procs = [start(["serve", "scheduling", "--port", str(port)], env, logs / "api.log"),
+                 start(["relay", "scheduling", "--ops-port", str(relay_port)], env,
+                       logs / "relay.log"),
+                 start(["consume", "certification", "--ops-port", str(ops_port)], env,
+                       logs / "consumer.log")]
+        ops = f"http://127.0.0.1:{ops_port}"
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_healthy(f"{base}/health", procs)
+            wait_healthy(f"{ops}/health", procs)
+            expected = occasions * (1 + args.participants * (1 + len(MANDATORY)))
+            settled = wait_settled(ops, expected)
+            print(f"consumer caught up with the set-up: {settled} events applied")
+            requests = plan_requests(occasions)[:total]
+            sent, latencies, statuses, elapsed = asyncio.run(
+                drive(base, requests, args.rate, args.participants))
+            finals = [(n, d) for (n, d) in requests if d == DAYS]
+            wanted = {f"o{n}-p{p}" for n, _ in finals for p in range(args.participants)}
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                issued = issued_times(url)
+                if wanted <= issued.keys():
+                    break
+                time.sleep(0.5)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=30)
+    to_certificate = [issued[pid] - sent[(int(pid[1:].split("-")[0]), DAYS)]
+                      for pid in wanted if pid in issued]
+    ok = statuses.count(200)
+    print(f"attendance: {len(latencies)} requests of {args.participants} participants, offered "
+          f"{args.rate:.0f}/s, achieved {len(latencies) / elapsed:.1f}/s, {ok} answered 200")
+    print(f"final days reported: {len(finals)}; certificates issued: {len(to_certificate)} of "
+          f"{len(wanted)} expected")
+    if to_certificate:
+        print(f"day reported -> certificate issued: p50 {ms(percentile(to_certificate, 50))}  "
+              f"p95 {ms(percentile(to_certificate, 95))}  p99 "
+              f"{ms(percentile(to_certificate, 99))}  max {ms(max(to_certificate))}  "
+              "(target: p99 < 1000 ms)")
+    base_p50, base_p99 = percentile(latencies, 50), percentile(latencies, 99)
+    print(f"baseline, the attendance request alone: p50 {ms(base_p50)}  p99 {ms(base_p99)}")
+    if to_certificate:
+        print(f"ratio: p99 to the certificate is {percentile(to_certificate, 99) / base_p99:.1f}"
+              "× the request's own p99 (relay, broker, consumer and certificate save on top)")
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (other processes share the cores)")
+
+
+if __name__ == "__main__":
+    main()
