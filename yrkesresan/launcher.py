@@ -1,5 +1,6 @@
 """Starts the whole system as separate processes, the way production runs it: broker, one API
-and one relay per service, and the progression consumer. Used by `make run` and the e2e tests."""
+and one relay per service, and the consumers (progression, scheduling's registry copy,
+enrolment's catalogue copy). Used by `make run` and the e2e tests."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import httpx
 from shared.platform.auth import Principal, Role, issue_token
 from shared.platform.broker import LocalBroker
 from shared.platform.settings import SERVICE_PORTS, Settings
+from yrkesresan.processes import CONSUMER_OPS_PORTS
 
 SERVICES = tuple(SERVICE_PORTS)
 
@@ -43,17 +47,13 @@ class System:
     def migrate(self) -> None:
         subprocess.run(self.cli("migrate"), env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
-        # Enrolment keeps its own copy of the shipped courses, so that participants can mark
-        # their preparations (see services/enrolment); safe to run again.
-        subprocess.run(self.cli("enrolment", "catalogue-shipped"), env=self.env, check=True,
-                       stdout=subprocess.DEVNULL)
 
     def start_all(self) -> None:
         for service in SERVICES:
             self.start_api(service)
             self.start_relay(service)
-        self.start_consumer()
-        self.start_certification_consumer()
+        for name in CONSUMER_OPS_PORTS:
+            self.start_consumer(name)
 
     def port(self, service: str) -> int:
         own = self.env.get(f"YRKESRESAN_{service.upper()}_PORT")
@@ -69,15 +69,9 @@ class System:
         ops = self.ops_port(f"{service}_relay", self.port(service) + 100)
         return self.start(f"{service}-relay", ["relay", service, "--ops-port", str(ops)])
 
-    def start_consumer(self) -> subprocess.Popen[bytes]:
-        ops = self.ops_port("progression_consumer", 8200)
-        return self.start("progression-consumer",
-                          ["consume", "progression", "--ops-port", str(ops)])
-
-    def start_certification_consumer(self) -> subprocess.Popen[bytes]:
-        ops = self.ops_port("certification_consumer", 8201)
-        return self.start("certification-consumer",
-                          ["consume", "certification", "--ops-port", str(ops)])
+    def start_consumer(self, name: str = "progression") -> subprocess.Popen[bytes]:
+        ops = self.ops_port(f"{name.replace('-', '_')}_consumer", CONSUMER_OPS_PORTS[name])
+        return self.start(f"{name}-consumer", ["consume", name, "--ops-port", str(ops)])
 
     def urls(self, host: str = "127.0.0.1") -> dict[str, str]:
         return {s: f"http://{host}:{self.port(s)}" for s in SERVICES}
@@ -131,81 +125,129 @@ def _ok(response: httpx.Response) -> httpx.Response:
     return response
 
 
-def load_demo(urls: dict[str, str], participants: int = 12) -> list[str]:
-    """A region with three municipalities, participant accounts, the Barn och unga Ny
-    catalogue, and one course occasion of *Samtal och delaktighet* run to the end: a trainer
-    team (course leader, trainer, reserve), bookings, preparations and two attended days. Every
-    step goes through the APIs, as the people doing it would."""
-    system = _bearer(role=Role.SYSTEM)
-    region = "rss-dalarna"
-    municipalities = {"falun": "Falun", "borlange": "Borlänge", "mora": "Mora"}
-    with httpx.Client(base_url=urls["enrolment"], headers=system, timeout=30) as http:
-        http.post("/regions", json={"region_id": region, "name": "RSS Dalarna"})
-        for mid, name in municipalities.items():
+def _once_known(call: Callable[[], httpx.Response], timeout: float = 60) -> httpx.Response:
+    """Repeat a call answered 404 until the service has learned the ids it names from the
+    bus (scheduling and enrolment keep copies, fed by consumers), then insist on success."""
+    deadline = time.monotonic() + timeout
+    response = call()
+    while response.status_code == 404 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        response = call()
+    return _ok(response)
+
+
+REGION = "rss-dalarna"
+MUNICIPALITIES = {"falun": "Falun", "borlange": "Borlänge", "mora": "Mora"}
+TEAM = (("Karin", "falun", "leader"), ("Ulf", "borlange", "trainer"), ("Rosa", "mora", "reserve"))
+CERTIFICATION_LEADER = ("Fia", "mora", "leader")  # of the certification demo's occasion
+OCCASION = "demo-samtal-1"
+COURSE = "bou-ny-samtal"
+
+
+@dataclass
+class Demo:
+    """The ids the demo data minted (printed, for curl)."""
+
+    participants: dict[str, list[str]] = field(default_factory=dict)  # municipality -> ids
+    order: list[str] = field(default_factory=list)  # every participant, as registered
+    trainers: dict[str, str] = field(default_factory=dict)  # first name -> id
+
+    def booked(self) -> list[str]:
+        """Eight participants: three of Falun, three of Borlänge, two of Mora."""
+        return [pid for ids in self.participants.values() for pid in ids[:3]][:8]
+
+
+def load_demo(urls: dict[str, str], participants: int = 12) -> Demo | None:
+    """A region with three municipalities, participant and trainer accounts (ids minted by
+    enrolment), the Barn och unga Ny catalogue, and one course occasion of *Samtal och
+    delaktighet* run to the end: a trainer team (course leader, trainer, reserve), bookings,
+    preparations and two attended days. Every step goes through the APIs, as the people doing
+    it would. None when an earlier start loaded it already."""
+    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
+    if httpx.get(f"{urls['scheduling']}/occasions/{OCCASION}", headers=coordinator,
+                 timeout=30).status_code == 200:
+        return None
+    demo = Demo()
+    with httpx.Client(base_url=urls["enrolment"], headers=_bearer(role=Role.SYSTEM),
+                      timeout=30) as http:
+        http.post("/regions", json={"region_id": REGION, "name": "RSS Dalarna"})
+        for mid, name in MUNICIPALITIES.items():
             http.post("/municipalities",
-                      json={"municipality_id": mid, "name": name, "region_id": region})
-        ids = []
+                      json={"municipality_id": mid, "name": name, "region_id": REGION})
         roles = ["socialsekreterare"] * 3 + ["arbetsledare"]
         for i in range(participants):
-            mid = list(municipalities)[i % 3]
-            r = http.post("/participants", headers=_bearer(
+            mid = list(MUNICIPALITIES)[i % 3]
+            r = _ok(http.post("/participants", headers=_bearer(
                 role=Role.MUNICIPAL_ADMIN, municipality_id=mid), json={
                 "municipality_id": mid, "name": f"Demodeltagare {i + 1}",
                 "email": f"demo{i + 1}@{mid}.example.se", "role": roles[i % 4],
-                "years_in_profession": (i * 1.3) % 8, "participant_id": f"demo-p{i + 1:03d}"})
-            if r.status_code == 201:
-                ids.append(r.json()["participant_id"])
-    _demo_occasion(urls, region, municipalities)
-    return ids
+                "years_in_profession": (i * 1.3) % 8}))
+            demo.participants.setdefault(mid, []).append(r.json()["participant_id"])
+            demo.order.append(r.json()["participant_id"])
+        for name, mid, _ in (*TEAM, CERTIFICATION_LEADER):
+            r = _ok(http.post("/trainers", headers=coordinator, json={
+                "municipality_id": mid, "name": f"{name} Utbildare",
+                "email": f"{name.lower()}.utbildare@{mid}.example.se"}))
+            demo.trainers[name] = r.json()["trainer_id"]
+    _demo_occasion(urls, demo)
+    return demo
 
 
-def _demo_occasion(urls: dict[str, str], region: str, municipalities: dict[str, str]) -> None:
-    course, occasion = "bou-ny-samtal", "demo-samtal-1"
-    people = [f"demo-p{i:03d}" for i in range(1, 9)]
+def _demo_occasion(urls: dict[str, str], demo: Demo) -> None:
+    people = demo.booked()
     today = dt.date.today()
     days = [today - dt.timedelta(days=21), today - dt.timedelta(days=7)]
-    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=region)
-    with httpx.Client(base_url=urls["scheduling"], timeout=30) as http:
+    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
+    with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
         _ok(http.post("/catalogue", headers=_bearer(role=Role.SYSTEM)))
-        if http.get(f"/occasions/{occasion}", headers=coordinator).status_code == 200:
-            return  # already run on an earlier start
-        _ok(http.post("/occasions", headers=coordinator, json={
-            "occasion_id": occasion, "course_id": course, "region_id": region, "capacity": 20,
+        _once_known(lambda: http.post("/occasions", json={
+            "occasion_id": OCCASION, "course_id": COURSE, "region_id": REGION, "capacity": 20,
             "days": [{"day": 1, "date": str(days[0]), "mode": "digital"},
                      {"day": 2, "date": str(days[1]), "mode": "on_site",
                       "venue": "Kulturhuset Tjärna Ängar, Borlänge"}]}))
-        team = [("t-karin", "falun", "leader"), ("t-ulf", "borlange", "trainer"),
-                ("t-rosa", "mora", "reserve")]
-        for trainer, mid, role in team:
-            _ok(http.post(f"/occasions/{occasion}/trainers", headers=coordinator,
-                          json={"trainer_id": trainer, "municipality_id": mid, "role": role}))
-        for i, pid in enumerate(people):
-            _ok(http.post(f"/occasions/{occasion}/bookings", headers=coordinator, json={
-                "participant_id": pid, "municipality_id": list(municipalities)[i % 3]}))
-        leader = _bearer(role=Role.TRAINER, trainer_id="t-karin")
-        delivered = [{"trainer_id": "t-karin", "role": "leader"},
-                     {"trainer_id": "t-ulf", "role": "trainer"}]
-        _ok(http.post(f"/occasions/{occasion}/days/1/attendance", headers=leader,
+        for name, _, role in TEAM:
+            body = {"trainer_id": demo.trainers[name], "role": role}
+            _once_known(partial(http.post, f"/occasions/{OCCASION}/trainers", json=body))
+        for pid in people:
+            _once_known(partial(http.post, f"/occasions/{OCCASION}/bookings",
+                                json={"participant_id": pid}))
+        leader = _bearer(role=Role.TRAINER, trainer_id=demo.trainers["Karin"])
+        delivered = [{"trainer_id": demo.trainers["Karin"], "role": "leader"},
+                     {"trainer_id": demo.trainers["Ulf"], "role": "trainer"}]
+        _ok(http.post(f"/occasions/{OCCASION}/days/1/attendance", headers=leader,
                       json={"present": people, "delivered_by": delivered}))
-        _ok(http.post(f"/occasions/{occasion}/days/2/attendance", headers=leader,
+        _ok(http.post(f"/occasions/{OCCASION}/days/2/attendance", headers=leader,
                       json={"present": people[:-1], "delivered_by": delivered}))  # one absent
     with httpx.Client(base_url=urls["enrolment"], timeout=30) as http:
         for pid in people[:6]:  # two never did their preparations
             me = _bearer(role=Role.PARTICIPANT, participant_id=pid)
             for item in ("sod-f1", "sod-f2", "sod-f3"):
-                r = http.post(f"/participants/{pid}/preparations", headers=me,
-                              json={"course_id": course, "item_id": item})
-                if r.status_code != 409:
-                    _ok(r)
+                _once_known(partial(http.post, f"/participants/{pid}/preparations",
+                                    headers=me, json={"course_id": COURSE, "item_id": item}))
 
 
-def load_certification_demo(urls: dict[str, str], timeout: float = 90) -> dict[str, object]:
+def describe(demo: Demo | None) -> str:
+    if demo is None:
+        return "Demo data: loaded on an earlier start (var/ keeps it; `make clean` starts over)."
+    lines = [f"Demo data: region {REGION}, municipalities {', '.join(MUNICIPALITIES)}; course "
+             f"occasion {OCCASION} (Samtal och delaktighet) run with two days, bookings, a "
+             "trainer team and preparations. Ids are minted:"]
+    lines += [f"  participants in {mid}: {' '.join(ids)}"
+              for mid, ids in demo.participants.items()]
+    lines += [f"  trainer {name} ({role}, {mid}): {demo.trainers[name]}"
+              for name, mid, role in (*TEAM, CERTIFICATION_LEADER)]
+    return "\n".join(lines)
+
+
+def load_certification_demo(urls: dict[str, str], demo: Demo,
+                            timeout: float = 90) -> dict[str, object]:
     """The certification step of the demo, after `load_demo`: a digital occasion of *Verktyg i
     vardagen* run to the end, then the certificates both occasions earned (issued by the
     certification consumer from the bus), and evaluations from some of those who completed.
     Returns what a newcomer can try (a certificate id and its verification code)."""
-    region, course, occasion = "rss-dalarna", "bou-ny-verktyg", "demo-verktyg-1"
-    people = [f"demo-p{i:03d}" for i in range(9, 13)]
+    region, course, occasion = REGION, "bou-ny-verktyg", "demo-verktyg-1"
+    people = [pid for pid in demo.order if pid not in demo.booked()][:4]
+    fia = demo.trainers["Fia"]
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=region)
     with httpx.Client(base_url=urls["scheduling"], timeout=30) as http:
         if http.get(f"/occasions/{occasion}", headers=coordinator).status_code != 200:
@@ -213,23 +255,20 @@ def load_certification_demo(urls: dict[str, str], timeout: float = 90) -> dict[s
             _ok(http.post("/occasions", headers=coordinator, json={
                 "occasion_id": occasion, "course_id": course, "region_id": region,
                 "capacity": 60, "days": [{"day": 1, "date": str(day), "mode": "digital"}]}))
-            _ok(http.post(f"/occasions/{occasion}/trainers", headers=coordinator, json={
-                "trainer_id": "t-fia", "municipality_id": "mora", "role": "leader"}))
-            for i, pid in enumerate(people):
-                _ok(http.post(f"/occasions/{occasion}/bookings", headers=coordinator, json={
-                    "participant_id": pid, "municipality_id": ("falun", "borlange", "mora")[
-                        (i + 8) % 3]}))
+            _once_known(partial(http.post, f"/occasions/{occasion}/trainers",
+                                headers=coordinator, json={"trainer_id": fia, "role": "leader"}))
+            for pid in people:
+                _once_known(partial(http.post, f"/occasions/{occasion}/bookings",
+                                    headers=coordinator, json={"participant_id": pid}))
             _ok(http.post(f"/occasions/{occasion}/days/1/attendance", headers=_bearer(
-                role=Role.TRAINER, trainer_id="t-fia"), json={
-                "present": people, "delivered_by": [{"trainer_id": "t-fia", "role": "leader"}]}))
+                role=Role.TRAINER, trainer_id=fia), json={
+                "present": people, "delivered_by": [{"trainer_id": fia, "role": "leader"}]}))
     with httpx.Client(base_url=urls["enrolment"], timeout=30) as http:
         for pid in people:
-            r = http.post(f"/participants/{pid}/preparations", json={
+            _once_known(partial(http.post, f"/participants/{pid}/preparations", json={
                 "course_id": course, "item_id": "viv-f1"},
-                headers=_bearer(role=Role.PARTICIPANT, participant_id=pid))
-            if r.status_code != 409:
-                _ok(r)
-    completed = [f"demo-p{i:03d}" for i in range(1, 7)] + people
+                headers=_bearer(role=Role.PARTICIPANT, participant_id=pid)))
+    completed = demo.booked()[:6] + people
     certificates = _wait_for_certificates(urls["certification"], completed, timeout)
     _demo_evaluations(urls["certification"], certificates)
     first = certificates[0]
@@ -309,12 +348,11 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
         for service, url in urls.items():
             print(f"  {service:<14} {url}/docs")
         if demo:
-            ids = load_demo(urls)
-            print(f"Demo data: region rss-dalarna, 3 municipalities, {len(ids)} new participants;"
-                  " course occasion demo-samtal-1 (Samtal och delaktighet) run with two days,"
-                  " bookings, a trainer team and preparations.")
-            issued = load_certification_demo(urls)
-            print(CERTIFIED.format(certification=urls["certification"], **issued))
+            loaded = load_demo(urls)
+            print(describe(loaded))
+            if loaded is not None:
+                issued = load_certification_demo(urls, loaded)
+                print(CERTIFIED.format(certification=urls["certification"], **issued))
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
         print("Press Ctrl-C to stop.")
         while all(p.poll() is None for p in system.procs.values()):

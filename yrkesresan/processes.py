@@ -52,13 +52,21 @@ def _store_of(service: Any) -> ServiceApplication:
 
 
 def projections() -> dict[str, Callable[[], Any]]:
-    from services.certification import application as certification
+    """The consumers' runners by name, each bootstrapped by its service when started."""
+    def runner(service: str, which: str = "runner") -> Callable[[], Any]:
+        return lambda: getattr(importlib.import_module(
+            f"services.{service}.application").bootstrap(), which)()
 
-    return {"progression": lambda: certification.bootstrap().runner(),
-            "certification": lambda: certification.bootstrap().certification_runner()}
+    return {"progression": runner("certification"),
+            "certification": runner("certification", "certification_runner"),
+            "scheduling-registry": runner("scheduling"),
+            "enrolment-catalogue": runner("enrolment")}
 
 
-CONSUMER_OPS_PORTS = {"progression": 8200, "certification": 8201}
+# Every consumer, and the port of its `/health` and `/metrics` by default
+# (`YRKESRESAN_<NAME>_CONSUMER_OPS_PORT` overrides it, `-` as `_`).
+CONSUMER_OPS_PORTS = {"progression": 8200, "certification": 8201, "scheduling-registry": 8202,
+                      "enrolment-catalogue": 8203}
 
 
 def _on_sigterm(stop: Callable[[], None]) -> None:

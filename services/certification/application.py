@@ -17,9 +17,14 @@ from services.certification.projections.consumer import (
     CertificationProjector,
     CertificationRunner,
 )
-from services.certification.projections.progression import progression_projector
+from services.certification.projections.progression import (
+    PLACES,
+    progression_consumer,
+    progression_projector,
+)
 from shared.platform.commands import Command
 from shared.platform.consumer import ProjectionRunner
+from shared.platform.copies import Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.projection import FoldProjector
@@ -49,10 +54,11 @@ class Certification:
     app: CertificationApplication
     db: Database
     progression: FoldProjector
+    places: Known  # which region each municipality belongs to
     respondent_key: bytes = field(default_factory=respondent_key)
 
     def runner(self) -> ProjectionRunner:
-        return ProjectionRunner(self.progression, self.db)
+        return ProjectionRunner(progression_consumer(self.progression), self.db)
 
     def certification_runner(self) -> CertificationRunner:
         return CertificationRunner(CertificationProjector(), self.db, CertificatePolicy(self.app))
@@ -91,7 +97,9 @@ class Certification:
 
 def bootstrap(database_url: str | None = None) -> Certification:
     url = database_url or Settings().database_url_for("certification")
-    return Certification(CertificationApplication(url), Database(url), progression_projector())
+    db = Database(url)
+    return Certification(CertificationApplication(url), db, progression_projector(),
+                         Known(db, PLACES))
 
 
 def migrate(database_url: str | None = None) -> None:
@@ -99,7 +107,7 @@ def migrate(database_url: str | None = None) -> None:
     CertificationApplication(url, create_table=True).close()
     db = Database(url)
     RelayPositions(db).migrate()
-    ProjectionRunner(progression_projector(), db).migrate()
+    ProjectionRunner(progression_consumer(progression_projector()), db).migrate()
     with db.transaction() as cur:
         views.migrate(cur)
     db.close()

@@ -2,7 +2,11 @@
 
 Commands are validated at the edge (pydantic); a handler either records all its events in one
 transaction or raises a `CommandRejected` and records nothing. Bulk imports from CSV files are
-in `services/enrolment/csv_import.py`.
+in `services/enrolment/csv_import.py`; they register accounts through the same handler as the
+API (`register_participants`).
+
+Participant and trainer ids are minted here; a command that sends one is refused (422) by its
+model, which forbids fields it does not declare.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 from services.enrolment.adapters.vault import PersonalDataVault
 from services.enrolment.domain import (
-    Course,
     EmailClaim,
     Level,
     Municipality,
@@ -30,17 +33,21 @@ from services.enrolment.domain import (
     Participant,
     Region,
     RegionRegistered,
-    course_key,
+    Trainer,
+    TrainerEmailClaim,
     is_higher,
     levels_reached,
     municipality_key,
     participant_key,
     region_key,
+    trainer_key,
 )
+from services.enrolment.projections.catalogue import PREFIX, catalogue
 from services.enrolment.projections.directory import Directory
 from shared.events import models as contract
 from shared.platform.auth import actor_of
 from shared.platform.commands import Code, Command
+from shared.platform.copies import CopyRunner, Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.settings import Settings
@@ -83,32 +90,9 @@ class JoinMunicipality(Command):
     region_id: Code
 
 
-class PreparationItem(Command):
-    item_id: Code
-    title: Text
-    mandatory: bool = True
-
-
-class DeepeningItem(Command):
-    task_id: Code
-    title: Text
-
-
-class CatalogueCourse(Command):
-    """The data of a `CoursePublished` event, as its owner published it."""
-
-    course_id: Code
-    journey: Code
-    level: Level
-    title: Text
-    preparations: list[PreparationItem] = Field(default_factory=list)
-    deepening_tasks: list[DeepeningItem] = Field(default_factory=list)
-
-    def published(self) -> contract.CoursePublished:
-        return contract.CoursePublished.model_validate(self.model_dump())
-
-
 class RegisterParticipant(Command):
+    """A new account; its id is minted by the service (sending one is refused)."""
+
     municipality_id: Code
     name: Text
     email: Email
@@ -116,12 +100,23 @@ class RegisterParticipant(Command):
     years_in_profession: Annotated[float, Field(ge=0, le=70)]
     journey: Code = "barn_och_unga"
     area_of_work: Text | None = None
-    participant_id: Code | None = None
     occurred_at: AwareDatetime | None = None
 
     def personal(self) -> dict[str, Any]:
         """What goes into the vault: everything that could identify the person."""
         return {"name": self.name, "email": self.email, "area_of_work": self.area_of_work}
+
+
+class RegisterTrainer(Command):
+    """A trainer's account in their home municipality; its id is minted by the service."""
+
+    municipality_id: Code
+    name: Text
+    email: Email
+    occurred_at: AwareDatetime | None = None
+
+    def personal(self) -> dict[str, Any]:
+        return {"name": self.name, "email": self.email}
 
 
 class MoveParticipant(Command):
@@ -165,6 +160,7 @@ class Enrolment:
     app: EnrolmentApplication
     vault: PersonalDataVault
     directory: Directory
+    catalogue: Known
     secret: bytes
     _municipalities_seen: set[str] = field(default_factory=set)
 
@@ -223,24 +219,20 @@ class Enrolment:
         return self._get(Municipality, municipality_key(municipality_id),
                          f"Kommunen {municipality_id}", field)
 
-    def catalogue_course(self, cmd: CatalogueCourse, actor: str | None = None) -> bool:
-        """Keep a published course; False (nothing recorded) when it is already kept as is."""
-        ids = [p.item_id for p in cmd.preparations]
-        tasks = [t.task_id for t in cmd.deepening_tasks]
-        if len(set(ids)) != len(ids):
-            raise CommandRejected("Två förberedelser har samma item_id.", field="preparations")
-        if len(set(tasks)) != len(tasks):
-            raise CommandRejected("Två fördjupningsuppgifter har samma task_id.",
-                                  field="deepening_tasks")
-        key = course_key(cmd.course_id)
-        course = self.app.load(Course, key) if self.app.exists(key) else Course(key)
-        if not course.catalogue(cmd.published(), actor):
-            return False
-        self.save(course, conflict=f"Kursen {cmd.course_id} ändrades samtidigt; försök igen.")
-        return True
+    def region_of(self, municipality_id: str) -> str | None:
+        """The municipality's region; None if no such municipality has joined."""
+        key = municipality_key(municipality_id)
+        if not self.app.exists(key):
+            return None
+        return str(self.app.load(Municipality, key).region_id)
 
-    def course(self, course_id: str) -> Course:
-        return self._get(Course, course_key(course_id), f"Kursen {course_id}", "course_id")
+    def course(self, course_id: str) -> contract.CoursePublished:
+        """A published course, as enrolment's copy of the catalogue has it."""
+        course = self.catalogue.course(course_id)
+        if course is None:
+            raise NotFound(f"Kursen {course_id} finns inte (eller är så nyss publicerad att "
+                           "den inte nått hit än).", field="course_id")
+        return course
 
     def regions(self) -> list[dict[str, Any]]:
         self.directory.catch_up()
@@ -251,8 +243,7 @@ class Enrolment:
         return self.directory.municipalities(region_id)
 
     def courses(self) -> list[dict[str, Any]]:
-        self.directory.catch_up()
-        return self.directory.courses()
+        return self.catalogue.courses()
 
     # -- participants -----------------------------------------------------------------------
 
@@ -263,30 +254,47 @@ class Enrolment:
         the personal-data key and the events. Only when it conflicts do we look at what was
         there: an address released by an erasure is claimed again, anything else is a 409 that
         names what collided (and the key went with the rolled-back transaction)."""
-        self._known_municipality(cmd.municipality_id)
-        participant_id = cmd.participant_id or str(uuid.uuid4())
-        key, store_key = self.vault.new_key(participant_id)
-        ciphertext = self.vault.seal(key, participant_id, cmd.personal())
-        claim = EmailClaim(self.email_key(cmd.email))
+        claim: EmailClaim | None = None
         for attempt in range(2):
+            try:
+                return self.register_participants([cmd], actor, [claim])[0]
+            except Conflict:
+                claim = self.email_claim(cmd.email)
+                if attempt == 1 or claim.participant_id is not None:
+                    raise
+        raise AssertionError("unreachable")
+
+    def register_participants(
+        self, cmds: Sequence[RegisterParticipant], actor: str | None = None,
+        claims: Sequence[EmailClaim | None] | None = None,
+    ) -> list[str]:
+        """Create accounts in one transaction (the API registers one, a CSV import a batch):
+        a minted id each, the personal data sealed with a new key of its own, stored with the
+        events, and the address claimed. `claims` are claims released by an erasure, to take
+        again (None: a new claim). Any address already held: nothing is recorded, 409."""
+        for municipality_id in {cmd.municipality_id for cmd in cmds}:
+            self._known_municipality(municipality_id)
+        ids: list[str] = []
+        aggregates: list[Aggregate] = []
+        statements = []
+        for cmd, claim in zip(cmds, claims or [None] * len(cmds), strict=True):
+            participant_id = str(uuid.uuid4())
+            key, store_key = self.vault.new_key(participant_id)
+            claim = claim or EmailClaim(self.email_key(cmd.email))
             claim.claim(participant_id, actor)
-            participant = Participant.register(
+            aggregates += [Participant.register(
                 participant_id, municipality_id=cmd.municipality_id, journey=cmd.journey,
                 role=cmd.role, years_in_profession=cmd.years_in_profession,
-                ciphertext=ciphertext, occurred_at=cmd.occurred_at, actor=actor,
-            )
-            try:
-                self.app.save(participant, claim, statements=[store_key])
-                return participant_id
-            except IntegrityError:
-                if self.app.exists(participant_key(participant_id)):
-                    raise Conflict(f"Deltagaren {participant_id} finns redan.",
-                                   field="participant_id") from None
-                claim = self.email_claim(cmd.email)  # raises Conflict below if it is held
-                if attempt == 1 or claim.participant_id is not None:
-                    raise Conflict("E-postadressen används redan av ett annat konto.",
-                                   field="email") from None
-        raise AssertionError("unreachable")
+                ciphertext=self.vault.seal(key, participant_id, cmd.personal()),
+                occurred_at=cmd.occurred_at, actor=actor), claim]
+            statements.append(store_key)
+            ids.append(participant_id)
+        try:
+            self.app.save(*aggregates, statements=statements)
+        except IntegrityError:
+            raise Conflict("E-postadressen används redan av ett annat konto.",
+                           field="email") from None
+        return ids
 
     def _known_municipality(self, municipality_id: str) -> None:
         """Municipalities never leave once joined, so a confirmed one is remembered."""
@@ -297,6 +305,12 @@ class Enrolment:
     def participant(self, participant_id: str) -> Participant:
         return self._get(Participant, participant_key(participant_id),
                          f"Deltagaren {participant_id}")
+
+    def find_participant(self, participant_id: str) -> Participant | None:
+        """The participant, or None: for access rules that answer unknown and out of scope
+        alike."""
+        key = participant_key(participant_id)
+        return self.app.load(Participant, key) if self.app.exists(key) else None
 
     def personal_data(self, participant: Participant) -> dict[str, Any] | None:
         """Name, e-mail and area of work, or None once erased (the key is gone)."""
@@ -397,6 +411,54 @@ class Enrolment:
         self.vault.shred(participant_id)
         return participant in changed
 
+    # -- trainers ---------------------------------------------------------------------------
+
+    def register_trainer(self, cmd: RegisterTrainer, actor: str | None = None) -> str:
+        """A trainer's account: a minted id, name and e-mail sealed with a key of its own
+        (stored with the events), the address claimed for one trainer account nationally."""
+        self._known_municipality(cmd.municipality_id)
+        trainer_id = str(uuid.uuid4())
+        key, store_key = self.vault.new_key(trainer_id)
+        claim = TrainerEmailClaim(self.trainer_email_key(cmd.email))
+        claim.claim(trainer_id, actor)
+        trainer = Trainer.register(
+            trainer_id, municipality_id=cmd.municipality_id,
+            ciphertext=self.vault.seal(key, trainer_id, cmd.personal()),
+            occurred_at=cmd.occurred_at, actor=actor)
+        try:
+            self.app.save(trainer, claim, statements=[store_key])
+        except IntegrityError:
+            raise Conflict("E-postadressen används redan av ett annat utbildarkonto.",
+                           field="email") from None
+        return trainer_id
+
+    def trainer_email_key(self, email: str) -> uuid.UUID:
+        """Trainer accounts claim addresses apart from participant accounts."""
+        return aggregate_id("trainer-email", str(self.email_key(email)))
+
+    def find_trainer(self, trainer_id: str) -> Trainer | None:
+        key = trainer_key(trainer_id)
+        return self.app.load(Trainer, key) if self.app.exists(key) else None
+
+    def trainer_view(self, trainer: Trainer, personal: bool) -> dict[str, Any]:
+        shown = trainer.facts()
+        if personal:
+            data = (self.vault.open(trainer.trainer_id, trainer.ciphertext)
+                    if trainer.ciphertext else None) or {}
+            shown |= {k: data.get(k) for k in ("name", "email")}
+        return shown
+
+    def trainers_of(self, municipality_id: str, personal: bool, limit: int = 100,
+                    offset: int = 0) -> list[dict[str, Any]]:
+        self.directory.catch_up()
+        rows = self.directory.trainers(municipality_id, limit, offset)
+        found = (self.find_trainer(r["trainer_id"]) for r in rows)
+        return [self.trainer_view(t, personal) for t in found if t is not None]
+
+    def runner(self) -> CopyRunner:
+        """What the `enrolment-catalogue` consumer applies the bus's envelopes with."""
+        return CopyRunner(catalogue(), self.catalogue.db)
+
     def close(self) -> None:
         self.app.close()
         self.vault.db.close()
@@ -424,7 +486,7 @@ def bootstrap(database_url: str | None = None, settings: Settings | None = None)
     app = EnrolmentApplication(url)
     db = Database(url)
     return Enrolment(app=app, vault=PersonalDataVault(db), directory=Directory(db, app),
-                     secret=settings.auth_secret.encode())
+                     catalogue=Known(db, PREFIX), secret=settings.auth_secret.encode())
 
 
 def migrate(database_url: str | None = None) -> None:
@@ -437,5 +499,6 @@ def migrate(database_url: str | None = None) -> None:
     PersonalDataVault(db).migrate()
     Directory(db, app).migrate()
     RelayPositions(db).migrate()
+    CopyRunner(catalogue(), db).migrate()
     db.close()
     app.close()

@@ -9,6 +9,10 @@ conflict, that batch records nothing, the earlier batches stay imported, and the
 running the same file again finishes the job, because rows that are already there (same
 municipality, same data) are skipped, never created twice.
 
+Accounts are registered through the API's own handler (`Enrolment.register_participants`, a
+batch per call): the same command, the same minted ids, the personal-data keys stored in the
+same transaction as the events. A file has no id column: ids are minted, never imported.
+
 Personal data never appears in a reason: rows are named by line number and field only.
 """
 
@@ -16,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,13 +41,12 @@ from services.enrolment.domain import (
     EmailClaim,
     Municipality,
     MunicipalityJoined,
-    Participant,
     Region,
     RegionRegistered,
     municipality_key,
     region_key,
 )
-from shared.platform.errors import CommandRejected, Conflict, Forbidden
+from shared.platform.errors import CommandRejected, Conflict
 from shared.platform.store import Aggregate
 
 # --- Reporting --------------------------------------------------------------------------------
@@ -310,22 +312,10 @@ def _write_accounts(enrolment: Enrolment, accounts: list[_NewAccount], actor: st
     progress("import", 0, len(accounts))
     for start in range(0, len(accounts), BATCH):
         batch = accounts[start:start + BATCH]
-        ids = [str(uuid.uuid4()) for _ in batch]
-        sealed = enrolment.vault.seal_many(
-            [(pid, a.cmd.personal()) for pid, a in zip(ids, batch, strict=True)])
-        participants, claims = [], []
-        for pid, ciphertext, account in zip(ids, sealed, batch, strict=True):
-            cmd = account.cmd
-            participants.append(Participant.register(
-                pid, municipality_id=cmd.municipality_id, journey=cmd.journey, role=cmd.role,
-                years_in_profession=cmd.years_in_profession, ciphertext=ciphertext,
-                occurred_at=cmd.occurred_at, actor=actor))
-            claim = account.claim or EmailClaim(enrolment.email_key(cmd.email))
-            claim.claim(pid, actor)
-            claims.append(claim)
         try:
-            enrolment.app.save(*participants, *claims)
-        except IntegrityError:
+            ids = enrolment.register_participants([a.cmd for a in batch], actor,
+                                                  [a.claim for a in batch])
+        except Conflict:
             raise ImportInterrupted(len(report.imported), batch[0].line,
                                     batch[-1].line) from None
         report.imported += [(a.line, pid) for a, pid in zip(batch, ids, strict=True)]
@@ -333,6 +323,8 @@ def _write_accounts(enrolment: Enrolment, accounts: list[_NewAccount], actor: st
 
 
 # --- Regions and municipalities ---------------------------------------------------------------
+
+UNKNOWN_REGION = "regionen finns inte, eller ligger utanför ditt område"
 
 
 def import_regions(enrolment: Enrolment, data: bytes | str, actor: str | None = None,
@@ -369,13 +361,10 @@ def import_municipalities(
     only_region: str | None = None, progress: Progress = no_progress,
 ) -> ImportReport:
     """Join the municipalities of a CSV file (municipality_id, name, region_id) to their
-    regions. With `only_region` (a regional coordinator's scope), a file naming any other
-    region is refused whole."""
+    regions. With `only_region` (a regional coordinator's scope), a row naming any other
+    region is a bad row, reported as a region that does not exist is (nothing imported)."""
     rows, errors = read_rows(data, MUNICIPALITY_COLUMNS)
     commands = [(n, c) for n, v in rows if (c := _validated(JoinMunicipality, n, v, errors))]
-    if only_region is not None and any(c.region_id != only_region for _, c in commands):
-        raise Forbidden("Filen har kommuner i en annan region än din; inget importerades.",
-                        field="region_id")
     errors += _duplicates(((n, c.municipality_id) for n, c in commands), "municipality_id",
                           "samma kommun")
     enrolment.directory.catch_up()
@@ -385,8 +374,8 @@ def import_municipalities(
     report, new = ImportReport(), []
     for line, cmd in commands:
         there = existing.get(cmd.municipality_id)
-        if cmd.region_id not in regions:
-            errors.append(RowError(line, "region_id", "regionen finns inte"))
+        if cmd.region_id not in regions or only_region not in (None, cmd.region_id):
+            errors.append(RowError(line, "region_id", UNKNOWN_REGION))
         elif there is None:
             new.append((line, cmd))
         elif (there["name"], there["region_id"]) == (cmd.name, cmd.region_id):

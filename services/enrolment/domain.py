@@ -1,8 +1,11 @@
 """Enrolment's aggregates, the events they record and the rules they keep.
 
 Events that are facts of the public contract inherit their contract model; the others
-(`PersonalDataRecorded`, `EmailClaimed`, `EmailReleased`, `CourseCatalogued`) stay inside the
-service and are never relayed.
+(`PersonalDataRecorded`, `TrainerPersonalDataRecorded`, `EmailClaimed`, `EmailReleased`,
+`TrainerEmailClaimed`) stay inside the service and are never relayed.
+
+Participant and trainer ids are minted here (UUIDs), never chosen by a caller and never derived
+from a name, an address or a personal identity number.
 """
 
 from __future__ import annotations
@@ -88,38 +91,11 @@ def municipality_key(municipality_id: str) -> uuid.UUID:
 
 
 class CourseCatalogued(DomainEvent):
-    """Enrolment's own copy of a published course (the data of `CoursePublished`), so that it
-    can tell a course's preparations and deepening tasks from unknown ones. Never relayed:
-    the course's owner publishes `CoursePublished`; publishing it again from here would put a
-    second fact with another id on the bus."""
+    """Retired: enrolment once kept the catalogue in its own store. It now keeps a copy of
+    `CoursePublished` from the bus (`projections/catalogue.py`); the class stays so that stores
+    holding such events can still be read. Never relayed."""
 
     course: contract.CoursePublished
-
-
-class Course(Aggregate):
-    def when_CourseCatalogued(self, e: CourseCatalogued) -> None:  # noqa: N802
-        self.course = e.course
-
-    @property
-    def course_id(self) -> str:
-        return self.course.course_id
-
-    def catalogue(self, course: contract.CoursePublished, actor: str | None) -> bool:
-        """Record the course as published; False (nothing recorded) if it is unchanged."""
-        if self.version and self.course == course:
-            return False
-        self.trigger(CourseCatalogued, course=course, actor=actor)
-        return True
-
-    def has_preparation(self, item_id: str) -> bool:
-        return any(p.item_id == item_id for p in self.course.preparations)
-
-    def has_deepening_task(self, task_id: str) -> bool:
-        return any(t.task_id == task_id for t in self.course.deepening_tasks)
-
-
-def course_key(course_id: str) -> uuid.UUID:
-    return aggregate_id("course", course_id)
 
 
 # --- Participants -----------------------------------------------------------------------------
@@ -231,10 +207,11 @@ class Participant(Aggregate):
         self.level = Level(e.level)
         self.levels.append((Level(e.level), e.occurred_at))
 
-    def complete_preparation(self, course: Course, item_id: str, actor: str | None) -> bool:
+    def complete_preparation(self, course: contract.CoursePublished, item_id: str,
+                             actor: str | None) -> bool:
         """Mark a preparation of a published course done; False if it already was."""
         self._require_active()
-        if not course.has_preparation(item_id):
+        if not any(p.item_id == item_id for p in course.preparations):
             raise CommandRejected(
                 f"Kursen {course.course_id} har ingen förberedelse {item_id}.", field="item_id")
         if (course.course_id, item_id) in self.preparations:
@@ -246,10 +223,11 @@ class Participant(Aggregate):
     def when_PreparationCompleted(self, e: PreparationCompleted) -> None:  # noqa: N802
         self.preparations.append((e.course_id, e.item_id))
 
-    def submit_deepening(self, course: Course, task_id: str, actor: str | None) -> bool:
+    def submit_deepening(self, course: contract.CoursePublished, task_id: str,
+                         actor: str | None) -> bool:
         """Submit a deepening task of a published course; False if it already was."""
         self._require_active()
-        if not course.has_deepening_task(task_id):
+        if not any(t.task_id == task_id for t in course.deepening_tasks):
             raise CommandRejected(
                 f"Kursen {course.course_id} har ingen fördjupningsuppgift {task_id}.",
                 field="task_id")
@@ -321,3 +299,71 @@ class EmailClaim(Aggregate):
     def release(self, actor: str | None) -> None:
         if self.participant_id is not None:
             self.trigger(EmailReleased, actor=actor)
+
+
+# --- Trainers ---------------------------------------------------------------------------------
+
+
+class TrainerRegistered(DomainEvent, contract.TrainerRegistered):
+    pass
+
+
+class TrainerPersonalDataRecorded(DomainEvent):
+    """A trainer's name and e-mail, encrypted with the trainer's own key (never relayed)."""
+
+    trainer_id: str
+    ciphertext: str
+
+
+class Trainer(Aggregate):
+    """A trainer's account (utbildare), in their home municipality, the one credited with
+    their share of the trainer pot. Scheduling assigns only registered trainers."""
+
+    @classmethod
+    def register(cls, trainer_id: str, *, municipality_id: str, ciphertext: str,
+                 occurred_at: dt.datetime | None = None, actor: str | None = None) -> Self:
+        trainer = cls(trainer_key(trainer_id))
+        at = occurred_at or utcnow()
+        trainer.trigger(TrainerRegistered, trainer_id=trainer_id,
+                        municipality_id=municipality_id, occurred_at=at, actor=actor)
+        trainer.trigger(TrainerPersonalDataRecorded, trainer_id=trainer_id,
+                        ciphertext=ciphertext, occurred_at=at, actor=actor)
+        return trainer
+
+    def when_TrainerRegistered(self, e: TrainerRegistered) -> None:  # noqa: N802
+        self.trainer_id = e.trainer_id
+        self.municipality_id = e.municipality_id
+        self.registered_at = e.occurred_at
+        self.ciphertext: str | None = None
+
+    def when_TrainerPersonalDataRecorded(  # noqa: N802
+            self, e: TrainerPersonalDataRecorded) -> None:
+        self.ciphertext = e.ciphertext
+
+    def facts(self) -> dict[str, Any]:
+        return {"trainer_id": self.trainer_id, "municipality_id": self.municipality_id,
+                "registered_at": self.registered_at.isoformat()}
+
+
+def trainer_key(trainer_id: str) -> uuid.UUID:
+    return aggregate_id("trainer", trainer_id)
+
+
+class TrainerEmailClaimed(DomainEvent):
+    """One trainer account per e-mail address nationally (a trainer may also have a
+    participant account with the same address: they are different roles)."""
+
+    trainer_id: str
+
+
+class TrainerEmailClaim(Aggregate):
+    trainer_id: str | None = None
+
+    def when_TrainerEmailClaimed(self, e: TrainerEmailClaimed) -> None:  # noqa: N802
+        self.trainer_id = e.trainer_id
+
+    def claim(self, trainer_id: str, actor: str | None) -> None:
+        if self.trainer_id is not None:
+            raise Conflict("E-postadressen används redan av ett annat utbildarkonto.",
+                           field="email")
+        self.trigger(TrainerEmailClaimed, trainer_id=trainer_id, actor=actor)

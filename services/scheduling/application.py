@@ -3,7 +3,12 @@
 Commands are validated at the edge (pydantic); a handler either records all its events in one
 transaction or raises a `CommandRejected` and records nothing. Commands on an occasion load it,
 let the caller's `authorize` look at it (scope rules that depend on the occasion: its region, its
-course leader, who booked), decide, and save. When someone else saved the same occasion in
+course leader, who is booked; and on the participant as scheduling's copy knows them), decide,
+and save.
+
+Who participants and trainers are, where they belong and which regions exist, scheduling learns
+from the bus into its own copy (`projections/registry.py`); an id the copy does not know (yet)
+is refused, never booked or assigned. When someone else saved the same occasion in
 between, the library refuses the save and the command is decided again on the new state, a few
 times, before it is answered 409; so a rush of bookings for the last places queues instead of
 failing, and a day's attendance registered twice at once is recorded once.
@@ -39,10 +44,13 @@ from services.scheduling.domain import (
     occasion_key,
 )
 from services.scheduling.planning import CourseNeeds, Estimate, estimate
+from services.scheduling.projections.registry import PREFIX, registry
 from services.scheduling.projections.schedule import ScheduleView
 from shared.events import models as contract
 from shared.events.models import DayMode, DeliveryRole, Level, TrainerRole
+from shared.platform.access import hidden
 from shared.platform.commands import Code, Command
+from shared.platform.copies import CopyRunner, Known, KnownParticipant
 from shared.platform.db import Database
 from shared.platform.errors import Conflict, NotFound
 from shared.platform.relay import RelayPositions
@@ -52,6 +60,27 @@ from shared.platform.store import Aggregate, ServiceApplication, utcnow
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 T = TypeVar("T")
+
+# Occasions are planned with dates from the programme's start (Yrkesresan began in 2017; older
+# occasions can still be registered after the fact) to three years ahead (the furthest a
+# region plans); anything outside is a typing error, not a plan.
+EARLIEST_DATE = dt.date(2017, 1, 1)
+YEARS_AHEAD = 3
+NOT_YET = ("Schemaläggningen känner deltagare, utbildare och regioner när registreringen nått "
+           "den via händelserna; en nyss registrerad syns här inom några sekunder.")
+
+
+def latest_date(today: dt.date | None = None) -> dt.date:
+    today = today or dt.date.today()
+    try:
+        return today.replace(year=today.year + YEARS_AHEAD)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + YEARS_AHEAD, day=28)
+
+
+def not_known(field: str, id: str) -> NotFound:
+    """Unknown to scheduling's copy, or outside the caller's scope: one answer for both."""
+    return hidden(field, id, note=NOT_YET)
 
 
 # --- the catalogue ----------------------------------------------------------------------------
@@ -137,6 +166,13 @@ class PlannedDay(Command):
     mode: DayMode
     venue: Text | None = Field(default=None, validate_default=True)
 
+    @field_validator("date")
+    @classmethod
+    def _sane_date(cls, date: dt.date) -> dt.date:
+        if not EARLIEST_DATE <= date <= latest_date():
+            raise ValueError(f"datumet ska ligga mellan {EARLIEST_DATE} och {latest_date()}")
+        return date
+
     @field_validator("venue")
     @classmethod
     def _venue_for_on_site(cls, venue: str | None, info: ValidationInfo) -> str | None:
@@ -166,14 +202,16 @@ class PlanOccasion(Command):
 
 
 class BookParticipant(Command):
+    """The participant's municipality is scheduling's knowledge (its copy), not the caller's."""
+
     participant_id: Code
-    municipality_id: Code
     waitlist: bool = True
 
 
 class AssignTrainer(Command):
+    """The trainer's home municipality is scheduling's knowledge (its copy)."""
+
     trainer_id: Code
-    municipality_id: Code
     role: TrainerRole
 
 
@@ -223,6 +261,7 @@ class SchedulingApplication(ServiceApplication):
 
 
 Authorize = Callable[[Occasion], None]
+AuthorizeFor = Callable[[Occasion, KnownParticipant | None], None]
 
 
 @dataclass
@@ -231,6 +270,7 @@ class Scheduling:
 
     app: SchedulingApplication
     view: ScheduleView
+    known: Known
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     attempts: int = 5
     # Commands on occasions in flight at once in this process. PostgreSQL serialises every
@@ -280,8 +320,7 @@ class Scheduling:
         try:
             return self.app.load(Occasion, occasion_key(occasion_id))
         except AggregateNotFoundError:
-            raise NotFound(f"Kurstillfället {occasion_id} finns inte.",
-                           field="occasion_id") from None
+            raise hidden("occasion_id", occasion_id) from None
 
     # -- the catalogue ----------------------------------------------------------------------
 
@@ -317,6 +356,8 @@ class Scheduling:
         conflict = f"Kurstillfället {occasion_id} finns redan."
         if self.app.exists(occasion_key(occasion_id)):
             raise Conflict(conflict, field="occasion_id")
+        if not self.known.region_exists(cmd.region_id):
+            raise not_known("region_id", cmd.region_id)
         course = self.course(cmd.course_id)
         days = [(contract.CourseDay(day=d.day, date=d.date, mode=d.mode), d.venue)
                 for d in cmd.days]
@@ -325,26 +366,50 @@ class Scheduling:
         self._save(occasion, conflict=conflict)
         return occasion_id
 
-    def occasions(self, region_id: str | None = None,
-                  course_id: str | None = None) -> list[dict[str, Any]]:
+    def occasions(self, region_id: str | None = None, course_id: str | None = None,
+                  trainer_id: str | None = None) -> list[dict[str, Any]]:
+        """Filtered by region, course, and (when given) the trainer's own occasions."""
         def query(v: ScheduleView) -> list[dict[str, Any]]:
+            own = None if trainer_id is None else v.assignments.get(trainer_id, {})
             rows = [o for o in v.occasions.values()
-                    if region_id in (None, o.region_id) and course_id in (None, o.course_id)]
+                    if region_id in (None, o.region_id) and course_id in (None, o.course_id)
+                    and (own is None or o.occasion_id in own)]
             rows.sort(key=lambda o: (o.days[0].date, o.occasion_id))
             return [o.to_dict() for o in rows]
 
         return self.view.read(query)  # type: ignore[no-any-return]
 
+    def _for(self, participant_id: str,
+             authorize: AuthorizeFor | None) -> tuple[KnownParticipant | None, Authorize]:
+        """The participant as the copy knows them, and `authorize` with them bound."""
+        known = self.known.participant(participant_id)
+
+        def check(occasion: Occasion) -> None:
+            if authorize is not None:
+                authorize(occasion, known)
+
+        return known, check
+
     def book(self, occasion_id: str, cmd: BookParticipant, actor: str | None = None,
-             authorize: Authorize | None = None) -> tuple[str, bool]:
-        return self._change(occasion_id, lambda o: o.book(
-            cmd.participant_id, cmd.municipality_id, waitlist=cmd.waitlist, actor=actor),
-            authorize)
+             authorize: AuthorizeFor | None = None) -> tuple[str, bool]:
+        """Only a participant the copy knows, not erased; booked for their municipality."""
+        known, check = self._for(cmd.participant_id, authorize)
+
+        def act(occasion: Occasion) -> tuple[str, bool]:
+            if known is None or known.municipality_id is None:
+                raise not_known("participant_id", cmd.participant_id)
+            if known.erased:
+                raise Conflict(f"Deltagaren {cmd.participant_id} är raderad och kan inte "
+                               "bokas.", field="participant_id")
+            return occasion.book(cmd.participant_id, known.municipality_id,
+                                 waitlist=cmd.waitlist, actor=actor)
+
+        return self._change(occasion_id, act, check)
 
     def cancel(self, occasion_id: str, participant_id: str, actor: str | None = None,
-               authorize: Authorize | None = None) -> str | None:
-        return self._change(occasion_id, lambda o: o.cancel(participant_id, actor=actor),
-                            authorize)
+               authorize: AuthorizeFor | None = None) -> str | None:
+        _, check = self._for(participant_id, authorize)
+        return self._change(occasion_id, lambda o: o.cancel(participant_id, actor=actor), check)
 
     def bookings_of(self, participant_id: str) -> list[dict[str, Any]]:
         def query(v: ScheduleView) -> list[dict[str, Any]]:
@@ -359,8 +424,15 @@ class Scheduling:
 
     def assign_trainer(self, occasion_id: str, cmd: AssignTrainer, actor: str | None = None,
                        authorize: Authorize | None = None) -> bool:
-        return self._change(occasion_id, lambda o: o.assign(
-            cmd.trainer_id, cmd.municipality_id, cmd.role, actor=actor), authorize)
+        """Only a trainer the copy knows, with their home municipality from it."""
+        def act(occasion: Occasion) -> bool:
+            trainer = self.known.trainer(cmd.trainer_id)
+            if trainer is None:
+                raise not_known("trainer_id", cmd.trainer_id)
+            return occasion.assign(cmd.trainer_id, trainer.municipality_id, cmd.role,
+                                   actor=actor)
+
+        return self._change(occasion_id, act, authorize)
 
     def call_in_reserve(self, occasion_id: str, day: int, cmd: CallInReserve,
                         actor: str | None = None, authorize: Authorize | None = None) -> bool:
@@ -389,7 +461,11 @@ class Scheduling:
     # -- planning ---------------------------------------------------------------------------
 
     def estimate(self, cmd: EstimateNeeds) -> Estimate:
-        """The survey's numbers against the published courses of the journey."""
+        """The survey's numbers against the published courses of the journey, for a region
+        scheduling knows."""
+        if not self.known.region_exists(cmd.region_id):
+            raise not_known("region_id", cmd.region_id)
+
         def needs(v: ScheduleView) -> list[CourseNeeds]:
             out = []
             for course_id, row in sorted(v.courses.items()):
@@ -407,19 +483,26 @@ class Scheduling:
             self.view.read(needs), completed=cmd.completed,
             occasions_per_team=cmd.occasions_per_team, reserves_per_team=cmd.reserves_per_team)
 
+    def runner(self) -> CopyRunner:
+        """What the `scheduling-registry` consumer applies the bus's envelopes with."""
+        return CopyRunner(registry(), self.known.db)
+
     def close(self) -> None:
         self.app.close()
+        self.known.db.close()
 
 
 def bootstrap(database_url: str | None = None) -> Scheduling:
-    app = SchedulingApplication(database_url or Settings().database_url_for("scheduling"))
-    return Scheduling(app=app, view=ScheduleView(app))
+    url = database_url or Settings().database_url_for("scheduling")
+    app = SchedulingApplication(url)
+    return Scheduling(app=app, view=ScheduleView(app), known=Known(Database(url), PREFIX))
 
 
 def migrate(database_url: str | None = None) -> None:
-    """Create the service's tables (event store, relay positions)."""
+    """Create the service's tables (event store, relay positions, the registry copy)."""
     url = database_url or Settings().database_url_for("scheduling")
     SchedulingApplication(url, create_table=True).close()
     db = Database(url)
     RelayPositions(db).migrate()
+    CopyRunner(registry(), db).migrate()
     db.close()

@@ -71,15 +71,20 @@ class FoldProjector:
         rows = db.execute(f"SELECT body FROM {self.table} WHERE key = %s", (key,))
         return orjson.loads(rows[0][0]) if rows else None
 
-    def list(self, db: Database, scope: str | None = None, limit: int = 1000,
+    def list(self, db: Database, scope: str | Sequence[str] | None = None, limit: int = 1000,
              offset: int = 0) -> list[dict[str, Any]]:
+        """Rows of one scope, of any of several (an empty list: none), or of all (None)."""
         if scope is None:
             rows = db.execute(
                 f"SELECT body FROM {self.table} ORDER BY key LIMIT %s OFFSET %s", (limit, offset))
         else:
+            scopes = [scope] if isinstance(scope, str) else list(scope)
+            if not scopes:
+                return []
+            marks = ", ".join(["%s"] * len(scopes))
             rows = db.execute(
-                f"SELECT body FROM {self.table} WHERE scope = %s ORDER BY key LIMIT %s OFFSET %s",
-                (scope, limit, offset))
+                f"SELECT body FROM {self.table} WHERE scope IN ({marks}) "
+                "ORDER BY key LIMIT %s OFFSET %s", (*scopes, limit, offset))
         return [orjson.loads(r[0]) for r in rows]
 
     def count(self, db: Database) -> int:

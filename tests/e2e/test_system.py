@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from shared.platform.auth import Principal, Role, issue_token
 from shared.platform.broker import LocalBroker, ensure_topics, free_port
 from yrkesresan.launcher import SERVICES, System
+from yrkesresan.processes import CONSUMER_OPS_PORTS
 
 pytestmark = pytest.mark.e2e
 
@@ -30,9 +33,13 @@ def _ports_env(broker: LocalBroker) -> dict[str, str]:
     for service in SERVICES:
         env[f"YRKESRESAN_{service.upper()}_PORT"] = str(free_port())
         env[f"YRKESRESAN_{service.upper()}_RELAY_OPS_PORT"] = str(free_port())
-    env["YRKESRESAN_PROGRESSION_CONSUMER_OPS_PORT"] = str(free_port())
-    env["YRKESRESAN_CERTIFICATION_CONSUMER_OPS_PORT"] = str(free_port())
+    env |= _consumer_ports()
     return env
+
+
+def _consumer_ports() -> dict[str, str]:
+    return {f"YRKESRESAN_{c.upper().replace('-', '_')}_CONSUMER_OPS_PORT": str(free_port())
+            for c in CONSUMER_OPS_PORTS}
 
 
 @pytest.fixture
@@ -105,6 +112,76 @@ def test_registration_flows_from_api_to_progression(system: System) -> None:
     assert fields == {"email", "years_in_profession"}
 
 
+def _bearer(**claims: str) -> dict[str, str]:
+    subject = claims.pop("subject", "e2e")
+    return {"Authorization": "Bearer " + issue_token(Principal(subject=subject, **claims))}  # type: ignore[arg-type]
+
+
+def _created(response: httpx.Response) -> bool:
+    """201; 404 while the copy has not learned the ids yet; anything else fails the test."""
+    assert response.status_code in (201, 404), response.text
+    return response.status_code == 201
+
+
+def test_scopes_hold_across_the_running_processes(system: System) -> None:
+    """The holes of issue 8, through the real pipe: scheduling learns participants and trainers
+    from the bus; an administrator books only their own; unknown and out of scope look alike;
+    a coordinator reads progression only in their region."""
+    urls = system.urls()
+    with httpx.Client(base_url=urls["enrolment"], headers=SYSTEM, timeout=10) as http:
+        for rid in ("r1", "r2"):
+            assert http.post("/regions", json={"region_id": rid, "name": rid}).status_code == 201
+        for mid, rid in (("falun", "r1"), ("mora", "r1"), ("malmo", "r2")):
+            assert http.post("/municipalities", json={
+                "municipality_id": mid, "name": mid, "region_id": rid}).status_code == 201
+        ids = {}
+        for mid in ("falun", "mora"):
+            r = http.post("/participants", json={
+                "municipality_id": mid, "name": f"Person {mid}", "email": f"p@{mid}.se",
+                "role": "socialsekreterare", "years_in_profession": 1})
+            ids[mid] = r.json()["participant_id"]
+        trainer = http.post("/trainers", json={"municipality_id": "falun", "name": "Karin T",
+                                               "email": "karin@falun.se"}).json()["trainer_id"]
+    falun = _bearer(role="municipal_admin", municipality_id="falun")
+    coordinator = _bearer(role="regional_coordinator", region_id="r1")
+    with httpx.Client(base_url=urls["scheduling"], timeout=10) as http:
+        _wait(lambda: http.post("/catalogue", headers=SYSTEM).status_code == 200, 10, "catalogue")
+        plan = {"occasion_id": "occ-1", "course_id": "bou-ny-samtal", "region_id": "r1",
+                "capacity": 10, "days": [{"day": 1, "date": "2025-05-02", "mode": "digital"},
+                                         {"day": 2, "date": "2025-05-09", "mode": "on_site",
+                                          "venue": "Aulan"}]}
+        _wait(lambda: _created(http.post("/occasions", headers=coordinator, json=plan)), 30,
+              "the region known to scheduling")
+        own = {"participant_id": ids["falun"]}
+        _wait(lambda: _created(http.post("/occasions/occ-1/bookings", headers=falun, json=own)),
+              30, "falun's participant known")
+        mora = http.post("/occasions/occ-1/bookings", headers=falun,
+                         json={"participant_id": ids["mora"]})
+        nobody = http.post("/occasions/occ-1/bookings", headers=falun,
+                           json={"participant_id": "19121212-1212"})
+        assert mora.status_code == nobody.status_code == 404
+        assert mora.json()["detail"].replace(ids["mora"], "X") == nobody.json()[
+            "detail"].replace("19121212-1212", "X")
+        chosen = http.post("/occasions/occ-1/bookings", headers=falun,
+                           json={"participant_id": ids["falun"], "municipality_id": "mora"})
+        assert chosen.status_code == 422
+        r = http.post("/occasions/occ-1/trainers", headers=coordinator,
+                      json={"trainer_id": trainer, "role": "leader"})
+        assert r.status_code == 201
+        roster = http.get("/occasions/occ-1/roster", headers=coordinator).json()
+        assert roster["bookings"] == [{"participant_id": ids["falun"], "municipality_id": "falun"}]
+        assert roster["team"][0]["municipality_id"] == "falun"
+    certification = urls["certification"]
+    other_region = _bearer(role="regional_coordinator", region_id="r2")
+    _wait(lambda: httpx.get(f"{certification}/progression/{ids['mora']}", headers=coordinator,
+                            timeout=5).status_code == 200, 30, "progression of mora's")
+    hidden = httpx.get(f"{certification}/progression/{ids['mora']}", headers=other_region,
+                       timeout=5)
+    unknown = httpx.get(f"{certification}/progression/{uuid.uuid4()}", headers=other_region,
+                        timeout=5)
+    assert hidden.status_code == unknown.status_code == 404
+
+
 def test_relay_killed_mid_stream_loses_nothing_and_duplicates_nothing(system: System) -> None:
     urls = system.urls()
     _reference_data(urls["enrolment"])
@@ -117,7 +194,7 @@ def test_relay_killed_mid_stream_loses_nothing_and_duplicates_nothing(system: Sy
                 r = http.post("/participants", json={
                     "municipality_id": "m1", "name": f"Deltagare {i}",
                     "email": f"d{i}@testby.se", "role": "socialsekreterare",
-                    "years_in_profession": i % 9, "participant_id": f"k{i:04d}"})
+                    "years_in_profession": i % 9})
                 assert r.status_code == 201, r.text
                 registered.append(r.json()["participant_id"])
 
@@ -150,9 +227,7 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
     """`yrkesresan run` (what `make run` calls) on embedded defaults: SQLite and local broker."""
     broker_port = free_port()
     ports = {s: free_port() for s in SERVICES}
-    env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"),
-           "YRKESRESAN_PROGRESSION_CONSUMER_OPS_PORT": str(free_port()),
-           "YRKESRESAN_CERTIFICATION_CONSUMER_OPS_PORT": str(free_port()),
+    env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"), **_consumer_ports(),
            **{f"YRKESRESAN_{s.upper()}_PORT": str(p) for s, p in ports.items()},
            **{f"YRKESRESAN_{s.upper()}_RELAY_OPS_PORT": str(free_port()) for s in SERVICES}}
     env.pop("YRKESRESAN_DATABASE_URL", None)
@@ -177,13 +252,13 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
              "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
              "-d", '{"municipality_id": "falun", "name": "Curl Person", '
                    '"email": "curl@falun.example.se", "role": "socialsekreterare", '
-                   '"years_in_profession": 6, "participant_id": "curl-1"}'],
+                   '"years_in_profession": 6}'],
             capture_output=True, text=True, check=True)
-        assert '"participant_id":"curl-1"' in curl.stdout, curl.stdout
+        pid = json.loads(curl.stdout)["participant_id"]  # minted by the service
         certification = f"http://127.0.0.1:{ports['certification']}"
 
         def seen() -> bool:
-            r = httpx.get(f"{certification}/progression/curl-1",
+            r = httpx.get(f"{certification}/progression/{pid}",
                           headers={"Authorization": f"Bearer {token}"}, timeout=5)
             return r.status_code == 200 and r.json()["level"] == "erfaren"
 

@@ -12,17 +12,19 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from services.enrolment.application import (
-    CatalogueCourse,
     CompletePreparation,
     MoveParticipant,
+    RegisterTrainer,
     SubmitDeepening,
     bootstrap,
     migrate,
 )
 from services.enrolment.csv_import import import_municipalities, import_participants, import_regions
 from shared.events import Envelope, parse_envelope, stored_event_id, topic_name
+from shared.events import models as contract
 from shared.platform.broker import LocalBroker
 from shared.platform.relay import Relay
+from tests.feeding import feed
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +69,7 @@ def test_a_whole_scenario_reaches_the_topics_in_contract_form(
     import_municipalities(e, f"municipality_id,name,region_id\n{home},Falun,{region}\n"
                              f"{away},Mora,{region}\n")
     course = f"kurs-{tag}"
-    e.catalogue_course(CatalogueCourse.model_validate({
+    feed(e.runner(), contract.CoursePublished.model_validate({
         "course_id": course, "journey": "barn_och_unga", "level": "ny", "title": "Samtal",
         "preparations": [{"item_id": "f1", "title": "Läs", "mandatory": True}],
         "deepening_tasks": [{"task_id": "d1", "title": "Reflektera"}]}))
@@ -83,6 +85,9 @@ def test_a_whole_scenario_reaches_the_topics_in_contract_form(
     e.submit_deepening(b, SubmitDeepening(course_id=course, task_id="d1"))
     e.level_up(c, dt.date.today())  # registered today: nothing to record
     e.erase_participant(c)
+    trainer_name, trainer_email = f"Utbildare{tag} Tränarsson", f"utb.{tag}@example.se"
+    trainer = e.register_trainer(RegisterTrainer(municipality_id=home, name=trainer_name,
+                                                 email=trainer_email))
 
     relay = Relay(e.app, broker.bootstrap)
     while relay.run_once():
@@ -94,8 +99,9 @@ def test_a_whole_scenario_reaches_the_topics_in_contract_form(
 
     expected = {("ParticipantRegistered", a), ("ParticipantRegistered", b),
                 ("ParticipantRegistered", c), ("ParticipantMoved", a),
-                ("PreparationCompleted", b), ("DeepeningSubmitted", b), ("ParticipantErased", c)}
-    facts = _read(broker.bootstrap, topic_name("enrolment"), set(ids), len(expected))
+                ("PreparationCompleted", b), ("DeepeningSubmitted", b), ("ParticipantErased", c),
+                ("TrainerRegistered", home)}  # keyed by the trainer's home municipality
+    facts = _read(broker.bootstrap, topic_name("enrolment"), {*ids, home}, len(expected))
     assert {(env.type, key.decode()) for key, env in facts} == expected
     assert len(facts) == len(expected)
     for key, env in facts:
@@ -110,6 +116,9 @@ def test_a_whole_scenario_reaches_the_topics_in_contract_form(
     assert {registered[p].municipality_id for p in ids} == {home}  # type: ignore[attr-defined]
     moved = next(env for _, env in facts if env.type == "ParticipantMoved")
     assert moved.data.to_municipality_id == away  # type: ignore[attr-defined]
+    trained = next(env for _, env in facts if env.type == "TrainerRegistered")
+    assert trained.data.model_dump() == {"trainer_id": trainer, "municipality_id": home}
+    people.append((trainer_name, trainer_email))
 
     raw = b" ".join(env.to_json() for _, env in reference + facts).lower()
     for name, email in people:

@@ -23,8 +23,10 @@ from services.scheduling.application import (
 )
 from services.scheduling.domain import SWEDEN
 from shared.events import Envelope, parse_envelope, topic_name
+from shared.events import models as contract
 from shared.platform.broker import LocalBroker
 from shared.platform.relay import Relay
+from tests.feeding import feed
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +61,13 @@ def test_scheduling_events_appear_on_the_topics_in_contract_form(
     p1, p2, p3 = (f"{run}-p{i}" for i in (1, 2, 3))
     scheduling_app.migrate(pg_url)
     s = scheduling_app.bootstrap(pg_url)
+    feed(s.runner(), contract.RegionRegistered(region_id="rss-x", name="RSS X"),
+         contract.MunicipalityJoined(municipality_id="falun", name="Falun", region_id="rss-x"),
+         *(contract.ParticipantRegistered(
+             participant_id=p, municipality_id="falun", journey="barn_och_unga",
+             role="socialsekreterare", level="ny", years_in_profession=1) for p in (p1, p2, p3)),
+         *(contract.TrainerRegistered(trainer_id=f"{run}-{t}", municipality_id="mora")
+           for t in ("karin", "ulf", "rosa")))
     try:
         s.publish_catalogue(actor="bus-test")
         s.publish_course(PublishCourse(course_id=extra_course, level="van", title="Extra",
@@ -69,11 +78,11 @@ def test_scheduling_events_appear_on_the_topics_in_contract_form(
                 {"day": 1, "date": "2024-05-02", "mode": "digital"},
                 {"day": 2, "date": "2024-05-09", "mode": "on_site", "venue": "Aulan"}]}))
         for p in (p1, p2, p3):  # p3 waits
-            s.book(occasion_id, BookParticipant(participant_id=p, municipality_id="falun"))
+            s.book(occasion_id, BookParticipant(participant_id=p))
         assert s.cancel(occasion_id, p1) == p3
         for trainer, role in (("karin", "leader"), ("ulf", "trainer"), ("rosa", "reserve")):
             s.assign_trainer(occasion_id, AssignTrainer(trainer_id=f"{run}-{trainer}",
-                                                        municipality_id="mora", role=role))
+                                                        role=role))
         s.call_in_reserve(occasion_id, 2, CallInReserve(reserve_id=f"{run}-rosa",
                                                         replaces_trainer_id=f"{run}-ulf"))
         s.register_attendance(occasion_id, 1, RegisterAttendance.model_validate({

@@ -31,17 +31,20 @@ OPS_PORTS = {
     "billing-relay": 8104,
     "progression-consumer": 8200,
     "certification-consumer": 8201,
+    "scheduling-registry-consumer": 8202,
+    "enrolment-catalogue-consumer": 8203,
 }
 ROLES = {
     "migrate": ["yrkesresan", "migrate"],
     **{f"{s}-api": ["yrkesresan", "serve", s] for s in API_PORTS},
     **{f"{s}-relay": ["yrkesresan", "relay", s] for s in API_PORTS},
-    "progression-consumer": ["yrkesresan", "consume", "progression"],
-    "certification-consumer": ["yrkesresan", "consume", "certification"],
+    **{f"{c}-consumer": ["yrkesresan", "consume", c]
+       for c in ("progression", "certification", "scheduling-registry", "enrolment-catalogue")},
 }
 INFRASTRUCTURE = {"postgres", "kafka", "topics"}
-BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {"progression-consumer",
-                                                      "certification-consumer"}
+BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {
+    "progression-consumer", "certification-consumer", "scheduling-registry-consumer",
+    "enrolment-catalogue-consumer"}
 SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
            "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY")
 

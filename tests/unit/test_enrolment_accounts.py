@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from pydantic import ValidationError
 
 from services.enrolment.application import (
-    CatalogueCourse,
     CompletePreparation,
     Enrolment,
     JoinMunicipality,
@@ -21,9 +22,12 @@ from services.enrolment.application import (
     migrate,
 )
 from services.enrolment.domain import ParticipantMoved
+from shared.events import models as contract
+from shared.events import new_envelope
 from shared.platform.errors import CommandRejected, Conflict, NotFound
+from tests.feeding import feed
 
-COURSE = CatalogueCourse(
+COURSE = contract.CoursePublished(
     course_id="bou-ny-handlaggning", journey="barn_och_unga", level="ny",
     title="Handläggning med barnet i centrum",
     preparations=[{"item_id": "handbok-kap-3", "title": "Läs kapitel 3", "mandatory": True},
@@ -40,7 +44,7 @@ def enrolment(database_url: str) -> Iterator[Enrolment]:
     for mid, name in (("falun", "Falun"), ("mora", "Mora")):
         e.join_municipality(JoinMunicipality(municipality_id=mid, name=name,
                                              region_id="rss-dalarna"))
-    e.catalogue_course(COURSE)
+    feed(e.runner(), COURSE)  # as the enrolment-catalogue consumer would
     yield e
     e.close()
 
@@ -72,15 +76,40 @@ def _keys(e: Enrolment) -> set[str]:
 def test_a_refused_registration_stores_no_key_and_leaves_the_existing_one(
     enrolment: Enrolment,
 ) -> None:
-    pid = _register(enrolment, participant_id="p-1")
+    pid = _register(enrolment)
     before = enrolment.view(enrolment.participant(pid), personal=True)
-    with pytest.raises(Conflict):  # the address is taken: no key for p-2
-        _register(enrolment, participant_id="p-2")
-    with pytest.raises(Conflict) as e:  # the id is taken: p-1's key is not replaced
-        _register(enrolment, email="other@falun.example.se", participant_id="p-1")
-    assert e.value.field == "participant_id"
-    assert _keys(enrolment) == {"p-1"}
+    with pytest.raises(Conflict):  # the address is taken: no key for the refused one
+        _register(enrolment)
+    assert _keys(enrolment) == {pid}
     assert enrolment.view(enrolment.participant(pid), personal=True) == before
+
+
+def test_ids_are_minted_uuids_and_a_caller_cannot_choose_one(enrolment: Enrolment) -> None:
+    ids = [_register(enrolment, email=f"p{i}@falun.example.se") for i in range(3)]
+    assert len(set(ids)) == 3
+    assert all(uuid.UUID(pid).version == 4 for pid in ids)
+    with pytest.raises(ValidationError) as e:
+        _register(enrolment, email="q@falun.example.se", participant_id="chosen")
+    assert [err["loc"] for err in e.value.errors()] == [("participant_id",)]
+    assert e.value.errors()[0]["type"] == "extra_forbidden"
+
+
+def test_a_batch_registers_through_the_same_handler_in_one_transaction(
+    enrolment: Enrolment,
+) -> None:
+    taken = _register(enrolment)
+    events, keys = _events(enrolment), _keys(enrolment)
+    batch = [RegisterParticipant(municipality_id="falun", name=f"P {i}",
+                                 email=f"b{i}@falun.example.se", role="socialsekreterare",
+                                 years_in_profession=i) for i in range(3)]
+    with pytest.raises(Conflict):  # one address is held: nobody of the batch is recorded
+        enrolment.register_participants(
+            [*batch, batch[0].model_copy(update={"email": "anna@falun.example.se"})])
+    assert (_events(enrolment), _keys(enrolment)) == (events, keys)
+    ids = enrolment.register_participants(batch, actor="test")
+    assert _keys(enrolment) == {taken, *ids}
+    assert [enrolment.personal_data(enrolment.participant(p))["name"]  # type: ignore[index]
+            for p in ids] == ["P 0", "P 1", "P 2"]
 
 
 def test_registration_in_an_unknown_municipality_is_not_found(enrolment: Enrolment) -> None:
@@ -157,16 +186,22 @@ def test_unknown_courses_and_items_are_rejected_and_record_nothing(
     assert _events(enrolment) == events
 
 
-def test_a_course_is_catalogued_once_and_revised_when_it_changes(enrolment: Enrolment) -> None:
+def test_the_catalogue_copy_keeps_the_latest_revision_and_records_no_event(
+    enrolment: Enrolment,
+) -> None:
     events = _events(enrolment)
-    assert enrolment.catalogue_course(COURSE) is False
-    assert _events(enrolment) == events
-    revised = COURSE.model_copy(update={"deepening_tasks": []})
-    assert enrolment.catalogue_course(revised) is True
+    runner = enrolment.runner()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    revised = new_envelope(COURSE.model_copy(update={"deepening_tasks": ()}), occurred_at=later)
+    assert feed(runner, revised) == 1
+    assert feed(runner, revised) == 0  # the same envelope again: applied once
     assert enrolment.courses()[0]["deepening_tasks"] == []
-    twice = COURSE.model_copy(update={"preparations": [COURSE.preparations[0]] * 2})
-    with pytest.raises(CommandRejected):
-        enrolment.catalogue_course(twice)
+    older = COURSE.model_copy(update={"title": "En äldre version"})
+    feed(runner, older, occurred_at=later - dt.timedelta(days=1))  # arrives late, loses
+    assert enrolment.course(COURSE.course_id).title == COURSE.title
+    feed(runner, contract.ParticipantErased(participant_id="x"))  # a type it does not keep
+    assert [c["course_id"] for c in enrolment.courses()] == [COURSE.course_id]
+    assert _events(enrolment) == events  # a copy, not facts of enrolment's own
 
 
 def test_erasure_shreds_the_key_keeps_the_facts_and_frees_the_address(

@@ -63,17 +63,3 @@ def test_a_bad_file_exits_non_zero_listing_every_bad_row(cli: CliRunner, tmp_pat
     assert "inget importerades" in r.stderr
     r = cli.invoke(app, ["enrolment", "import-csv", str(regions), "-m", "atlantis"])
     assert r.exit_code == 1 and "Kommunen atlantis finns inte" in r.stderr
-
-
-def test_the_shipped_catalogue_is_kept_once(cli: CliRunner, database_url: str) -> None:
-    r = cli.invoke(app, ["enrolment", "catalogue-shipped"])
-    assert r.exit_code == 0, r.output
-    assert "kurser: 6, nya eller ändrade: 6" in r.stdout
-    r = cli.invoke(app, ["enrolment", "catalogue-shipped"])
-    assert "nya eller ändrade: 0" in r.stdout
-    e = bootstrap(database_url)
-    try:
-        course = e.course("bou-ny-handlaggning")
-        assert course.has_preparation("hbc-f1") and course.has_deepening_task("hbc-d1")
-    finally:
-        e.close()

@@ -10,23 +10,26 @@ from __future__ import annotations
 import datetime as dt
 
 from services.enrolment.application import (
-    CatalogueCourse,
     CompletePreparation,
     MoveParticipant,
     RegisterParticipant,
+    RegisterTrainer,
     SubmitDeepening,
     bootstrap,
     migrate,
 )
 from services.enrolment.csv_import import import_municipalities, import_participants, import_regions
 from services.enrolment.domain import PersonalDataRecorded, participant_key
+from shared.events import models as contract
 from shared.events import parse_envelope
 from shared.platform.relay import envelope_of
 from shared.platform.store import PydanticMapper
+from tests.feeding import feed
 
 PEOPLE = [("Karin Lindqvist", "karin.lindqvist@falun.example.se", "familjehem"),
           ("Ulf Åberg", "ulf.aberg@falun.example.se", "mottagning"),
           ("Fia Nilsson", "fia.nilsson@falun.example.se", "utredning")]
+TRAINER = ("Rosa Reservsson", "rosa.reservsson@mora.example.se")
 ADMIN = "maria.admin@falun.example.se"  # a token subject that is itself an e-mail address
 
 
@@ -37,7 +40,7 @@ def test_no_personal_data_is_relayed_and_erasure_shreds_it(database_url: str) ->
     import_regions(e, "region_id,name\nrss-dalarna,RSS Dalarna\n", actor="cli")
     import_municipalities(e, "municipality_id,name,region_id\nfalun,Falun,rss-dalarna\n"
                              "mora,Mora,rss-dalarna\n", actor="cli")
-    e.catalogue_course(CatalogueCourse(
+    feed(e.runner(), contract.CoursePublished(
         course_id="bou-ny-samtal", journey="barn_och_unga", level="ny",
         title="Samtal och delaktighet",
         preparations=[{"item_id": "film-1", "title": "Se filmen", "mandatory": True}],
@@ -58,6 +61,8 @@ def test_no_personal_data_is_relayed_and_erasure_shreds_it(database_url: str) ->
     e.submit_deepening(single, SubmitDeepening(course_id="bou-ny-samtal",
                                                task_id="reflektion"), actor=single)
     e.erase_participant(single, actor=admin)
+    trainer = e.register_trainer(RegisterTrainer(municipality_id="mora", name=TRAINER[0],
+                                                 email=TRAINER[1]), actor=admin)
 
     mapper = e.app.mapper
     assert isinstance(mapper, PydanticMapper)
@@ -66,9 +71,9 @@ def test_no_personal_data_is_relayed_and_erasure_shreds_it(database_url: str) ->
     types = {parse_envelope(value).type for _, _, value in published}
     assert types == {"RegionRegistered", "MunicipalityJoined", "ParticipantRegistered",
                      "ParticipantMoved", "ParticipantLevelChanged", "PreparationCompleted",
-                     "DeepeningSubmitted", "ParticipantErased"}
-    assert len(published) < len(notes)  # personal data, claims and the catalogue stay home
-    secrets = [s for person in PEOPLE for s in person] + [ADMIN, "maria.admin"]
+                     "DeepeningSubmitted", "ParticipantErased", "TrainerRegistered"}
+    assert len(published) < len(notes)  # personal data and claims stay home
+    secrets = [s for person in (*PEOPLE, TRAINER) for s in person] + [ADMIN, "maria.admin"]
     secrets += [s.split("@")[0] for _, s, _ in PEOPLE]
     for _, key, value in published:
         text = (key + value).decode().lower()
@@ -77,8 +82,8 @@ def test_no_personal_data_is_relayed_and_erasure_shreds_it(database_url: str) ->
     assert admin in actors and all(ADMIN not in (a or "") for a in actors)
 
     e.directory.catch_up()
-    for table in ("enrolment_regions", "enrolment_municipalities", "enrolment_courses",
-                  "enrolment_participants", "enrolment_claims"):
+    for table in ("enrolment_regions", "enrolment_municipalities", "enrolment_copy_courses",
+                  "enrolment_participants", "enrolment_claims", "enrolment_trainers"):
         dump = str(e.directory.db.execute(f"SELECT * FROM {table}")).lower()
         assert not [s for s in secrets if s.lower() in dump], table
 
@@ -90,4 +95,6 @@ def test_no_personal_data_is_relayed_and_erasure_shreds_it(database_url: str) ->
     assert e.vault.open(single, recorded[0].ciphertext) is None
     assert e.personal_data(e.participant(first)) == {
         "name": PEOPLE[0][0], "email": PEOPLE[0][1], "area_of_work": PEOPLE[0][2]}
+    shown = e.trainer_view(e.find_trainer(trainer), personal=True)  # type: ignore[arg-type]
+    assert (shown["name"], shown["email"], shown["municipality_id"]) == (*TRAINER, "mora")
     e.close()

@@ -15,7 +15,7 @@ from services.enrolment.application import (
     migrate,
 )
 from services.enrolment.csv_import import ImportRejected, import_municipalities, import_regions
-from shared.platform.errors import Conflict, Forbidden, NotFound
+from shared.platform.errors import Conflict, NotFound
 
 REGIONS = "region_id;name\nrss-dalarna;RSS Dalarna\nregion-sormland;Region Sörmland\n"
 MUNICIPALITIES = ("municipality_id,name,region_id\nfalun,Falun,rss-dalarna\n"
@@ -58,7 +58,7 @@ def test_a_bad_municipality_file_imports_nothing(enrolment: Enrolment) -> None:
         import_municipalities(enrolment, bad)
     assert [str(e) for e in caught.value.errors] == [
         "rad 3: municipality_id: kommunen finns redan med andra uppgifter",
-        "rad 4: region_id: regionen finns inte",
+        "rad 4: region_id: regionen finns inte, eller ligger utanför ditt område",
         "rad 5: municipality_id: samma kommun som rad 2",
         "rad 6: municipality_id: får bara innehålla a–z, A–Z, 0–9 och _ . : -",
     ]
@@ -68,8 +68,10 @@ def test_a_bad_municipality_file_imports_nothing(enrolment: Enrolment) -> None:
 def test_a_coordinator_imports_only_their_own_region(enrolment: Enrolment) -> None:
     import_regions(enrolment, REGIONS)
     events = _events(enrolment)
-    with pytest.raises(Forbidden):
+    with pytest.raises(ImportRejected) as e:  # another region reads as one that does not exist
         import_municipalities(enrolment, MUNICIPALITIES, only_region="rss-dalarna")
+    assert [str(err) for err in e.value.errors] == [
+        "rad 4: region_id: regionen finns inte, eller ligger utanför ditt område"]
     assert _events(enrolment) == events
     own = "municipality_id,name,region_id\nfalun,Falun,rss-dalarna\n"
     assert len(import_municipalities(enrolment, own, only_region="rss-dalarna").imported) == 1

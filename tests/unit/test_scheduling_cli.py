@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from services.scheduling import application as scheduling_app
 from services.scheduling.adapters import cli as scheduling_cli
+from shared.events import models as contract
+from tests.feeding import feed
 
 runner = CliRunner()
 app = typer.Typer()  # the sub-app alone, as `yrkesresan` registers it
@@ -33,6 +35,9 @@ bad-1,bou-ny-verktyg,rss-dalarna,60,1,2025-10-20,on_site,Aulan
 def test_publish_plan_and_estimate(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'scheduling.sqlite'}"
     scheduling_app.migrate(url)
+    s = scheduling_app.bootstrap(url)
+    feed(s.runner(), contract.RegionRegistered(region_id="rss-dalarna", name="RSS Dalarna"))
+    s.close()
     result = runner.invoke(app, ["scheduling", "publish-catalogue", "--database-url", url])
     assert result.exit_code == 0, result.output
     assert "bou-ny-handlaggning" in result.output and "published" in result.output

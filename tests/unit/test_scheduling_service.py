@@ -21,7 +21,9 @@ from services.scheduling.application import (
     shipped_catalogue,
 )
 from services.scheduling.domain import Occasion, occasion_key
+from shared.events import models as contract
 from shared.platform.errors import CommandRejected, Conflict, NotFound
+from tests.feeding import feed
 
 NOW = dt.datetime(2025, 3, 20, 9, 30, tzinfo=dt.UTC)
 
@@ -31,6 +33,12 @@ def scheduling(database_url: str) -> Iterator[Scheduling]:
     scheduling_app.migrate(database_url)
     s = scheduling_app.bootstrap(database_url)
     s.clock = lambda: NOW
+    feed(s.runner(),  # what the registry consumer would have learned from the bus
+         contract.RegionRegistered(region_id="rss-dalarna", name="RSS Dalarna"),
+         *(contract.MunicipalityJoined(municipality_id=m, name=m.title(), region_id="rss-dalarna")
+           for m in ("falun", "mora")),
+         contract.TrainerRegistered(trainer_id="karin", municipality_id="falun"),
+         contract.TrainerRegistered(trainer_id="ulf", municipality_id="mora"))
     yield s
     s.close()
 
@@ -49,9 +57,15 @@ def plan(s: Scheduling, occasion_id: str = "occ-1", capacity: int = 30,
         ]}))
 
 
+def registered(s: Scheduling, *participant_ids: str, municipality_id: str = "falun") -> None:
+    feed(s.runner(), *(contract.ParticipantRegistered(
+        participant_id=p, municipality_id=municipality_id, journey="barn_och_unga",
+        role="socialsekreterare", level="ny", years_in_profession=1) for p in participant_ids))
+
+
 def book(s: Scheduling, occasion_id: str, participant_id: str, **kw: Any) -> tuple[str, bool]:
-    return s.book(occasion_id, BookParticipant(participant_id=participant_id,
-                                               municipality_id="falun", **kw))
+    registered(s, participant_id)
+    return s.book(occasion_id, BookParticipant(participant_id=participant_id, **kw))
 
 
 def test_the_catalogue_is_published_once(scheduling: Scheduling) -> None:
@@ -123,10 +137,8 @@ def setup_day(s: Scheduling, participants: int = 30) -> list[str]:
     ids = [f"p{i:02d}" for i in range(participants)]
     for p in ids:
         book(s, "occ-1", p)
-    s.assign_trainer("occ-1", AssignTrainer(trainer_id="karin", municipality_id="falun",
-                                            role="leader"))
-    s.assign_trainer("occ-1", AssignTrainer(trainer_id="ulf", municipality_id="mora",
-                                            role="trainer"))
+    s.assign_trainer("occ-1", AssignTrainer(trainer_id="karin", role="leader"))
+    s.assign_trainer("occ-1", AssignTrainer(trainer_id="ulf", role="trainer"))
     return ids
 
 
@@ -200,6 +212,7 @@ def test_a_write_that_keeps_losing_is_a_conflict(scheduling: Scheduling) -> None
 def test_concurrent_bookings_never_overbook(scheduling: Scheduling) -> None:
     scheduling.publish_catalogue()
     plan(scheduling, capacity=5)
+    registered(scheduling, *(f"p{i}" for i in range(12)))
     results: list[str] = []
     errors: list[Exception] = []
 
@@ -219,3 +232,56 @@ def test_concurrent_bookings_never_overbook(scheduling: Scheduling) -> None:
     assert len(occasion.booked) + len(occasion.waitlist) == len(results)
     assert results.count("booked") == 5
     assert len(results) + len(errors) == 12
+
+
+def test_only_what_the_registry_knows_is_booked_assigned_or_planned(
+    scheduling: Scheduling,
+) -> None:
+    scheduling.publish_catalogue()
+    plan(scheduling)
+    before = newest(scheduling)
+    with pytest.raises(NotFound) as e:  # never registered, or not arrived yet
+        scheduling.book("occ-1", BookParticipant(participant_id="nobody"))
+    assert e.value.field == "participant_id" and "inom några sekunder" in e.value.message
+    with pytest.raises(NotFound) as e:
+        scheduling.assign_trainer("occ-1", AssignTrainer(trainer_id="nobody", role="trainer"))
+    assert e.value.field == "trainer_id"
+    with pytest.raises(NotFound) as e:
+        scheduling.plan_occasion(PlanOccasion.model_validate({
+            "occasion_id": "occ-2", "course_id": "bou-ny-samtal", "region_id": "atlantis",
+            "capacity": 5, "days": [{"day": 1, "date": "2025-03-10", "mode": "digital"},
+                                    {"day": 2, "date": "2025-03-17", "mode": "digital"}]}))
+    assert e.value.field == "region_id"
+    registered(scheduling, "gone")
+    feed(scheduling.runner(), contract.ParticipantErased(participant_id="gone"))
+    with pytest.raises(Conflict) as e:
+        scheduling.book("occ-1", BookParticipant(participant_id="gone"))
+    assert e.value.field == "participant_id"
+    assert newest(scheduling) == before
+
+
+def test_the_municipality_booked_for_and_a_trainer_s_home_come_from_the_registry(
+    scheduling: Scheduling,
+) -> None:
+    scheduling.publish_catalogue()
+    plan(scheduling)
+    registered(scheduling, "p-mora", municipality_id="mora")
+    later = dt.datetime.now(dt.UTC)
+    feed(scheduling.runner(), contract.ParticipantMoved(participant_id="p-mora",
+                                                        to_municipality_id="falun"),
+         occurred_at=later - dt.timedelta(days=400))  # an older move arriving late: ignored
+    scheduling.book("occ-1", BookParticipant(participant_id="p-mora"))
+    scheduling.assign_trainer("occ-1", AssignTrainer(trainer_id="ulf", role="trainer"))
+    occasion = scheduling.occasion("occ-1")
+    assert occasion.booked == {"p-mora": "mora"}
+    assert occasion.team["ulf"].municipality_id == "mora"
+
+
+def test_dates_outside_the_programme_s_window_are_refused() -> None:
+    too_late = scheduling_app.latest_date() + dt.timedelta(days=1)
+    for bad in ("2016-12-31", too_late.isoformat(), "9999-01-01"):
+        with pytest.raises(ValueError) as e:
+            PlanOccasion.model_validate({
+                "course_id": "bou-ny-samtal", "region_id": "rss-dalarna", "capacity": 5,
+                "days": [{"day": 1, "date": bad, "mode": "digital"}]})
+        assert "days.0.date" in str(e.value) and "2017-01-01" in str(e.value)

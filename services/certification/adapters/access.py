@@ -2,7 +2,13 @@
 
 System may do everything. Otherwise:
 
-- a participant's progression, route and certificates (list, PDF, credential): the participant
+- a participant's progression (`/progression`): the participant themself; the municipal
+  administrator of their current municipality; the regional coordinator of that
+  municipality's region (a municipality's region from certification's copy of
+  `MunicipalityJoined`, kept beside the progression). The list: an administrator their
+  municipality's, a coordinator their region's (or one of its municipalities'). Not the
+  national analyst, who sees aggregates, nor trainers;
+- a participant's route and certificates (list, PDF, credential): the participant
   themself, and a municipal administrator of the municipality the participant now belongs to
   (the history follows the person); the national analyst sees routes and certificate rows but
   no PDF (the PDF carries the name);
@@ -19,9 +25,14 @@ from the answer whether a participant or certificate exists elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import HTTPException, status
 
-from shared.platform.auth import Principal, Role
+from shared.platform.access import hidden
+from shared.platform.auth import Principal, Role, require
+from shared.platform.copies import Known
 
 
 def not_found(what: str) -> HTTPException:
@@ -73,3 +84,41 @@ def administers(who: Principal, municipality_id: str) -> None:
         return
     raise not_found(f"Kommunen {municipality_id}")
 
+
+# --- progression (403 by role first, then one 404 for out of scope and unknown) ------------
+
+PARTICIPANT, ADMIN, COORDINATOR = (
+    Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR)
+
+
+def read_progression(who: Principal, participant_id: str,
+                     places: Known) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+    require(who, PARTICIPANT, ADMIN, COORDINATOR)
+
+    def check(row: dict[str, Any] | None) -> dict[str, Any]:
+        if row is None or (
+            (who.role is PARTICIPANT and who.participant_id != participant_id)
+            or (who.role is ADMIN and who.municipality_id != row.get("municipality_id"))
+            or (who.role is COORDINATOR
+                and who.region_id != places.region_of(row.get("municipality_id")))
+        ):
+            raise hidden("participant_id", participant_id)
+        return row
+
+    return check
+
+
+def list_progression(who: Principal, municipality_id: str | None,
+                     places: Known) -> list[str] | None:
+    """The municipalities whose participants are listed (None: every one)."""
+    require(who, ADMIN, COORDINATOR)
+    if who.role is ADMIN:
+        if municipality_id not in (None, who.municipality_id):
+            raise hidden("municipality_id", municipality_id or "")
+        return [who.municipality_id or ""]
+    if who.role is COORDINATOR:
+        if municipality_id is None:
+            return places.municipalities_in(who.region_id or "")
+        if places.region_of(municipality_id) != who.region_id:
+            raise hidden("municipality_id", municipality_id)
+    return None if municipality_id is None else [municipality_id]

@@ -143,19 +143,5 @@ def level_up(
                f"{len(report.changed)} fick ny nivå")
 
 
-@app.command("catalogue-shipped")
-def catalogue_shipped() -> None:
-    """Keep the courses that ship with the system (scheduling's catalogue data), so that
-    participants can mark their preparations and deepening tasks. Safe to run again."""
-    from services.enrolment.application import CatalogueCourse
-    from services.scheduling.catalogue import SHIPPED
-
-    fields = set(CatalogueCourse.model_fields)
-    courses = [CatalogueCourse.model_validate({k: v for k, v in c.items() if k in fields})
-               for c in SHIPPED]
-    recorded = _run(lambda e: sum(e.catalogue_course(c, ACTOR) for c in courses))
-    typer.echo(f"kurser: {len(courses)}, nya eller ändrade: {recorded}")
-
-
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="enrolment")

@@ -1,8 +1,8 @@
 """Enrolment's own read model: the lists an event store cannot answer by key.
 
-Regions, municipalities, catalogued courses, participants per municipality and the e-mail
-claims, kept by following the service's notification log. The rows and the log position are
-written in one transaction; the position row is locked while catching up, so two processes
+Regions, municipalities, participants and trainers per municipality and the e-mail claims,
+kept by following the service's notification log. The rows and the log position are written in
+one transaction; the position row is locked while catching up, so two processes
 never apply the same stretch of the log at once. Readers call `catch_up()` first and so read
 their own writes. Nothing personal is kept here: participants appear by id and pseudonymous
 facts, e-mail claims by the keyed hash that is their aggregate id.
@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import Notification
 
 from services.enrolment import domain
@@ -34,7 +33,6 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS enrolment_regions (region_id TEXT PRIMARY KEY, name TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS enrolment_municipalities (municipality_id TEXT PRIMARY KEY, "
     "name TEXT NOT NULL, region_id TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS enrolment_courses (course_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS enrolment_participants (participant_id TEXT PRIMARY KEY, "
     "municipality_id TEXT NOT NULL, journey TEXT NOT NULL, role TEXT NOT NULL, "
     "level TEXT NOT NULL, years_in_profession DOUBLE PRECISION NOT NULL, "
@@ -42,6 +40,10 @@ DDL = (
     "CREATE INDEX IF NOT EXISTS enrolment_participants_municipality "
     "ON enrolment_participants (municipality_id, participant_id)",
     "CREATE TABLE IF NOT EXISTS enrolment_claims (claim_id TEXT PRIMARY KEY, participant_id TEXT)",
+    "CREATE TABLE IF NOT EXISTS enrolment_trainers (trainer_id TEXT PRIMARY KEY, "
+    "municipality_id TEXT NOT NULL, registered_at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS enrolment_trainers_municipality "
+    "ON enrolment_trainers (municipality_id, trainer_id)",
 )
 
 _UPSERT_REGION = (
@@ -53,10 +55,6 @@ _UPSERT_MUNICIPALITY = (
     "ON CONFLICT (municipality_id) DO UPDATE SET name = excluded.name, "
     "region_id = excluded.region_id"
 )
-_UPSERT_COURSE = (
-    "INSERT INTO enrolment_courses (course_id, body) VALUES (%s, %s) "
-    "ON CONFLICT (course_id) DO UPDATE SET body = excluded.body"
-)
 _UPSERT_PARTICIPANT = (
     "INSERT INTO enrolment_participants (participant_id, municipality_id, journey, role, level, "
     "years_in_profession, registered_at, erased) VALUES (%s, %s, %s, %s, %s, %s, %s, 0) "
@@ -67,6 +65,11 @@ _UPSERT_PARTICIPANT = (
 _MOVE = "UPDATE enrolment_participants SET municipality_id = %s WHERE participant_id = %s"
 _LEVEL = "UPDATE enrolment_participants SET level = %s WHERE participant_id = %s"
 _ERASE = "UPDATE enrolment_participants SET erased = 1 WHERE participant_id = %s"
+_UPSERT_TRAINER = (
+    "INSERT INTO enrolment_trainers (trainer_id, municipality_id, registered_at) "
+    "VALUES (%s, %s, %s) ON CONFLICT (trainer_id) DO UPDATE SET "
+    "municipality_id = excluded.municipality_id"
+)
 _UPSERT_CLAIM = (
     "INSERT INTO enrolment_claims (claim_id, participant_id) VALUES (%s, %s) "
     "ON CONFLICT (claim_id) DO UPDATE SET participant_id = excluded.participant_id"
@@ -75,7 +78,8 @@ _UPSERT_CLAIM = (
 # Which table each statement writes: statements on different tables commute, so a page of the
 # log is applied as one ordered list per table, in runs of the same statement (executemany).
 _TABLE = {
-    _UPSERT_REGION: "regions", _UPSERT_MUNICIPALITY: "municipalities", _UPSERT_COURSE: "courses",
+    _UPSERT_REGION: "regions", _UPSERT_MUNICIPALITY: "municipalities",
+    _UPSERT_TRAINER: "trainers",
     _UPSERT_PARTICIPANT: "participants", _MOVE: "participants", _LEVEL: "participants",
     _ERASE: "participants", _UPSERT_CLAIM: "claims",
 }
@@ -90,9 +94,9 @@ def _statements(event: Any) -> list[Statement]:
             return [(_UPSERT_REGION, (event.region_id, event.name))]
         case domain.MunicipalityJoined():
             return [(_UPSERT_MUNICIPALITY, (event.municipality_id, event.name, event.region_id))]
-        case domain.CourseCatalogued():
-            body = orjson.dumps(event.course.model_dump(mode="json")).decode()
-            return [(_UPSERT_COURSE, (event.course.course_id, body))]
+        case domain.TrainerRegistered():
+            return [(_UPSERT_TRAINER, (event.trainer_id, event.municipality_id,
+                                       event.occurred_at.isoformat()))]
         case domain.ParticipantRegistered():
             return [(_UPSERT_PARTICIPANT, (
                 event.participant_id, event.municipality_id, event.journey, event.role,
@@ -112,7 +116,7 @@ def _statements(event: Any) -> list[Statement]:
 
 _LISTED = {
     f"{cls.__module__}:{cls.__qualname__}"
-    for cls in (domain.RegionRegistered, domain.MunicipalityJoined, domain.CourseCatalogued,
+    for cls in (domain.RegionRegistered, domain.MunicipalityJoined, domain.TrainerRegistered,
                 domain.ParticipantRegistered, domain.ParticipantMoved,
                 domain.ParticipantLevelChanged, domain.ParticipantErased, domain.EmailClaimed,
                 domain.EmailReleased)
@@ -181,9 +185,13 @@ class Directory:
         rows = self.db.execute(sql + " ORDER BY municipality_id", params)
         return [{"municipality_id": m, "name": n, "region_id": r} for m, n, r in rows]
 
-    def courses(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT body FROM enrolment_courses ORDER BY course_id")
-        return [orjson.loads(r[0]) for r in rows]
+    def trainers(self, municipality_id: str, limit: int = 100,
+                 offset: int = 0) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT trainer_id, municipality_id, registered_at FROM enrolment_trainers "
+            "WHERE municipality_id = %s ORDER BY trainer_id LIMIT %s OFFSET %s",
+            (municipality_id, limit, offset))
+        return [{"trainer_id": t, "municipality_id": m, "registered_at": r} for t, m, r in rows]
 
     def participants(self, municipality_id: str, limit: int = 100,
                      offset: int = 0) -> list[dict[str, Any]]:

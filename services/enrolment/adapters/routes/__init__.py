@@ -1,0 +1,28 @@
+"""Enrolment's HTTP routes, one router per resource; `adapters/http.py` assembles them.
+
+Every route checks who may do it through one function of `adapters/access.py` and calls one
+handler of the application; nothing is decided here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, File, Request, UploadFile
+
+from services.enrolment.application import Enrolment
+from shared.platform.auth import Principal
+
+
+async def _enrolment(request: Request) -> Enrolment:
+    """The service the API was built with (async: no thread hop per request)."""
+    service: Enrolment = request.app.state.enrolment
+    return service
+
+
+Service = Annotated[Enrolment, Depends(_enrolment)]
+CsvFile = Annotated[UploadFile, File(description="CSV, UTF-8 (or Windows-1252), `,` or `;`")]
+
+
+def actor(enrolment: Enrolment, who: Principal) -> str:
+    """Who did it, as recorded with the events: pseudonymous (`Enrolment.actor`)."""
+    return enrolment.actor(who.role.value, who.subject)

@@ -1,0 +1,40 @@
+"""Trainer accounts (utbildare): registering, listing a municipality's, reading one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from services.enrolment.adapters import access
+from services.enrolment.adapters.routes import Service, actor
+from services.enrolment.application import RegisterTrainer
+from shared.platform.auth import CurrentPrincipal
+
+router = APIRouter(tags=["utbildare"])
+
+
+@router.post("/trainers", status_code=status.HTTP_201_CREATED)
+def register_trainer(cmd: RegisterTrainer, enrolment: Service,
+                     who: CurrentPrincipal) -> dict[str, str]:
+    """A trainer's account in their home municipality (credited with their share of the
+    trainer pot). The id is minted here; name and e-mail stay here, encrypted."""
+    access.register_trainer(who, cmd.municipality_id)(enrolment.region_of)
+    return {"trainer_id": enrolment.register_trainer(cmd, actor=actor(enrolment, who))}
+
+
+@router.get("/trainers")
+def list_trainers(
+    municipality_id: str, enrolment: Service, who: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    access.list_trainers(who, municipality_id)(enrolment.region_of)
+    return {"municipality_id": municipality_id, "limit": limit, "offset": offset,
+            "trainers": enrolment.trainers_of(municipality_id, True, limit, offset)}
+
+
+@router.get("/trainers/{trainer_id}")
+def get_trainer(trainer_id: str, enrolment: Service, who: CurrentPrincipal) -> dict[str, Any]:
+    check = access.read_trainer(who, trainer_id, enrolment.region_of)
+    return enrolment.trainer_view(check(enrolment.find_trainer(trainer_id)), personal=True)

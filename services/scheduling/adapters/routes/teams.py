@@ -1,0 +1,43 @@
+"""Trainer teams: assigning trainers, calling in reserves, a trainer's assignments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from services.scheduling.adapters import access
+from services.scheduling.adapters.routes import Service
+from services.scheduling.application import AssignTrainer, CallInReserve
+from shared.platform.auth import CurrentPrincipal
+
+router = APIRouter(tags=["utbildarteam"])
+
+
+@router.post("/occasions/{occasion_id}/trainers")
+def assign_trainer(occasion_id: str, cmd: AssignTrainer, scheduling: Service,
+                   who: CurrentPrincipal, response: Response) -> dict[str, str]:
+    """One course leader per occasion; trainers and reserves besides. Only a trainer
+    scheduling knows (from enrolment's events); their home municipality comes from there."""
+    changed = scheduling.assign_trainer(occasion_id, cmd, actor=who.actor(),
+                                        authorize=access.coordinate(who))
+    response.status_code = status.HTTP_201_CREATED if changed else status.HTTP_200_OK
+    return {"occasion_id": occasion_id, "trainer_id": cmd.trainer_id, "role": cmd.role.value}
+
+
+@router.post("/occasions/{occasion_id}/days/{day}/reserves")
+def call_in_reserve(occasion_id: str, day: int, cmd: CallInReserve, scheduling: Service,
+                    who: CurrentPrincipal, response: Response) -> dict[str, Any]:
+    """A reserve replaces a trainer for the day (and delivers it as `trainer`)."""
+    changed = scheduling.call_in_reserve(occasion_id, day, cmd, actor=who.actor(),
+                                         authorize=access.lead(who))
+    response.status_code = status.HTTP_201_CREATED if changed else status.HTTP_200_OK
+    return {"occasion_id": occasion_id, "day": day, **cmd.model_dump()}
+
+
+@router.get("/trainers/{trainer_id}/assignments")
+def assignments_of(trainer_id: str, scheduling: Service,
+                   who: CurrentPrincipal) -> list[dict[str, Any]]:
+    check = access.assignments_of(who, trainer_id)
+    check(scheduling.known.trainer(trainer_id))
+    return scheduling.assignments_of(trainer_id)

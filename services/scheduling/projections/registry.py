@@ -1,0 +1,24 @@
+"""Scheduling's own copy of who and where: regions, municipalities with their region,
+participants (current municipality, erased or not) and trainers (home municipality).
+
+Learned from the bus (`yrkesresan.reference.v1`, `yrkesresan.enrolment.v1`) by the
+`scheduling-registry` consumer into scheduling's own database, never by calling enrolment.
+Scheduling books only participants it knows, records the municipality from here (not from the
+command), assigns only trainers it knows (their home municipality from here), plans occasions
+only in regions it knows, and scopes administrators and coordinators by it.
+
+Another fact (billing's closed years, say) is one more `Fact` in `shared.platform.copies` and
+its name in `FACTS`.
+"""
+
+from __future__ import annotations
+
+from shared.platform.copies import MUNICIPALITIES, PARTICIPANTS, REGIONS, TRAINERS, Copy
+
+NAME = "scheduling-registry"
+PREFIX = "scheduling_copy"
+FACTS = (REGIONS, MUNICIPALITIES, PARTICIPANTS, TRAINERS)
+
+
+def registry() -> Copy:
+    return Copy(NAME, PREFIX, FACTS)

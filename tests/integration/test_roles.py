@@ -1,0 +1,511 @@
+"""The role table: role × endpoint × (in scope, out of scope, unknown) → status, over the HTTP
+APIs of all four services, in-process, on one real PostgreSQL database.
+
+Each row of `ROWS` names a role, an endpoint of `ENDPOINTS` and the status expected when the
+request names an id inside the role's scope, outside it, and one that does not exist (`None`
+where the column does not apply: an endpoint that names no id, or system, for which nothing is
+out of scope). The test checks, for every call:
+- the status;
+- a refused call (any 4xx) records nothing: the service's store keeps its max notification id;
+- out of scope and unknown answer the same: same status and, but for the id, the same body,
+  so ids cannot be probed.
+
+To add an endpoint: describe its request in `ENDPOINTS` (the `kind` of id it names decides
+which targets `World.target` hands it; `prepare` makes a fresh in-scope target where the call
+changes or removes what it names), then add one row per role.
+
+The world: two regions (Dalarna with Falun and Mora, Skåne with Malmö), participants and
+trainers registered in enrolment (minted ids), scheduling's and certification's copies fed
+from the stores as their consumers would be fed from the bus (`tests.feeding`), the shipped
+catalogue, one occasion per region with bookings and a team.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from services.billing import application as billing_app
+from services.billing.adapters import http as billing_http
+from services.certification import application as certification_app
+from services.certification.adapters import http as certification_http
+from services.enrolment import application as enrolment_app
+from services.enrolment.adapters import http as enrolment_http
+from services.enrolment.application import (
+    JoinMunicipality,
+    RegisterParticipant,
+    RegisterRegion,
+    RegisterTrainer,
+)
+from services.scheduling import application as scheduling_app
+from services.scheduling.adapters import http as scheduling_http
+from services.scheduling.application import AssignTrainer, BookParticipant, PlanOccasion
+from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.store import ServiceApplication
+from tests.feeding import pump
+
+pytestmark = pytest.mark.integration
+
+DALARNA, SKANE = "rss-dalarna", "rss-skane"
+TWO_DAYS = [{"day": 1, "date": "2024-03-07", "mode": "digital"},
+            {"day": 2, "date": "2024-03-14", "mode": "on_site", "venue": "Folkets hus"}]
+
+
+@dataclass
+class World:
+    enrolment: enrolment_app.Enrolment
+    scheduling: scheduling_app.Scheduling
+    certification: certification_app.Certification
+    billing: billing_app.BillingApplication
+    clients: dict[str, TestClient]
+    ids: dict[str, str] = field(default_factory=dict)  # name -> minted id
+    counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    # -- building ---------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """What the consumers would have applied by now: the copies follow the stores."""
+        stores = [self.enrolment.app, self.scheduling.app]
+        pump(self.scheduling.runner(), *stores)
+        pump(self.enrolment.runner(), *stores)
+        pump(self.certification.runner(), *stores)
+
+    def participant(self, municipality_id: str, years: float = 1) -> str:
+        n = next(self.counter)
+        pid = self.enrolment.register_participant(RegisterParticipant(
+            municipality_id=municipality_id, name=f"Person {n}", role="socialsekreterare",
+            email=f"person{n}@{municipality_id}.example.se", years_in_profession=years,
+            occurred_at=dt.datetime(2019, 1, 1, tzinfo=dt.UTC)))
+        self.sync()
+        return pid
+
+    def trainer(self, municipality_id: str) -> str:
+        n = next(self.counter)
+        tid = self.enrolment.register_trainer(RegisterTrainer(
+            municipality_id=municipality_id, name=f"Utbildare {n}",
+            email=f"utbildare{n}@{municipality_id}.example.se"))
+        self.sync()
+        return tid
+
+    def booked(self, municipality_id: str, occasion_id: str = "occ-d") -> str:
+        pid = self.participant(municipality_id)
+        self.scheduling.book(occasion_id, BookParticipant(participant_id=pid))
+        return pid
+
+    # -- calling ----------------------------------------------------------------------------
+
+    def principal(self, role: str) -> Principal:
+        return {
+            "system": Principal(subject="sys", role=Role.SYSTEM),
+            "analyst": Principal(subject="ana", role=Role.NATIONAL_ANALYST),
+            "coordinator": Principal(subject="co", role=Role.REGIONAL_COORDINATOR,
+                                     region_id=DALARNA),
+            "admin": Principal(subject="adm", role=Role.MUNICIPAL_ADMIN,
+                               municipality_id="falun"),
+            "participant": Principal(subject="me", role=Role.PARTICIPANT,
+                                     participant_id=self.ids["self"], municipality_id="falun"),
+            "trainer": Principal(subject="karin", role=Role.TRAINER,
+                                 trainer_id=self.ids["karin"]),
+        }[role]
+
+    def events(self, service: str) -> int:
+        store: ServiceApplication = {
+            "enrolment": self.enrolment.app, "scheduling": self.scheduling.app,
+            "certification": self.certification.app, "billing": self.billing}[service]
+        return store.recorder.max_notification_id() or 0
+
+    # -- targets ----------------------------------------------------------------------------
+
+    def target(self, role: str, endpoint: Endpoint, case: str) -> Any:
+        """The id (or ids) a request names: inside the role's scope, outside it, unknown."""
+        if endpoint.kind is None:
+            return None
+        if case == "unknown":
+            return self.unknown(role, endpoint.kind)
+        if case == "in" and endpoint.prepare is not None:
+            return endpoint.prepare(self, role)
+        inside, outside = SCOPES[endpoint.kind].get(role, SCOPES[endpoint.kind]["*"])
+        return self._resolve(inside if case == "in" else outside)
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, tuple):
+            return tuple(self._resolve(v) for v in value)
+        return self.ids.get(value, value)
+
+    def unknown(self, role: str, kind: str) -> Any:
+        fresh = str(uuid.uuid4())
+        if kind == "booking":  # the coordinator's scope is the occasion, the others' the person
+            return (f"okand-{fresh[:8]}", self.ids["malmo"]) if role == "coordinator" else (
+                "occ-d", fresh)
+        return fresh if kind in ("participant", "trainer") else f"okand-{fresh[:8]}"
+
+
+Request = dict[str, Any]  # httpx.Client.request keyword arguments
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    service: str
+    request: Callable[[World, Any, int], Request]  # (world, target, a number) -> request
+    kind: str | None = None  # what the target is (see SCOPES); None: the request names no id
+    prepare: Callable[[World, str], Any] | None = None  # a fresh in-scope target for a role
+
+
+# Per kind of id, per role: (inside the scope, outside it), as names of `World.ids` or literal
+# ids; "*" for every other role (which the table expects to be refused by role anyway).
+SCOPES: dict[str, dict[str, tuple[Any, Any]]] = {
+    "participant": {"admin": ("self", "mora"), "coordinator": ("self", "malmo"),
+                    "participant": ("self", "mora"), "*": ("self", "mora")},
+    "municipality": {"admin": ("falun", "mora"), "coordinator": ("falun", "malmo"),
+                     "*": ("falun", "mora")},
+    "region": {"coordinator": (DALARNA, SKANE), "*": (DALARNA, SKANE)},
+    "occasion": {"trainer": ("occ-d", "occ-s"), "coordinator": ("occ-d", "occ-s"),
+                 "*": ("occ-d", "occ-s")},
+    "trainer": {"trainer": ("karin", "ulf"), "coordinator": ("karin", "lena"),
+                "admin": ("karin", "ulf"), "*": ("karin", "ulf")},
+    "booking": {"coordinator": (None, ("occ-s", "malmo")), "*": (None, ("occ-d", "mora"))},
+    "course": {"*": ("bou-ny-vald", None)},  # the catalogue is everyone's
+}
+
+
+def _csv(text: str) -> dict[str, Any]:
+    return {"file": ("file.csv", text.encode(), "text/csv")}
+
+
+def _home(role: str) -> str:
+    """A municipality inside the role's scope (every in-scope target lives in Falun)."""
+    return "falun"
+
+
+def _bookable(w: World, role: str) -> tuple[str, str]:
+    """An occasion and a participant in scope, not booked on it yet."""
+    if role == "participant":
+        if w.scheduling.occasion("occ-d").status_of(w.ids["self"]):
+            w.scheduling.cancel("occ-d", w.ids["self"])
+        return ("occ-d", w.ids["self"])
+    return ("occ-d", w.participant(_home(role)))
+
+
+def _cancellable(w: World, role: str) -> tuple[str, str]:
+    """An occasion and a participant in scope, booked on it."""
+    if role == "participant":
+        if not w.scheduling.occasion("occ-d").status_of(w.ids["self"]):
+            w.scheduling.book("occ-d", BookParticipant(participant_id=w.ids["self"]))
+        return ("occ-d", w.ids["self"])
+    return ("occ-d", w.booked(_home(role)))
+
+
+def _fresh_participant(w: World, role: str) -> str:
+    return w.participant(_home(role))
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    # -- enrolment --------------------------------------------------------------------------
+    "POST /regions": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": "/regions", "json": {"region_id": f"r-{n}", "name": f"R {n}"}}),
+    "POST /regions/import": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": "/regions/import",
+        "files": _csv(f"region_id,name\nri-{n},Region {n}\n")}),
+    "GET /regions": Endpoint("enrolment", lambda w, t, n: {"method": "GET", "url": "/regions"}),
+    "POST /municipalities": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": "/municipalities",
+        "json": {"municipality_id": f"k-{n}", "name": f"K {n}", "region_id": t}}, "region"),
+    "POST /municipalities/import": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": "/municipalities/import",
+        "files": _csv(f"municipality_id,name,region_id\nki-{n},Kommun {n},{t}\n")}, "region"),
+    "GET /municipalities": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": "/municipalities"}),
+    "GET /courses (enrolment)": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": "/courses"}),
+    "POST /participants": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": "/participants", "json": {
+            "municipality_id": t, "name": f"Ny {n}", "email": f"ny{n}@example.se",
+            "role": "socialsekreterare", "years_in_profession": 1}}, "municipality"),
+    "POST /participants/import": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": "/participants/import", "data": {"municipality_id": t},
+        "files": _csv(f"name,email,role,years_in_profession\nImp {n},imp{n}@example.se,"
+                      "socialsekreterare,1\n")}, "municipality"),
+    "GET /participants": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": "/participants", "params": {"municipality_id": t}},
+        "municipality"),
+    "GET /participants/{id}": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": f"/participants/{t}"}, "participant"),
+    "POST /participants/{id}/move": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": f"/participants/{t}/move",
+        "json": {"to_municipality_id": "borlange"}}, "participant", _fresh_participant),
+    "POST /participants/{id}/level-up": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": f"/participants/{t}/level-up", "json": {}}, "participant",
+        _fresh_participant),
+    "DELETE /participants/{id}": Endpoint("enrolment", lambda w, t, n: {
+        "method": "DELETE", "url": f"/participants/{t}"}, "participant", _fresh_participant),
+    "POST /participants/{id}/preparations": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": f"/participants/{t}/preparations",
+        "json": {"course_id": "bou-ny-samtal", "item_id": "sod-f1"}}, "participant"),
+    "POST /participants/{id}/deepening": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": f"/participants/{t}/deepening",
+        "json": {"course_id": "bou-ny-samtal", "task_id": "sod-d1"}}, "participant"),
+    "POST /trainers": Endpoint("enrolment", lambda w, t, n: {
+        "method": "POST", "url": "/trainers", "json": {
+            "municipality_id": t, "name": f"Utb {n}", "email": f"utb{n}@example.se"}},
+        "municipality"),
+    "GET /trainers": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": "/trainers", "params": {"municipality_id": t}}, "municipality"),
+    "GET /trainers/{id}": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": f"/trainers/{t}"}, "trainer"),
+    # -- scheduling -------------------------------------------------------------------------
+    "POST /catalogue": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": "/catalogue"}),
+    "POST /courses": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": "/courses",
+        "json": {"course_id": f"extra-{n}", "level": "van", "days": 1, "title": "Extra"}}),
+    "GET /courses (scheduling)": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": "/courses"}),
+    "GET /courses/{id}": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": f"/courses/{t}"}, "course"),
+    "GET /occasions": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": "/occasions"}),
+    "GET /occasions/{id}": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": f"/occasions/{t}"}, "occasion"),
+    "GET /occasions/{id}/roster": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": f"/occasions/{t}/roster"}, "occasion"),
+    "POST /occasions": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": "/occasions", "json": {
+            "course_id": "bou-ny-vald", "region_id": t, "capacity": 20, "days": TWO_DAYS}},
+        "region"),
+    "POST /occasions/{id}/bookings": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": f"/occasions/{t[0]}/bookings",
+        "json": {"participant_id": t[1]}}, "booking", _bookable),
+    "DELETE /occasions/{id}/bookings/{pid}": Endpoint("scheduling", lambda w, t, n: {
+        "method": "DELETE", "url": f"/occasions/{t[0]}/bookings/{t[1]}"}, "booking",
+        _cancellable),
+    "GET /participants/{id}/bookings": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": f"/participants/{t}/bookings"}, "participant"),
+    "POST /occasions/{id}/trainers": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": f"/occasions/{t}/trainers",
+        "json": {"trainer_id": w.ids["spare"], "role": "trainer"}}, "occasion"),
+    "POST /occasions/{id}/days/{day}/reserves": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": f"/occasions/{t}/days/2/reserves",
+        "json": {"reserve_id": w.ids["rosa"], "replaces_trainer_id": w.ids["ulf"]}},
+        "occasion"),
+    "GET /trainers/{id}/assignments": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": f"/trainers/{t}/assignments"}, "trainer"),
+    "POST /occasions/{id}/days/{day}/attendance": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": f"/occasions/{t}/days/1/attendance", "json": {
+            "present": [w.ids["attending"]],
+            "delivered_by": [{"trainer_id": w.ids["karin"], "role": "leader"}]}}, "occasion"),
+    "POST /planning/estimate": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": "/planning/estimate",
+        "json": {"region_id": t, "year": 2026, "participants_per_level": {"ny": 40}}},
+        "region"),
+    # -- certification ----------------------------------------------------------------------
+    "GET /progression/{id}": Endpoint("certification", lambda w, t, n: {
+        "method": "GET", "url": f"/progression/{t}"}, "participant"),
+    "GET /progression": Endpoint("certification", lambda w, t, n: {
+        "method": "GET", "url": "/progression", "params": {"municipality_id": t}},
+        "municipality"),
+    # -- billing ----------------------------------------------------------------------------
+    "GET /health (billing)": Endpoint("billing", lambda w, t, n: {
+        "method": "GET", "url": "/health"}),
+}
+
+ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer")
+Expected = int | frozenset[int] | None
+Row = tuple[str, str, Expected, Expected, Expected]  # role, endpoint, in, out, unknown
+DENIED: tuple[Expected, Expected, Expected] = (403, 403, 403)
+SCOPED: tuple[Expected, Expected, Expected] = (200, 404, 404)
+
+
+def rows(endpoint: str, **by_role: tuple[Expected, Expected, Expected]) -> list[Row]:
+    """One row per role: the roles named get their triple, every other role is refused (403
+    whatever the id). `all_=` gives every role not named the same triple."""
+    default = by_role.pop("all_", DENIED)
+    return [(role, endpoint, *by_role.get(role, default)) for role in ALL]
+
+
+ANY_OK = frozenset({200, 201})
+ROWS: list[Row] = [
+    # enrolment: reference data
+    *rows("POST /regions", system=(201, None, None)),
+    *rows("POST /regions/import", system=(200, None, None)),
+    *rows("GET /regions", all_=(200, None, None)),
+    *rows("POST /municipalities", system=(201, None, 404), coordinator=(201, 404, 404)),
+    *rows("POST /municipalities/import", system=(200, None, 422),
+          coordinator=(200, 422, 422)),  # a bad row: the file's rows are listed, not found
+    *rows("GET /municipalities", all_=(200, None, None)),
+    *rows("GET /courses (enrolment)", all_=(200, None, None)),
+    # enrolment: participants
+    *rows("POST /participants", system=(201, None, 404), admin=(201, 404, 404)),
+    *rows("POST /participants/import", system=(200, None, 404), admin=(200, 404, 404)),
+    *rows("GET /participants", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED),
+    *rows("GET /participants/{id}", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
+          participant=SCOPED),
+    *rows("POST /participants/{id}/move", system=(200, None, 404), admin=SCOPED),
+    *rows("POST /participants/{id}/level-up", system=(200, None, 404), admin=SCOPED),
+    *rows("DELETE /participants/{id}", system=(200, None, 404), admin=SCOPED),
+    *rows("POST /participants/{id}/preparations", system=(200, None, 404), participant=SCOPED),
+    *rows("POST /participants/{id}/deepening", system=(200, None, 404), participant=SCOPED),
+    # enrolment: trainers
+    *rows("POST /trainers", system=(201, None, 404), admin=(201, 404, 404),
+          coordinator=(201, 404, 404)),
+    *rows("GET /trainers", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED),
+    *rows("GET /trainers/{id}", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
+          trainer=SCOPED),
+    # scheduling: the catalogue and occasions
+    *rows("POST /catalogue", system=(200, None, None)),
+    *rows("POST /courses", system=(201, None, None)),
+    *rows("GET /courses (scheduling)", all_=(200, None, None)),
+    *rows("GET /courses/{id}", all_=(200, None, 404)),
+    *rows("GET /occasions", all_=(200, None, None)),
+    *rows("GET /occasions/{id}", all_=(200, 200, 404), system=(200, None, 404),
+          trainer=SCOPED),  # the public part is everyone's, a trainer sees their own
+    *rows("GET /occasions/{id}/roster", system=(200, None, 404), coordinator=SCOPED,
+          trainer=SCOPED, admin=(200, 200, 404)),  # an administrator's is filtered
+    *rows("POST /occasions", system=(201, None, 404), coordinator=(201, 404, 404)),
+    # scheduling: bookings
+    *rows("POST /occasions/{id}/bookings", system=(201, None, 404), admin=(201, 404, 404),
+          coordinator=(201, 404, 404), participant=(201, 404, 404)),
+    *rows("DELETE /occasions/{id}/bookings/{pid}", system=(200, None, 404), admin=SCOPED,
+          coordinator=SCOPED, participant=SCOPED),
+    *rows("GET /participants/{id}/bookings", system=(200, None, 404), admin=SCOPED,
+          coordinator=SCOPED, participant=SCOPED),
+    # scheduling: teams, attendance, planning
+    *rows("POST /occasions/{id}/trainers", system=(ANY_OK, None, 404),
+          coordinator=(ANY_OK, 404, 404)),
+    *rows("POST /occasions/{id}/days/{day}/reserves", system=(ANY_OK, None, 404),
+          coordinator=(ANY_OK, 404, 404), trainer=(ANY_OK, 404, 404)),
+    *rows("GET /trainers/{id}/assignments", system=(200, None, 404), coordinator=SCOPED,
+          trainer=SCOPED),
+    *rows("POST /occasions/{id}/days/{day}/attendance", system=(200, None, 404),
+          coordinator=SCOPED, trainer=SCOPED),
+    *rows("POST /planning/estimate", system=(200, None, 404), coordinator=SCOPED,
+          analyst=(200, 200, 404)),
+    # certification
+    *rows("GET /progression/{id}", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
+          participant=SCOPED),
+    *rows("GET /progression", system=(200, None, 200), admin=SCOPED, coordinator=SCOPED),
+    # billing (its engineer adds the rows of its endpoints)
+    *rows("GET /health (billing)", all_=(200, None, None)),
+]
+
+
+@pytest.fixture(scope="module")
+def world(module_pg_url: str) -> Iterator[World]:
+    url = module_pg_url
+    for service in (enrolment_app, scheduling_app, certification_app, billing_app):
+        service.migrate(url)
+    e, s = enrolment_app.bootstrap(url), scheduling_app.bootstrap(url)
+    c, b = certification_app.bootstrap(url), billing_app.bootstrap(url)
+    stack = ExitStack()  # entered: one event loop and thread pool per client, not per request
+    clients = {name: stack.enter_context(TestClient(api)) for name, api in (
+        ("enrolment", enrolment_http.create_api(e)),
+        ("scheduling", scheduling_http.create_api(s)),
+        ("certification", certification_http.create_api(c)),
+        ("billing", billing_http.create_api(b)))}
+    w = World(e, s, c, b, clients)
+    e.register_region(RegisterRegion(region_id=DALARNA, name="RSS Dalarna"))
+    e.register_region(RegisterRegion(region_id=SKANE, name="RSS Skåne"))
+    for mid, region in (("falun", DALARNA), ("mora", DALARNA), ("borlange", DALARNA),
+                        ("malmo", SKANE)):
+        e.join_municipality(JoinMunicipality(municipality_id=mid, name=mid.title(),
+                                             region_id=region))
+        w.ids[mid] = mid
+    s.publish_catalogue(actor="test")
+    w.sync()
+    w.ids |= {"self": w.participant("falun"), "mora": w.participant("mora"),
+              "malmo": w.participant("malmo"), "attending": w.participant("falun"),
+              "karin": w.trainer("falun"), "ulf": w.trainer("mora"), "rosa": w.trainer("mora"),
+              "lena": w.trainer("malmo"), "spare": w.trainer("borlange")}
+    for occasion_id, region in (("occ-d", DALARNA), ("occ-s", SKANE)):
+        s.plan_occasion(PlanOccasion.model_validate({
+            "occasion_id": occasion_id, "course_id": "bou-ny-samtal", "region_id": region,
+            "capacity": 200, "days": TWO_DAYS}))
+    for name in ("self", "mora", "attending"):
+        s.book("occ-d", BookParticipant(participant_id=w.ids[name]))
+    s.book("occ-s", BookParticipant(participant_id=w.ids["malmo"]))
+    for name, role in (("karin", "leader"), ("ulf", "trainer"), ("rosa", "reserve")):
+        s.assign_trainer("occ-d", AssignTrainer(trainer_id=w.ids[name], role=role))
+    s.assign_trainer("occ-s", AssignTrainer(trainer_id=w.ids["lena"], role="leader"))
+    w.sync()
+    yield w
+    stack.close()
+    e.close()
+    s.close()
+    c.close()
+    b.close()
+
+
+def _call(w: World, role: str, endpoint: Endpoint, target: Any) -> httpx.Response:
+    request = endpoint.request(w, target, next(w.counter))
+    token = issue_token(w.principal(role))
+    return w.clients[endpoint.service].request(
+        headers={"Authorization": f"Bearer {token}"}, **request)
+
+
+def _ok(status: int, expected: Expected) -> bool:
+    return status in expected if isinstance(expected, frozenset) else status == expected
+
+
+def _ids(target: Any) -> list[str]:
+    return [str(t) for t in (target if isinstance(target, tuple) else (target,))]
+
+
+@pytest.mark.parametrize(("role", "endpoint", "inside", "outside", "unknown"), ROWS,
+                         ids=[f"{r[0]}:{r[1]}" for r in ROWS])
+def test_the_role_table(world: World, role: str, endpoint: str, inside: Expected,
+                        outside: Expected, unknown: Expected) -> None:
+    spec = ENDPOINTS[endpoint]
+    bodies: dict[str, str] = {}
+    seen = []
+    # unknown and outside first, so that an in-scope write cannot be what makes them pass
+    for case, expected in (("unknown", unknown), ("out", outside), ("in", inside)):
+        if expected is None:
+            continue
+        target = world.target(role, spec, case)
+        before = world.events(spec.service)
+        response = _call(world, role, spec, target)
+        seen.append(f"{case}: {response.status_code} {response.text[:160]}")
+        assert _ok(response.status_code, expected), "\n".join(seen)
+        if response.status_code >= 400:
+            assert world.events(spec.service) == before, f"{case}: a refused call recorded"
+            body = response.text
+            for i, value in enumerate(_ids(target)):
+                body = body.replace(value, f"<id{i}>")
+            bodies[case] = body
+    if outside == unknown == 404:  # cannot be told apart: same body but for the id
+        assert bodies["out"] == bodies["unknown"], bodies
+
+
+def test_the_table_covers_every_endpoint_of_every_service(world: World) -> None:
+    """Every route of the four OpenAPI documents has rows for every role."""
+    covered = {(e.service, _route(world, e)) for e in ENDPOINTS.values()}
+    for service, client in world.clients.items():
+        for path, methods in client.get("/openapi.json").json()["paths"].items():
+            for method in methods:
+                if path in ("/metrics",) or (path == "/health" and service != "billing"):
+                    continue
+                assert (service, f"{method.upper()} {path}") in covered, (service, method, path)
+    assert {(r[0], r[1]) for r in ROWS} == {(role, e) for e in ENDPOINTS for role in ALL}
+
+
+def _route(w: World, endpoint: Endpoint) -> str:
+    """`METHOD /path/{param}` of an endpoint, as its service's OpenAPI document names it."""
+    target = ("T0", "T1") if endpoint.kind == "booking" else "T0"
+    request = endpoint.request(w, target, 0)
+    url = request["url"]
+    client = w.clients[endpoint.service]
+    paths = sorted(client.get("/openapi.json").json()["paths"], key=lambda p: p.count("{"))
+    for path in paths:  # a literal segment before a parameter: /participants/import
+        parts, mine = path.split("/"), url.split("/")
+        if len(parts) == len(mine) and all(p == m or p.startswith("{")
+                                           for p, m in zip(parts, mine, strict=True)):
+            return f"{request['method']} {path}"
+    return f"{request['method']} {url}"
