@@ -18,6 +18,9 @@ import pytest
 from shared.platform.broker import LocalBroker, ensure_topics, free_port
 
 PG_ADMIN_URL = os.environ.get("YRKESRESAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+# Each store opens one connection up front instead of five (more when a test needs them):
+# several suites, and the processes the e2e tests start, share one server's connection limit.
+os.environ.setdefault("YRKESRESAN_DB_POOL_SIZE", "1")
 
 
 def _admin() -> psycopg.Connection:

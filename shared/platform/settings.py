@@ -78,7 +78,9 @@ def eventsourcing_env(url: str, *, create_table: bool = False) -> dict[str, str]
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_POOL_SIZE": "5",
+            # Connections each store opens at once (more on demand); the test suite sets fewer,
+            # since many suites share one server's connection limit.
+            "POSTGRES_POOL_SIZE": os.environ.get("YRKESRESAN_DB_POOL_SIZE", "5"),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "CREATE_TABLE": flag,
         }
