@@ -165,9 +165,9 @@ def test_scopes_hold_across_the_running_processes(system: System) -> None:
         chosen = http.post("/occasions/occ-1/bookings", headers=falun,
                            json={"participant_id": ids["falun"], "municipality_id": "mora"})
         assert chosen.status_code == 422
-        r = http.post("/occasions/occ-1/trainers", headers=coordinator,
-                      json={"trainer_id": trainer, "role": "leader"})
-        assert r.status_code == 201
+        leader = {"trainer_id": trainer, "role": "leader"}
+        _wait(lambda: _created(http.post("/occasions/occ-1/trainers", headers=coordinator,
+                                         json=leader)), 30, "the trainer known")
         roster = http.get("/occasions/occ-1/roster", headers=coordinator).json()
         assert roster["bookings"] == [{"participant_id": ids["falun"], "municipality_id": "falun"}]
         assert roster["team"][0]["municipality_id"] == "falun"
