@@ -38,6 +38,7 @@ from shared.events import new_envelope, topic_name  # noqa: E402
 from shared.events.models import DayMode  # noqa: E402
 from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
 from shared.platform.broker import free_port  # noqa: E402
+from shared.platform.db import Database  # noqa: E402
 
 COURSE = "bou-ny-handlaggning"
 DAYS = 4
@@ -167,11 +168,9 @@ async def drive(base: str, requests: list[tuple[int, int]], rate: float, partici
     return sent, latencies, statuses, elapsed
 
 
-def issued_times(url: str) -> dict[str, float]:
+def issued_times(db: Database) -> dict[str, float]:
     """participant -> when their certificate was recorded (seconds since the epoch)."""
-    cert = certification_app.bootstrap(url)
-    rows = cert.db.execute("SELECT participant_id, issued_at FROM certificates")
-    cert.close()
+    rows = db.execute("SELECT participant_id, issued_at FROM certificates")
     return {pid: dt.datetime.fromisoformat(at).timestamp() for pid, at in rows}
 
 
@@ -228,11 +227,13 @@ def main() -> None:
             finals = [(n, d) for (n, d) in requests if d == DAYS]
             wanted = {f"o{n}-p{p}" for n, _ in finals for p in range(args.participants)}
             deadline = time.monotonic() + 120
+            db = Database(url)
             while time.monotonic() < deadline:
-                issued = issued_times(url)
+                issued = issued_times(db)
                 if wanted <= issued.keys():
                     break
                 time.sleep(0.5)
+            db.close()
         finally:
             for proc in procs:
                 proc.terminate()

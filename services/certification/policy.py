@@ -51,7 +51,9 @@ class CertificatePolicy:
         if not any(t.changes.added or t.changes.removed for _, t in touched):
             return []
         for attempt in range(ATTEMPTS):
-            decided = self._decide(facts, touched)
+            # First as if every completion gained were new (no read: the common case); a
+            # completion certified before makes the save conflict, and then all are loaded.
+            decided = self._decide(facts, touched, assume_new=attempt == 0)
             try:
                 self.app.save(*decided)
             except IntegrityError:
@@ -61,8 +63,8 @@ class CertificatePolicy:
             return decided
         return []  # unreachable: the last attempt raises
 
-    def _decide(self, facts: CertificationFacts,
-                touched: Sequence[tuple[Envelope, Touched]]) -> list[CertifiedCompletion]:
+    def _decide(self, facts: CertificationFacts, touched: Sequence[tuple[Envelope, Touched]],
+                assume_new: bool) -> list[CertifiedCompletion]:
         loaded: dict[uuid.UUID, CertifiedCompletion] = {}
         for env, t in touched:
             for participant_id, course_id, occasion_id in t.changes.removed:
@@ -71,16 +73,18 @@ class CertificatePolicy:
             for participant_id, course_id, occasion_id in t.changes.added:
                 plan = facts.completions.plan(occasion_id)
                 assert plan is not None  # a completion needs its occasion's plan
-                self._get(loaded, participant_id, course_id, occasion_id).complete(
+                self._get(loaded, participant_id, course_id, occasion_id, assume_new).complete(
                     region_id=plan.region_id, completed_on=max(plan.dates.values()),
                     evidence=facts.evidence(participant_id, course_id, occasion_id),
                     occurred_at=env.occurred_at, actor=ACTOR)
         return list(loaded.values())
 
     def _get(self, loaded: dict[uuid.UUID, CertifiedCompletion], participant_id: str,
-             course_id: str, occasion_id: str) -> CertifiedCompletion:
+             course_id: str, occasion_id: str, assume_new: bool = False) -> CertifiedCompletion:
         key = completion_key(participant_id, course_id, occasion_id)
-        if key not in loaded:
+        if key not in loaded and assume_new:
+            loaded[key] = CertifiedCompletion.start(participant_id, course_id, occasion_id)
+        elif key not in loaded:
             try:
                 loaded[key] = self.app.load(CertifiedCompletion, key)
             except AggregateNotFoundError:
