@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -38,32 +39,40 @@ def migrate(cur: Cursor) -> None:
         cur.execute(statement)
 
 
-def write_certificates(cur: Cursor, completion: CertifiedCompletion) -> None:
-    """The rows of one completion's certificates as its aggregate now stands."""
-    if completion.active and completion.issued_at is not None:
-        cur.execute(
-            f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES "
-            f"({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT (certificate_id) DO NOTHING",
-            (completion.certificate_id, completion.participant_id, completion.course_id,
-             completion.occasion_id, completion.region_id, VALID,
-             completion.verification_code, str(completion.completed_on),
-             completion.issued_at.isoformat(), None, None,
-             orjson.dumps(completion.evidence).decode()))
-    for certificate_id, (reason, when) in completion.revoked.items():
-        cur.execute("UPDATE certificates SET status = %s, revoked_at = %s, reason = %s "
-                    "WHERE certificate_id = %s",
-                    (REVOKED, when.isoformat(), reason, certificate_id))
+def write_certificates(cur: Cursor, completions: Iterable[CertifiedCompletion]) -> None:
+    """The rows of the completions' certificates as their aggregates now stand."""
+    issued, revoked = [], []
+    for c in completions:
+        if c.active and c.issued_at is not None:
+            issued.append((c.certificate_id, c.participant_id, c.course_id, c.occasion_id,
+                           c.region_id, VALID, c.verification_code, str(c.completed_on),
+                           c.issued_at.isoformat(), None, None,
+                           orjson.dumps(c.evidence).decode()))
+        revoked += [(REVOKED, when.isoformat(), reason, certificate_id)
+                    for certificate_id, (reason, when) in c.revoked.items()]
+    cur.executemany(
+        f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES "
+        f"({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT (certificate_id) DO NOTHING", issued)
+    cur.executemany("UPDATE certificates SET status = %s, revoked_at = %s, reason = %s "
+                    "WHERE certificate_id = %s", revoked)
 
 
-def write_view(cur: Cursor, kind: str, key: str, body: dict[str, Any] | None,
-               scope: str | None = None) -> None:
-    if body is None:
-        cur.execute("DELETE FROM cert_views WHERE kind = %s AND key = %s", (kind, key))
-        return
-    cur.execute(
+View = tuple[str, str, dict[str, Any] | None, str | None]
+"""(kind, key, body or None to delete, scope)"""
+
+
+def write_views(cur: Cursor, rows: Iterable[View]) -> None:
+    upserts, deletes = [], []
+    for kind, key, body, scope in rows:
+        if body is None:
+            deletes.append((kind, key))
+        else:
+            upserts.append((kind, key, scope, orjson.dumps(body).decode()))
+    cur.executemany("DELETE FROM cert_views WHERE kind = %s AND key = %s", deletes)
+    cur.executemany(
         "INSERT INTO cert_views (kind, key, scope, body) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, body = excluded.body",
-        (kind, key, scope, orjson.dumps(body).decode()))
+        upserts)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -50,29 +50,30 @@ class CertificationProjector:
 
     def write(self, cur: Cursor, touched: Sequence[Touched],
               certified: Sequence[CertifiedCompletion]) -> None:
-        for completion in certified:
-            views.write_certificates(cur, completion)
-        participants = set().union(*(t.participants for t in touched)) if touched else set()
+        views.write_certificates(cur, certified)
+        participants: set[str] = set().union(*(t.participants for t in touched))
+        courses: set[str] = set().union(*(t.courses for t in touched))
+        regions: set[str] = set().union(*(t.regions for t in touched))
+        rows: list[views.View] = []
         for participant_id in sorted(participants):
             doc = route(self.facts, participant_id)
-            views.write_view(cur, "route", participant_id, doc,
-                             doc["municipality_id"] if doc else None)
-        for region_id in sorted(set().union(*(t.regions for t in touched)) if touched else ()):
-            views.write_view(cur, "region", region_id, {
-                "region_id": region_id, "name": self.facts.regions.get(region_id)})
-        courses = set().union(*(t.courses for t in touched)) if touched else set()
+            rows.append(("route", participant_id, doc, doc["municipality_id"] if doc else None))
+        rows += [("region", r, {"region_id": r, "name": self.facts.regions.get(r)}, None)
+                 for r in sorted(regions)]
         if courses:
-            self._write_courses(cur, courses)
+            rows += self._course_rows(courses)
+        views.write_views(cur, rows)
 
-    def _write_courses(self, cur: Cursor, courses: set[str]) -> None:
+    def _course_rows(self, courses: set[str]) -> list[views.View]:
+        rows: list[views.View] = []
         for course_id in sorted(courses):
             published = self.facts.courses.get(course_id)
             if published is not None:
-                views.write_view(cur, "course", course_id, published.model_dump(mode="json"))
+                rows.append(("course", course_id, published.model_dump(mode="json"), None))
         statistics = {row["course_id"]: row
                       for row in self.facts.evaluations.result()["courses"]}
-        for course_id in sorted(courses):
-            views.write_view(cur, "evaluation", course_id, statistics.get(course_id))
+        rows += [("evaluation", c, statistics.get(c), None) for c in sorted(courses)]
+        return rows
 
 
 class CertificationRunner(ProjectionRunner):
@@ -110,8 +111,11 @@ class CertificationRunner(ProjectionRunner):
             touched = [(env, self.projector.facts.apply(env)) for env in fresh]
             certified = self.policy.act(self.projector.facts, touched)
             with self.db.transaction() as cur:
-                for env in fresh:
-                    self.applied.record(cur, env)
+                cur.executemany(
+                    "INSERT INTO applied_events (consumer, event_id, envelope) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
+                    [(self.projector.name, str(env.id), env.to_json().decode())
+                     for env in fresh])
                 self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
             self.restore()  # the facts may hold part of a batch the database never recorded
