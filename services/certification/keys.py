@@ -100,6 +100,29 @@ def signing_key(settings: CertificationSettings | None = None) -> Ed25519Private
     return key
 
 
+def production_problems(settings: CertificationSettings | None = None) -> list[str]:
+    """What stops certification's API from running in production: a development or
+    placeholder signing key, a missing or placeholder respondent key (empty: nothing)."""
+    s = settings or certification_settings()
+    found = []
+    if not (s.signing_key or s.signing_key_file):
+        found.append("YRKESRESAN_CERTIFICATION_SIGNING_KEY (or ..._FILE) is not set: the "
+                     "credentials would be signed with a development key")
+    elif s.signing_key_file and Path(s.signing_key_file).name == DEV_SIGNING_KEY:
+        found.append("YRKESRESAN_CERTIFICATION_SIGNING_KEY_FILE is the development key")
+    elif "change-me" in s.signing_key:
+        found.append("YRKESRESAN_CERTIFICATION_SIGNING_KEY is the placeholder of .env.example")
+    else:
+        try:
+            signing_key(s)
+        except (ValueError, OSError) as e:
+            found.append(f"YRKESRESAN_CERTIFICATION_SIGNING_KEY cannot be used: {e}")
+    if len(s.respondent_key) < 32 or "change-me" in s.respondent_key:
+        found.append("YRKESRESAN_CERTIFICATION_RESPONDENT_KEY must be set to 32 or more random "
+                     "characters")
+    return found
+
+
 def respondent_key(settings: CertificationSettings | None = None) -> bytes:
     s = settings or certification_settings()
     if s.respondent_key:

@@ -338,3 +338,23 @@ def test_route_and_stationen(issued) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/stationen/m2/staff",
                       headers=admin).status_code == 404
 
+
+
+def test_production_refuses_development_and_placeholder_keys(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.certification.keys import CertificationSettings, production_problems
+
+    assert len(production_problems(CertificationSettings())) == 2  # nothing configured
+    dev = tmp_path / "certification-ed25519.dev.pem"
+    dev.write_text("x")
+    placeholders = CertificationSettings(signing_key_file=str(dev),
+                                         respondent_key="change-me-respondent-key-at-least-32")
+    assert len(production_problems(placeholders)) == 2
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    configured = CertificationSettings(signing_key=pem.replace("\n", "\\n"),
+                                       respondent_key="k" * 40)
+    assert production_problems(configured) == []
