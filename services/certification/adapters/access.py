@@ -1,95 +1,115 @@
 """Who may read what in certification, per role and scope; one function per decision.
 
-System may do everything. Otherwise:
+System may do everything. Otherwise (403 for a role that may never, before any id is looked
+up; out of scope answered exactly like unknown, 404, `shared.platform.access`):
 
-- a participant's progression (`/progression`): the participant themself; the municipal
-  administrator of their current municipality; the regional coordinator of that
-  municipality's region (a municipality's region from certification's copy of
-  `MunicipalityJoined`, kept beside the progression). The list: an administrator their
-  municipality's, a coordinator their region's (or one of its municipalities'). Not the
-  national analyst, who sees aggregates, nor trainers;
-- a participant's route and certificates (list, PDF, credential): the participant
-  themself, and a municipal administrator of the municipality the participant now belongs to
-  (the history follows the person); the national analyst sees routes and certificate rows but
-  no PDF (the PDF carries the name);
-- verifying a certificate: anyone, without signing in (the QR code leads there);
-- submitting an evaluation: the participant themself;
-- evaluation statistics: the national analyst (everything), a regional coordinator (their
-  region);
-- Stationen (staff routes, level-ups due, the workplace-meeting CSV): the municipal
-  administrators (supervisors, managers) of that municipality.
+| what | who |
+| --- | --- |
+| a participant's progression (`/progression/{id}`) and route (`/participants/{id}/route`), their certificates (`/participants/{id}/certificates`, `/certificates/{id}`) | the participant; the municipal administrator of their current municipality; the regional coordinator of that municipality's region |
+| the progression list | an administrator their municipality's; a coordinator their region's (or one of its municipalities') |
+| a certificate as the person shows it, with their name (`intyg.pdf`, `credential`) | the participant; the administrator of their current municipality |
+| verifying a certificate (`/verify`, `/intyg/{code}`, keys, issuers) | anyone, without signing in (the QR code leads there) |
+| the questionnaires and submitting an evaluation | the participant themself |
+| evaluation statistics | the national analyst (every region); a regional coordinator (their region) |
+| Stationen (staff routes, level-ups due, the CSV, manager courses) | the municipal administrators (supervisors, managers) of that municipality |
 
-Out of scope is answered exactly like unknown (404 with the same text), so that nobody learns
-from the answer whether a participant or certificate exists elsewhere.
-"""
+The national analyst sees aggregates, never one person; trainers see no participant. The
+history follows the person: a participant's municipality is where they are now (the latest
+`occurred_at` wins), a municipality's region comes from certification's copy of
+`MunicipalityJoined`.
+"""  # noqa: E501
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import HTTPException, status
-
 from shared.platform.access import hidden
 from shared.platform.auth import Principal, Role, require
 from shared.platform.copies import Known
+from shared.platform.errors import NotFound
+
+PARTICIPANT, ADMIN, COORDINATOR, ANALYST = (
+    Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR, Role.NATIONAL_ANALYST)
 
 
-def not_found(what: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} finns inte.")
+def not_found(what: str) -> NotFound:
+    """For what no role's scope decides (a key id, an issuer): plainly not there."""
+    return NotFound(f"{what} finns inte.")
 
 
-def sees_participant(who: Principal, participant_id: str, municipality_id: str | None,
-                     what: str) -> None:
-    """The participant, the administrators of their current municipality, the analyst."""
-    if who.role in (Role.SYSTEM, Role.NATIONAL_ANALYST):
-        return
-    if who.role is Role.PARTICIPANT and who.participant_id == participant_id:
-        return
-    if (who.role is Role.MUNICIPAL_ADMIN and municipality_id is not None
-            and who.municipality_id == municipality_id):
-        return
-    raise not_found(what)
+def certificate_hidden(certificate_id: str) -> NotFound:
+    return NotFound(f"Intyget {certificate_id} finns inte, eller ligger utanför ditt område.",
+                    field="certificate_id")
 
 
-def sees_document(who: Principal, participant_id: str, municipality_id: str | None,
-                  what: str) -> None:
-    """A certificate as the person shows it (with their name): not the analyst."""
-    if who.role is Role.NATIONAL_ANALYST:
-        raise not_found(what)
-    sees_participant(who, participant_id, municipality_id, what)
+def _in_scope(who: Principal, participant_id: str, municipality_id: str | None,
+              places: Known) -> bool:
+    if who.role is Role.SYSTEM:
+        return True
+    if who.role is PARTICIPANT:
+        return who.participant_id == participant_id and municipality_id is not None
+    if who.role is ADMIN:
+        return municipality_id is not None and who.municipality_id == municipality_id
+    return (who.role is COORDINATOR and municipality_id is not None
+            and who.region_id == places.region_of(municipality_id))
+
+
+def read_participant(who: Principal, participant_id: str,
+                     places: Known) -> Callable[[str | None], None]:
+    """A participant's route and certificate list; the check takes the municipality the
+    participant now belongs to (None: unknown here)."""
+    require(who, PARTICIPANT, ADMIN, COORDINATOR)
+
+    def check(municipality_id: str | None) -> None:
+        if not _in_scope(who, participant_id, municipality_id, places):
+            raise hidden("participant_id", participant_id)
+
+    return check
+
+
+def read_certificate(who: Principal, certificate_id: str, places: Known,
+                     document: bool = False) -> Callable[[dict[str, Any] | None, str | None],
+                                                         dict[str, Any]]:
+    """One certificate: its row, or (`document`) the PDF or credential with the name, which
+    the regional coordinator does not get. The check takes the row and the participant's
+    municipality now."""
+    if document:
+        require(who, PARTICIPANT, ADMIN)
+    else:
+        require(who, PARTICIPANT, ADMIN, COORDINATOR)
+
+    def check(row: dict[str, Any] | None, municipality_id: str | None) -> dict[str, Any]:
+        if row is None or not _in_scope(who, row["participant_id"], municipality_id, places):
+            raise certificate_hidden(certificate_id)
+        return row
+
+    return check
 
 
 def may_evaluate(who: Principal, participant_id: str) -> None:
-    if who.role is Role.SYSTEM:
-        return
-    if who.role is not Role.PARTICIPANT or who.participant_id != participant_id:
-        raise not_found(f"Deltagaren {participant_id}")
+    require(who, PARTICIPANT)
+    if who.role is PARTICIPANT and who.participant_id != participant_id:
+        raise hidden("participant_id", participant_id)
 
 
 def statistics_scope(who: Principal, region_id: str | None) -> str | None:
     """The region the reader may see (None: every region)."""
-    if who.role in (Role.SYSTEM, Role.NATIONAL_ANALYST):
-        return region_id
-    if who.role is Role.REGIONAL_COORDINATOR and who.region_id is not None and (
-            region_id in (None, who.region_id)):
+    require(who, ANALYST, COORDINATOR)
+    if who.role is COORDINATOR:
+        if region_id not in (None, who.region_id):
+            raise hidden("region_id", region_id or "")
         return who.region_id
-    raise not_found(f"Statistik för {region_id or 'alla regioner'}")
+    return region_id
 
 
 def administers(who: Principal, municipality_id: str) -> None:
-    if who.role is Role.SYSTEM:
-        return
-    if who.role is Role.MUNICIPAL_ADMIN and who.municipality_id == municipality_id:
-        return
-    raise not_found(f"Kommunen {municipality_id}")
+    require(who, ADMIN)
+    if who.role is ADMIN and who.municipality_id != municipality_id:
+        raise hidden("municipality_id", municipality_id)
 
 
 # --- progression (403 by role first, then one 404 for out of scope and unknown) ------------
-
-PARTICIPANT, ADMIN, COORDINATOR = (
-    Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR)
-
 
 def read_progression(who: Principal, participant_id: str,
                      places: Known) -> Callable[[dict[str, Any] | None], dict[str, Any]]:

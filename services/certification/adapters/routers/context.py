@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from services.certification import views
-from services.certification.adapters.access import not_found
 from services.certification.adapters.enrolment import EnrolmentNames, Names
 from services.certification.application import Certification
 from services.certification.credential import credential_document, key_id, sign
@@ -31,11 +30,10 @@ class Context:
         public = self.key.public_key()
         return {key_id(public): public}
 
-    def certificate(self, certificate_id: str) -> dict[str, Any]:
+    def certificate(self, certificate_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The certificate's row (None: unknown) and its participant's municipality now."""
         found = views.certificate(self.cert.db, certificate_id)
-        if found is None:
-            raise not_found(f"Intyget {certificate_id}")
-        return found
+        return found, self.municipality_of(found["participant_id"]) if found else None
 
     def municipality_of(self, participant_id: str) -> str | None:
         row = views.view(self.cert.db, "route", participant_id)

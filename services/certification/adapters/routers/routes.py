@@ -11,6 +11,7 @@ from services.certification import views
 from services.certification.adapters import access
 from services.certification.adapters.routers.context import Context
 from services.certification.projections.routes import level_up_due
+from shared.platform.access import hidden
 from shared.platform.auth import CurrentPrincipal
 
 
@@ -30,11 +31,11 @@ def router(ctx: Context) -> APIRouter:
 
     @api.get("/participants/{participant_id}/route")
     def get_route(participant_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+        check = access.read_participant(who, participant_id, ctx.cert.places)
         doc = views.view(ctx.cert.db, "route", participant_id)
-        access.sees_participant(who, participant_id, doc["municipality_id"] if doc else None,
-                                f"Deltagaren {participant_id}")
-        if doc is None:
-            raise access.not_found(f"Deltagaren {participant_id}")
+        check(doc["municipality_id"] if doc else None)
+        if doc is None:  # system asking for an id nobody registered
+            raise hidden("participant_id", participant_id)
         return with_certificates(ctx, doc, views.certificates_of(ctx.cert.db, participant_id))
 
     return api

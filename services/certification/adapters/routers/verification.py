@@ -87,6 +87,8 @@ def router(ctx: Context) -> APIRouter:
     @api.get("/issuers/{region_id}")
     def issuer(region_id: str) -> dict[str, Any]:
         """The issuer profile (Open Badges `Profile`) a credential's `issuer.id` names."""
+        if views.view(ctx.cert.db, "region", region_id) is None:
+            raise not_found(f"Utfärdaren {region_id}")
         return {"@context": ["https://www.w3.org/ns/credentials/v2",
                              "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
                 "id": f"{ctx.base}/issuers/{region_id}", "type": ["Profile"],
