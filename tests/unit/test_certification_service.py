@@ -361,3 +361,14 @@ def test_production_refuses_development_and_placeholder_keys(tmp_path: Path) -> 
     configured = CertificationSettings(signing_key=pem.replace("\n", "\\n"),
                                        respondent_key="k" * 40)
     assert production_problems(configured) == []
+
+
+def test_a_level_up_is_due_when_the_years_have_passed() -> None:
+    from services.certification.projections.routes import level_up_due
+
+    doc = {"level": "ny", "role": "socialsekreterare", "years_in_profession": 1.5,
+           "registered_at": "2025-01-01T00:00:00+00:00"}
+    assert level_up_due(doc, dt.date(2025, 6, 1)) is None
+    assert level_up_due(doc, dt.date(2025, 8, 1)) == "van"
+    assert level_up_due(doc | {"level": "van"}, dt.date(2025, 8, 1)) is None
+    assert level_up_due(doc | {"role": "chef", "level": "chef"}, dt.date(2030, 1, 1)) is None

@@ -14,8 +14,8 @@ import datetime as dt
 from typing import Any
 
 from services.certification.projections.facts import CertificationFacts
-from services.enrolment.domain import is_higher, levels_reached
 from shared.events.models import Level
+from shared.projections.levels import is_higher, levels_reached
 
 
 def route(facts: CertificationFacts, participant_id: str) -> dict[str, Any] | None:
@@ -94,8 +94,8 @@ def _bookings(facts: CertificationFacts, participant_id: str) -> list[dict[str, 
 
 def level_up_due(doc: dict[str, Any], today: dt.date | None = None) -> str | None:
     """The level the years since registration have reached by `today`, if above the recorded
-    one (enrolment's rule, `levels_reached`): an administrator then levels the person up.
-    Read at request time, since it changes with the date, not with events."""
+    one (`shared/projections/levels.py`, the rule enrolment records by): an administrator then
+    levels the person up. Read at request time: it changes with the date, not with events."""
     level = doc.get("level")
     if level not in {lv.value for lv in Level}:
         return None
