@@ -174,9 +174,9 @@ def test_certificates_once_through_the_broker_even_when_everything_comes_again(
         thread.join(timeout=30)  # type: ignore[attr-defined]
     rows = pipe.mine()
     assert len(rows) == 3 and {r["status"] for r in rows} == {"valid"}
-    assert sorted((r["participant_id"], r["occasion_id"]) for r in rows) == [
+    assert sorted((r["participant_id"], r["occasion_id"]) for r in rows) == sorted([
         (pipe.people[0], f"{pipe.run}-o1"), (pipe.people[0], f"{pipe.run}-o2"),
-        (pipe.people[1], f"{pipe.run}-o1")]
+        (pipe.people[1], f"{pipe.run}-o1")])  # minted ids: in no particular order
     notes = pipe.cert.app.recorder.select_notifications(start=None, limit=10_000)
     assert sum(n.topic.endswith(":CertificateIssued") for n in notes) == 3
 
