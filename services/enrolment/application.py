@@ -46,14 +46,13 @@ from services.enrolment.projections.catalogue import PREFIX, catalogue
 from services.enrolment.projections.directory import Directory
 from shared.events import models as contract
 from shared.platform.auth import actor_of
-from shared.platform.commands import Code, Command
+from shared.platform.commands import Code, Command, Text, printable
 from shared.platform.copies import CopyRunner, Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, aggregate_id, utcnow
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -64,7 +63,9 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+# 254 characters: the longest address SMTP delivers (RFC 5321).
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(printable),
+                  AfterValidator(_email)]
 # Roles decide the level (`arbetsledare` and `chef` are Chef), so "Chef" must mean chef.
 RoleName = Annotated[Code, AfterValidator(str.lower)]
 

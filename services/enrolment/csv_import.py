@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 
 from services.enrolment.application import (
     BATCH,
@@ -46,7 +45,8 @@ from services.enrolment.domain import (
     municipality_key,
     region_key,
 )
-from shared.platform.errors import CommandRejected, Conflict
+from shared.platform.errors import CommandRejected, Conflict, TooLarge, swedish_reason
+from shared.platform.settings import current_settings
 from shared.platform.store import Aggregate
 
 # --- Reporting --------------------------------------------------------------------------------
@@ -103,38 +103,6 @@ class ImportReport:
 
 # --- Reading a file ---------------------------------------------------------------------------
 
-_REASONS = {
-    "missing": "saknas",
-    "string_too_short": "får inte vara tomt",
-    "string_pattern_mismatch": "får bara innehålla a–z, A–Z, 0–9 och _ . : -",
-    "float_parsing": "måste vara ett tal",
-    "float_type": "måste vara ett tal",
-    "extra_forbidden": "okänt fält",
-}
-
-
-def swedish_reason(error: ErrorDetails) -> str:
-    """A pydantic error as a reason for people (the value itself is never repeated)."""
-    ctx = error.get("ctx") or {}
-    match error["type"]:
-        case "string_too_long":
-            return f"får ha högst {ctx.get('max_length')} tecken"
-        case "greater_than_equal":
-            return f"måste vara minst {_number(ctx.get('ge'))}"
-        case "less_than_equal":
-            return f"får vara högst {_number(ctx.get('le'))}"
-        case "enum":
-            return f"måste vara en av {ctx.get('expected')}"
-        case "value_error":
-            return str(ctx.get("error", error["msg"]))
-        case kind:
-            return _REASONS.get(kind, error["msg"])
-
-
-def _number(value: Any) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
 @dataclass(frozen=True)
 class Columns:
     required: tuple[str, ...]
@@ -164,16 +132,29 @@ def _decode(data: bytes | str) -> str:
         return data.decode("cp1252")  # Excel's "CSV" on Swedish Windows
 
 
-def read_rows(data: bytes | str, columns: Columns) -> tuple[list[tuple[int, dict[str, str]]],
-                                                           list[RowError]]:
+def read_rows(data: bytes | str, columns: Columns, max_rows: int | None = None,
+              ) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
     """(line number, values by column) per data row, and the file's structural errors.
 
     The delimiter is `,`, `;` or tab, whichever the header uses; `;` is what Swedish Excel
-    writes. Blank lines are skipped but counted, so line numbers are those an editor shows."""
+    writes. Blank lines are skipped but counted, so line numbers are those an editor shows.
+    A file with more than `max_rows` data rows (default: the setting `max_csv_rows`) is
+    refused as a whole (413) as soon as the row past the limit is read."""
+    limit = max_rows or current_settings().max_csv_rows
     text = _decode(data)
     header_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _rows(reader, columns, limit)
+    except csv.Error:
+        line = reader.line_num or 1
+        return [], [RowError(line, None, "raden kan inte läsas som CSV "
+                                         "(ett för långt fält eller ett citattecken som saknas)")]
+
+
+def _rows(reader: Any, columns: Columns, limit: int,
+          ) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
     header = next(reader, None)
     if not header:
         return [], [RowError(1, None, "filen är tom (rubrikraden saknas)")]
@@ -185,18 +166,25 @@ def read_rows(data: bytes | str, columns: Columns) -> tuple[list[tuple[int, dict
                for n in sorted({n for n in names if names.count(n) > 1})]
     if errors:
         return [], errors
-    rows = []
+    rows: list[tuple[int, dict[str, str]]] = []
     line = reader.line_num
     for values in reader:
         start, line = line + 1, reader.line_num
         if not any(v.strip() for v in values):
             continue
+        if len(rows) + len(errors) >= limit:
+            raise TooLarge(f"Filen har för många rader: högst {_thousands(limit)} rader kan "
+                           "importeras åt gången. Dela upp den i flera filer.")
         if len(values) != len(names):
             errors.append(RowError(start, None,
                                    f"fel antal kolumner: {len(values)}, väntade {len(names)}"))
             continue
         rows.append((start, {n: v.strip() for n, v in zip(names, values, strict=True)}))
     return rows, errors
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
 
 
 M = TypeVar("M", bound=BaseModel)

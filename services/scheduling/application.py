@@ -29,7 +29,6 @@ from pydantic import (
     AwareDatetime,
     Field,
     PositiveFloat,
-    StringConstraints,
     ValidationInfo,
     field_validator,
 )
@@ -49,7 +48,7 @@ from services.scheduling.projections.schedule import ScheduleView
 from shared.events import models as contract
 from shared.events.models import DayMode, DeliveryRole, Level, TrainerRole
 from shared.platform.access import hidden
-from shared.platform.commands import Code, Command
+from shared.platform.commands import Code, Command, Text
 from shared.platform.copies import CopyRunner, Known, KnownParticipant
 from shared.platform.db import Database
 from shared.platform.errors import Conflict, NotFound
@@ -57,7 +56,8 @@ from shared.platform.relay import RelayPositions
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, utcnow
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+# A course day's number, as the contract bounds it.
+Day = Annotated[int, Field(ge=1, le=50)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 T = TypeVar("T")
 
@@ -161,7 +161,7 @@ def shipped_catalogue() -> list[PublishCourse]:
 
 
 class PlannedDay(Command):
-    day: int = Field(ge=1, le=50)
+    day: Day
     date: dt.date
     mode: DayMode
     venue: Text | None = Field(default=None, validate_default=True)

@@ -3,6 +3,10 @@ the HTTP adapters map each kind to its status code."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic_core import ErrorDetails
+
 
 class CommandRejected(Exception):
     status = 422
@@ -23,3 +27,68 @@ class Conflict(CommandRejected):
 
 class Forbidden(CommandRejected):
     status = 403
+
+
+class TooLarge(CommandRejected):
+    """More than one request may carry (rows of a file, for instance)."""
+
+    status = 413
+
+
+_REASONS = {
+    "missing": "saknas",
+    "string_too_short": "får inte vara tomt",
+    "string_type": "måste vara en text",
+    "string_pattern_mismatch": "får bara innehålla a–z, A–Z, 0–9 och _ . : -",
+    "string_unicode": "innehåller ogiltiga tecken",
+    "float_parsing": "måste vara ett tal",
+    "float_type": "måste vara ett tal",
+    "finite_number": "måste vara ett ändligt tal",
+    "int_parsing": "måste vara ett heltal",
+    "int_type": "måste vara ett heltal",
+    "int_from_float": "måste vara ett heltal",
+    "int_parsing_size": "är ett för stort tal",
+    "bool_parsing": "måste vara true eller false",
+    "bool_type": "måste vara true eller false",
+    "date_parsing": "måste vara ett datum (ÅÅÅÅ-MM-DD)",
+    "date_from_datetime_parsing": "måste vara ett datum (ÅÅÅÅ-MM-DD)",
+    "datetime_parsing": "måste vara en tidpunkt med tidszon (ISO 8601)",
+    "datetime_from_date_parsing": "måste vara en tidpunkt med tidszon (ISO 8601)",
+    "timezone_aware": "måste ha en tidszon",
+    "json_invalid": "är inte giltig JSON",
+    "model_attributes_type": "måste vara ett objekt",
+    "dict_type": "måste vara ett objekt",
+    "list_type": "måste vara en lista",
+    "tuple_type": "måste vara en lista",
+    "extra_forbidden": "okänt fält",
+}
+
+
+def swedish_reason(error: ErrorDetails) -> str:
+    """A pydantic error as a reason for people (the value itself is never repeated)."""
+    ctx = error.get("ctx") or {}
+    match error["type"]:
+        case "string_too_long":
+            return f"får ha högst {ctx.get('max_length')} tecken"
+        case "too_long":
+            return f"får ha högst {ctx.get('max_length')} element"
+        case "too_short":
+            return f"måste ha minst {ctx.get('min_length')} element"
+        case "greater_than_equal":
+            return f"måste vara minst {_number(ctx.get('ge'))}"
+        case "greater_than":
+            return f"måste vara större än {_number(ctx.get('gt'))}"
+        case "less_than_equal":
+            return f"får vara högst {_number(ctx.get('le'))}"
+        case "less_than":
+            return f"måste vara mindre än {_number(ctx.get('lt'))}"
+        case "enum" | "literal_error":
+            return f"måste vara en av {ctx.get('expected')}"
+        case "value_error":
+            return str(ctx.get("error", error["msg"]))
+        case kind:
+            return _REASONS.get(kind, error["msg"])
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

@@ -1,4 +1,6 @@
-"""What every service's HTTP API shares: health, metrics, and how rejections are answered."""
+"""What every service's HTTP API shares: health, metrics, body limits, and how rejections are
+answered: a JSON body whose `detail` says why (in Swedish) and, where one field is at fault,
+`field` names it. The input itself is never repeated (it may be someone's name or address)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,44 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
-from shared.platform.errors import CommandRejected
+from shared.platform.errors import CommandRejected, swedish_reason
+from shared.platform.limits import BodyLimit, Limits
 
 
-def service_api(title: str, description: str, health: Callable[[], dict[str, Any]]) -> FastAPI:
-    api = FastAPI(title=title, description=description, version="1")
+class Issue(BaseModel):
+    """One thing wrong with a request: where (`loc`, `field`) and why (`reason`)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    field: str | None
+    reason: str
+
+
+class Problem(BaseModel):
+    """Every 4xx answer: `detail` is a sentence, or the list of issues of a 422."""
+
+    detail: str | list[Issue]
+    field: str | None = None
+    reason: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+# For endpoints that answer 201 when they record something and 200 when it was already there.
+CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Registrerat."}}
+
+
+def service_api(title: str, description: str, health: Callable[[], dict[str, Any]],
+                limits: Limits | None = None) -> FastAPI:
+    api = FastAPI(title=title, description=description, version="1",
+                  responses={"4XX": {"model": Problem,
+                                     "description": "Avvisad: skälet i `detail`."}})
+    api.add_middleware(BodyLimit, limits=limits or Limits.from_settings())
 
     @api.exception_handler(CommandRejected)
     async def rejected(_: Request, exc: CommandRejected) -> JSONResponse:
@@ -22,13 +54,40 @@ def service_api(title: str, description: str, health: Callable[[], dict[str, Any
             body["field"] = exc.field
         return JSONResponse(body, status_code=exc.status)
 
-    @api.get("/health", tags=["drift"])
+    @api.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [_issue(e) for e in exc.errors()]
+        first = issues[0] if issues else {}
+        return JSONResponse(
+            {"detail": issues, "field": first.get("field"), "reason": first.get("reason")},
+            status_code=422)
+
+    @api.get("/health", tags=["drift"],
+             responses={503: {"description": "Tjänsten når inte sin databas eller broker."}})
     def get_health() -> JSONResponse:
         state = health()
         return JSONResponse(state, status_code=200 if state.get("ok") else 503)
 
-    @api.get("/metrics", tags=["drift"])
+    @api.get("/metrics", tags=["drift"], response_class=PlainTextResponse)
     def get_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return api
+
+
+_WHERE = ("body", "query", "path", "form", "header", "cookie")
+
+
+def _issue(error: Any) -> dict[str, Any]:
+    """A validation error without its input. Field names can come from the request too (an
+    unknown field, a dictionary key), so they are cut short and made printable."""
+    loc = [p if isinstance(p, int) else _printable(str(p)) for p in error.get("loc", ())]
+    named = [str(p) for p in loc if p not in _WHERE]
+    return {"loc": loc, "msg": _printable(str(error.get("msg", ""))),
+            "type": str(error.get("type", "")), "field": ".".join(named) or None,
+            "reason": _printable(swedish_reason(error))}
+
+
+def _printable(text: str, limit: int = 100) -> str:
+    cleaned = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in cleaned)[:limit]

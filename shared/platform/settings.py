@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     auth_secret: str = "dev-only-secret-change-me-in-production-0123456789"
     host: str = "127.0.0.1"
     log_level: str = "INFO"
+    # What one request may carry (`shared/platform/limits.py`): a JSON body, an uploaded file
+    # (multipart), and the data rows of one CSV file.
+    max_json_bytes: int = Field(default=1_000_000, ge=1)
+    max_upload_bytes: int = Field(default=10_000_000, ge=1)
+    max_csv_rows: int = Field(default=20_000, ge=1)
 
     def database_url_for(self, service: str) -> str:
         """The database of one service: its own override, else the shared URL, else SQLite."""

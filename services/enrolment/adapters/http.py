@@ -5,12 +5,11 @@ carries a pseudonymous actor (`Enrolment.actor`), never the token's subject."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.enrolment.adapters.routes import participants, reference, trainers
 from services.enrolment.application import Enrolment
-from services.enrolment.csv_import import ImportRejected, swedish_reason
+from services.enrolment.csv_import import ImportRejected
 from shared.platform.http import service_api
 
 DESCRIPTION = (
@@ -19,21 +18,6 @@ DESCRIPTION = (
     "403 för det din roll aldrig får göra."
 )
 ROUTERS = (reference, participants, trainers)
-
-
-async def invalid(_: Request, exc: Exception) -> JSONResponse:
-    """422 naming the field; the input is not echoed (it may be someone's name or address)."""
-    assert isinstance(exc, RequestValidationError)
-    errors = []
-    for e in exc.errors():
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "form")]
-        errors.append({"loc": list(e.get("loc", ())), "msg": e.get("msg"),
-                       "type": e.get("type"), "field": ".".join(loc) or None,
-                       "reason": swedish_reason(e)})
-    first = errors[0] if errors else {}
-    return JSONResponse(
-        {"detail": errors, "field": first.get("field"), "reason": first.get("reason")},
-        status_code=422)
 
 
 async def import_rejected(_: Request, exc: Exception) -> JSONResponse:
@@ -49,7 +33,6 @@ def create_api(enrolment: Enrolment) -> FastAPI:
                         "events": enrolment.app.recorder.max_notification_id() or 0},
     )
     api.state.enrolment = enrolment
-    api.add_exception_handler(RequestValidationError, invalid)
     api.add_exception_handler(ImportRejected, import_rejected)
     for module in ROUTERS:
         api.include_router(module.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, status
+from fastapi import APIRouter, Form, status
 from starlette.concurrency import run_in_threadpool
 
 from services.enrolment.adapters import access
@@ -19,6 +19,7 @@ from services.enrolment.application import (
 )
 from services.enrolment.csv_import import import_participants
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code, Limit, Offset
 
 router = APIRouter(tags=["konton"])
 
@@ -36,7 +37,7 @@ async def register_participant(cmd: RegisterParticipant, enrolment: Service,
 
 
 @router.post("/participants/import")
-def import_participant_file(file: CsvFile, municipality_id: Annotated[str, Form()],
+def import_participant_file(file: CsvFile, municipality_id: Annotated[Code, Form()],
                             enrolment: Service, who: CurrentPrincipal) -> dict[str, Any]:
     """Columns `name,email,role,years_in_profession` and optionally `area_of_work`,
     `journey`. A file with any bad row imports nothing: 422 lists every bad row as
@@ -49,9 +50,9 @@ def import_participant_file(file: CsvFile, municipality_id: Annotated[str, Form(
 
 @router.get("/participants")
 def list_participants(
-    municipality_id: str, enrolment: Service, who: CurrentPrincipal,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    municipality_id: Code, enrolment: Service, who: CurrentPrincipal,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Personal data only for the municipality's administrators; its region's coordinator
     sees the pseudonymous facts."""
@@ -62,7 +63,7 @@ def list_participants(
 
 
 @router.get("/participants/{participant_id}")
-def get_participant(participant_id: str, enrolment: Service,
+def get_participant(participant_id: Code, enrolment: Service,
                     who: CurrentPrincipal) -> dict[str, Any]:
     check = access.read_participant(who, participant_id, enrolment.region_of)
     participant = enrolment.find_participant(participant_id)
@@ -72,7 +73,7 @@ def get_participant(participant_id: str, enrolment: Service,
 
 
 @router.post("/participants/{participant_id}/move")
-def move_participant(participant_id: str, cmd: MoveParticipant, enrolment: Service,
+def move_participant(participant_id: Code, cmd: MoveParticipant, enrolment: Service,
                      who: CurrentPrincipal) -> dict[str, Any]:
     """To another municipality; the account and its whole history follow the person."""
     access.administer_participant(who, participant_id)(
@@ -82,7 +83,7 @@ def move_participant(participant_id: str, cmd: MoveParticipant, enrolment: Servi
 
 
 @router.post("/participants/{participant_id}/level-up")
-def level_up(participant_id: str, enrolment: Service, who: CurrentPrincipal,
+def level_up(participant_id: Code, enrolment: Service, who: CurrentPrincipal,
              cmd: LevelUp | None = None) -> dict[str, Any]:
     """Recompute the level from the years in the profession at registration plus the time
     passed since, as of `as_of` (default today); Chef stays Chef."""
@@ -96,7 +97,7 @@ def level_up(participant_id: str, enrolment: Service, who: CurrentPrincipal,
 
 
 @router.delete("/participants/{participant_id}")
-def erase_participant(participant_id: str, enrolment: Service,
+def erase_participant(participant_id: Code, enrolment: Service,
                       who: CurrentPrincipal) -> dict[str, Any]:
     """Erase the person: their key is destroyed (name, e-mail and area of work can never
     be read again) and the address is released; the pseudonymous facts remain."""
@@ -107,7 +108,7 @@ def erase_participant(participant_id: str, enrolment: Service,
 
 
 @router.post("/participants/{participant_id}/preparations", tags=["kurser"])
-def complete_preparation(participant_id: str, cmd: CompletePreparation, enrolment: Service,
+def complete_preparation(participant_id: Code, cmd: CompletePreparation, enrolment: Service,
                          who: CurrentPrincipal) -> dict[str, Any]:
     access.own_account(who, participant_id)(enrolment.find_participant(participant_id))
     recorded = enrolment.complete_preparation(participant_id, cmd, actor(enrolment, who))
@@ -115,7 +116,7 @@ def complete_preparation(participant_id: str, cmd: CompletePreparation, enrolmen
 
 
 @router.post("/participants/{participant_id}/deepening", tags=["kurser"])
-def submit_deepening(participant_id: str, cmd: SubmitDeepening, enrolment: Service,
+def submit_deepening(participant_id: Code, cmd: SubmitDeepening, enrolment: Service,
                      who: CurrentPrincipal) -> dict[str, Any]:
     access.own_account(who, participant_id)(enrolment.find_participant(participant_id))
     recorded = enrolment.submit_deepening(participant_id, cmd, actor(enrolment, who))

@@ -11,6 +11,7 @@ from services.enrolment.adapters.routes import CsvFile, Service, actor
 from services.enrolment.application import JoinMunicipality, RegisterRegion
 from services.enrolment.csv_import import import_municipalities, import_regions
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
 
 router = APIRouter(tags=["referensdata"])
 
@@ -56,7 +57,7 @@ def import_municipality_file(file: CsvFile, enrolment: Service,
 
 @router.get("/municipalities")
 def list_municipalities(enrolment: Service, who: CurrentPrincipal,
-                        region_id: str | None = None) -> dict[str, Any]:
+                        region_id: Code | None = None) -> dict[str, Any]:
     return {"municipalities": enrolment.municipalities(region_id)}
 
 

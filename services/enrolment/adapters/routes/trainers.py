@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from services.enrolment.adapters import access
 from services.enrolment.adapters.routes import Service, actor
 from services.enrolment.application import RegisterTrainer
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code, Limit, Offset
 
 router = APIRouter(tags=["utbildare"])
 
@@ -25,9 +26,9 @@ def register_trainer(cmd: RegisterTrainer, enrolment: Service,
 
 @router.get("/trainers")
 def list_trainers(
-    municipality_id: str, enrolment: Service, who: CurrentPrincipal,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    municipality_id: Code, enrolment: Service, who: CurrentPrincipal,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     access.list_trainers(who, municipality_id)(enrolment.region_of)
     return {"municipality_id": municipality_id, "limit": limit, "offset": offset,
@@ -35,6 +36,6 @@ def list_trainers(
 
 
 @router.get("/trainers/{trainer_id}")
-def get_trainer(trainer_id: str, enrolment: Service, who: CurrentPrincipal) -> dict[str, Any]:
+def get_trainer(trainer_id: Code, enrolment: Service, who: CurrentPrincipal) -> dict[str, Any]:
     check = access.read_trainer(who, trainer_id, enrolment.region_of)
     return enrolment.trainer_view(check(enrolment.find_trainer(trainer_id)), personal=True)

@@ -10,12 +10,14 @@ from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
 from services.scheduling.application import BookParticipant
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
+from shared.platform.http import CREATED
 
 router = APIRouter(tags=["bokningar"])
 
 
-@router.post("/occasions/{occasion_id}/bookings")
-def book(occasion_id: str, cmd: BookParticipant, scheduling: Service, who: CurrentPrincipal,
+@router.post("/occasions/{occasion_id}/bookings", responses=CREATED)
+def book(occasion_id: Code, cmd: BookParticipant, scheduling: Service, who: CurrentPrincipal,
          response: Response) -> dict[str, str]:
     """A place, or a place on the waitlist when the occasion is full (409 instead when
     `waitlist` is false). 201 when recorded, 200 when the participant already had it. Only a
@@ -29,7 +31,7 @@ def book(occasion_id: str, cmd: BookParticipant, scheduling: Service, who: Curre
 
 
 @router.delete("/occasions/{occasion_id}/bookings/{participant_id}")
-def cancel(occasion_id: str, participant_id: str, scheduling: Service,
+def cancel(occasion_id: Code, participant_id: Code, scheduling: Service,
            who: CurrentPrincipal) -> dict[str, str | None]:
     """Cancel a booking (the first on the waitlist gets the place) or leave the waitlist."""
     promoted = scheduling.cancel(occasion_id, participant_id, actor=who.actor(),
@@ -38,7 +40,7 @@ def cancel(occasion_id: str, participant_id: str, scheduling: Service,
 
 
 @router.get("/participants/{participant_id}/bookings")
-def bookings_of(participant_id: str, scheduling: Service,
+def bookings_of(participant_id: Code, scheduling: Service,
                 who: CurrentPrincipal) -> list[dict[str, Any]]:
     check = access.bookings_of(who, participant_id)
     check(scheduling.known.participant(participant_id))

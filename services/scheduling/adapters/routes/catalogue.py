@@ -10,7 +10,9 @@ from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
 from services.scheduling.application import PublishCourse
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
 from shared.platform.errors import NotFound
+from shared.platform.http import CREATED
 
 router = APIRouter(tags=["kurskatalog"])
 
@@ -22,7 +24,7 @@ def publish_catalogue(scheduling: Service, who: CurrentPrincipal) -> dict[str, s
     return scheduling.publish_catalogue(actor=who.actor())
 
 
-@router.post("/courses")
+@router.post("/courses", responses=CREATED)
 def publish_course(cmd: PublishCourse, scheduling: Service, who: CurrentPrincipal,
                    response: Response) -> dict[str, str]:
     """201 when new, 200 when revised or unchanged (then nothing is recorded)."""
@@ -39,7 +41,7 @@ def list_courses(scheduling: Service, who: CurrentPrincipal) -> list[dict[str, A
 
 
 @router.get("/courses/{course_id}")
-def get_course(course_id: str, scheduling: Service, who: CurrentPrincipal) -> dict[str, Any]:
+def get_course(course_id: Code, scheduling: Service, who: CurrentPrincipal) -> dict[str, Any]:
     for course in scheduling.courses():
         if course["course_id"] == course_id:
             return course

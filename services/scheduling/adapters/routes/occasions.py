@@ -11,6 +11,7 @@ from services.scheduling.adapters.routes import Service
 from services.scheduling.application import PlanOccasion
 from services.scheduling.domain import Occasion
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
 
 router = APIRouter(tags=["kurstillfällen"])
 
@@ -59,14 +60,14 @@ def plan_occasion(cmd: PlanOccasion, scheduling: Service,
 
 
 @router.get("/occasions")
-def list_occasions(scheduling: Service, who: CurrentPrincipal, region_id: str | None = None,
-                   course_id: str | None = None) -> list[dict[str, Any]]:
+def list_occasions(scheduling: Service, who: CurrentPrincipal, region_id: Code | None = None,
+                   course_id: Code | None = None) -> list[dict[str, Any]]:
     """Every occasion's public part; a trainer sees only the occasions they are on."""
     return scheduling.occasions(region_id, course_id, trainer_id=access.only_trainers_own(who))
 
 
 @router.get("/occasions/{occasion_id}")
-def get_occasion(occasion_id: str, scheduling: Service,
+def get_occasion(occasion_id: Code, scheduling: Service,
                  who: CurrentPrincipal) -> dict[str, Any]:
     check = access.occasion(who)
     occasion = scheduling.occasion(occasion_id)
@@ -75,7 +76,7 @@ def get_occasion(occasion_id: str, scheduling: Service,
 
 
 @router.get("/occasions/{occasion_id}/roster")
-def get_roster(occasion_id: str, scheduling: Service, who: CurrentPrincipal) -> dict[str, Any]:
+def get_roster(occasion_id: Code, scheduling: Service, who: CurrentPrincipal) -> dict[str, Any]:
     """Bookings, waitlist, team and attendance per day (a municipal administrator sees only
     the participants registered in their municipality)."""
     check = access.roster(who)

@@ -8,14 +8,16 @@ from fastapi import APIRouter, Response, status
 
 from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
-from services.scheduling.application import AssignTrainer, CallInReserve
+from services.scheduling.application import AssignTrainer, CallInReserve, Day
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
+from shared.platform.http import CREATED
 
 router = APIRouter(tags=["utbildarteam"])
 
 
-@router.post("/occasions/{occasion_id}/trainers")
-def assign_trainer(occasion_id: str, cmd: AssignTrainer, scheduling: Service,
+@router.post("/occasions/{occasion_id}/trainers", responses=CREATED)
+def assign_trainer(occasion_id: Code, cmd: AssignTrainer, scheduling: Service,
                    who: CurrentPrincipal, response: Response) -> dict[str, str]:
     """One course leader per occasion; trainers and reserves besides. Only a trainer
     scheduling knows (from enrolment's events); their home municipality comes from there."""
@@ -25,8 +27,8 @@ def assign_trainer(occasion_id: str, cmd: AssignTrainer, scheduling: Service,
     return {"occasion_id": occasion_id, "trainer_id": cmd.trainer_id, "role": cmd.role.value}
 
 
-@router.post("/occasions/{occasion_id}/days/{day}/reserves")
-def call_in_reserve(occasion_id: str, day: int, cmd: CallInReserve, scheduling: Service,
+@router.post("/occasions/{occasion_id}/days/{day}/reserves", responses=CREATED)
+def call_in_reserve(occasion_id: Code, day: Day, cmd: CallInReserve, scheduling: Service,
                     who: CurrentPrincipal, response: Response) -> dict[str, Any]:
     """A reserve replaces a trainer for the day (and delivers it as `trainer`)."""
     changed = scheduling.call_in_reserve(occasion_id, day, cmd, actor=who.actor(),
@@ -36,7 +38,7 @@ def call_in_reserve(occasion_id: str, day: int, cmd: CallInReserve, scheduling: 
 
 
 @router.get("/trainers/{trainer_id}/assignments")
-def assignments_of(trainer_id: str, scheduling: Service,
+def assignments_of(trainer_id: Code, scheduling: Service,
                    who: CurrentPrincipal) -> list[dict[str, Any]]:
     check = access.assignments_of(who, trainer_id)
     check(scheduling.known.trainer(trainer_id))
