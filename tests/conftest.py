@@ -70,6 +70,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_database_url(request: pytest.FixtureRequest,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database per backend for a whole module, for tests that share seeded data."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'store.sqlite'}"
+    else:
+        yield from _fresh_database()
+
+
 @pytest.fixture(scope="session")
 def broker() -> Iterator[LocalBroker]:
     """A real Kafka-protocol broker (tansu, in memory) for the whole test session."""
