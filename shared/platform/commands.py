@@ -39,7 +39,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 MAX_OFFSET = 2**31 - 1
 
 # Paging of list endpoints: `limit` rows from `offset`.
-Limit = Annotated[int, Field(ge=1, le=1000, description="Högst så många rader.")]
+Limit = Annotated[int, Field(ge=1, le=10_000, description="Högst så många rader.")]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET,
                               description="Hoppa över så många rader först.")]
 
