@@ -46,6 +46,7 @@ def service_api(title: str, description: str, health: Callable[[], dict[str, Any
                   responses={"4XX": {"model": Problem,
                                      "description": "Avvisad: skälet i `detail`."}})
     api.add_middleware(BodyLimit, limits=limits or Limits.from_settings())
+    api.openapi = _errors_as_json(api.openapi)  # type: ignore[method-assign]
 
     @api.exception_handler(CommandRejected)
     async def rejected(_: Request, exc: CommandRejected) -> JSONResponse:
@@ -73,6 +74,22 @@ def service_api(title: str, description: str, health: Callable[[], dict[str, Any
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return api
+
+
+def _errors_as_json(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents every response in the media type of the endpoint's own answer (an
+    HTML page, a PDF); a rejection is JSON whatever the endpoint, and is documented so."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                if "4XX" in operation.get("responses", {}):
+                    operation["responses"]["4XX"]["content"] = problem
+        return document
+
+    return openapi
 
 
 _WHERE = ("body", "query", "path", "form", "header", "cookie")

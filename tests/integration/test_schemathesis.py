@@ -1,9 +1,11 @@
 """Schemathesis over the four services' OpenAPI documents, in process, on SQLite and on
 PostgreSQL: every operation gets generated requests, valid and invalid (its examples, the
 boundary values of each parameter, and a bounded number of random ones), each sent with the
-token of one role after another (or none), and once more with the seeded ids in place of the
-generated ones so that requests reach past "unknown id". A request fails the run when the
-answer is a 5xx, or a status, content type or body its operation does not document.
+token of one role after another (or none), once more with the seeded ids in place of the
+generated ones so that requests reach past "unknown id", and once more with one path or query
+parameter set to an odd value (NUL, 5000 characters, a 30-digit number, ...). A request fails
+the run when the answer is a 5xx, or a status, content type or body its operation does not
+document.
 
 The run is bounded (`MAX_EXAMPLES` random cases per operation, fixed seed) so that all eight
 runs take a few minutes; `YRKESRESAN_SCHEMATHESIS_EXAMPLES` raises it for a deeper run.
@@ -75,6 +77,8 @@ def test_no_request_gets_a_5xx_or_an_undocumented_answer(case: Case, world: Seed
     case.call_and_validate(headers=_next_caller(world), checks=CHECKS)
     if _with_seeded_ids(case, world):
         case.call_and_validate(headers=_next_caller(world), checks=CHECKS)
+    if _with_an_odd_parameter(case):
+        case.call_and_validate(headers=_next_caller(world), checks=CHECKS)
 
 
 _turn = itertools.count()
@@ -102,6 +106,23 @@ def _with_seeded_ids(case: Case, world: Seeded) -> bool:
         if isinstance(values, dict):
             changed |= _replace(values, ids)
     return changed
+
+
+# Schemathesis leaves NUL out of path parameters, and rarely sends the rest there: one path or
+# query parameter of each case gets one of these, in turn.
+ODD_PARAMETERS = ("a\x00b", "\x00", "x" * 5000, "9" * 30, "-1", "ñ😀", "a\nb", "a b", "%")
+_odd = itertools.count()
+
+
+def _with_an_odd_parameter(case: Case) -> bool:
+    names = [(where, name) for where in (case.path_parameters, case.query)
+             if isinstance(where, dict) for name in where]
+    if not names:
+        return False
+    turn = next(_odd)
+    where, name = names[turn % len(names)]
+    where[name] = ODD_PARAMETERS[turn % len(ODD_PARAMETERS)]
+    return True
 
 
 def _replace(values: dict[str, Any], ids: dict[str, str]) -> bool:

@@ -11,6 +11,7 @@ from services.certification import views
 from services.certification.adapters import access, pdf
 from services.certification.adapters.routers.context import Context
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
 
 
 def _public(ctx: Context, certificate: dict[str, Any]) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(tags=["intyg"])
 
     @api.get("/participants/{participant_id}/certificates")
-    def list_certificates(participant_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def list_certificates(participant_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         check = access.read_participant(who, participant_id, ctx.cert.places)
         check(ctx.municipality_of(participant_id))
         rows = views.certificates_of(ctx.cert.db, participant_id)
@@ -32,13 +33,13 @@ def router(ctx: Context) -> APIRouter:
                 "certificates": [_public(ctx, r) for r in rows]}
 
     @api.get("/certificates/{certificate_id}")
-    def get_certificate(certificate_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def get_certificate(certificate_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         check = access.read_certificate(who, certificate_id, ctx.cert.places)
         return _public(ctx, check(*ctx.certificate(certificate_id)))
 
     @api.get("/certificates/{certificate_id}/intyg.pdf", response_class=Response,
              responses={200: {"content": {"application/pdf": {}}}})
-    def certificate_pdf(certificate_id: str, who: CurrentPrincipal) -> Response:
+    def certificate_pdf(certificate_id: Code, who: CurrentPrincipal) -> Response:
         """The intyg as a PDF; the name is fetched from enrolment for this rendering only."""
         check = access.read_certificate(who, certificate_id, ctx.cert.places, document=True)
         certificate = check(*ctx.certificate(certificate_id))
@@ -50,7 +51,7 @@ def router(ctx: Context) -> APIRouter:
             "Content-Disposition": f'inline; filename="intyg-{certificate_id}.pdf"'})
 
     @api.get("/certificates/{certificate_id}/credential")
-    def certificate_credential(certificate_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def certificate_credential(certificate_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         """The Open Badges 3.0 credential: `credential` is the signed VC-JWT (what a wallet
         keeps and `POST /verify` checks), `document` the same credential readable."""
         check = access.read_certificate(who, certificate_id, ctx.cert.places, document=True)

@@ -14,6 +14,7 @@ from services.certification.application import SubmitEvaluation
 from services.certification.domain import evaluation_key
 from services.certification.keys import respondent_id
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
 
 SCALE = {"1": "Instämmer inte alls", "2": "Instämmer i låg grad", "3": "Instämmer delvis",
          "4": "Instämmer i hög grad", "5": "Instämmer helt"}
@@ -27,7 +28,7 @@ def router(ctx: Context) -> APIRouter:
         return ctx.cert.app.exists(evaluation_key(rid))
 
     @api.get("/participants/{participant_id}/evaluations")
-    def questionnaires(participant_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def questionnaires(participant_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         """The questionnaires of the occasions the participant completed, and which of them
         they have answered."""
         access.may_evaluate(who, participant_id)
@@ -41,7 +42,7 @@ def router(ctx: Context) -> APIRouter:
 
     @api.post("/participants/{participant_id}/evaluations/{occasion_id}",
               status_code=status.HTTP_201_CREATED)
-    def submit(participant_id: str, occasion_id: str, cmd: SubmitEvaluation,
+    def submit(participant_id: Code, occasion_id: Code, cmd: SubmitEvaluation,
                who: CurrentPrincipal) -> dict[str, Any]:
         """Answers 1–5 per question, and an optional comment that stays in this service.
         Once per occasion: a second submission is 409."""
@@ -50,8 +51,8 @@ def router(ctx: Context) -> APIRouter:
         return {"occasion_id": occasion_id, "recorded": True}
 
     @api.get("/statistics/evaluations")
-    def statistics(who: CurrentPrincipal, region_id: str | None = None,
-                   course_id: str | None = None) -> dict[str, Any]:
+    def statistics(who: CurrentPrincipal, region_id: Code | None = None,
+                   course_id: Code | None = None) -> dict[str, Any]:
         """Per course: completions, responses, response rate, mean score per question, and the
         same per occasion mode (`on_site`, `digital`, `mixed`): the `Evaluations` fold's
         document, as `yrkesresan replay evaluations` prints it. With `region_id`, the

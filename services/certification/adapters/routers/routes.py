@@ -13,6 +13,7 @@ from services.certification.adapters.routers.context import Context
 from services.certification.projections.routes import level_up_due
 from shared.platform.access import hidden
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
 
 
 def with_certificates(ctx: Context, doc: dict[str, Any],
@@ -30,7 +31,7 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(tags=["resväg"])
 
     @api.get("/participants/{participant_id}/route")
-    def get_route(participant_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def get_route(participant_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         check = access.read_participant(who, participant_id, ctx.cert.places)
         doc = views.view(ctx.cert.db, "route", participant_id)
         check(doc["municipality_id"] if doc else None)

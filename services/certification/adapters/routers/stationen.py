@@ -21,6 +21,7 @@ from services.certification.adapters import access
 from services.certification.adapters.routers.context import Context
 from services.certification.adapters.routers.routes import with_certificates
 from shared.platform.auth import CurrentPrincipal
+from shared.platform.commands import Code
 
 LEVELS = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
 
@@ -76,7 +77,7 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(prefix="/stationen/{municipality_id}", tags=["Stationen"])
 
     @api.get("/staff")
-    def staff_list(municipality_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def staff_list(municipality_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         access.administers(who, municipality_id)
         rows = staff(ctx, municipality_id)
         return {"municipality_id": municipality_id, "staff": rows, "summary": {
@@ -89,7 +90,7 @@ def router(ctx: Context) -> APIRouter:
 
     @api.get("/staff.csv", response_class=Response,
              responses={200: {"content": {"text/csv": {}}}})
-    def staff_csv(municipality_id: str, who: CurrentPrincipal) -> Response:
+    def staff_csv(municipality_id: Code, who: CurrentPrincipal) -> Response:
         """For a workplace meeting: opens in Swedish Excel as it is (UTF-8 with BOM, `;`)."""
         access.administers(who, municipality_id)
         name = f"stationen-{municipality_id}-{dt.date.today()}.csv"
@@ -98,7 +99,7 @@ def router(ctx: Context) -> APIRouter:
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @api.get("/level-ups")
-    def level_ups(municipality_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def level_ups(municipality_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         """Staff whose years in the profession have reached a higher level than recorded:
         level them up in enrolment (`POST /participants/{id}/level-up`)."""
         access.administers(who, municipality_id)
@@ -108,7 +109,7 @@ def router(ctx: Context) -> APIRouter:
         return {"municipality_id": municipality_id, "level_ups_due": due}
 
     @api.get("/manager-courses")
-    def manager_courses(municipality_id: str, who: CurrentPrincipal) -> dict[str, Any]:
+    def manager_courses(municipality_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
         """The courses of the supervisors' and managers' own level (Arbetsledare och chef),
         as published."""
         access.administers(who, municipality_id)

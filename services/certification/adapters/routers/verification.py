@@ -16,6 +16,7 @@ from services.certification.adapters.access import not_found
 from services.certification.adapters.pdf import course_dates, swedish_date
 from services.certification.adapters.routers.context import Context
 from services.certification.credential import CredentialInvalid, public_jwk, verify
+from shared.platform.commands import Code
 
 VALID, REVOKED, UNKNOWN, INVALID = "valid", "revoked", "unknown", "invalid"
 
@@ -48,7 +49,7 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(tags=["verifiering"])
 
     @api.get("/verify/{code}")
-    def verify_code(code: str) -> dict[str, Any]:
+    def verify_code(code: Code) -> dict[str, Any]:
         """Valid, revoked (with the reason) or unknown; for the code printed on the intyg."""
         return _status(ctx, views.certificate_by_code(ctx.cert.db, code[:40]))
 
@@ -64,8 +65,9 @@ def router(ctx: Context) -> APIRouter:
         answer = _status(ctx, views.certificate(ctx.cert.db, certificate_id))
         return {"verified": answer["status"] == VALID, **answer}
 
-    @api.get("/intyg/{code}", response_class=HTMLResponse)
-    def verification_page(code: str) -> HTMLResponse:
+    @api.get("/intyg/{code}", response_class=HTMLResponse, responses={404: {
+        "description": "Okänd kod: sidan säger det.", "content": {"text/html": {}}}})
+    def verification_page(code: Code) -> HTMLResponse:
         """The page the QR code on the intyg leads to (Swedish)."""
         answer = _status(ctx, views.certificate_by_code(ctx.cert.db, code[:40]))
         return HTMLResponse(page(code[:40], answer),
@@ -77,7 +79,7 @@ def router(ctx: Context) -> APIRouter:
                          for kid, k in ctx.public_keys.items()]}
 
     @api.get("/keys/{kid}")
-    def key(kid: str) -> dict[str, Any]:
+    def key(kid: Code) -> dict[str, Any]:
         """The public key a credential's `kid` names, as a JWK."""
         public = ctx.public_keys.get(kid)
         if public is None:
@@ -85,7 +87,7 @@ def router(ctx: Context) -> APIRouter:
         return public_jwk(public) | {"kid": kid, "alg": "EdDSA", "use": "sig"}
 
     @api.get("/issuers/{region_id}")
-    def issuer(region_id: str) -> dict[str, Any]:
+    def issuer(region_id: Code) -> dict[str, Any]:
         """The issuer profile (Open Badges `Profile`) a credential's `issuer.id` names."""
         if views.view(ctx.cert.db, "region", region_id) is None:
             raise not_found(f"Utfärdaren {region_id}")
