@@ -1,7 +1,8 @@
 """The four services' HTTP APIs on one database, seeded with a little data (two regions, three
-municipalities, participants, a course occasion with a booking and a trainer, progression rows),
-and a bearer token for each role, scoped to that data. For tests that throw odd input at every
-API: the seed lets requests reach past "unknown id" into the code behind it."""
+municipalities, participants and a trainer, the shipped catalogue, a course occasion with a
+booking and the trainer, the copies the consumers keep, fed from the stores), and a bearer
+token for each role, scoped to that data. For tests that throw odd input at every API: the
+seed lets requests reach past "unknown id" into the code behind it."""
 
 from __future__ import annotations
 
@@ -22,20 +23,11 @@ from services.scheduling import application as scheduling
 from services.scheduling.adapters.http import create_api as scheduling_api
 from shared.platform.auth import Principal, Role, issue_token
 from shared.platform.store import ServiceApplication
-from yrkesresan.stores import rebuild
+from tests.feeding import pump
 
 SERVICES = ("enrolment", "scheduling", "certification", "billing")
 DALARNA, SORMLAND = "rss-dalarna", "region-sormland"
 COURSE_ID = "bou-ny-samtal"
-TRAINER_ID = "t-karin"
-COURSE = {
-    "course_id": COURSE_ID, "journey": "barn_och_unga", "level": "ny",
-    "title": "Samtal och delaktighet",
-    "preparations": [{"item_id": "sod-f1", "title": "Läs kapitlet", "mandatory": True}],
-    "deepening_tasks": [{"task_id": "sod-d1", "title": "Planera ett barnsamtal"}],
-}
-
-
 @dataclass
 class Seeded:
     """The four APIs, the ids the seed created, and one token per role."""
@@ -43,6 +35,7 @@ class Seeded:
     apis: dict[str, FastAPI]
     stores: dict[str, ServiceApplication]
     participants: list[str]
+    trainer_id: str
     occasion_id: str
     tokens: dict[str, str] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
@@ -75,25 +68,32 @@ def seeded(url: str) -> Iterator[Seeded]:
         module.migrate(at[name])  # type: ignore[attr-defined]
     e, s = enrolment.bootstrap(at["enrolment"]), scheduling.bootstrap(at["scheduling"])
     c, b = certification.bootstrap(at["certification"]), billing.bootstrap(at["billing"])
-    participants = _enrol(e)
-    occasion_id = _schedule(s, participants[0])
-    rebuild(c.runner(), [e.app, s.app])
+
+    def sync() -> None:
+        """What the consumers would have applied by now: the copies follow the stores."""
+        for runner in (s.runner(), e.runner(), c.runner()):
+            pump(runner, e.app, s.app)
+
+    participants, trainer_id = _enrol(e)
+    sync()
+    occasion_id = _schedule(s, participants[0], trainer_id)
+    sync()
     world = Seeded(
         apis={"enrolment": enrolment_api(e), "scheduling": scheduling_api(s),
               "certification": certification_api(c), "billing": billing_api(b)},
         stores={"enrolment": e.app, "scheduling": s.app, "certification": c.app,
                 "billing": b},
-        participants=participants, occasion_id=occasion_id,
+        participants=participants, trainer_id=trainer_id, occasion_id=occasion_id,
         closers=[e.close, s.close, c.close, b.close])
     world.tokens = {role: issue_token(principal)
-                    for role, principal in principals(participants[0]).items()}
+                    for role, principal in principals(participants[0], trainer_id).items()}
     try:
         yield world
     finally:
         world.close()
 
 
-def principals(participant_id: str) -> dict[str, Principal]:
+def principals(participant_id: str, trainer_id: str) -> dict[str, Principal]:
     """One of each role, scoped to the seeded Falun, Dalarna, participant and trainer."""
     return {
         "system": Principal(subject="sys", role=Role.SYSTEM),
@@ -103,34 +103,36 @@ def principals(participant_id: str) -> dict[str, Principal]:
                                           region_id=DALARNA),
         "participant": Principal(subject="p", role=Role.PARTICIPANT,
                                  participant_id=participant_id, municipality_id="falun"),
-        "trainer": Principal(subject="t", role=Role.TRAINER, trainer_id=TRAINER_ID),
+        "trainer": Principal(subject="t", role=Role.TRAINER, trainer_id=trainer_id),
         "national_analyst": Principal(subject="na", role=Role.NATIONAL_ANALYST),
     }
 
 
-def _enrol(e: enrolment.Enrolment) -> list[str]:
+def _enrol(e: enrolment.Enrolment) -> tuple[list[str], str]:
+    """Reference data, three participants (two in Falun) and a trainer in Falun."""
     e.register_region(enrolment.RegisterRegion(region_id=DALARNA, name="RSS Dalarna"))
     e.register_region(enrolment.RegisterRegion(region_id=SORMLAND, name="Region Sörmland"))
     for mid, name, rid in (("falun", "Falun", DALARNA), ("mora", "Mora", DALARNA),
                            ("nykoping", "Nyköping", SORMLAND)):
         e.join_municipality(enrolment.JoinMunicipality(municipality_id=mid, name=name,
                                                        region_id=rid))
-    e.catalogue_course(enrolment.CatalogueCourse.model_validate(COURSE))
-    return [e.register_participant(enrolment.RegisterParticipant(
+    participants = [e.register_participant(enrolment.RegisterParticipant(
         municipality_id=municipality, name=f"Person {n}", email=f"person{n}@example.se",
         role="socialsekreterare", years_in_profession=n,
         occurred_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
         for n, municipality in enumerate(("falun", "falun", "mora"))]
+    trainer_id = e.register_trainer(enrolment.RegisterTrainer(
+        municipality_id="falun", name="Karin Utbildare", email="karin@falun.example.se"))
+    return participants, trainer_id
 
 
-def _schedule(s: scheduling.Scheduling, participant_id: str) -> str:
+def _schedule(s: scheduling.Scheduling, participant_id: str, trainer_id: str) -> str:
     s.publish_catalogue(actor="test")
     occasion_id = s.plan_occasion(scheduling.PlanOccasion.model_validate({
         "course_id": COURSE_ID, "region_id": DALARNA, "capacity": 20,
         "days": [{"day": 1, "date": "2025-03-07", "mode": "digital"},
                  {"day": 2, "date": "2025-03-14", "mode": "on_site", "venue": "Falun"}]}))
-    s.book(occasion_id, scheduling.BookParticipant(participant_id=participant_id,
-                                                   municipality_id="falun"))
-    s.assign_trainer(occasion_id, scheduling.AssignTrainer(
-        trainer_id=TRAINER_ID, municipality_id="falun", role="leader"))
+    s.book(occasion_id, scheduling.BookParticipant(participant_id=participant_id))
+    s.assign_trainer(occasion_id, scheduling.AssignTrainer.model_validate(
+        {"trainer_id": trainer_id, "role": "leader"}))
     return occasion_id

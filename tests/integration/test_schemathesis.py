@@ -24,7 +24,7 @@ from schemathesis import Case
 from schemathesis.checks import load_all_checks
 from schemathesis.schemas import BaseSchema
 
-from tests.integration.apis import COURSE_ID, DALARNA, SERVICES, TRAINER_ID, Seeded, seeded
+from tests.integration.apis import COURSE_ID, DALARNA, SERVICES, Seeded, seeded
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +93,7 @@ def _next_caller(world: Seeded) -> dict[str, str]:
 
 def _seed_ids(world: Seeded) -> dict[str, str]:
     return {"participant_id": world.participants[0], "occasion_id": world.occasion_id,
-            "course_id": COURSE_ID, "trainer_id": TRAINER_ID, "municipality_id": "falun",
+            "course_id": COURSE_ID, "trainer_id": world.trainer_id, "municipality_id": "falun",
             "region_id": DALARNA}
 
 
