@@ -109,10 +109,14 @@ def wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout: float 
 
 
 def applied(ops: str) -> int:
-    return int(httpx.get(f"{ops}/health", timeout=5).json()["applied"])
+    """Events the consumer has applied (-1 while its ops endpoint is too busy to answer)."""
+    try:
+        return int(httpx.get(f"{ops}/health", timeout=10).json()["applied"])
+    except httpx.HTTPError:
+        return -1
 
 
-def wait_settled(ops: str, at_least: int, timeout: float = 300) -> int:
+def wait_settled(ops: str, at_least: int, timeout: float = 900) -> int:
     """Until the consumer has applied at least `at_least` events and then nothing new for 2 s."""
     deadline, last, still = time.monotonic() + timeout, -1, 0.0
     while time.monotonic() < deadline:
@@ -234,6 +238,11 @@ def main() -> None:
                     break
                 time.sleep(0.5)
             db.close()
+        except Exception:
+            for name in ("api", "relay", "consumer"):  # what the processes said, then fail
+                tail = (logs / f"{name}.log").read_text(errors="replace").splitlines()[-8:]
+                print(f"--- {name}.log ends:", *tail, sep="\n", file=sys.stderr)
+            raise
         finally:
             for proc in procs:
                 proc.terminate()
