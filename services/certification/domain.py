@@ -30,7 +30,14 @@ class CourseCompleted(DomainEvent, contract.CourseCompleted):
 
 
 class CertificateIssued(DomainEvent, contract.CertificateIssued):
-    pass
+    """Beside the contract's ids (what the relay publishes), what the certificate says and
+    only this service keeps: its verification code, region, completion date, and the
+    evidence behind it (event ids and dates, no names)."""
+
+    verification_code: str = ""
+    region_id: str = ""
+    completed_on: dt.date | None = None
+    evidence: tuple[dict[str, Any], ...] = ()
 
 
 class CertificateRevoked(DomainEvent, contract.CertificateRevoked):
@@ -38,9 +45,7 @@ class CertificateRevoked(DomainEvent, contract.CertificateRevoked):
 
 
 class CertificateDetailsRecorded(DomainEvent):
-    """What the certificate says besides the contract's ids (private: never relayed): its
-    verification code, when the completion happened and the evidence behind it (event ids and
-    dates, no names)."""
+    """Read in stores written before these details moved into `CertificateIssued`."""
 
     certificate_id: str
     verification_code: str
@@ -113,10 +118,9 @@ class CertifiedCompletion(Aggregate):
         certificate_id = str(uuid.uuid4())
         common: dict[str, Any] = {"occurred_at": occurred_at, "actor": actor}
         self.trigger(CourseCompleted, **ids, **common)
-        self.trigger(CertificateIssued, certificate_id=certificate_id, **ids, **common)
-        self.trigger(CertificateDetailsRecorded, certificate_id=certificate_id,
+        self.trigger(CertificateIssued, certificate_id=certificate_id, **ids, **common,
                      verification_code=new_verification_code(), region_id=region_id,
-                     completed_on=completed_on, evidence=evidence, **common)
+                     completed_on=completed_on, evidence=evidence)
         return True
 
     def lose(self, reason: str, occurred_at: dt.datetime, actor: str | None = None) -> bool:
@@ -136,6 +140,11 @@ class CertifiedCompletion(Aggregate):
         self.certificate_id = e.certificate_id
         self.issued_at = e.timestamp
         self.certificates.append(e.certificate_id)
+        if e.verification_code:
+            self.verification_code = e.verification_code
+            self.region_id = e.region_id
+            self.completed_on = e.completed_on
+            self.evidence = e.evidence
 
     def when_CertificateDetailsRecorded(self, e: CertificateDetailsRecorded) -> None:  # noqa: N802
         self.verification_code = e.verification_code
