@@ -26,20 +26,27 @@ from typing import Annotated, Any, TypeVar
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     Field,
     PositiveFloat,
+    StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from services.scheduling.catalogue import SHIPPED
 from services.scheduling.domain import (
+    SWEDEN,
     AttendanceRecorded,
     Course,
     CourseFormat,
     Occasion,
+    TeamMember,
     course_key,
+    dates_out_of_order,
     occasion_key,
 )
 from services.scheduling.planning import CourseNeeds, Estimate, estimate
@@ -48,10 +55,10 @@ from services.scheduling.projections.schedule import ScheduleView
 from shared.events import models as contract
 from shared.events.models import DayMode, DeliveryRole, Level, TrainerRole
 from shared.platform.access import hidden
-from shared.platform.commands import Code, Command, Text
+from shared.platform.commands import Code, Command, Text, printable
 from shared.platform.copies import CopyRunner, Known, KnownParticipant
 from shared.platform.db import Database
-from shared.platform.errors import Conflict, NotFound
+from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.relay import RelayPositions
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, utcnow
@@ -66,6 +73,7 @@ T = TypeVar("T")
 # region plans); anything outside is a typing error, not a plan.
 EARLIEST_DATE = dt.date(2017, 1, 1)
 YEARS_AHEAD = 3
+MAX_DAYS = 50  # day numbers of the contract
 NOT_YET = ("Schemaläggningen känner deltagare, utbildare och regioner när registreringen nått "
            "den via händelserna; en nyss registrerad syns här inom några sekunder.")
 
@@ -160,8 +168,9 @@ def shipped_catalogue() -> list[PublishCourse]:
 # --- occasions --------------------------------------------------------------------------------
 
 
-class PlannedDay(Command):
-    day: Day
+class DayPlan(Command):
+    """A course day's date, mode and venue (a day on site has one, a digital day none)."""
+
     date: dt.date
     mode: DayMode
     venue: Text | None = Field(default=None, validate_default=True)
@@ -184,6 +193,13 @@ class PlannedDay(Command):
         return venue
 
 
+class PlannedDay(DayPlan):
+    day: Day
+
+    def course_day(self) -> tuple[contract.CourseDay, str | None]:
+        return contract.CourseDay(day=self.day, date=self.date, mode=self.mode), self.venue
+
+
 class PlanOccasion(Command):
     occasion_id: Code | None = None
     course_id: Code
@@ -196,9 +212,60 @@ class PlanOccasion(Command):
     def _days_in_order(cls, days: tuple[PlannedDay, ...]) -> tuple[PlannedDay, ...]:
         if [d.day for d in days] != list(range(1, len(days) + 1)):
             raise ValueError("dagarna ska numreras 1, 2, 3 … i ordning")
-        if any(b.date <= a.date for a, b in zip(days, days[1:], strict=False)):
-            raise ValueError("varje dag ska ha ett senare datum än dagen före")
+        reason = dates_out_of_order([d.course_day()[0] for d in days])
+        if reason is not None:
+            raise ValueError(reason)
         return days
+
+
+class ReplanDays(Command):
+    """The occasion's days as now planned. A day keeps its number (attendance names it): leave
+    a day out to remove it, give a new number to add one; dates follow the numbers."""
+
+    days: tuple[PlannedDay, ...] = Field(min_length=1, max_length=50)
+
+    @field_validator("days")
+    @classmethod
+    def _a_plan(cls, days: tuple[PlannedDay, ...]) -> tuple[PlannedDay, ...]:
+        reason = dates_out_of_order([d.course_day()[0] for d in days])
+        if reason is not None:
+            raise ValueError(reason)
+        return days
+
+
+class MoveDay(Command):
+    """One day's new date, mode or venue; what is left out stays as it is (a day moved to
+    digital loses its venue)."""
+
+    date: dt.date | None = None
+    mode: DayMode | None = None
+    venue: Text | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MoveDay:
+        if not self.model_fields_set:
+            raise ValueError("ange date, mode eller venue")
+        return self
+
+    def applied_to(self, day: contract.CourseDay, venue: str | None) -> DayPlan:
+        """The day as moved, checked as any planned day (the window, a venue on site)."""
+        given = self.model_dump(exclude_unset=True)
+        if given.get("mode") == DayMode.DIGITAL and "venue" not in given:
+            venue = None
+        merged = {"date": day.date, "mode": day.mode, "venue": venue, **given}
+        try:
+            return DayPlan.model_validate(merged)
+        except ValidationError as e:
+            error = e.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in error["loc"]) or "date"
+            raise CommandRejected(f"{where}: {error['msg']}", field=where) from None
+
+
+class CancelOccasion(Command):
+    """Why, as those booked will read it (the contract carries it: no names in it)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=500), AfterValidator(printable)]
 
 
 class BookParticipant(Command):
@@ -213,6 +280,12 @@ class AssignTrainer(Command):
 
     trainer_id: Code
     role: TrainerRole
+
+
+class UnassignTrainer(Command):
+    """Taking the course leader off the team names the new one (from the team or outside)."""
+
+    new_leader_id: Code | None = None
 
 
 class CallInReserve(Command):
@@ -439,12 +512,92 @@ class Scheduling:
         return self._change(occasion_id, lambda o: o.call_in(
             day, cmd.reserve_id, cmd.replaces_trainer_id, actor=actor), authorize)
 
+    def unassign_trainer(self, occasion_id: str, trainer_id: str, cmd: UnassignTrainer,
+                         actor: str | None = None, authorize: Authorize | None = None) -> None:
+        """`TrainerUnassigned`; a new course leader from the team, or a trainer the copy
+        knows (their home municipality from it)."""
+        def act(occasion: Occasion) -> None:
+            new_leader = None
+            if cmd.new_leader_id is not None:
+                new_leader = occasion.team.get(cmd.new_leader_id) or self._trainer(
+                    cmd.new_leader_id, "new_leader_id")
+            occasion.unassign(trainer_id, new_leader, actor=actor)
+
+        self._change(occasion_id, act, authorize)
+
+    def _trainer(self, trainer_id: str, field: str) -> TeamMember:
+        trainer = self.known.trainer(trainer_id)
+        if trainer is None:
+            raise hidden("trainer_id", trainer_id, at=field, note=NOT_YET)
+        return TeamMember(trainer_id, trainer.municipality_id, TrainerRole.LEADER.value)
+
+    def undo_call_in(self, occasion_id: str, day: int, reserve_id: str,
+                     actor: str | None = None, authorize: Authorize | None = None) -> None:
+        self._change(occasion_id, lambda o: o.undo_call_in(day, reserve_id, actor=actor),
+                     authorize)
+
     def assignments_of(self, trainer_id: str) -> list[dict[str, Any]]:
         def query(v: ScheduleView) -> list[dict[str, Any]]:
             return [{"role": role, **v.occasions[o].to_dict()}
                     for o, role in sorted(v.assignments.get(trainer_id, {}).items())]
 
         return self.view.read(query)  # type: ignore[no-any-return]
+
+    # -- re-planning and cancelling ---------------------------------------------------------
+
+    def replan(self, occasion_id: str, cmd: ReplanDays, actor: str | None = None,
+               authorize: Authorize | None = None) -> tuple[bool, Occasion]:
+        """The whole plan at once: (changed, the occasion as now planned)."""
+        return self._replan(occasion_id, lambda o: [d.course_day() for d in cmd.days],
+                            actor, authorize)
+
+    def move_day(self, occasion_id: str, day: int, cmd: MoveDay, actor: str | None = None,
+                 authorize: Authorize | None = None) -> tuple[bool, Occasion]:
+        def days(o: Occasion) -> list[tuple[contract.CourseDay, str | None]]:
+            moved = cmd.applied_to(o.day(day), o.venues.get(day))
+            return [(contract.CourseDay(day=d, date=moved.date, mode=moved.mode), moved.venue)
+                    if d == day else (o.days[d], o.venues.get(d)) for d in sorted(o.days)]
+
+        return self._replan(occasion_id, days, actor, authorize)
+
+    def add_day(self, occasion_id: str, cmd: DayPlan, actor: str | None = None,
+                authorize: Authorize | None = None) -> tuple[bool, Occasion]:
+        """A day after the last, numbered after the highest number the plan has."""
+        def days(o: Occasion) -> list[tuple[contract.CourseDay, str | None]]:
+            number = max(o.days) + 1
+            if number > MAX_DAYS:
+                raise CommandRejected(f"Ett kurstillfälle har högst {MAX_DAYS} dagar.",
+                                      field="days")
+            new = contract.CourseDay(day=number, date=cmd.date, mode=cmd.mode)
+            return [*((o.days[d], o.venues.get(d)) for d in sorted(o.days)), (new, cmd.venue)]
+
+        return self._replan(occasion_id, days, actor, authorize)
+
+    def remove_day(self, occasion_id: str, day: int, actor: str | None = None,
+                   authorize: Authorize | None = None) -> tuple[bool, Occasion]:
+        def days(o: Occasion) -> list[tuple[contract.CourseDay, str | None]]:
+            o.day(day)
+            return [(o.days[d], o.venues.get(d)) for d in sorted(o.days) if d != day]
+
+        return self._replan(occasion_id, days, actor, authorize)
+
+    def _replan(self, occasion_id: str,
+                days: Callable[[Occasion], list[tuple[contract.CourseDay, str | None]]],
+                actor: str | None, authorize: Authorize | None) -> tuple[bool, Occasion]:
+        today = self.clock().astimezone(SWEDEN).date()
+
+        def act(occasion: Occasion) -> tuple[bool, Occasion]:
+            new_days = days(occasion)
+            course = self.course(occasion.course_id)
+            return occasion.replan(course, new_days, today=today, actor=actor), occasion
+
+        return self._change(occasion_id, act, authorize)
+
+    def cancel_occasion(self, occasion_id: str, cmd: CancelOccasion, actor: str | None = None,
+                        authorize: Authorize | None = None) -> list[str] | None:
+        """The participants whose bookings were released; None when cancelled already."""
+        return self._change(occasion_id, lambda o: o.cancel_occasion(cmd.reason, actor=actor),
+                            authorize)
 
     # -- attendance -------------------------------------------------------------------------
 

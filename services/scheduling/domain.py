@@ -2,13 +2,21 @@
 
 Two aggregates: a `Course` of the catalogue, and an `Occasion` (kurstillfälle) holding its
 bookings, waitlist, trainer team and attendance, so that every rule about one occasion (capacity,
-one course leader, who may be marked present on which day) is decided against one consistent
-state and saved in one transaction, with the library's optimistic concurrency.
+one course leader, who may be marked present on which day, what may still be re-planned) is
+decided against one consistent state and saved in one transaction, with the library's optimistic
+concurrency.
 
 Events that are facts of the public contract inherit their contract model and are relayed. The
 others stay inside the service: the course format, venues, booking requests (with the
-municipality that asked), the waitlist, and reserves called in. The contract knows only whole
-bookings, so a waitlisted participant produces no `ParticipantBooked` until a seat is theirs.
+municipality that asked), the waitlist, and reserves called in (and undone). The contract knows
+only whole bookings, so a waitlisted participant produces no `ParticipantBooked` until a seat is
+theirs.
+
+What already happened bounds what may change (`replan`, `cancel_occasion`): a day is *held*
+once attendance or a trainer's delivery is registered for it; a held day is never removed nor
+moved into the future, and an occasion whose every day is held is given, so it is neither
+cancelled nor given more days (its completions would be lost). A cancelled occasion is final:
+it takes no bookings, attendance, trainers or re-planning.
 """
 
 from __future__ import annotations
@@ -175,6 +183,28 @@ class TrainerDayDelivered(DomainEvent, contract.TrainerDayDelivered):
     pass
 
 
+class CourseOccasionRescheduled(DomainEvent, contract.CourseOccasionRescheduled):
+    pass
+
+
+class CourseOccasionCancelled(DomainEvent, contract.CourseOccasionCancelled):
+    pass
+
+
+class TrainerUnassigned(DomainEvent, contract.TrainerUnassigned):
+    pass
+
+
+class ReserveCallInUndone(DomainEvent):
+    """A reserve called in by mistake: the replaced trainer delivers the day after all. Private,
+    like the call-in itself; only possible before the reserve's day is registered, because the
+    contract has no event that takes a `TrainerDayDelivered` back."""
+
+    occasion_id: str
+    day: int
+    reserve_id: str
+
+
 # --- Occasions: the aggregate -----------------------------------------------------------------
 
 
@@ -209,6 +239,7 @@ class Occasion(Aggregate):
         self.called_in: dict[int, dict[str, str]] = {}  # day -> reserve -> replaced trainer
         self.attended: dict[int, set[str]] = {}  # day -> participants
         self.delivered: dict[int, dict[str, str]] = {}  # day -> trainer -> delivery role
+        self.cancelled: str | None = None  # the reason, once cancelled
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -250,6 +281,20 @@ class Occasion(Aggregate):
     def when_TrainerDayDelivered(self, e: TrainerDayDelivered) -> None:  # noqa: N802
         self.delivered.setdefault(e.day, {})[e.trainer_id] = str(e.role)
 
+    def when_CourseOccasionRescheduled(self, e: CourseOccasionRescheduled) -> None:  # noqa: N802
+        self.days = {d.day: d for d in e.days}
+        for day in set(self.called_in) - set(self.days):
+            del self.called_in[day]
+
+    def when_CourseOccasionCancelled(self, e: CourseOccasionCancelled) -> None:  # noqa: N802
+        self.cancelled = e.reason
+
+    def when_TrainerUnassigned(self, e: TrainerUnassigned) -> None:  # noqa: N802
+        self.team.pop(e.trainer_id, None)
+
+    def when_ReserveCallInUndone(self, e: ReserveCallInUndone) -> None:  # noqa: N802
+        self.called_in.get(e.day, {}).pop(e.reserve_id, None)
+
     # -- reading ---------------------------------------------------------------------------
 
     @property
@@ -266,6 +311,22 @@ class Occasion(Aggregate):
         if participant_id in self.waitlist:
             return "waitlisted"
         return None
+
+    def held(self, day: int) -> bool:
+        """Attendance or a trainer's delivery is registered for the day: it took place."""
+        return bool(self.attended.get(day) or self.delivered.get(day))
+
+    @property
+    def given(self) -> bool:
+        """Every day of the plan took place (completions may rest on it)."""
+        return all(self.held(day) for day in self.days)
+
+    def open(self) -> None:
+        """Refuse what a cancelled occasion no longer takes."""
+        if self.cancelled is not None:
+            raise Conflict(f"Kurstillfället {self.occasion_id} är inställt ({self.cancelled}) "
+                           "och tar inte emot bokningar, närvaro, utbildare eller ändringar.",
+                           field="occasion_id")
 
     def day(self, day: int) -> contract.CourseDay:
         course_day = self.days.get(day)
@@ -301,6 +362,7 @@ class Occasion(Aggregate):
         **provenance: Any,
     ) -> tuple[str, bool]:
         """A place if one is free, else a place in the queue. Returns (status, changed)."""
+        self.open()
         status = self.status_of(participant_id)
         if status is not None:
             return status, False
@@ -318,6 +380,7 @@ class Occasion(Aggregate):
     def cancel(self, participant_id: str, **provenance: Any) -> str | None:
         """Cancel a booking (the first in the queue gets the place) or leave the queue.
         Returns the participant who got the place, if anyone did."""
+        self.open()
         ids = {"occasion_id": self.occasion_id, "participant_id": participant_id}
         if participant_id in self.waitlist:
             self.trigger(WaitlistLeft, **ids, **provenance)
@@ -339,6 +402,7 @@ class Occasion(Aggregate):
         self, trainer_id: str, municipality_id: str, role: str, **provenance: Any
     ) -> bool:
         """Put a trainer on the team; exactly one course leader per occasion."""
+        self.open()
         member = self.team.get(trainer_id)
         if member is not None:
             if (member.role, member.municipality_id) == (role, municipality_id):
@@ -355,6 +419,7 @@ class Occasion(Aggregate):
 
     def call_in(self, day: int, reserve_id: str, replaces: str, **provenance: Any) -> bool:
         """A reserve replaces a trainer for one day."""
+        self.open()
         self.day(day)
         reserve = self.team.get(reserve_id)
         if reserve is None or reserve.role != TrainerRole.RESERVE:
@@ -377,6 +442,144 @@ class Occasion(Aggregate):
                      reserve_id=reserve_id, replaces_trainer_id=replaces, **provenance)
         return True
 
+    def unassign(self, trainer_id: str, new_leader: TeamMember | None = None,
+                 **provenance: Any) -> None:
+        """Take a trainer off the team (the days they delivered still count). The course
+        leader leaves only with a new one named (`new_leader`: a member of the team, who is
+        then assigned as leader, or a trainer from outside it); a reserve still called in for
+        a day not yet delivered is refused until the call-in is undone."""
+        self.open()
+        member = self.team.get(trainer_id)
+        if member is None:
+            raise NotFound(f"{trainer_id} finns inte i kurstillfällets utbildarteam.",
+                           field="trainer_id")
+        self._check_new_leader(member, new_leader)
+        self._check_no_call_in_pending(trainer_id, "trainer_id")
+        self.trigger(TrainerUnassigned, occasion_id=self.occasion_id, trainer_id=trainer_id,
+                     **provenance)
+        if new_leader is not None:
+            self.trigger(TrainerAssigned, occasion_id=self.occasion_id,
+                         trainer_id=new_leader.trainer_id,
+                         municipality_id=new_leader.municipality_id, role=TrainerRole.LEADER,
+                         **provenance)
+
+    def _check_new_leader(self, leaving: TeamMember, new_leader: TeamMember | None) -> None:
+        if leaving.role != TrainerRole.LEADER:
+            if new_leader is not None:
+                raise CommandRejected(f"{leaving.trainer_id} är inte kursledare; en ny "
+                                      "kursledare anges bara när kursledaren tas bort.",
+                                      field="new_leader_id")
+            return
+        if new_leader is None:
+            raise Conflict(f"{leaving.trainer_id} är kurstillfällets kursledare; ange en ny "
+                           "kursledare (new_leader_id) när kursledaren tas bort, det finns en "
+                           "kursledare per kurstillfälle.", field="new_leader_id")
+        if new_leader.trainer_id == leaving.trainer_id:
+            raise CommandRejected(f"{leaving.trainer_id} kan inte efterträda sig själv som "
+                                  "kursledare.", field="new_leader_id")
+        self._check_no_call_in_pending(new_leader.trainer_id, "new_leader_id")
+
+    def _check_no_call_in_pending(self, trainer_id: str, field: str) -> None:
+        pending = sorted(day for day, calls in self.called_in.items()
+                         if trainer_id in calls and trainer_id not in self.delivered.get(day, {}))
+        if pending:
+            raise Conflict(f"Reserven {trainer_id} är inkallad dag {_ids(map(str, pending))}; "
+                           "ångra inkallningen först.", field=field)
+
+    def undo_call_in(self, day: int, reserve_id: str, **provenance: Any) -> None:
+        """A reserve called in by mistake: the replaced trainer may deliver the day again.
+
+        Refused once the reserve's day is registered: the contract (v1.1) has no event that
+        takes a `TrainerDayDelivered` back, so the day stands in the trainer pot."""
+        self.open()
+        self.day(day)
+        calls = self.called_in.get(day, {})
+        if reserve_id not in calls:
+            raise NotFound(f"Reserven {reserve_id} är inte inkallad dag {day}.",
+                           field="reserve_id")
+        if reserve_id in self.delivered.get(day, {}):
+            raise Conflict(f"Reserven {reserve_id} är redan registrerad som utbildare dag {day}"
+                           "; en registrerad utbildardag kan inte tas tillbaka (händelse"
+                           "kontraktet har ingen sådan händelse), så inkallningen står kvar.",
+                           field="reserve_id")
+        self.trigger(ReserveCallInUndone, occasion_id=self.occasion_id, day=day,
+                     reserve_id=reserve_id, **provenance)
+
+    # -- re-planning and cancelling --------------------------------------------------------
+
+    def replan(
+        self, course: Course, days: Sequence[tuple[contract.CourseDay, str | None]], *,
+        today: dt.date, **provenance: Any,
+    ) -> bool:
+        """The occasion's days as now planned (moved, added, removed), in one
+        `CourseOccasionRescheduled`; venues privately. False when nothing changed.
+
+        Day numbers stay what they were (attendance names them), so a removed day leaves a gap
+        and an added day takes a new number; dates follow the day numbers. A held day is
+        neither removed nor moved into the future; an occasion given in full gets no more days.
+        """
+        self.open()
+        planned = [d for d, _ in days]
+        if not planned:
+            raise CommandRejected("Ett kurstillfälle har minst en dag; ställ in kurstillfället "
+                                  "i stället för att ta bort dess sista dag.", field="days")
+        self._check_held_days_stay(planned, today)
+        check_order(planned)
+        check_modes(course, planned)
+        new_days = tuple(sorted(planned, key=lambda d: d.day))
+        venues = {d.day: v for d, v in days if v}
+        changed = False
+        if new_days != tuple(self.days[d] for d in sorted(self.days)):
+            self.trigger(CourseOccasionRescheduled, occasion_id=self.occasion_id,
+                         days=new_days, **provenance)
+            changed = True
+        if venues != self.venues:
+            self.trigger(VenuesSet, occasion_id=self.occasion_id, venues=tuple(
+                DayVenue(day=d, venue=v) for d, v in sorted(venues.items())), **provenance)
+            changed = True
+        return changed
+
+    def _check_held_days_stay(self, planned: Sequence[contract.CourseDay],
+                              today: dt.date) -> None:
+        new = {d.day: d for d in planned}
+        removed = sorted(d for d in self.days if d not in new and self.held(d))
+        if removed:
+            raise Conflict(f"Dag {_ids(map(str, removed))} har registrerad närvaro och kan "
+                           "inte tas bort.", field="days")
+        for i, d in enumerate(planned):
+            if d.day in self.days and self.held(d.day) and d.date > today:
+                raise Conflict(f"Dag {d.day} har registrerad närvaro och kan inte flyttas "
+                               f"till {d.date}, ett datum i framtiden.", field=f"days.{i}.date")
+        added = sorted(set(new) - set(self.days))
+        if added and self.given:
+            raise Conflict(f"Kurstillfället {self.occasion_id} är genomfört (alla dagar har "
+                           f"registrerad närvaro); dag {_ids(map(str, added))} kan inte "
+                           "läggas till, då vore deltagarnas genomförda kurs inte längre "
+                           "genomförd.", field="days")
+
+    def cancel_occasion(self, reason: str, **provenance: Any) -> list[str] | None:
+        """Cancel the occasion: every booking is released (`BookingCancelled` each, so that a
+        reader of v1.0 sees the seats free too), the waitlist is cleared, then
+        `CourseOccasionCancelled`. Returns the participants released, None when the occasion
+        was cancelled already. Refused for an occasion given in full: it took place."""
+        if self.cancelled is not None:
+            return None
+        if self.given:
+            raise Conflict(f"Kurstillfället {self.occasion_id} är genomfört (alla dagar har "
+                           "registrerad närvaro) och kan inte ställas in; närvaro som "
+                           "rapporterats av misstag återkallas per deltagare och dag.",
+                           field="occasion_id")
+        released = list(self.booked)
+        for participant_id in released:
+            self.trigger(BookingCancelled, occasion_id=self.occasion_id,
+                         participant_id=participant_id, **provenance)
+        for participant_id in list(self.waitlist):
+            self.trigger(WaitlistLeft, occasion_id=self.occasion_id,
+                         participant_id=participant_id, **provenance)
+        self.trigger(CourseOccasionCancelled, occasion_id=self.occasion_id, reason=reason,
+                     **provenance)
+        return released
+
     # -- attendance ------------------------------------------------------------------------
 
     def register_attendance(
@@ -387,6 +590,7 @@ class Occasion(Aggregate):
 
         Registering a day again records only what is new; what was registered stands and cannot
         be taken back, so a list that leaves out someone registered before is a conflict."""
+        self.open()
         course_day = self.day(day)
         if course_day.date > now.astimezone(SWEDEN).date():
             raise CommandRejected(f"Dag {day} är {course_day.date}, ett datum i framtiden; "
@@ -469,17 +673,45 @@ def check_days(course: Course, days: Sequence[contract.CourseDay]) -> None:
     """An occasion gives the course's days, each in a mode the course allows."""
     assert course.data is not None
     fmt = course.format
-    if fmt is None:
-        return
-    if len(days) != fmt.days:
+    if fmt is not None and len(days) != fmt.days:
         raise CommandRejected(f"{course.data.title} har {fmt.days} kursdagar, inte {len(days)}.",
                               field="days")
+    check_modes(course, days)
+
+
+def check_modes(course: Course, days: Sequence[contract.CourseDay]) -> None:
+    """Each day in a mode the course allows for its number (any mode for a day beyond the
+    course's format: a day added when re-planning)."""
+    assert course.data is not None
+    fmt = course.format
+    if fmt is None:
+        return
     for i, d in enumerate(days):
         allowed = fmt.modes_of(d.day)
         if str(d.mode) not in allowed:
             names = " eller ".join(MODE_NAMES[m] for m in allowed)
             raise CommandRejected(f"Dag {d.day} av {course.data.title} ges {names}.",
                                   field=f"days.{i}.mode")
+
+
+def dates_out_of_order(days: Sequence[contract.CourseDay]) -> str | None:
+    """Why the days are not a plan (a number twice, a date not after the day before's), or
+    None: each day has its own number and a later date than the day numbered before it."""
+    numbers = [d.day for d in days]
+    twice = sorted({n for n in numbers if numbers.count(n) > 1})
+    if twice:
+        return f"dag {_ids(map(str, twice))} förekommer mer än en gång"
+    ordered = sorted(days, key=lambda d: d.day)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.date <= a.date:
+            return f"dag {b.day} ({b.date}) ska ha ett senare datum än dag {a.day} ({a.date})"
+    return None
+
+
+def check_order(days: Sequence[contract.CourseDay]) -> None:
+    reason = dates_out_of_order(days)
+    if reason is not None:
+        raise CommandRejected(reason[0].upper() + reason[1:] + ".", field="days")
 
 
 def attendance_time(

@@ -49,7 +49,12 @@ from services.enrolment.application import (
 )
 from services.scheduling import application as scheduling_app
 from services.scheduling.adapters import http as scheduling_http
-from services.scheduling.application import AssignTrainer, BookParticipant, PlanOccasion
+from services.scheduling.application import (
+    AssignTrainer,
+    BookParticipant,
+    CallInReserve,
+    PlanOccasion,
+)
 from shared.events import models as contract
 from shared.platform.auth import Principal, Role, issue_token
 from shared.platform.store import ServiceApplication
@@ -234,6 +239,21 @@ def _fresh_participant(w: World, role: str) -> str:
     return w.participant(_home(role))
 
 
+def _fresh_occasion(w: World, role: str) -> str:
+    """An occasion of the Dalarna coordinator's, with a team (Karin leads) and Rosa called in
+    for Ulf on day 2: for the calls that change or end what they name."""
+    occasion_id = f"occ-fresh-{next(w.counter)}"
+    w.scheduling.plan_occasion(PlanOccasion.model_validate({
+        "occasion_id": occasion_id, "course_id": "bou-ny-samtal", "region_id": DALARNA,
+        "capacity": 20, "days": TWO_DAYS}))
+    for name, trainer_role in (("karin", "leader"), ("ulf", "trainer"), ("rosa", "reserve")):
+        w.scheduling.assign_trainer(occasion_id, AssignTrainer(trainer_id=w.ids[name],
+                                                               role=trainer_role))
+    w.scheduling.call_in_reserve(occasion_id, 2, CallInReserve(
+        reserve_id=w.ids["rosa"], replaces_trainer_id=w.ids["ulf"]))
+    return occasion_id
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     # -- enrolment --------------------------------------------------------------------------
     "POST /regions": Endpoint("enrolment", lambda w, t, n: {
@@ -328,6 +348,26 @@ ENDPOINTS: dict[str, Endpoint] = {
         "method": "POST", "url": f"/occasions/{t}/days/1/attendance", "json": {
             "present": [w.ids["attending"]],
             "delivered_by": [{"trainer_id": w.ids["karin"], "role": "leader"}]}}, "occasion"),
+    "PUT /occasions/{id}/days": Endpoint("scheduling", lambda w, t, n: {
+        "method": "PUT", "url": f"/occasions/{t}/days", "json": {"days": TWO_DAYS}},
+        "occasion"),
+    "PATCH /occasions/{id}/days/{day}": Endpoint("scheduling", lambda w, t, n: {
+        "method": "PATCH", "url": f"/occasions/{t}/days/2", "json": {"venue": f"Sal {n}"}},
+        "occasion"),
+    "POST /occasions/{id}/days": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": f"/occasions/{t}/days",
+        "json": {"date": "2024-03-21", "mode": "digital"}}, "occasion", _fresh_occasion),
+    "DELETE /occasions/{id}/days/{day}": Endpoint("scheduling", lambda w, t, n: {
+        "method": "DELETE", "url": f"/occasions/{t}/days/2"}, "occasion", _fresh_occasion),
+    "POST /occasions/{id}/cancellation": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": f"/occasions/{t}/cancellation",
+        "json": {"reason": "För få anmälda"}}, "occasion", _fresh_occasion),
+    "DELETE /occasions/{id}/trainers/{tid}": Endpoint("scheduling", lambda w, t, n: {
+        "method": "DELETE", "url": f"/occasions/{t}/trainers/{w.ids['ulf']}"}, "occasion",
+        _fresh_occasion),
+    "DELETE /occasions/{id}/days/{day}/reserves/{rid}": Endpoint("scheduling", lambda w, t, n: {
+        "method": "DELETE", "url": f"/occasions/{t}/days/2/reserves/{w.ids['rosa']}"},
+        "occasion", _fresh_occasion),
     "POST /planning/estimate": Endpoint("scheduling", lambda w, t, n: {
         "method": "POST", "url": "/planning/estimate",
         "json": {"region_id": t, "year": 2026, "participants_per_level": {"ny": 40}}},
@@ -449,6 +489,17 @@ ROWS: list[Row] = [
           coordinator=SCOPED, trainer=SCOPED),
     *rows("POST /planning/estimate", system=(200, None, 404), coordinator=SCOPED,
           analyst=(200, 200, 404)),
+    # scheduling: re-planning and cancelling
+    *rows("PUT /occasions/{id}/days", system=(200, None, 404), coordinator=SCOPED),
+    *rows("PATCH /occasions/{id}/days/{day}", system=(200, None, 404), coordinator=SCOPED),
+    *rows("POST /occasions/{id}/days", system=(200, None, 404), coordinator=SCOPED),
+    *rows("DELETE /occasions/{id}/days/{day}", system=(200, None, 404), coordinator=SCOPED),
+    *rows("POST /occasions/{id}/cancellation", system=(201, None, 404),
+          coordinator=(201, 404, 404)),
+    *rows("DELETE /occasions/{id}/trainers/{tid}", system=(200, None, 404),
+          coordinator=SCOPED),
+    *rows("DELETE /occasions/{id}/days/{day}/reserves/{rid}", system=(200, None, 404),
+          coordinator=SCOPED, trainer=SCOPED),
     # certification
     *rows("GET /progression/{id}", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
           participant=SCOPED),

@@ -10,7 +10,8 @@ System may do everything. Otherwise:
 | plan an occasion | the regional coordinator of its region |
 | book, cancel | the participant themself; a municipal administrator for participants registered in their own municipality; the coordinator of the occasion's region, for participants of municipalities in their region (cancel: any booking on their occasion) |
 | assign trainers | the coordinator of the occasion's region (any registered trainer: regions borrow trainers) |
-| call in a reserve, register attendance | the occasion's course leader, the coordinator of its region |
+| re-plan an occasion's days, cancel it, take a trainer off its team | the coordinator of the occasion's region |
+| call in a reserve (and undo it), register attendance | the occasion's course leader, the coordinator of its region |
 | an occasion's roster | the coordinator of its region, trainers on its team, a municipal administrator (only the participants registered in their municipality) |
 | a participant's bookings | the participant; the administrator of their municipality; the coordinator of their municipality's region |
 | a trainer's assignments | the trainer; the coordinator of their home municipality's region |
@@ -87,14 +88,15 @@ def occasion(who: Principal) -> OccasionCheck:
 
 
 def coordinate(who: Principal) -> OccasionCheck:
-    """System, or the coordinator of the occasion's region (assigning trainers)."""
+    """System, or the coordinator of the occasion's region (the team, re-planning,
+    cancelling)."""
     require(who, COORDINATOR)
     return lambda o: _coordinator_of(who, o)
 
 
 def lead(who: Principal) -> OccasionCheck:
     """The occasion's course leader, its region's coordinator, or system (attendance,
-    reserves)."""
+    reserves called in and undone)."""
     require(who, TRAINER, COORDINATOR)
 
     def check(o: Occasion) -> None:

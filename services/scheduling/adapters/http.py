@@ -9,6 +9,7 @@ from services.scheduling.adapters.routes import (
     attendance,
     bookings,
     catalogue,
+    days,
     occasions,
     planning,
     teams,
@@ -22,7 +23,7 @@ DESCRIPTION = (
     "okända id och för id utanför ditt område (samma svar), 409 vid konflikt, 403 för det din "
     "roll aldrig får göra."
 )
-ROUTERS = (catalogue, occasions, bookings, teams, attendance, planning)
+ROUTERS = (catalogue, occasions, days, bookings, teams, attendance, planning)
 
 
 def create_api(scheduling: Scheduling) -> FastAPI:

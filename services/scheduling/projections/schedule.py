@@ -9,6 +9,7 @@ most of the log. One occasion in full (roster, attendance) is read from its aggr
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,11 +22,14 @@ from services.scheduling.domain import (
     BookingRequested,
     CourseFormat,
     CourseFormatDefined,
+    CourseOccasionCancelled,
     CourseOccasionPlanned,
+    CourseOccasionRescheduled,
     CoursePublished,
     ParticipantBooked,
     ParticipantWaitlisted,
     TrainerAssigned,
+    TrainerUnassigned,
     VenuesSet,
     WaitlistLeft,
 )
@@ -57,13 +61,19 @@ class OccasionRow:
     venues: dict[int, str] = field(default_factory=dict)
     booked: set[str] = field(default_factory=set)
     waitlisted: set[str] = field(default_factory=set)
+    cancelled: str | None = None  # the reason
+
+    @property
+    def last_date(self) -> dt.date:
+        return max(d.date for d in self.days)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "occasion_id": self.occasion_id, "course_id": self.course_id,
             "region_id": self.region_id, "capacity": self.capacity,
             "booked": len(self.booked), "waitlisted": len(self.waitlisted),
-            "seats_left": max(0, self.capacity - len(self.booked)),
+            "seats_left": 0 if self.cancelled else max(0, self.capacity - len(self.booked)),
+            "cancelled": self.cancelled is not None, "cancellation_reason": self.cancelled,
             "days": [{"day": d.day, "date": d.date.isoformat(), "mode": str(d.mode),
                       "venue": self.venues.get(d.day)} for d in self.days],
         }
@@ -89,6 +99,8 @@ class ScheduleView:
             CoursePublished: self._published,
             CourseFormatDefined: self._format,
             CourseOccasionPlanned: self._planned,
+            CourseOccasionRescheduled: self._rescheduled,
+            CourseOccasionCancelled: self._cancelled,
             VenuesSet: self._venues,
             BookingRequested: self._requested,
             ParticipantBooked: self._booked,
@@ -96,6 +108,7 @@ class ScheduleView:
             WaitlistLeft: self._left,
             BookingCancelled: self._left,
             TrainerAssigned: self._assigned,
+            TrainerUnassigned: self._unassigned,
         }
         self._topics = [get_topic(cls) for cls in self._handlers]
 
@@ -139,6 +152,12 @@ class ScheduleView:
         self.occasions[e.occasion_id] = OccasionRow(
             e.occasion_id, e.course_id, e.region_id, e.capacity, tuple(e.days))
 
+    def _rescheduled(self, e: CourseOccasionRescheduled) -> None:
+        self.occasions[e.occasion_id].days = tuple(e.days)
+
+    def _cancelled(self, e: CourseOccasionCancelled) -> None:
+        self.occasions[e.occasion_id].cancelled = e.reason
+
     def _venues(self, e: VenuesSet) -> None:
         self.occasions[e.occasion_id].venues = {v.day: v.venue for v in e.venues}
 
@@ -164,3 +183,6 @@ class ScheduleView:
 
     def _assigned(self, e: TrainerAssigned) -> None:
         self.assignments.setdefault(e.trainer_id, {})[e.occasion_id] = str(e.role)
+
+    def _unassigned(self, e: TrainerUnassigned) -> None:
+        self.assignments.get(e.trainer_id, {}).pop(e.occasion_id, None)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
-from services.scheduling.application import PlanOccasion
+from services.scheduling.application import CancelOccasion, PlanOccasion
 from services.scheduling.domain import Occasion
 from shared.platform.auth import CurrentPrincipal
 from shared.platform.commands import Code
+from shared.platform.http import CREATED
 
 router = APIRouter(tags=["kurstillfällen"])
 
@@ -21,7 +22,9 @@ def public(occasion: Occasion) -> dict[str, Any]:
         "occasion_id": occasion.occasion_id, "course_id": occasion.course_id,
         "region_id": occasion.region_id, "capacity": occasion.capacity,
         "booked": len(occasion.booked), "waitlisted": len(occasion.waitlist),
-        "seats_left": occasion.seats_left, "has_course_leader": occasion.leader is not None,
+        "seats_left": 0 if occasion.cancelled else occasion.seats_left,
+        "has_course_leader": occasion.leader is not None,
+        "cancelled": occasion.cancelled is not None, "cancellation_reason": occasion.cancelled,
         "days": [{"day": d.day, "date": d.date.isoformat(), "mode": str(d.mode),
                   "venue": occasion.venues.get(d.day)} for d in occasion.days.values()],
     }
@@ -57,6 +60,19 @@ def plan_occasion(cmd: PlanOccasion, scheduling: Service,
     """In a region scheduling knows, with dates from 2017 to three years ahead."""
     access.plan_in(who, cmd.region_id)
     return {"occasion_id": scheduling.plan_occasion(cmd, actor=who.actor())}
+
+
+@router.post("/occasions/{occasion_id}/cancellation", responses=CREATED)
+def cancel_occasion(occasion_id: Code, cmd: CancelOccasion, scheduling: Service,
+                    who: CurrentPrincipal, response: Response) -> dict[str, Any]:
+    """Cancel the occasion (`CourseOccasionCancelled`): every booking is released (a
+    `BookingCancelled` each), the waitlist cleared; the notification process tells those
+    booked. The days already reported still count; nobody completes it. 201 when recorded,
+    200 when it was cancelled already; 409 once every day has registered attendance."""
+    released = scheduling.cancel_occasion(occasion_id, cmd, actor=who.actor(),
+                                          authorize=access.coordinate(who))
+    response.status_code = status.HTTP_200_OK if released is None else status.HTTP_201_CREATED
+    return {"occasion_id": occasion_id, "cancelled": True, "released": released or []}
 
 
 @router.get("/occasions")

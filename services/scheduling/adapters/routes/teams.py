@@ -1,14 +1,15 @@
-"""Trainer teams: assigning trainers, calling in reserves, a trainer's assignments."""
+"""Trainer teams: assigning and taking off trainers, calling in reserves (and undoing it), a
+trainer's assignments."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
-from services.scheduling.application import AssignTrainer, CallInReserve, Day
+from services.scheduling.application import AssignTrainer, CallInReserve, Day, UnassignTrainer
 from shared.platform.auth import CurrentPrincipal
 from shared.platform.commands import Code
 from shared.platform.http import CREATED
@@ -35,6 +36,30 @@ def call_in_reserve(occasion_id: Code, day: Day, cmd: CallInReserve, scheduling:
                                          authorize=access.lead(who))
     response.status_code = status.HTTP_201_CREATED if changed else status.HTTP_200_OK
     return {"occasion_id": occasion_id, "day": day, **cmd.model_dump()}
+
+
+@router.delete("/occasions/{occasion_id}/trainers/{trainer_id}")
+def unassign_trainer(occasion_id: Code, trainer_id: Code, scheduling: Service,
+                     who: CurrentPrincipal,
+                     new_leader_id: Annotated[Code | None, Query()] = None,
+                     ) -> dict[str, Any]:
+    """Take a trainer off the team (`TrainerUnassigned`; the days they delivered still count).
+    The course leader leaves only with `new_leader_id` naming the next one (409 without)."""
+    cmd = UnassignTrainer.model_validate({"new_leader_id": new_leader_id})
+    scheduling.unassign_trainer(occasion_id, trainer_id, cmd, actor=who.actor(),
+                                authorize=access.coordinate(who))
+    return {"occasion_id": occasion_id, "unassigned": trainer_id,
+            "new_leader_id": cmd.new_leader_id}
+
+
+@router.delete("/occasions/{occasion_id}/days/{day}/reserves/{reserve_id}")
+def undo_call_in(occasion_id: Code, day: Day, reserve_id: Code, scheduling: Service,
+                 who: CurrentPrincipal) -> dict[str, Any]:
+    """Undo a reserve called in by mistake: the replaced trainer delivers the day after all.
+    409 once the reserve's day is registered (a delivered trainer day cannot be taken back)."""
+    scheduling.undo_call_in(occasion_id, day, reserve_id, actor=who.actor(),
+                            authorize=access.lead(who))
+    return {"occasion_id": occasion_id, "day": day, "undone": reserve_id}
 
 
 @router.get("/trainers/{trainer_id}/assignments")
