@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -49,7 +49,15 @@ from services.scheduling.domain import (
     dates_out_of_order,
     occasion_key,
 )
-from services.scheduling.planning import CourseNeeds, Estimate, estimate
+from services.scheduling.planning import (
+    CourseDemand,
+    CourseNeeds,
+    Estimate,
+    demand,
+    estimate,
+    estimate_from_bus,
+    side_by_side,
+)
 from services.scheduling.projections.registry import PREFIX, registry
 from services.scheduling.projections.schedule import ScheduleView
 from shared.events import models as contract
@@ -67,6 +75,7 @@ from shared.platform.store import Aggregate, ServiceApplication, utcnow
 Day = Annotated[int, Field(ge=1, le=50)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 T = TypeVar("T")
+Pairs = set[tuple[str, str]]
 
 # Occasions are planned with dates from the programme's start (Yrkesresan began in 2017; older
 # occasions can still be registered after the fact) to three years ahead (the furthest a
@@ -309,20 +318,25 @@ class RegisterAttendance(Command):
 # --- planning ---------------------------------------------------------------------------------
 
 
-class EstimateNeeds(Command):
-    """The survey of a region's municipalities: participants per level still to take its
-    courses; optionally per course how many already completed it, and overrides of places per
-    occasion and team size."""
+class DemandFromBus(Command):
+    """A region's year as the bus tells it: who still needs each course of the journey."""
 
     region_id: Code
     year: contract.Year
     journey: Code = "barn_och_unga"
+    occasions_per_team: int = Field(default=1, ge=1, le=20)
+    reserves_per_team: int = Field(default=1, ge=0, le=10)
+
+
+class EstimateNeeds(DemandFromBus):
+    """The survey of a region's municipalities: participants per level still to take its
+    courses; optionally per course how many already completed it, and overrides of places per
+    occasion and team size."""
+
     participants_per_level: dict[Level, Count]
     completed: dict[Code, Count] = {}
     capacity: dict[Code, Annotated[int, Field(ge=1, le=1000)]] = {}
     team_size: dict[Code, Annotated[int, Field(ge=1, le=50)]] = {}
-    occasions_per_team: int = Field(default=1, ge=1, le=20)
-    reserves_per_team: int = Field(default=1, ge=0, le=10)
 
 
 # --- the service ------------------------------------------------------------------------------
@@ -616,8 +630,36 @@ class Scheduling:
     def estimate(self, cmd: EstimateNeeds) -> Estimate:
         """The survey's numbers against the published courses of the journey, for a region
         scheduling knows."""
+        return estimate(
+            {str(level): n for level, n in cmd.participants_per_level.items()},
+            self._courses_to_plan(cmd), completed=cmd.completed,
+            occasions_per_team=cmd.occasions_per_team, reserves_per_team=cmd.reserves_per_team)
+
+    def demand(self, cmd: DemandFromBus) -> tuple[Estimate, tuple[CourseDemand, ...]]:
+        """The estimate from the bus: who is registered in the region at which level (the
+        registry copy), who completed what (certification's completions, in the copy) and who
+        is booked on an occasion still to come (scheduling's own store)."""
+        courses = self._courses_to_plan(cmd)
+        levels = self.known.at_levels_in(cmd.region_id, cmd.journey)
+        booked, queued = self._bookings_to_come(levels)
+        needs = demand(levels, courses, completed=self.known.completed_in(cmd.region_id),
+                       booked=booked, waitlisted=queued)
+        return estimate_from_bus(levels, courses, needs,
+                                 occasions_per_team=cmd.occasions_per_team,
+                                 reserves_per_team=cmd.reserves_per_team), needs
+
+    def compare(self, cmd: EstimateNeeds) -> dict[str, Any]:
+        """The survey's estimate and the bus's side by side (the survey's overrides of places
+        and team size apply to both)."""
+        bus, needs = self.demand(cmd)
+        return side_by_side(self.estimate(cmd), bus, needs)
+
+    def _courses_to_plan(self, cmd: DemandFromBus) -> list[CourseNeeds]:
+        """The journey's published courses, for a region scheduling knows."""
         if not self.known.region_exists(cmd.region_id):
             raise not_known("region_id", cmd.region_id)
+        capacity = getattr(cmd, "capacity", {})
+        team_size = getattr(cmd, "team_size", {})
 
         def needs(v: ScheduleView) -> list[CourseNeeds]:
             out = []
@@ -627,14 +669,32 @@ class Scheduling:
                 out.append(CourseNeeds(
                     course_id=course_id, title=row.data.title, level=str(row.data.level),
                     days=row.format.days,
-                    capacity=cmd.capacity.get(course_id, row.format.capacity),
-                    team_size=cmd.team_size.get(course_id, row.format.team_size)))
+                    capacity=capacity.get(course_id, row.format.capacity),
+                    team_size=team_size.get(course_id, row.format.team_size)))
             return out
 
-        return estimate(
-            {str(level): n for level, n in cmd.participants_per_level.items()},
-            self.view.read(needs), completed=cmd.completed,
-            occasions_per_team=cmd.occasions_per_team, reserves_per_team=cmd.reserves_per_team)
+        return self.view.read(needs)  # type: ignore[no-any-return]
+
+    def _bookings_to_come(self, participants: Collection[str]) -> tuple[Pairs, Pairs]:
+        """(participant, course) booked, and waitlisted, on an occasion not cancelled whose
+        last day is today or later."""
+        today = self.clock().astimezone(SWEDEN).date()
+
+        def query(v: ScheduleView) -> tuple[Pairs, Pairs]:
+            booked: Pairs = set()
+            queued: Pairs = set()
+            for p in participants:
+                for occasion_id, row in v.bookings.get(p, {}).items():
+                    occasion = v.occasions[occasion_id]
+                    if occasion.cancelled is not None or occasion.last_date < today:
+                        continue
+                    if row.status == "booked":
+                        booked.add((p, occasion.course_id))
+                    elif row.status == "waitlisted":
+                        queued.add((p, occasion.course_id))
+            return booked, queued
+
+        return self.view.read(query)  # type: ignore[no-any-return]
 
     def runner(self) -> CopyRunner:
         """What the `scheduling-registry` consumer applies the bus's envelopes with."""

@@ -9,11 +9,11 @@ Types the copy does not keep are recorded as applied and otherwise skipped; type
 not know at all are skipped by the consumer before they get here.
 
 A copy is a list of `Fact`s: the tables one kind of fact needs and a function per event type
-that writes them. Adding a fact (billing's closed years, say) is one more `Fact` here and its
-name in the service's list; nothing else changes. Where the contract says the latest
-`occurred_at` wins (a participant's municipality, a course's revision), a row keeps the stamp
-of the event it came from and an older event never overwrites a newer one, whatever order the
-bus delivers them in.
+that writes them (several facts may write from the same event type). Adding a fact (billing's
+closed years, say) is one more `Fact` here and its name in the service's list; nothing else
+changes. Where the contract says the latest `occurred_at` wins (a participant's municipality,
+a course's revision), a row keeps the stamp of the event it came from and an older event never
+overwrites a newer one, whatever order the bus delivers them in.
 
 The tables carry the service's prefix (`scheduling_copy_participants`): services may share one
 database. A copy is a cache of the bus, never an authority: an id it does not know (yet) is
@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -155,6 +155,78 @@ TRAINERS = Fact(
 )
 
 
+def _level(cur: Cursor, p: str, env: Envelope, journey: str | None) -> None:
+    data: Any = env.data
+    cur.execute(
+        f"INSERT INTO {p}_levels (participant_id, journey, level, stamp) VALUES (%s, %s, %s, %s) "
+        f"ON CONFLICT (participant_id) DO UPDATE SET "
+        f"journey = COALESCE(excluded.journey, {p}_levels.journey), "
+        f"level = {_newer(p, 'levels', 'level')}, stamp = {_newer(p, 'levels', 'stamp')}",
+        (data.participant_id, journey, data.level, stamp(env)))
+
+
+def _level_registered(cur: Cursor, p: str, env: Envelope) -> None:
+    _level(cur, p, env, cast(contract.ParticipantRegistered, env.data).journey)
+
+
+def _level_changed(cur: Cursor, p: str, env: Envelope) -> None:
+    _level(cur, p, env, None)
+
+
+LEVELS = Fact(
+    "levels", topic_name("enrolment"),
+    ("CREATE TABLE IF NOT EXISTS {p}_levels (participant_id TEXT PRIMARY KEY, journey TEXT, "
+     "level TEXT NOT NULL, stamp TEXT NOT NULL)",),
+    {"ParticipantRegistered": _level_registered, "ParticipantLevelChanged": _level_changed},
+)
+"""Each participant's journey and current level (the latest `occurred_at` wins), beside
+`PARTICIPANTS`, for planning: who still needs a level's courses."""
+
+
+# --- certification's completions --------------------------------------------------------------
+
+def _completed(cur: Cursor, p: str, env: Envelope) -> None:
+    data = cast(contract.CourseCompleted, env.data)
+    cur.execute(f"INSERT INTO {p}_completions (participant_id, course_id, occasion_id) "
+                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                (data.participant_id, data.course_id, data.occasion_id))
+
+
+def _issued(cur: Cursor, p: str, env: Envelope) -> None:
+    data = cast(contract.CertificateIssued, env.data)
+    cur.execute(
+        f"INSERT INTO {p}_certificates (certificate_id, participant_id, course_id, occasion_id, "
+        "revoked) VALUES (%s, %s, %s, %s, 0) ON CONFLICT (certificate_id) DO UPDATE SET "
+        "participant_id = excluded.participant_id, course_id = excluded.course_id, "
+        "occasion_id = excluded.occasion_id",
+        (data.certificate_id, data.participant_id, data.course_id, data.occasion_id))
+
+
+def _revoked(cur: Cursor, p: str, env: Envelope) -> None:
+    data = cast(contract.CertificateRevoked, env.data)
+    cur.execute(f"INSERT INTO {p}_certificates (certificate_id, revoked) VALUES (%s, 1) "
+                "ON CONFLICT (certificate_id) DO UPDATE SET revoked = 1",
+                (data.certificate_id,))
+
+
+COMPLETIONS = Fact(
+    "completions", topic_name("certification"),
+    ("CREATE TABLE IF NOT EXISTS {p}_completions (participant_id TEXT NOT NULL, "
+     "course_id TEXT NOT NULL, occasion_id TEXT NOT NULL, "
+     "PRIMARY KEY (participant_id, course_id, occasion_id))",
+     "CREATE TABLE IF NOT EXISTS {p}_certificates (certificate_id TEXT PRIMARY KEY, "
+     "participant_id TEXT, course_id TEXT, occasion_id TEXT, revoked INTEGER NOT NULL)",
+     "CREATE INDEX IF NOT EXISTS {p}_certificates_completion "
+     "ON {p}_certificates (participant_id, course_id, occasion_id)"),
+    {"CourseCompleted": _completed, "CertificateIssued": _issued,
+     "CertificateRevoked": _revoked},
+)
+"""Completions as certification decided them (`CourseCompleted` on its topic). A completion
+stands while one of its certificates does: certification revokes the certificate of a
+completion that is lost (a withdrawn day, a re-planned or cancelled occasion) and issues a new
+one when it is gained again; until its certificate is known, a completion stands."""
+
+
 # --- the course catalogue ---------------------------------------------------------------------
 
 def _course(cur: Cursor, p: str, env: Envelope) -> None:
@@ -186,7 +258,10 @@ class Copy:
         self.prefix = prefix
         self.facts = tuple(facts)
         self.topics: Sequence[str] = tuple(sorted({f.topic for f in self.facts}))
-        self._writers = {t: w for f in self.facts for t, w in f.writers.items()}
+        self._writers: dict[str, list[Write]] = {}
+        for fact in self.facts:
+            for event_type, write in fact.writers.items():
+                self._writers.setdefault(event_type, []).append(write)
 
     def migrate(self, cur: Cursor) -> None:
         for fact in self.facts:
@@ -200,8 +275,7 @@ class Copy:
         """Nothing to fold: the tables already hold what was applied."""
 
     def apply(self, cur: Cursor, env: Envelope) -> None:
-        write = self._writers.get(env.type)
-        if write is not None:
+        for write in self._writers.get(env.type, ()):
             write(cur, self.prefix, env)
 
 
@@ -309,6 +383,33 @@ class Known:
             f"LEFT JOIN {self.p}_municipalities m ON m.municipality_id = t.municipality_id "
             "WHERE t.trainer_id = %s", (trainer_id,))
         return KnownTrainer(rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def at_levels_in(self, region_id: str, journey: str) -> dict[str, str]:
+        """participant -> level, for the participants of a journey whose municipality is in
+        the region now, not erased (a copy that keeps `LEVELS`)."""
+        rows = self.db.execute(
+            f"SELECT p.participant_id, l.level FROM {self.p}_participants p "
+            f"JOIN {self.p}_municipalities m ON m.municipality_id = p.municipality_id "
+            f"JOIN {self.p}_levels l ON l.participant_id = p.participant_id "
+            "WHERE p.registered = 1 AND p.erased = 0 AND m.region_id = %s AND l.journey = %s",
+            (region_id, journey))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def completed_in(self, region_id: str) -> set[tuple[str, str]]:
+        """(participant, course) for every completion that stands, of the participants whose
+        municipality is in the region now (a copy that keeps `COMPLETIONS`)."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT c.participant_id, c.course_id FROM {self.p}_completions c "
+            f"JOIN {self.p}_participants p ON p.participant_id = c.participant_id "
+            f"JOIN {self.p}_municipalities m ON m.municipality_id = p.municipality_id "
+            "WHERE m.region_id = %s AND ("
+            f"NOT EXISTS (SELECT 1 FROM {self.p}_certificates k WHERE k.revoked = 1 "
+            "AND k.participant_id = c.participant_id AND k.course_id = c.course_id "
+            "AND k.occasion_id = c.occasion_id) "
+            f"OR EXISTS (SELECT 1 FROM {self.p}_certificates k WHERE k.revoked = 0 "
+            "AND k.participant_id = c.participant_id AND k.course_id = c.course_id "
+            "AND k.occasion_id = c.occasion_id))", (region_id,))
+        return {(str(r[0]), str(r[1])) for r in rows}
 
     def course(self, course_id: str) -> contract.CoursePublished | None:
         rows = self.db.execute(f"SELECT body FROM {self.p}_courses WHERE course_id = %s",

@@ -348,6 +348,13 @@ ENDPOINTS: dict[str, Endpoint] = {
         "method": "POST", "url": f"/occasions/{t}/days/1/attendance", "json": {
             "present": [w.ids["attending"]],
             "delivered_by": [{"trainer_id": w.ids["karin"], "role": "leader"}]}}, "occasion"),
+    "GET /planning/demand": Endpoint("scheduling", lambda w, t, n: {
+        "method": "GET", "url": "/planning/demand", "params": {"region_id": t, "year": 2026}},
+        "region"),
+    "POST /planning/compare": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": "/planning/compare",
+        "json": {"region_id": t, "year": 2026, "participants_per_level": {"ny": 40}}},
+        "region"),
     "PUT /occasions/{id}/days": Endpoint("scheduling", lambda w, t, n: {
         "method": "PUT", "url": f"/occasions/{t}/days", "json": {"days": TWO_DAYS}},
         "occasion"),
@@ -488,6 +495,10 @@ ROWS: list[Row] = [
     *rows("POST /occasions/{id}/days/{day}/attendance", system=(200, None, 404),
           coordinator=SCOPED, trainer=SCOPED),
     *rows("POST /planning/estimate", system=(200, None, 404), coordinator=SCOPED,
+          analyst=(200, 200, 404)),
+    *rows("GET /planning/demand", system=(200, None, 404), coordinator=SCOPED,
+          analyst=(200, 200, 404)),
+    *rows("POST /planning/compare", system=(200, None, 404), coordinator=SCOPED,
           analyst=(200, 200, 404)),
     # scheduling: re-planning and cancelling
     *rows("PUT /occasions/{id}/days", system=(200, None, 404), coordinator=SCOPED),

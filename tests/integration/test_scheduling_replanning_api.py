@@ -1,6 +1,8 @@
-"""Re-planning and cancelling through scheduling's HTTP API on real PostgreSQL: what the answers
-say, what the lists show afterwards, and refusals (422 or 409 naming the field) that record
-nothing. Who may call what is the role table's (tests/integration/test_roles.py)."""
+"""Re-planning and cancelling, and planning from the bus, through scheduling's HTTP API on real
+PostgreSQL: what the answers say, what the lists show afterwards, and refusals (422 or 409
+naming the field) that record nothing. Who may call what is the role table's
+(tests/integration/test_roles.py); the planning figures are checked by hand in
+tests/unit/test_scheduling_demand.py."""
 
 from __future__ import annotations
 
@@ -189,3 +191,23 @@ def test_the_team_changes_and_a_reserve_undone(world: World) -> None:  # noqa: F
     assert all(a["reserves_called_in"] == [] for a in roster["attendance"])
     assert world.call("coordinator", "DELETE", "/occasions/soon/trainers/rosa").status_code == 200
     assert stored(world, "soon").count("TrainerUnassigned") == 2
+
+
+def test_planning_from_the_bus_beside_the_survey(world: World) -> None:  # noqa: F811
+    soon(world, booked=("q1", "q2"))
+    r = world.call("coordinator", "GET", f"/planning/demand?region_id={DALARNA}&year=2026")
+    assert r.status_code == 200, r.text
+    samtal = next(c for c in r.json()["courses"] if c["course_id"] == "bou-ny-samtal")
+    # the twelve participants of Dalarna at Ny; q1, q2 booked on `soon`; occ-d is over
+    assert samtal["from_the_bus"] == {"registered": 12, "completed": 0, "booked": 2,
+                                      "waitlisted": 0}
+    assert samtal["participants"] == 10
+    r = world.call("analyst", "POST", "/planning/compare", {
+        "region_id": DALARNA, "year": 2026, "participants_per_level": {"ny": 50}})
+    samtal = next(c for c in r.json()["courses"] if c["course_id"] == "bou-ny-samtal")
+    assert (samtal["survey"]["participants"], samtal["bus"]["participants"]) == (50, 10)
+    for query, loc in (("year=2026", ["query", "region_id"]),
+                       (f"region_id={DALARNA}&year=1900", ["query", "year"]),
+                       (f"region_id={DALARNA}&year=2026&extra=1", ["query", "extra"])):
+        r = world.call("coordinator", "GET", f"/planning/demand?{query}")
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, r.text

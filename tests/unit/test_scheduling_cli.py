@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -67,3 +68,43 @@ def test_publish_plan_and_estimate(tmp_path: Path) -> None:
                                  "--database-url", url])
     assert result.exit_code == 0, result.output
     assert "totalt" in result.output and "van" in result.output
+
+
+def test_demand_from_the_bus_and_compared_with_the_survey(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'scheduling.sqlite'}"
+    scheduling_app.migrate(url)
+    s = scheduling_app.bootstrap(url)
+    feed(s.runner(), contract.RegionRegistered(region_id="rss-dalarna", name="RSS Dalarna"),
+         contract.MunicipalityJoined(municipality_id="falun", name="Falun",
+                                     region_id="rss-dalarna"),
+         *(contract.ParticipantRegistered(
+             participant_id=f"p{i}", municipality_id="falun", journey="barn_och_unga",
+             role="socialsekreterare", level="ny", years_in_profession=1) for i in range(30)),
+         contract.CourseCompleted(participant_id="p0", course_id="bou-ny-samtal",
+                                  occasion_id="o"))
+    s.publish_catalogue(actor="test")
+    s.close()
+    result = runner.invoke(app, ["scheduling", "demand", "--region", "rss-dalarna",
+                                 "--year", "2026", "--database-url", url])
+    assert result.exit_code == 0 and "från händelserna" in result.output, result.output
+    result = runner.invoke(app, ["scheduling", "demand", "--region", "rss-dalarna",
+                                 "--year", "2026", "--json", "--database-url", url])
+    samtal = next(c for c in json.loads(result.output)["courses"]
+                  if c["course_id"] == "bou-ny-samtal")
+    assert samtal["from_the_bus"] == {"registered": 30, "completed": 1, "booked": 0,
+                                      "waitlisted": 0}
+    assert (samtal["participants"], samtal["occasions"]) == (29, 2)  # 24 places each
+    result = runner.invoke(app, ["scheduling", "compare", "--region", "rss-dalarna",
+                                 "--year", "2026", "--ny", "100", "--database-url", url])
+    assert result.exit_code == 0 and "enkäten och händelserna" in result.output, result.output
+    result = runner.invoke(app, ["scheduling", "compare", "--region", "rss-dalarna",
+                                 "--year", "2026", "--ny", "100", "--json",
+                                 "--database-url", url])
+    samtal = next(c for c in json.loads(result.output)["courses"]
+                  if c["course_id"] == "bou-ny-samtal")
+    assert (samtal["survey"]["participants"], samtal["bus"]["participants"],
+            samtal["difference"]["participants"]) == (100, 29, -71)
+    assert (samtal["survey"]["occasions"], samtal["bus"]["occasions"]) == (5, 2)
+    result = runner.invoke(app, ["scheduling", "demand", "--region", "rss-dalarna",
+                                 "--year", "1900", "--database-url", url])
+    assert result.exit_code == 2 and "year" in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,8 @@ from rich.table import Table
 from shared.platform.errors import CommandRejected, Conflict
 
 if TYPE_CHECKING:  # the service itself is imported when a command runs: `yrkesresan` starts fast
-    from services.scheduling.application import PlanOccasion, Scheduling
+    from services.scheduling.application import EstimateNeeds, PlanOccasion, Scheduling
+    from services.scheduling.planning import Estimate
 
 sub = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Scheduling: course catalogue, course occasions, planning.")
@@ -134,38 +136,110 @@ def plan_occasions(
         raise typer.Exit(1)
 
 
-@sub.command("estimate")
-def estimate(
-    region: Annotated[str, typer.Option(help="region_id")],
-    year: Annotated[int, typer.Option()],
-    ny: Annotated[int, typer.Option(help="participants at level Ny still to take its courses")] = 0,
-    van: Annotated[int, typer.Option()] = 0,
-    erfaren: Annotated[int, typer.Option()] = 0,
-    chef: Annotated[int, typer.Option()] = 0,
-    occasions_per_team: Annotated[int, typer.Option(help="occasions one team gives a year")] = 1,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """How many occasions and trainers the year needs, from the region's survey numbers."""
-    try:
-        from services.scheduling.application import EstimateNeeds
+Region = Annotated[str, typer.Option(help="region_id")]
+Year = Annotated[int, typer.Option()]
+Ny = Annotated[int, typer.Option(help="participants at level Ny still to take its courses")]
+Level = Annotated[int, typer.Option()]
+PerTeam = Annotated[int, typer.Option(help="occasions one team gives a year")]
+COLUMNS = ("course_id", "participants", "occasions", "course_days", "trainers",
+           "course_leaders", "reserves")
 
-        cmd = EstimateNeeds.model_validate({
+
+def _survey(region: str, year: int, levels: dict[str, int],
+            occasions_per_team: int) -> EstimateNeeds:
+    from services.scheduling.application import EstimateNeeds
+
+    try:
+        return EstimateNeeds.model_validate({
             "region_id": region, "year": year, "occasions_per_team": occasions_per_team,
-            "participants_per_level": {"ny": ny, "van": van, "erfaren": erfaren, "chef": chef}})
+            "participants_per_level": levels})
     except ValidationError as e:
         raise typer.BadParameter(_reason(e)) from None
-    with _scheduling(database_url) as scheduling:
-        result = scheduling.estimate(cmd)
-    columns: tuple[str, ...] = ("course_id", "participants", "occasions", "course_days",
-                                "trainers", "course_leaders", "reserves")
-    table = Table(*columns, title=f"{region} {year}")
+
+
+def _json(document: dict[str, Any]) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _print_estimate(result: Estimate, title: str, extra: dict[str, dict[str, int]]) -> None:
+    """One row per course (with the `extra` columns of each, if any), and the totals."""
+    more = list(next(iter(extra.values()), {}))
+    table = Table(*COLUMNS[:1], *more, *COLUMNS[1:], title=title)
     for plan in result.courses:
-        row: dict[str, Any] = {c: getattr(plan, c) for c in columns}
-        table.add_row(*(str(row[c]) for c in columns))
-    table.add_row("totalt", "", *(str(result.totals[c]) for c in columns[2:]))
+        counts = extra.get(plan.course_id, {})
+        table.add_row(plan.course_id, *(str(counts.get(k, "")) for k in more),
+                      *(str(getattr(plan, c)) for c in COLUMNS[1:]))
+    table.add_row("totalt", *([""] * len(more)), "",
+                  *(str(result.totals[c]) for c in COLUMNS[2:]))
     out.print(table)
     if result.levels_without_courses:
         out.print(f"nivåer utan publicerade kurser: {', '.join(result.levels_without_courses)}")
+
+
+@sub.command("estimate")
+def estimate(region: Region, year: Year, ny: Ny = 0, van: Level = 0, erfaren: Level = 0,
+             chef: Level = 0, occasions_per_team: PerTeam = 1,
+             database_url: DatabaseUrl = None) -> None:
+    """How many occasions and trainers the year needs, from the region's survey numbers."""
+    cmd = _survey(region, year, {"ny": ny, "van": van, "erfaren": erfaren, "chef": chef},
+                  occasions_per_team)
+    with _scheduling(database_url) as scheduling:
+        result = scheduling.estimate(cmd)
+    _print_estimate(result, f"{region} {year}", {})
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="the API's JSON document instead")]
+
+
+@sub.command("demand")
+def demand(region: Region, year: Year, journey: str = "barn_och_unga",
+           occasions_per_team: PerTeam = 1, as_json: AsJson = False,
+           database_url: DatabaseUrl = None) -> None:
+    """The same from the bus: who is registered in the region at each level, less those who
+    completed a course or are booked on an occasion of it still to come."""
+    from services.scheduling.application import DemandFromBus
+
+    try:
+        cmd = DemandFromBus.model_validate({"region_id": region, "year": year,
+                                            "journey": journey,
+                                            "occasions_per_team": occasions_per_team})
+    except ValidationError as e:
+        raise typer.BadParameter(_reason(e)) from None
+    with _scheduling(database_url) as scheduling:
+        bus, needs = scheduling.demand(cmd)
+    if as_json:
+        from services.scheduling.planning import with_counts
+
+        _json({"region_id": region, "year": year, **with_counts(bus, needs)})
+        return
+    counts = {d.course_id: {"registered": d.registered, "completed": d.completed,
+                            "booked": d.booked, "waitlisted": d.waitlisted} for d in needs}
+    _print_estimate(bus, f"{region} {year}, från händelserna", counts)
+
+
+@sub.command("compare")
+def compare(region: Region, year: Year, ny: Ny = 0, van: Level = 0, erfaren: Level = 0,
+            chef: Level = 0, occasions_per_team: PerTeam = 1, as_json: AsJson = False,
+            database_url: DatabaseUrl = None) -> None:
+    """The survey's estimate and the bus's side by side, per course and in total."""
+    cmd = _survey(region, year, {"ny": ny, "van": van, "erfaren": erfaren, "chef": chef},
+                  occasions_per_team)
+    with _scheduling(database_url) as scheduling:
+        both = scheduling.compare(cmd)
+    if as_json:
+        _json({"region_id": region, "year": year, **both})
+        return
+    figures = ("participants", "occasions", "trainers")
+    table = Table("course_id", *(f"{f} ({side})" for f in figures
+                                 for side in ("enkät", "händelser", "skillnad")),
+                  title=f"{region} {year}: enkäten och händelserna")
+    for course in both["courses"]:
+        table.add_row(course["course_id"], *(str(course[side][f]) for f in figures
+                                             for side in ("survey", "bus", "difference")))
+    totals = both["totals"]
+    table.add_row("totalt", "", "", "", *(str(totals[side][f]) for f in figures[1:]
+                                          for side in ("survey", "bus", "difference")))
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,11 +1,14 @@
 """Scheduling's own copy of who and where: regions, municipalities with their region,
-participants (current municipality, erased or not) and trainers (home municipality).
+participants (current municipality, erased or not, journey and level) and trainers (home
+municipality), and for planning the completions certification decided.
 
-Learned from the bus (`yrkesresan.reference.v1`, `yrkesresan.enrolment.v1`) by the
-`scheduling-registry` consumer into scheduling's own database, never by calling enrolment.
+Learned from the bus (`yrkesresan.reference.v1`, `yrkesresan.enrolment.v1`,
+`yrkesresan.certification.v1`) by the `scheduling-registry` consumer into scheduling's own
+database, never by calling enrolment or certification.
 Scheduling books only participants it knows, records the municipality from here (not from the
 command), assigns only trainers it knows (their home municipality from here), plans occasions
-only in regions it knows, and scopes administrators and coordinators by it.
+only in regions it knows, and scopes administrators and coordinators by it. Planning support
+counts from it who still needs each course (`services/scheduling/planning.py`).
 
 Another fact (billing's closed years, say) is one more `Fact` in `shared.platform.copies` and
 its name in `FACTS`.
@@ -13,11 +16,19 @@ its name in `FACTS`.
 
 from __future__ import annotations
 
-from shared.platform.copies import MUNICIPALITIES, PARTICIPANTS, REGIONS, TRAINERS, Copy
+from shared.platform.copies import (
+    COMPLETIONS,
+    LEVELS,
+    MUNICIPALITIES,
+    PARTICIPANTS,
+    REGIONS,
+    TRAINERS,
+    Copy,
+)
 
 NAME = "scheduling-registry"
 PREFIX = "scheduling_copy"
-FACTS = (REGIONS, MUNICIPALITIES, PARTICIPANTS, TRAINERS)
+FACTS = (REGIONS, MUNICIPALITIES, PARTICIPANTS, TRAINERS, LEVELS, COMPLETIONS)
 
 
 def registry() -> Copy:
