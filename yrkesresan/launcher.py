@@ -312,6 +312,54 @@ def _demo_evaluations(base: str, certificates: list[dict[str, Any]]) -> None:
                 _ok(r)
 
 
+# --- the re-planning step: a day of a booked occasion moved, another occasion cancelled ---------
+
+REPLANNED, CANCELLED = "demo-omplanerad-1", "demo-installd-1"
+
+
+def load_replanning_demo(urls: dict[str, str], demo: Demo) -> dict[str, str]:
+    """After `load_demo`: a booked occasion of *Våld och utsatthet* whose day 2 the coordinator
+    moves (`CourseOccasionRescheduled`), and a booked occasion of *Arbeta med familjehem* that
+    is cancelled for too few sign-ups (`CourseOccasionCancelled`); the notification process
+    sends those booked an updated calendar entry, and a cancellation. Returns what was done."""
+    today = dt.date.today()
+    moved_to = today + dt.timedelta(days=28)
+    people = demo.booked()[:4]
+    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
+    with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
+        _ok(http.post("/occasions", json={
+            "occasion_id": REPLANNED, "course_id": "bou-ny-vald", "region_id": REGION,
+            "capacity": 20, "days": [
+                {"day": 1, "date": str(today + dt.timedelta(days=14)), "mode": "digital"},
+                {"day": 2, "date": str(today + dt.timedelta(days=21)), "mode": "on_site",
+                 "venue": "Folkets hus, Falun"}]}))
+        _ok(http.post("/occasions", json={
+            "occasion_id": CANCELLED, "course_id": "bou-ny-familjehem", "region_id": REGION,
+            "capacity": 20, "days": [
+                {"day": 1, "date": str(today + dt.timedelta(days=10)), "mode": "digital"}]}))
+        for occasion_id in (REPLANNED, CANCELLED):
+            _ok(http.post(f"/occasions/{occasion_id}/trainers",
+                          json={"trainer_id": demo.trainers["Karin"], "role": "leader"}))
+            for pid in people:
+                _ok(http.post(f"/occasions/{occasion_id}/bookings", json={"participant_id": pid}))
+        _ok(http.patch(f"/occasions/{REPLANNED}/days/2", json={
+            "date": str(moved_to), "venue": "Kulturhuset, Mora"}))
+        _ok(http.post(f"/occasions/{CANCELLED}/cancellation",
+                      json={"reason": "För få anmälda; ett nytt tillfälle planeras i höst."}))
+    return {"replanned": REPLANNED, "moved_to": str(moved_to), "cancelled": CANCELLED,
+            "booked": str(len(people))}
+
+
+REPLANNED_TEXT = """Re-planning demo: day 2 of {replanned} (Våld och utsatthet, {booked} booked)
+moved to {moved_to} in Mora; {cancelled} (Arbeta med familjehem, {booked} booked) cancelled.
+The booked are told by e-mail from the bus (updated and cancelled calendar entries). Try:
+  TOKEN=$(.venv/bin/yrkesresan token --role regional_coordinator --region rss-dalarna)
+  curl -s {scheduling}/occasions/{replanned} -H "Authorization: Bearer $TOKEN"
+  curl -s "{scheduling}/planning/demand?region_id=rss-dalarna&year={year}" \\
+    -H "Authorization: Bearer $TOKEN"
+"""
+
+
 TRY = """Try:
   TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality falun)
   curl -s -X POST {enrolment}/participants -H "Authorization: Bearer $TOKEN" \\
@@ -353,6 +401,9 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
             if loaded is not None:
                 issued = load_certification_demo(urls, loaded)
                 print(CERTIFIED.format(certification=urls["certification"], **issued))
+                replanned = load_replanning_demo(urls, loaded)
+                print(REPLANNED_TEXT.format(scheduling=urls["scheduling"],
+                                            year=dt.date.today().year, **replanned))
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
         print("Press Ctrl-C to stop.")
         while all(p.poll() is None for p in system.procs.values()):

@@ -242,6 +242,7 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
             if "Press Ctrl-C" in line:
                 break
         assert any("Demo data" in line for line in output), "".join(output)
+        assert any("Re-planning demo" in line for line in output), "".join(output)
         token = subprocess.run(
             [sys.executable, "-m", "yrkesresan", "token", "--role", "municipal_admin",
              "--municipality", "falun"], capture_output=True, text=True, check=True, env=env,
