@@ -127,18 +127,18 @@ def export(
 
 
 @app.command()
-def rebuild(
-    projection: Annotated[str, typer.Argument(help="progression or certification")],
-) -> None:
-    """Bring a projection up to date from the event stores, without the broker."""
+def rebuild(projection: Annotated[str | None, typer.Argument(
+        help="one consumer's projection (default: every one)")] = None) -> None:
+    """Bring the consumers' read models and copies up to date from the event stores, without
+    the broker."""
     from yrkesresan import processes, stores
 
-    if projection not in processes.projections():
-        raise typer.BadParameter(f"unknown projection {projection!r}")
-    runner = processes.projections()[projection]()
-    runner.migrate()
-    apps = [spec.store() for spec in processes.services().values()]
-    typer.echo(f"{stores.rebuild(runner, apps)} new events applied to {projection}", err=True)
+    registry = processes.projections()
+    if projection is not None and projection not in registry:
+        raise typer.BadParameter(
+            f"unknown projection {projection!r}; choose one of {', '.join(registry)}")
+    for name, applied in stores.rebuild_projections([projection] if projection else None):
+        typer.echo(f"{applied} new events applied to {name}", err=True)
 
 
 @app.command()

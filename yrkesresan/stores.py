@@ -67,6 +67,23 @@ def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication], batch:
     return applied
 
 
+def rebuild_projections(names: Iterable[str] | None = None) -> Iterator[tuple[str, int]]:
+    """Rebuild the named projections (default: every one in `processes.projections()`, the
+    registry the consumers run from) from every service's store: (name, events applied)."""
+    from yrkesresan import processes
+
+    registry = processes.projections()
+    apps = [spec.store() for spec in processes.services().values()]
+    try:
+        for name in names or list(registry):
+            runner = registry[name]()
+            runner.migrate()
+            yield name, rebuild(runner, apps)
+    finally:
+        for app in apps:
+            app.close()
+
+
 def write_log(path: Path, lines: Iterable[bytes]) -> None:
     with path.open("wb") as f:
         for line in lines:

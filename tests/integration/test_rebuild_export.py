@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from services.certification import application as certification
 from services.enrolment import application as enrolment
 from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
-from yrkesresan import stores
+from tests.integration.audit_helpers import configure_services, url_of
+from yrkesresan import processes, stores
+from yrkesresan.cli import app as cli
 from yrkesresan.replay import replay
 
 pytestmark = pytest.mark.integration
@@ -40,5 +44,29 @@ def test_rebuild_from_stores_equals_replay_of_the_export(pg_url: str) -> None:
     replayed = replay("progression", log.splitlines(), None, None)
     assert replayed["participants"] == rows
     assert {r["level"] for r in rows} == {"chef", "ny", "van", "erfaren"}
+    e.close()
+    cert.close()
+
+
+def test_the_rebuild_command_covers_every_projection_of_the_registry(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure_services(database_url, monkeypatch, tmp_path)
+    e = enrolment.bootstrap(url_of("enrolment"))
+    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
+    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    minted = e.register_participant(RegisterParticipant(
+        municipality_id="m1", name="Hemlig Person", email="hemlig@example.se",
+        role="chef", years_in_profession=3))
+    result = CliRunner().invoke(cli, ["rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "3 new events applied to progression" in result.output
+    for name in processes.projections():
+        assert f"new events applied to {name}" in result.output
+    cert = certification.bootstrap(url_of("certification"))
+    assert [r["participant_id"] for r in cert.progression.list(cert.db)] == [minted]
+    result = CliRunner().invoke(cli, ["rebuild", "progression"])
+    assert "0 new events applied to progression" in result.output
+    assert CliRunner().invoke(cli, ["rebuild", "nosuch"]).exit_code == 2
     e.close()
     cert.close()
