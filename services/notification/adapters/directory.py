@@ -1,0 +1,69 @@
+"""Addresses from enrolment, over HTTP with a service token: they never travel on the bus.
+
+`GET /participants/{id}` answers the system role with the account and its personal data; an
+erased account has none (its key is destroyed), and gets no message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from shared.platform.auth import Principal, Role, issue_token
+
+TOKEN_HOURS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    email: str
+    name: str | None
+
+
+class DirectoryUnavailable(Exception):
+    """Enrolment did not answer as it should; the message is tried again later."""
+
+
+def service_token() -> str:
+    # The identity stream adds a service-token function to shared/platform/auth.py; until
+    # then a system-role token under the process's own subject.
+    return issue_token(Principal(subject="notification", role=Role.SYSTEM),
+                       ttl_hours=TOKEN_HOURS)
+
+
+class EnrolmentDirectory:
+    def __init__(self, base_url: str, client: httpx.Client | None = None,
+                 token: Callable[[], str] = service_token) -> None:
+        self.http = client or httpx.Client(base_url=base_url, timeout=10)
+        self._issue = token
+        self._token = ""
+        self._renew_at = 0.0
+
+    def _headers(self) -> dict[str, str]:
+        if time.monotonic() >= self._renew_at:
+            self._token = self._issue()
+            self._renew_at = time.monotonic() + TOKEN_HOURS * 3600 / 2
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def person(self, participant_id: str) -> Person | None:
+        """The participant's address and name; None when erased or unknown to enrolment."""
+        try:
+            r = self.http.get(f"/participants/{quote(participant_id, safe='')}",
+                              headers=self._headers())
+        except httpx.HTTPError as e:
+            raise DirectoryUnavailable(type(e).__name__) from None
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise DirectoryUnavailable(f"enrolment answered {r.status_code}")
+        body = r.json()
+        if body.get("erased") or not body.get("email"):
+            return None
+        return Person(body["email"], body.get("name"))
+
+    def close(self) -> None:
+        self.http.close()
