@@ -39,7 +39,10 @@ def migrate(
     """Create every service's tables (run before the services; they never create tables)."""
     from yrkesresan import processes
 
-    names = [_service(s) for s in service] if service else list(SERVICE_NAMES)
+    everything = [*SERVICE_NAMES, "notification"]
+    if service and (unknown := set(service) - set(everything)):
+        raise typer.BadParameter(f"unknown {sorted(unknown)}; choose from {everything}")
+    names = list(service) if service else everything
     processes.migrate(names)
     typer.echo(f"migrated: {', '.join(names)}")
 
@@ -76,6 +79,30 @@ def consume(
     if projection not in processes.projections():
         raise typer.BadParameter(f"unknown projection {projection!r}")
     processes.consume(projection, ops_port, group_id)
+
+
+@app.command()
+def notify(
+    ops_port: Annotated[int | None, typer.Option(help="/health and /metrics (default 8300)")]
+    = None,
+    group_id: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Run the notification process (Kafka → e-mail over SMTP, reminders, summaries)."""
+    from yrkesresan import processes
+
+    processes.notify(ops_port, group_id)
+
+
+@app.command()
+def mailcatcher(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    smtp_port: Annotated[int, typer.Option()] = 1025,
+    http_port: Annotated[int, typer.Option()] = 8025,
+) -> None:
+    """Run a local mail catcher: an SMTP server and a page listing what it received."""
+    from yrkesresan import processes
+
+    processes.mailcatcher(host, smtp_port, http_port)
 
 
 @app.command()
@@ -172,3 +199,7 @@ enrolment_cli.register(app)
 from services.scheduling.adapters import cli as scheduling_cli  # noqa: E402
 
 scheduling_cli.register(app)
+
+from services.notification.adapters import cli as notification_cli  # noqa: E402
+
+notification_cli.register(app)

@@ -1,6 +1,7 @@
 """Starts the whole system as separate processes, the way production runs it: broker, one API
-and one relay per service, and the consumers (progression, scheduling's registry copy,
-enrolment's catalogue copy). Used by `make run` and the e2e tests."""
+and one relay per service, the consumers (progression, scheduling's registry copy, enrolment's
+catalogue copy), the notification process and (locally, in place of a real SMTP server) a mail
+catcher. Used by `make run` and the e2e tests."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class System:
             self.start_relay(service)
         for name in CONSUMER_OPS_PORTS:
             self.start_consumer(name)
+        self.start_mail()
 
     def port(self, service: str) -> int:
         own = self.env.get(f"YRKESRESAN_{service.upper()}_PORT")
@@ -72,6 +74,31 @@ class System:
     def start_consumer(self, name: str = "progression") -> subprocess.Popen[bytes]:
         ops = self.ops_port(f"{name.replace('-', '_')}_consumer", CONSUMER_OPS_PORTS[name])
         return self.start(f"{name}-consumer", ["consume", name, "--ops-port", str(ops)])
+
+    def mail_ports(self) -> tuple[int, int]:
+        """(SMTP, web) of the local mail catcher."""
+        return (int(self.env.get("YRKESRESAN_MAILCATCHER_SMTP_PORT", 1025)),
+                int(self.env.get("YRKESRESAN_MAILCATCHER_HTTP_PORT", 8025)))
+
+    def mail_url(self) -> str:
+        return f"http://127.0.0.1:{self.mail_ports()[1]}"
+
+    def demo_recipients(self, municipalities: Sequence[str]) -> None:
+        """Each municipality's weekly summary goes to a demo address (see the catcher)."""
+        for mid in municipalities:
+            subprocess.run(self.cli("notification", "recipient", "set", mid,
+                                    f"yrkesresan@{mid}.example.se"),
+                           env=self.env, check=True, stdout=subprocess.DEVNULL)
+
+    def start_mail(self) -> None:
+        """The mail catcher, and the notification process sending to it."""
+        smtp, web = self.mail_ports()
+        self.start("mailcatcher", ["mailcatcher", "--smtp-port", str(smtp),
+                                   "--http-port", str(web)])
+        self.env.update({"YRKESRESAN_SMTP_HOST": "127.0.0.1", "YRKESRESAN_SMTP_PORT": str(smtp),
+                         "YRKESRESAN_ENROLMENT_URL": self.urls()["enrolment"]})
+        self.start("notification", ["notify", "--ops-port",
+                                    str(self.ops_port("notification", 8300))])
 
     def urls(self, host: str = "127.0.0.1") -> dict[str, str]:
         return {s: f"http://{host}:{self.port(s)}" for s in SERVICES}
@@ -190,7 +217,31 @@ def load_demo(urls: dict[str, str], participants: int = 12) -> Demo | None:
                 "email": f"{name.lower()}.utbildare@{mid}.example.se"}))
             demo.trainers[name] = r.json()["trainer_id"]
     _demo_occasion(urls, demo)
+    _demo_upcoming(urls, demo)
     return demo
+
+
+UPCOMING = "demo-vald-1"
+
+
+def _demo_upcoming(urls: dict[str, str], demo: Demo) -> None:
+    """An occasion of *Våld och utsatthet* starting in five days, three places and four
+    bookings: the three booked get a confirmation with calendar entries and a reminder of the
+    preparations not done (see the mail catcher), the fourth waits for a place. The occasion to
+    re-plan or cancel when trying it out."""
+    people = [pid for pid in demo.order if pid not in demo.booked()][4:8]
+    today = dt.date.today()
+    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
+    with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
+        _ok(http.post("/occasions", json={
+            "occasion_id": UPCOMING, "course_id": "bou-ny-vald", "region_id": REGION,
+            "capacity": 3, "days": [
+                {"day": 1, "date": str(today + dt.timedelta(days=5)), "mode": "digital"},
+                {"day": 2, "date": str(today + dt.timedelta(days=12)), "mode": "on_site",
+                 "venue": "Kulturhuset Tjärna Ängar, Borlänge"}]}))
+        for pid in people:
+            _once_known(partial(http.post, f"/occasions/{UPCOMING}/bookings",
+                                json={"participant_id": pid}))
 
 
 def _demo_occasion(urls: dict[str, str], demo: Demo) -> None:
@@ -231,7 +282,9 @@ def describe(demo: Demo | None) -> str:
         return "Demo data: loaded on an earlier start (var/ keeps it; `make clean` starts over)."
     lines = [f"Demo data: region {REGION}, municipalities {', '.join(MUNICIPALITIES)}; course "
              f"occasion {OCCASION} (Samtal och delaktighet) run with two days, bookings, a "
-             "trainer team and preparations. Ids are minted:"]
+             f"trainer team and preparations; {UPCOMING} (Våld och utsatthet) starting in five "
+             "days with three bookings and one on the waitlist (their e-mail is in the mail "
+             "catcher). Ids are minted:"]
     lines += [f"  participants in {mid}: {' '.join(ids)}"
               for mid, ids in demo.participants.items()]
     lines += [f"  trainer {name} ({role}, {mid}): {demo.trainers[name]}"
@@ -390,13 +443,16 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
     try:
         system.migrate()
         system.start_all()
-        system.wait_healthy([f"{u}/health" for u in urls.values()])
+        system.wait_healthy([f"{u}/health" for u in urls.values()] + [system.mail_url()])
         print("Yrkesresan is running (embedded defaults: SQLite under var/, broker "
               f"{broker.bootstrap}). Logs: {var / 'logs'}")
         for service, url in urls.items():
             print(f"  {service:<14} {url}/docs")
+        print(f"  {'mail catcher':<14} {system.mail_url()}  (every e-mail sent, as a page; "
+              f"JSON at /messages; SMTP on 127.0.0.1:{system.mail_ports()[0]})")
         if demo:
             loaded = load_demo(urls)
+            system.demo_recipients(list(MUNICIPALITIES))
             print(describe(loaded))
             if loaded is not None:
                 issued = load_certification_demo(urls, loaded)

@@ -81,7 +81,12 @@ def _on_sigterm(stop: Callable[[], None]) -> None:
 def migrate(names: list[str]) -> None:
     specs = services()
     for name in names:
-        specs[name].migrate()
+        if name == "notification":
+            from services.notification import application as notification
+
+            notification.migrate()
+        else:
+            specs[name].migrate()
 
 
 def serve(name: str, port: int | None = None, workers: int = 1) -> None:
@@ -124,3 +129,38 @@ def consume(name: str, ops_port: int | None = None, group_id: str | None = None)
                        "applied": runner.applied.count()})
     _on_sigterm(consumer.stop)
     consumer.run()
+
+
+def notify(ops_port: int | None = None, group_id: str | None = None) -> None:
+    """The notification process: consumes the bus, sends e-mail when messages are due."""
+    from services.notification import application as notification
+
+    settings = Settings()
+    configure_logging("notification", settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per address lookup
+    service = notification.bootstrap()
+    runner = service.runner()
+    consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap, group_id=group_id)
+    serve_ops(settings.host, ops_port or service.settings.notification_ops_port,
+              lambda: {"ok": consumer.healthy, "consumer": runner.projector.name,
+                       "notices": service.outbox.counts()})
+    _on_sigterm(consumer.stop)
+    try:
+        service.run(consumer)
+    finally:
+        service.close()
+
+
+def mailcatcher(host: str, smtp_port: int, http_port: int) -> None:
+    """A local SMTP server keeping what it receives, with a page listing it (local use)."""
+    import threading
+
+    from services.notification.adapters.mailcatcher import MailCatcher
+
+    configure_logging("mailcatcher", Settings().log_level)
+    catcher = MailCatcher(host, smtp_port, http_port).start()
+    stopping = threading.Event()
+    _on_sigterm(stopping.set)
+    log.info("mail catcher listening", extra={"smtp": f"{host}:{smtp_port}", "web": catcher.url})
+    stopping.wait()
+    catcher.stop()

@@ -33,13 +33,19 @@ def _ports_env(broker: LocalBroker) -> dict[str, str]:
     for service in SERVICES:
         env[f"YRKESRESAN_{service.upper()}_PORT"] = str(free_port())
         env[f"YRKESRESAN_{service.upper()}_RELAY_OPS_PORT"] = str(free_port())
-    env |= _consumer_ports()
+    env |= _consumer_ports() | _mail_ports()
     return env
 
 
 def _consumer_ports() -> dict[str, str]:
     return {f"YRKESRESAN_{c.upper().replace('-', '_')}_CONSUMER_OPS_PORT": str(free_port())
             for c in CONSUMER_OPS_PORTS}
+
+
+def _mail_ports() -> dict[str, str]:
+    return {name: str(free_port()) for name in (
+        "YRKESRESAN_MAILCATCHER_SMTP_PORT", "YRKESRESAN_MAILCATCHER_HTTP_PORT",
+        "YRKESRESAN_NOTIFICATION_OPS_PORT")}
 
 
 @pytest.fixture
@@ -227,7 +233,8 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
     """`yrkesresan run` (what `make run` calls) on embedded defaults: SQLite and local broker."""
     broker_port = free_port()
     ports = {s: free_port() for s in SERVICES}
-    env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"), **_consumer_ports(),
+    mail = _mail_ports()
+    env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"), **_consumer_ports(), **mail,
            **{f"YRKESRESAN_{s.upper()}_PORT": str(p) for s, p in ports.items()},
            **{f"YRKESRESAN_{s.upper()}_RELAY_OPS_PORT": str(free_port()) for s in SERVICES}}
     env.pop("YRKESRESAN_DATABASE_URL", None)
@@ -265,6 +272,16 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
 
         _wait(seen, 30, "the curl registration in the projection")
         assert (tmp_path / "var" / "enrolment.sqlite").exists()
+        # The demo's bookings are confirmed by e-mail, in the mail catcher `run` printed.
+        catcher = f"http://127.0.0.1:{mail['YRKESRESAN_MAILCATCHER_HTTP_PORT']}"
+        assert any(catcher in line for line in output), "".join(output)
+
+        def confirmed() -> list[dict[str, object]]:
+            return [m for m in httpx.get(f"{catcher}/messages", timeout=5).json()
+                    if m["subject"] == "Bokningsbekräftelse: Våld och utsatthet"]
+
+        _wait(lambda: len(confirmed()) == 3, 60, "three booking confirmations")
+        assert all(m["attachments"] == ["kursdag-1.ics", "kursdag-2.ics"] for m in confirmed())
     finally:
         proc.send_signal(signal.SIGINT)
         try:

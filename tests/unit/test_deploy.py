@@ -33,6 +33,7 @@ OPS_PORTS = {
     "certification-consumer": 8201,
     "scheduling-registry-consumer": 8202,
     "enrolment-catalogue-consumer": 8203,
+    "notification": 8300,
 }
 ROLES = {
     "migrate": ["yrkesresan", "migrate"],
@@ -40,13 +41,14 @@ ROLES = {
     **{f"{s}-relay": ["yrkesresan", "relay", s] for s in API_PORTS},
     **{f"{c}-consumer": ["yrkesresan", "consume", c]
        for c in ("progression", "certification", "scheduling-registry", "enrolment-catalogue")},
+    "notification": ["yrkesresan", "notify"],
 }
 INFRASTRUCTURE = {"postgres", "kafka", "topics"}
 BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {
     "progression-consumer", "certification-consumer", "scheduling-registry-consumer",
-    "enrolment-catalogue-consumer"}
+    "enrolment-catalogue-consumer", "notification"}
 SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
-           "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY")
+           "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY", "YRKESRESAN_SMTP_PASSWORD")
 
 
 def _docker_compose() -> str:
@@ -176,6 +178,18 @@ def test_each_relay_and_consumer_checks_health_on_its_ops_port(
     port = OPS_PORTS[name]
     assert services[name]["command"][-2:] == ["--ops-port", str(port)]
     assert _health_url(services[name]) == f"http://127.0.0.1:{port}/health"
+
+
+def test_notification_sends_through_the_configured_smtp_server(
+    services: dict[str, Any],
+) -> None:
+    env = services["notification"]["environment"]
+    assert env["YRKESRESAN_SMTP_HOST"] == "smtp.example.se"
+    assert str(env["YRKESRESAN_SMTP_PORT"]) == "587"
+    assert env["YRKESRESAN_SMTP_TLS"] == "starttls"
+    assert env["YRKESRESAN_SMTP_PASSWORD"] == "change-me-smtp-password"
+    assert env["YRKESRESAN_ENROLMENT_URL"] == "http://enrolment-api:8001"
+    assert "{certificate_id}" in env["YRKESRESAN_CERTIFICATE_LINK"]
 
 
 def test_postgres_is_15_with_a_healthcheck_and_a_volume(services: dict[str, Any]) -> None:
