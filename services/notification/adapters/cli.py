@@ -2,7 +2,7 @@
 
 Enrolment has no administrator accounts (the identity provider knows the administrators), so
 each municipality names one recipient address here, typically a function mailbox that reaches
-its Yrkesresan administrators (docs/decisions/0008). Run on a host with access to the
+its Yrkesresan administrators (docs/decisions/0012). Run on a host with access to the
 notification database (`YRKESRESAN_NOTIFICATION_DATABASE_URL`, else `YRKESRESAN_DATABASE_URL`,
 else SQLite under `var/`).
 """
