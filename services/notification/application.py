@@ -56,8 +56,8 @@ class NotificationSettings(BaseSettings):
     smtp_timeout: float = 10
     mail_from: str = "Yrkesresan <noreply@yrkesresan.example.se>"
     enrolment_url: str = ""
-    certificate_link: str = "http://127.0.0.1:8003/certificates/{certificate_id}"
-    evaluation_link: str = "http://127.0.0.1:8003/evaluations/{occasion_id}"
+    certificate_link: str = "http://127.0.0.1:8003/certificates/{certificate_id}/intyg.pdf"
+    evaluation_link: str = "http://127.0.0.1:8003/participants/{participant_id}/evaluations"
     reminder_days: int = Field(default=7, ge=1, le=60)
     settle_seconds: float = Field(default=3, ge=0)
     max_age_days: float = Field(default=14, gt=0)

@@ -216,7 +216,8 @@ def evaluation(ctx: Context, n: Notice) -> Outcome:
     course = _course_for(ctx, n)
     if not isinstance(course, Course):
         return course
-    link = ctx.links.evaluation.format(occasion_id=n.occasion_id, course_id=n.course_id)
+    link = ctx.links.evaluation.format(occasion_id=n.occasion_id, course_id=n.course_id,
+                                       participant_id=n.participant_id)
     body = (f"Grattis, du har genomfört kursen {course.title}!\n\n"
             "Vi vill gärna veta vad du tyckte. Utvärderingen är frivillig och tar några "
             f"minuter:\n  {link}")

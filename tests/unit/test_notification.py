@@ -334,7 +334,7 @@ def test_completion_invites_to_the_evaluation_and_the_certificate_has_its_link(
                              "Ditt intyg: Samtal och delaktighet"}
     assert "Grattis, du har genomfört kursen" in subjects[
         "Utvärdering av Samtal och delaktighet"].text()
-    assert "http://127.0.0.1:8003/certificates/cert-1" in subjects[
+    assert "http://127.0.0.1:8003/certificates/cert-1/intyg.pdf" in subjects[
         "Ditt intyg: Samtal och delaktighet"].text()
 
 
