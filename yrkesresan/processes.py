@@ -141,9 +141,11 @@ def notify(ops_port: int | None = None, group_id: str | None = None) -> None:
     service = notification.bootstrap()
     runner = service.runner()
     consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap, group_id=group_id)
+    port = ops_port or service.settings.notification_ops_port
+    log.info("notification process starting", extra={"ops_port": port})
     # No database read here: each health request runs on a thread of its own, and would open
     # (and keep) a connection of its own.
-    serve_ops(settings.host, ops_port or service.settings.notification_ops_port,
+    serve_ops(settings.host, port,
               lambda: {"ok": consumer.healthy, "consumer": runner.projector.name})
     _on_sigterm(consumer.stop)
     try:

@@ -190,13 +190,22 @@ class Notification:
         """Consume in a thread; schedule and deliver on this one until the consumer stops.
         Nothing is sent before the consumer has folded what it applied before (the facts a
         message is written from)."""
-        thread = threading.Thread(target=consumer.run, name="notification-consumer",
-                                  daemon=True)
+        failed: list[BaseException] = []
+
+        def consume() -> None:
+            try:
+                consumer.run()
+            except BaseException as e:
+                failed.append(e)
+                raise
+
+        thread = threading.Thread(target=consume, name="notification-consumer", daemon=True)
         thread.start()
         last_schedule = 0.0
         while not consumer.stopping.wait(poll):
             if not thread.is_alive():
-                raise RuntimeError("the notification consumer stopped")
+                cause = failed[0] if failed else None
+                raise RuntimeError(f"the notification consumer stopped: {cause!r}") from cause
             if not consumer.healthy:
                 continue
             now = self.clock()
