@@ -228,8 +228,9 @@ def _demo_upcoming(urls: dict[str, str], demo: Demo) -> None:
     """An occasion of *Våld och utsatthet* starting in five days, three places and four
     bookings: the three booked get a confirmation with calendar entries and a reminder of the
     preparations not done (see the mail catcher), the fourth waits for a place. The occasion to
-    re-plan or cancel when trying it out."""
-    people = [pid for pid in demo.order if pid not in demo.booked()][4:8]
+    re-plan or cancel when trying it out. The four are those the certification step puts on
+    *Verktyg i vardagen*, not booked on the first occasion."""
+    people = [pid for pid in demo.order if pid not in demo.booked()][:4]
     today = dt.date.today()
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
     with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
