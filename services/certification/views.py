@@ -4,7 +4,8 @@
   verification code and evidence; found by id, by code, by participant.
 - `cert_views`: JSON documents by kind and key: `route` per participant (scoped by their
   municipality), `course` per published course (with its questionnaire), `evaluation` per
-  course (the `Evaluations` fold's row).
+  course (the `Evaluations` fold's row), `evaluation@<region>` per course over the region's
+  occasions only (`RegionalEvaluations`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ COLUMNS = ("certificate_id", "participant_id", "course_id", "occasion_id", "regi
            "status", "verification_code", "completed_on", "issued_at", "revoked_at", "reason",
            "evidence")
 VALID, REVOKED = "valid", "revoked"
+EVALUATION = "evaluation"  # kind of a course's statistics; per region `evaluation@<region>`
 
 
 def migrate(cur: Cursor) -> None:

@@ -229,6 +229,9 @@ def test_revocation_and_api_answers_equal_replay_of_the_export(pipe: Pipe) -> No
     client = TestClient(create_api(pipe.cert, NoNames()))
     api = client.get("/statistics/evaluations", headers=system).json()["courses"]
     assert api == replay("evaluations", log.splitlines())["courses"]
+    regional = client.get("/statistics/evaluations", params={"region_id": f"r-{pipe.run}"},
+                          headers=system).json()["courses"]
+    assert regional == api  # the log's one region
     route = client.get(f"/participants/{pipe.people[2]}/route", headers=system).json()
     progression = {r["participant_id"]: r for r in replay(
         "progression", log.splitlines())["participants"]}

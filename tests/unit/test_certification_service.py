@@ -373,3 +373,41 @@ def test_a_level_up_is_due_when_the_years_have_passed() -> None:
     assert level_up_due(doc, dt.date(2025, 8, 1)) == "van"
     assert level_up_due(doc | {"level": "van"}, dt.date(2025, 8, 1)) is None
     assert level_up_due(doc | {"role": "chef", "level": "chef"}, dt.date(2030, 1, 1)) is None
+
+
+def test_statistics_per_region_equal_replay_of_the_regions_occasions(cert) -> None:  # type: ignore[no-untyped-def]
+    """A region's statistics are the `evaluations` document of its own occasions: what
+    `yrkesresan replay evaluations` prints over the log without the other regions' occasions;
+    the national ones are the replay of the whole log. The region's occasion arrives last, its
+    attendance first: the region is known once the plan is."""
+    from yrkesresan.replay import replay
+
+    r2 = facts(participant="p2", occasion="o2", days=1)
+    r2[3] = env(r2[3].data.model_copy(update={"region_id": "r2"}))  # type: ignore[union-attr]
+    log = [*facts(), *reversed(r2)] + [
+        env(m.EvaluationSubmitted(occasion_id=o, course_id="k1", respondent_id=f"resp-{o}",
+                                  answers={"nytta": score}), 90)
+        for o, score in (("o1", 5), ("o2", 2))]
+    runner = cert.certification_runner()
+    runner.restore()
+    runner.apply_batch(log)
+    client = TestClient(create_api(cert, FakeNames()))
+    lines = [e.to_json() for e in log]
+    analyst = token(role=Role.NATIONAL_ANALYST)
+    national = client.get("/statistics/evaluations", headers=analyst).json()
+    assert national["courses"] == replay("evaluations", lines)["courses"]
+    assert national["courses"][0]["responses"] == 2
+    for region, other in (("r1", "o2"), ("r2", "o1")):
+        mine = [line for e, line in zip(log, lines, strict=True)
+                if getattr(e.data, "occasion_id", None) != other]
+        answer = client.get(f"/statistics/evaluations?region_id={region}", headers=token(
+            role=Role.REGIONAL_COORDINATOR, region_id=region)).json()
+        assert answer["region_id"] == region
+        assert answer["courses"] == replay("evaluations", mine)["courses"]
+        assert answer["courses"][0]["responses"] == 1
+    # a restart rebuilds the regions from what was applied
+    again = cert.certification_runner()
+    again.restore()
+    assert again.projector.facts.regional.result("r2") == replay(
+        "evaluations", [line for e, line in zip(log, lines, strict=True)
+                        if getattr(e.data, "occasion_id", None) != "o1"])

@@ -62,6 +62,8 @@ class CertificationProjector:
                  for r in sorted(regions)]
         if courses:
             rows += self._course_rows(courses)
+        for region in sorted(set().union(*(t.evaluation_regions for t in touched))):
+            rows += self._regional_rows(region, courses)
         views.write_views(cur, rows)
 
     def _course_rows(self, courses: set[str]) -> list[views.View]:
@@ -72,8 +74,18 @@ class CertificationProjector:
                 rows.append(("course", course_id, published.model_dump(mode="json"), None))
         statistics = {row["course_id"]: row
                       for row in self.facts.evaluations.result()["courses"]}
-        rows += [("evaluation", c, statistics.get(c), None) for c in sorted(courses)]
+        rows += [(views.EVALUATION, c, statistics.get(c), None) for c in sorted(courses)]
         return rows
+
+
+    def _regional_rows(self, region_id: str, courses: set[str]) -> list[views.View]:
+        """The region's statistics (`evaluation@<region>`, a row per course), and the rows of
+        touched courses it no longer has deleted."""
+        kind = f"{views.EVALUATION}@{region_id}"
+        statistics = {row["course_id"]: row
+                      for row in self.facts.regional.result(region_id)["courses"]}
+        return [(kind, c, statistics.get(c), region_id)
+                for c in sorted(courses | statistics.keys())]
 
 
 class CertificationRunner(ProjectionRunner):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from services.certification.projections.regional import RegionalEvaluations
 from shared.events import Envelope
 from shared.events import models as contract
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
@@ -42,12 +43,14 @@ class Touched:
     participants: set[str] = field(default_factory=set)
     courses: set[str] = field(default_factory=set)
     regions: set[str] = field(default_factory=set)
+    evaluation_regions: set[str] = field(default_factory=set)
 
 
 class CertificationFacts:
     def __init__(self) -> None:
         self.completions = Completions()
         self.evaluations = Evaluations()
+        self.regional = RegionalEvaluations(self.completions.plan)
         self.memberships = Memberships()
         self.courses: LatestBy[str, contract.CoursePublished] = LatestBy()
         self.people: dict[str, Person] = {}
@@ -68,6 +71,7 @@ class CertificationFacts:
         touched = Touched(changes, changes.participants() if changes is not NO_CHANGES
                           else set(), set(evaluated))
         touched.courses |= {c[1] for c in (*changes.added, *changes.removed)}
+        touched.evaluation_regions = self.regional.apply(env)
         handler = getattr(self, f"_on_{env.type}", None)
         if handler is not None:
             handler(env, touched)

@@ -58,7 +58,7 @@ def router(ctx: Context) -> APIRouter:
         document, as `yrkesresan replay evaluations` prints it. With `region_id`, the
         region's occasions only."""
         region = access.statistics_scope(who, region_id)
-        kind = "evaluation" if region is None else f"evaluation@{region}"
+        kind = views.EVALUATION if region is None else f"{views.EVALUATION}@{region}"
         rows = views.views(ctx.cert.db, kind)
         if course_id is not None:
             rows = [r for r in rows if r["course_id"] == course_id]

@@ -1,0 +1,79 @@
+"""Evaluation statistics per region: the `Evaluations` fold once per region, fed the events
+of that region's occasions.
+
+A region's statistics are the national rows (per course, with response rates and the split
+by occasion mode) over its own occasions only. Rather than write the rule a second time with a
+region filter, each region gets an `Evaluations` fold of its own, fed what concerns its
+occasions (their plans, days attended or withdrawn, responses) and what concerns no occasion
+(published courses, preparations). So `yrkesresan replay evaluations` over a log holding only
+the region's occasions prints the region's rows.
+
+An occasion's region is that of its plan in force, as the national completion fold holds it
+(the latest plan wins there); the events of an occasion whose plan has not arrived wait for
+it. Should a later plan move an occasion to another region, the two regions' folds are built
+again from the events kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shared.events import Envelope
+from shared.projections.evaluations import Evaluations
+from shared.projections.occasions import Plan
+
+
+class RegionalEvaluations:
+    def __init__(self, plan_of: Callable[[str], Plan | None]) -> None:
+        self._plan_of = plan_of  # the national fold's plan in force, applied before us
+        self._types = frozenset(Evaluations().appliers)
+        self._folds: dict[str, Evaluations] = {}
+        self._general: list[Envelope] = []  # concerning no occasion: every region's
+        self._by_occasion: dict[str, list[Envelope]] = {}
+        self._region_of: dict[str, str] = {}  # occasion -> the region its events went to
+
+    def apply(self, env: Envelope) -> set[str]:
+        """Apply one event (after the national folds); the regions whose rows may change."""
+        if env.type not in self._types:
+            return set()
+        occasion_id: str | None = getattr(env.data, "occasion_id", None)
+        if occasion_id is None:
+            self._general.append(env)
+            return {region for region, fold in self._folds.items() if fold.apply(env)}
+        self._by_occasion.setdefault(occasion_id, []).append(env)
+        plan = self._plan_of(occasion_id)
+        if plan is None:
+            return set()  # waits for the occasion's plan
+        region, held = plan.region_id, self._region_of.get(occasion_id)
+        if held == region:
+            return {region} if self._fold(region).apply(env) else set()
+        if held is None:
+            known = region in self._folds
+            self._region_of[occasion_id] = region
+            fold = self._fold(region)  # a new fold is fed the occasion's events here
+            for waiting in self._by_occasion[occasion_id] if known else ():
+                fold.apply(waiting)
+            return {region}
+        self._region_of[occasion_id] = region
+        for moved in (held, region):  # the occasion changed region
+            del self._folds[moved]
+            self._fold(moved)
+        return {held, region}
+
+    def result(self, region_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The `evaluations` document over the region's occasions."""
+        fold = self._folds.get(region_id)
+        return fold.result() if fold is not None else {"courses": []}
+
+    def _fold(self, region_id: str) -> Evaluations:
+        fold = self._folds.get(region_id)
+        if fold is None:
+            fold = self._folds[region_id] = Evaluations()
+            for env in self._general:
+                fold.apply(env)
+            for occasion_id, region in self._region_of.items():
+                if region == region_id:
+                    for env in self._by_occasion[occasion_id]:
+                        fold.apply(env)
+        return fold
