@@ -39,7 +39,7 @@ def migrate(
     """Create every service's tables (run before the services; they never create tables)."""
     from yrkesresan import processes
 
-    everything = [*SERVICE_NAMES, "notification"]
+    everything = [*SERVICE_NAMES, "notification", "dashboard"]
     if service and (unknown := set(service) - set(everything)):
         raise typer.BadParameter(f"unknown {sorted(unknown)}; choose from {everything}")
     names = list(service) if service else everything
@@ -203,3 +203,7 @@ scheduling_cli.register(app)
 from services.notification.adapters import cli as notification_cli  # noqa: E402
 
 notification_cli.register(app)
+
+from services.dashboard.adapters import cli as dashboard_cli  # noqa: E402
+
+dashboard_cli.register(app)

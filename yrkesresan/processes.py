@@ -85,6 +85,10 @@ def migrate(names: list[str]) -> None:
             from services.notification import application as notification
 
             notification.migrate()
+        elif name == "dashboard":
+            from services.dashboard import application as dashboard
+
+            dashboard.migrate()
         else:
             specs[name].migrate()
 

@@ -21,6 +21,7 @@ from typing import IO, Annotated, Any, Protocol
 import orjson
 import typer
 
+from services.dashboard.figures import Figures
 from shared.events import ContractError, Envelope, UnknownEventType
 from shared.events.fast import DECODE_ERRORS, decode_envelope, fast_decoder
 from shared.projections import Evaluations, Invoices, Pot, Progression
@@ -34,6 +35,7 @@ class Projection(StrEnum):
     INVOICES = "invoices"
     PROGRESSION = "progression"
     EVALUATIONS = "evaluations"
+    DASHBOARD = "dashboard"
 
 
 PER_REGION_AND_YEAR = frozenset({Projection.POT, Projection.INVOICES})
@@ -64,6 +66,7 @@ def _fold(projection: Projection) -> Any:
         Projection.INVOICES: Invoices,
         Projection.PROGRESSION: Progression,
         Projection.EVALUATIONS: Evaluations,
+        Projection.DASHBOARD: Figures,
     }
     return folds[projection]()
 
@@ -179,7 +182,9 @@ def _lines(log: IO[bytes], size: int) -> Iterable[bytes]:
 
 
 def replay_command(
-    projection: Annotated[str, typer.Argument(help="pot, invoices, progression or evaluations")],
+    projection: Annotated[
+        str, typer.Argument(help="pot, invoices, progression, evaluations or dashboard")
+    ],
     log: Annotated[
         Path,
         typer.Option("--log", exists=True, dir_okay=False, readable=True, help="JSON Lines log"),

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import cast
+from typing import NamedTuple, cast
 
 from shared.events import Envelope
 from shared.events.models import CourseDayAttended, TrainerDayDelivered
 from shared.projections.attendance import Attendance
 from shared.projections.dedupe import SeenIds
 from shared.projections.memberships import Memberships
-from shared.projections.occasions import Occasions
+from shared.projections.occasions import Occasions, Plan
 from shared.projections.prices import PriceLists
 from shared.projections.versions import LatestBy, stamp_of
 
@@ -29,6 +29,16 @@ TrainerDayKey = tuple[str, str, int]
 """(trainer_id, occasion_id, day): a trainer earns points for it once."""
 DayOrder = tuple[dt.date, str, int]
 """(date, occasion_id, day): course days in the order they were given."""
+
+
+class CountedDay(NamedTuple):
+    """One participant-day that counts."""
+
+    plan: Plan
+    participant_id: str
+    day: int
+    date: dt.date
+    municipality_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +81,35 @@ class BillingFacts:
         return True
 
     def participant_days(self, region_id: str, year: int) -> Counter[str]:
-        """Participant-days of a region and year, per municipality charged.
+        """Participant-days of a region and year, per municipality charged."""
+        return Counter(d.municipality_id for d in self.counted_days(region_id, year))
+
+    def counted_days(
+        self, region_id: str | None = None, year: int | None = None
+    ) -> Iterator[CountedDay]:
+        """Every participant-day that counts (of one region and year, or all), with what it
+        belongs to: the occasion's plan, the day's date and the municipality charged. The pot,
+        the invoices and the national dashboard all count days here.
 
         Each day is charged to the municipality the participant belonged to at the
         attendance's `occurred_at` (see `Timeline.at` for an attendance older than every
         membership event).
         """
-        days: Counter[str] = Counter()
-        for occasion_id, plan in self.occasions.in_region(region_id):
-            in_year = {d for d, date in plan.dates.items() if date.year == year}
-            if not in_year:
-                continue
+        plans = (self.occasions.plans.items() if region_id is None
+                 else self.occasions.in_region(region_id))
+        for occasion_id, plan in plans:
+            dates = plan.dates
+            if year is not None:
+                dates = {d: date for d, date in dates.items() if date.year == year}
+                if not dates:
+                    continue
             for participant_id, attended in self.attendance.participants(occasion_id):
                 for day, at in attended.items():
-                    if day in in_year:
+                    date = dates.get(day)
+                    if date is not None:
                         municipality_id = self.memberships.at(participant_id, at)
                         if municipality_id is not None:
-                            days[municipality_id] += 1
-        return days
+                            yield CountedDay(plan, participant_id, day, date, municipality_id)
 
     def trainer_points(self, region_id: str, year: int) -> dict[str, TrainerPoints]:
         """Points per trainer in a region and year, by the price list in force there.

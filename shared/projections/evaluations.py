@@ -85,6 +85,12 @@ class Evaluations:
     def completions(self) -> Completions:
         return self._completions
 
+    def responses(self) -> list[tuple[ResponseKey, Mapping[str, int]]]:
+        """Every response that counts (one per occasion and respondent, the latest), with its
+        course, occasion and respondent: for readers that group them otherwise (by mode, by
+        region)."""
+        return self._responses.items()
+
 
 def _courses_of(
     handler: Callable[[Envelope], CompletionChanges],

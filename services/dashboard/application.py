@@ -1,0 +1,45 @@
+"""Wiring of the dashboard: its database, its worker (faust) and its web application."""
+
+from __future__ import annotations
+
+import logging
+
+from services.dashboard import store
+from services.dashboard.store import FiguresStore
+from services.dashboard.stream import Worker
+from shared.platform.db import Database
+from shared.platform.observability import configure_logging, serve_ops
+from shared.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAME = "dashboard"
+WORKER_OPS_PORT = 8204
+WEB_PORT = 8010
+
+
+def database(settings: Settings | None = None) -> Database:
+    return Database((settings or Settings()).database_url_for(NAME))
+
+
+def migrate(url: str | None = None) -> None:
+    db = Database(url) if url else database()
+    try:
+        store.migrate(db)
+    finally:
+        db.close()
+
+
+def run_worker(ops_port: int | None = None, group_id: str | None = None) -> None:
+    """The stream processor in the foreground: restores the figures from its database, then
+    follows the bus. `/health` answers once it is following."""
+    settings = Settings()
+    configure_logging("dashboard-worker", settings.log_level)
+    figures = FiguresStore(database(settings))
+    restored = figures.restore()
+    worker = Worker(figures, settings.kafka_bootstrap, group_id=group_id or "yrkesresan.dashboard")
+    serve_ops(settings.host, ops_port or WORKER_OPS_PORT,
+              lambda: {"ok": True, "consumer": NAME, "restored": restored,
+                       "applied": worker.applied})
+    log.info("dashboard worker starting", extra={"restored": restored})
+    worker.run(settings.log_level)

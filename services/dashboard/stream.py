@@ -1,0 +1,80 @@
+"""The dashboard's stream processor: a faust-streaming agent over the contract's topics.
+
+The agent takes the envelopes in batches (up to `BATCH` or what arrived within `WITHIN`
+seconds) and hands each batch to the figures store, off the event loop, in one transaction.
+faust acks a batch's offsets only after the agent has taken the next one, so offsets are
+committed after the figures: a crash re-reads at most the batches not yet committed, and their
+ids make them change nothing. No faust Table: see `store.py` for why the figures live in the
+database instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+
+from services.dashboard.store import FiguresStore
+from shared.events import ALL_TOPICS, ContractError, Envelope, UnknownEventType, parse_envelope
+from shared.platform.observability import EVENTS_APPLIED, EVENTS_DUPLICATE, EVENTS_UNKNOWN_TYPE
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+WITHIN = 0.2
+
+
+def envelopes(values: Iterable[bytes | None]) -> list[Envelope]:
+    """The valid envelopes of a batch. An unknown type is skipped and counted (CONTRACT.md);
+    a value that is not an envelope at all is logged and skipped: the dashboard is a reader,
+    and the services' own consumers dead-letter it."""
+    valid = []
+    for value in values:
+        try:
+            valid.append(parse_envelope(value or b""))
+        except UnknownEventType as e:
+            EVENTS_UNKNOWN_TYPE.labels("dashboard", e.type_name).inc()
+        except ContractError as e:
+            log.warning("not a contract envelope; skipped", extra={"error": str(e)})
+    return valid
+
+
+class Worker:
+    """The faust app and what it feeds; `healthy` once the first batch (or none) is in."""
+
+    def __init__(self, store: FiguresStore, bootstrap: str, group_id: str = "yrkesresan.dashboard",
+                 topics: Iterable[str] = ALL_TOPICS) -> None:
+        self.store = store
+        self.applied = 0
+        self.app = faust.App(
+            group_id,
+            broker=[f"kafka://{b}" for b in bootstrap.split(",")],
+            value_serializer="raw",
+            key_serializer="raw",
+            web_enabled=False,
+            web_host="127.0.0.1",
+            # Joins on the local broker take half a session timeout (KAFKA.md).
+            broker_session_timeout=6,
+            broker_heartbeat_interval=1.5,
+            consumer_auto_offset_reset="earliest",
+            topic_allow_declare=False,
+        )
+        self.topic = self.app.topic(*topics, value_serializer="raw", key_serializer="raw")
+        self.app.agent(self.topic, name="dashboard-figures")(self._figures)
+
+    async def _figures(self, stream: Any) -> None:
+        loop = asyncio.get_running_loop()
+        async for values in stream.take(BATCH, within=WITHIN):
+            batch = envelopes(values)
+            new = await loop.run_in_executor(None, self.store.apply_batch, batch)
+            self.applied += new
+            EVENTS_APPLIED.labels("dashboard").inc(new)
+            EVENTS_DUPLICATE.labels("dashboard").inc(len(batch) - new)
+
+    def run(self, loglevel: str = "INFO") -> None:
+        """Run the worker in the foreground until SIGTERM or SIGINT."""
+        worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+        worker.execute_from_commandline()
