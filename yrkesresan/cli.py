@@ -39,7 +39,7 @@ def migrate(
     """Create every service's tables (run before the services; they never create tables)."""
     from yrkesresan import processes
 
-    everything = [*SERVICE_NAMES, "notification", "dashboard"]
+    everything = [*SERVICE_NAMES, "notification", "dashboard", "regions"]
     if service and (unknown := set(service) - set(everything)):
         raise typer.BadParameter(f"unknown {sorted(unknown)}; choose from {everything}")
     names = list(service) if service else everything
@@ -69,14 +69,15 @@ def relay(service: Service, ops_port: Annotated[int | None, typer.Option()] = No
 
 @app.command()
 def consume(
-    projection: Annotated[str, typer.Argument(help="progression or certification")],
+    projection: Annotated[str, typer.Argument(
+        help="a projection (progression, certification, ...) or regions (the region streams)")],
     ops_port: Annotated[int | None, typer.Option()] = None,
     group_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Run a projection's Kafka consumer (Kafka → read model)."""
     from yrkesresan import processes
 
-    if projection not in processes.projections():
+    if projection not in processes.projections() and projection != "regions":
         raise typer.BadParameter(f"unknown projection {projection!r}")
     processes.consume(projection, ops_port, group_id)
 

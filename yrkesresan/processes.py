@@ -66,7 +66,7 @@ def projections() -> dict[str, Callable[[], Any]]:
 # Every consumer, and the port of its `/health` and `/metrics` by default
 # (`YRKESRESAN_<NAME>_CONSUMER_OPS_PORT` overrides it, `-` as `_`).
 CONSUMER_OPS_PORTS = {"progression": 8200, "certification": 8201, "scheduling-registry": 8202,
-                      "enrolment-catalogue": 8203}
+                      "enrolment-catalogue": 8203, "regions": 8204}
 
 
 def _on_sigterm(stop: Callable[[], None]) -> None:
@@ -89,6 +89,10 @@ def migrate(names: list[str]) -> None:
             from services.dashboard import application as dashboard
 
             dashboard.migrate()
+        elif name == "regions":
+            from services.regions import application as regions_app
+
+            regions_app.migrate()
         else:
             specs[name].migrate()
 
@@ -124,6 +128,9 @@ def relay(name: str, ops_port: int | None = None) -> None:
 
 
 def consume(name: str, ops_port: int | None = None, group_id: str | None = None) -> None:
+    if name == "regions":
+        regions(ops_port, group_id)
+        return
     settings = Settings()
     configure_logging(f"{name}-consumer", settings.log_level)
     runner = projections()[name]()
@@ -133,6 +140,42 @@ def consume(name: str, ops_port: int | None = None, group_id: str | None = None)
                        "applied": runner.applied.count()})
     _on_sigterm(consumer.stop)
     consumer.run()
+
+
+def regions(ops_port: int | None = None, group_id: str | None = None) -> None:
+    """The regions' stream processor: routes the service topics into each region's log and
+    publishes it to `yrkesresan.region.<region_id>.v1` (services/regions). Not a projection
+    of the registry: its log keeps the order events were routed in, which a rebuild from the
+    stores would not reproduce."""
+    import threading
+
+    from services.regions import application as regions_app
+    from services.regions.adapters.publisher import RegionPublisher
+
+    settings = Settings()
+    configure_logging("regions", settings.log_level)
+    service = regions_app.bootstrap()
+    runner = service.runner()
+    consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap,
+                                group_id=group_id or regions_app.GROUP_ID)
+    publisher = RegionPublisher(service.db, settings.kafka_bootstrap)
+    serve_ops(settings.host, ops_port or CONSUMER_OPS_PORTS["regions"],
+              lambda: {"ok": consumer.healthy and publisher.healthy, "consumer": "regions",
+                       "published": publisher.published})
+
+    def stop() -> None:
+        consumer.stop()
+        publisher.stop()
+
+    _on_sigterm(stop)
+    publishing = threading.Thread(target=publisher.run, name="region-publisher", daemon=True)
+    publishing.start()
+    try:
+        consumer.run()
+    finally:
+        publisher.stop()
+        publishing.join(timeout=30)
+        service.close()
 
 
 def notify(ops_port: int | None = None, group_id: str | None = None) -> None:

@@ -1,0 +1,150 @@
+"""Publishes each region's log to `yrkesresan.region.<region_id>.v1`, at least once.
+
+Like the services' relays: it reads the log from the position it last recorded, publishes with
+acks=all and the source event's key (so per-key order holds as on the service topics), and
+records the new position only once the broker has acknowledged the batch. A re-publish carries
+the same envelope ids, which every consumer deduplicates. When the broker comes back empty (the
+local one keeps everything in memory) a region topic that was published to is missing; its
+position goes back to 0 and the whole log is published again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.errors import KafkaError
+
+from services.regions.application import read_log, region_topic
+from shared.platform.broker import ensure_topics
+from shared.platform.db import Database
+from shared.platform.observability import EVENTS_RELAYED
+
+log = logging.getLogger(__name__)
+
+
+class RegionPublisher:
+    def __init__(self, db: Database, bootstrap: str, *, batch: int = 1000,
+                 idle_sleep: float = 0.1, check_every: float = 5.0) -> None:
+        self.db = db
+        self.bootstrap = bootstrap
+        self.batch = batch
+        self.idle_sleep = idle_sleep
+        self.check_every = check_every
+        self.stopping = threading.Event()
+        self.healthy = False
+        self.published = 0
+        self._producer: KafkaProducer | None = None
+        self._created: set[str] = set()
+        self._checked_at = 0.0
+        self._unnamed: set[str] = set()
+
+    # -- positions -------------------------------------------------------------------------
+
+    def _positions(self) -> dict[str, tuple[int, int]]:
+        """region -> (published up to, last in log)."""
+        done = dict(self.db.execute("SELECT region_id, position FROM region_published"))
+        return {region: (int(done.get(region, 0)), int(last)) for region, last in self.db.execute(
+            "SELECT region_id, MAX(position) FROM region_events GROUP BY region_id")}
+
+    def _record(self, region: str, position: int) -> None:
+        self.db.execute(
+            "INSERT INTO region_published (region_id, position) VALUES (%s, %s) "
+            "ON CONFLICT (region_id) DO UPDATE SET position = excluded.position",
+            (region, position))
+
+    # -- broker ----------------------------------------------------------------------------
+
+    def _connect(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+                linger_ms=5, request_timeout_ms=10000, retries=5)
+        return self._producer
+
+    def _drop(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=1)
+            except Exception:  # noqa: BLE001 - closing a broken producer may fail too
+                pass
+            self._producer = None
+        self._created.clear()
+        self._checked_at = 0.0
+
+    def _check_topics(self, positions: dict[str, tuple[int, int]]) -> None:
+        """Start a region over where its topic is gone (the broker came back empty)."""
+        if time.monotonic() - self._checked_at < self.check_every:
+            return
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
+        try:
+            existing = set(admin.list_topics())
+        finally:
+            admin.close()
+        self._checked_at = time.monotonic()
+        for region, (done, _) in positions.items():
+            topic = region_topic(region)
+            if topic and done > 0 and topic not in existing:
+                log.warning("region topic missing; publishing its log again",
+                            extra={"region_id": region, "topic": topic})
+                self._record(region, 0)
+                self._created.discard(topic)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def publish_once(self) -> int:
+        """Publish what each region's log holds beyond its recorded position; how many."""
+        positions = self._positions()
+        self._check_topics(positions)
+        positions = self._positions()
+        sent = 0
+        for region, (done, last) in sorted(positions.items()):
+            if done >= last:
+                continue
+            topic = region_topic(region)
+            if topic is None:
+                if region not in self._unnamed:
+                    self._unnamed.add(region)
+                    log.warning("region id cannot name a topic; served by the feed only",
+                                extra={"region_id": region})
+                continue
+            if topic not in self._created:
+                ensure_topics(self.bootstrap, [topic])
+                self._created.add(topic)
+            rows = read_log(self.db, region, done, self.batch)
+            producer = self._connect()
+            sends = [producer.send(topic, key=row.key.encode(), value=row.envelope.encode())
+                     for row in rows]
+            producer.flush(timeout=30)
+            for send in sends:
+                if send.failed():  # nothing recorded: the batch goes again
+                    raise send.exception
+            self._record(region, rows[-1].position)
+            sent += len(rows)
+        EVENTS_RELAYED.labels("regions").inc(sent)
+        self.published += sent
+        return sent
+
+    def run(self) -> None:
+        errors = 0
+        while not self.stopping.is_set():
+            try:
+                sent = self.publish_once()
+            except KafkaError as e:
+                errors += 1
+                log.warning("publishing failed; retrying", extra={"error": repr(e),
+                                                                  "errors_in_a_row": errors})
+                self._drop()
+                self.healthy = False
+                self.stopping.wait(min(2**errors * 0.1, 5))
+                continue
+            errors = 0
+            self.healthy = True
+            if not sent:
+                self.stopping.wait(self.idle_sleep)
+        self._drop()
+
+    def stop(self) -> None:
+        self.stopping.set()

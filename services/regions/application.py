@@ -1,0 +1,143 @@
+"""The regions' streams: wiring of the router, its region log and the publisher.
+
+The router (`domain.RegionRouter`) decides; this keeps what it decided in the component's own
+database, in the same transaction as the applied envelope's id (`ProjectionRunner`): the
+*region log*, per region an ordered list of envelopes with a position of its own. The log is
+what `yrkesresan.region.<region_id>.v1` is published from (`adapters.publisher`, at least once,
+each envelope with its own id) and what the HTTP feed serves from a position
+(`adapters.http`). A redelivered or re-published event is recorded once; an event held for a
+missing fact is kept in the database too, so a restart neither loses nor repeats it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from services.regions.domain import RegionRouter
+from shared.events import ALL_TOPICS, Envelope, parse_envelope
+from shared.platform.consumer import ProjectionRunner
+from shared.platform.db import Cursor, Database
+from shared.platform.settings import Settings
+
+NAME = "regions"
+GROUP_ID = "yrkesresan.regions"
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS region_events (region_id TEXT NOT NULL, position BIGINT NOT NULL,"
+    " event_id TEXT NOT NULL, event_key TEXT NOT NULL, envelope TEXT NOT NULL,"
+    " PRIMARY KEY (region_id, position), UNIQUE (region_id, event_id))",
+    "CREATE TABLE IF NOT EXISTS region_held (event_id TEXT PRIMARY KEY, envelope TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS region_published (region_id TEXT PRIMARY KEY,"
+    " position BIGINT NOT NULL)",
+)
+
+# Kafka topic names allow these characters; a region id outside them gets no topic (its feed
+# still works), and the publisher says so.
+_TOPIC_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+def region_topic(region_id: str) -> str | None:
+    """`yrkesresan.region.<region_id>.v1`, or None where the id cannot name a topic."""
+    return f"yrkesresan.region.{region_id}.v1" if _TOPIC_SAFE.match(region_id) else None
+
+
+class RegionLog:
+    """The projector: routes each envelope and appends it to its regions' logs."""
+
+    name = NAME
+    topics: Sequence[str] = ALL_TOPICS
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.router = RegionRouter()
+        self.next_position: dict[str, int] = {}
+
+    def migrate(self, cur: Cursor) -> None:
+        for ddl in DDL:
+            cur.execute(ddl)
+
+    def reset(self) -> None:
+        self.router = RegionRouter()
+        self.next_position = {}
+
+    def load(self, envelopes: Iterable[Envelope]) -> None:
+        """The facts from every envelope applied before; the held ones and the logs' ends from
+        the tables (what was routed stays routed)."""
+        for env in envelopes:
+            self.router.learn(env)
+        for (raw,) in self.db.execute("SELECT envelope FROM region_held"):
+            env = parse_envelope(raw)
+            self.router.pending[str(env.id)] = env
+        for region, last in self.db.execute(
+                "SELECT region_id, MAX(position) FROM region_events GROUP BY region_id"):
+            self.router.regions.add(region)
+            self.next_position[region] = int(last) + 1
+
+    def apply(self, cur: Cursor, env: Envelope) -> None:
+        routed = self.router.apply(env)
+        if routed.held:
+            cur.execute("INSERT INTO region_held (event_id, envelope) VALUES (%s, %s) "
+                        "ON CONFLICT (event_id) DO NOTHING", (str(env.id), env.to_json().decode()))
+        for event_id in routed.released:
+            cur.execute("DELETE FROM region_held WHERE event_id = %s", (event_id,))
+        for region, out in routed.out:
+            position = self.next_position.get(region, 1)
+            cur.execute(
+                "INSERT INTO region_events (region_id, position, event_id, event_key, envelope)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (region_id, event_id) DO NOTHING",
+                (region, position, str(out.id), out.key(), out.to_json().decode()))
+            if cur.rowcount == 1:
+                self.next_position[region] = position + 1
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    position: int
+    event_id: str
+    key: str
+    envelope: str
+
+
+def read_log(db: Database, region_id: str, after: int = 0, limit: int = 500) -> list[LoggedEvent]:
+    """A region's log after a position, in order."""
+    rows = db.execute(
+        "SELECT position, event_id, event_key, envelope FROM region_events "
+        "WHERE region_id = %s AND position > %s ORDER BY position LIMIT %s",
+        (region_id, after, limit))
+    return [LoggedEvent(int(p), e, k, v) for p, e, k, v in rows]
+
+
+def known_region(db: Database, region_id: str) -> bool:
+    return bool(db.execute("SELECT 1 FROM region_events WHERE region_id = %s LIMIT 1",
+                           (region_id,)))
+
+
+@dataclass
+class Regions:
+    db: Database
+    log: RegionLog
+
+    def runner(self) -> ProjectionRunner:
+        return ProjectionRunner(self.log, self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def database_url(url: str | None = None) -> str:
+    return url or Settings().database_url_for(NAME)
+
+
+def bootstrap(url: str | None = None) -> Regions:
+    db = Database(database_url(url))
+    return Regions(db, RegionLog(db))
+
+
+def migrate(url: str | None = None) -> None:
+    regions = bootstrap(url)
+    try:
+        regions.runner().migrate()
+    finally:
+        regions.close()

@@ -1,0 +1,106 @@
+"""The region streams on real PostgreSQL and the real broker: `yrkesresan consume regions`, started
+as a user starts it, reads the service topics and each `yrkesresan.region.<id>.v1` carries
+exactly that region's events, each once, none of the other region's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from services.regions.application import migrate, region_topic
+from shared.events import parse_envelope
+from shared.platform.broker import LocalBroker, free_port
+from tests.regions_world import World, two_regions
+
+pytestmark = pytest.mark.integration
+
+
+def produce(bootstrap: str, world: World, repeat: int = 1) -> None:
+    """As the relays would: each envelope on its service's topic, keyed as the contract says
+    (and `repeat` times, as a relay re-publishing after a crash would)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for _ in range(repeat):
+        for env in world.envelopes:
+            producer.send(env.topic, key=env.key().encode(), value=env.to_json())
+    producer.flush(timeout=30)
+    producer.close()
+
+
+def read_stream(bootstrap: str, region: str, expected: int,
+                timeout: float = 60) -> tuple[list[str], int]:
+    """(ids in the order read, records the topic holds): read from the beginning until
+    `expected` are seen; what it holds in all is the sum of the partitions' high-water marks
+    after a poll (reliable on the local broker, unlike end offsets)."""
+    topic = region_topic(region)
+    assert topic is not None
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False)
+    ids: list[str] = []
+    try:
+        deadline = time.monotonic() + timeout
+        parts: list[TopicPartition] = []
+        while not parts and time.monotonic() < deadline:
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if not parts:
+                consumer.topics()  # refresh the metadata: the topic appears on first publish
+                time.sleep(0.2)
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        while len(ids) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                for record in batch:
+                    env = parse_envelope(record.value)  # contract form, or this fails
+                    assert record.key.decode() == env.key()
+                    ids.append(str(env.id))
+        held = sum(consumer.highwater(tp) or 0 for tp in parts)
+        return ids, held
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def regions_process(pg_url: str, broker: LocalBroker, tmp_path: Path) -> Iterator[
+        subprocess.Popen[bytes]]:
+    migrate(pg_url)
+    env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap,
+           "YRKESRESAN_REGIONS_DATABASE_URL": pg_url, "YRKESRESAN_VAR_DIR": str(tmp_path)}
+    log = (tmp_path / "regions.log").open("wb")
+    group = f"yrkesresan.regions.test-{uuid.uuid4().hex[:8]}"  # other tests share the broker
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "yrkesresan", "consume", "regions", "--ops-port",
+         str(free_port()), "--group-id", group], env=env, stdout=log, stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    print((tmp_path / "regions.log").read_text(errors="replace")[-3000:])
+
+
+def test_a_region_s_stream_carries_its_own_events_once_and_nothing_of_another_s(
+    regions_process: subprocess.Popen[bytes], broker: LocalBroker,
+) -> None:
+    world = two_regions(uuid.uuid4().hex[:8])
+    produce(broker.bootstrap, world, repeat=2)  # every event twice on the service topics
+    streams = {}
+    for region in (world.a, world.b):
+        expected = world.expected(region)
+        ids, held = read_stream(broker.bootstrap, region, len(expected))
+        assert regions_process.poll() is None, "the regions process exited"
+        assert set(ids) == expected, region
+        assert len(ids) == len(expected) == held  # each once, and nothing else on the topic
+        streams[region] = set(ids)
+    a_only = world.expected(world.a) - world.expected(world.b)
+    b_only = world.expected(world.b) - world.expected(world.a)
+    assert a_only and b_only
+    assert not streams[world.a] & b_only and not streams[world.b] & a_only
