@@ -30,9 +30,15 @@ class World:
     b: str
     events: list[tuple[Envelope, frozenset[str]]] = field(default_factory=list)
     catalogue: list[Envelope] = field(default_factory=list)
+    _clock: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def _now(self) -> dt.datetime:
+        self._clock += dt.timedelta(milliseconds=1)
+        return self._clock
 
     def add(self, data: c.EventData, when: float, *regions: str) -> Envelope:
-        env = new_envelope(data, occurred_at=at(when))
+        """Recorded in the order added (the relays publish each service's events so)."""
+        env = new_envelope(data, occurred_at=at(when), recorded_at=self._now())
         self.events.append((env, frozenset(regions)))
         return env
 
@@ -69,7 +75,7 @@ def two_regions(tag: str) -> World:
     w.catalogue.append(new_envelope(c.CoursePublished.model_validate({
         "course_id": course, "journey": "barn_och_unga", "level": "ny", "title": "Samtal",
         "preparations": [{"item_id": "f1", "title": "Läs", "mandatory": True}],
-        "deepening_tasks": []}), occurred_at=at(0.2)))
+        "deepening_tasks": []}), occurred_at=at(0.2), recorded_at=w._now()))
     w.events.append((w.catalogue[0], frozenset({a, b})))
     w.add(c.PriceListSet.model_validate({
         "region_id": a, "year": 2026, "components": {

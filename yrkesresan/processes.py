@@ -150,14 +150,15 @@ def regions(ops_port: int | None = None, group_id: str | None = None) -> None:
     import threading
 
     from services.regions import application as regions_app
+    from services.regions.adapters.consumer import RegionConsumer
     from services.regions.adapters.publisher import RegionPublisher
 
     settings = Settings()
     configure_logging("regions", settings.log_level)
     service = regions_app.bootstrap()
     runner = service.runner()
-    consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap,
-                                group_id=group_id or regions_app.GROUP_ID)
+    consumer = RegionConsumer(runner, settings.kafka_bootstrap,
+                              group_id=group_id or regions_app.GROUP_ID)
     publisher = RegionPublisher(service.db, settings.kafka_bootstrap)
     serve_ops(settings.host, ops_port or CONSUMER_OPS_PORTS["regions"],
               lambda: {"ok": consumer.healthy and publisher.healthy, "consumer": "regions",

@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.regions.domain import RegionRouter
+from services.regions.domain import EnrolmentReady, RegionRouter, Routed, always
 from shared.events import ALL_TOPICS, Envelope, parse_envelope
-from shared.platform.consumer import ProjectionRunner
+from shared.platform.consumer import AppliedLog, ProjectionRunner
 from shared.platform.db import Cursor, Database
 from shared.platform.settings import Settings
 
@@ -49,9 +49,10 @@ class RegionLog:
     name = NAME
     topics: Sequence[str] = ALL_TOPICS
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, enrolment_ready: EnrolmentReady = always) -> None:
         self.db = db
-        self.router = RegionRouter()
+        self.enrolment_ready = enrolment_ready
+        self.router = RegionRouter(enrolment_ready)
         self.next_position: dict[str, int] = {}
 
     def migrate(self, cur: Cursor) -> None:
@@ -59,7 +60,7 @@ class RegionLog:
             cur.execute(ddl)
 
     def reset(self) -> None:
-        self.router = RegionRouter()
+        self.router = RegionRouter(self.enrolment_ready)
         self.next_position = {}
 
     def load(self, envelopes: Iterable[Envelope]) -> None:
@@ -76,8 +77,24 @@ class RegionLog:
             self.next_position[region] = int(last) + 1
 
     def apply(self, cur: Cursor, env: Envelope) -> None:
-        routed = self.router.apply(env)
-        if routed.held:
+        self._write(cur, self.router.apply(env), env)
+
+    def release(self) -> int:
+        """Route and record what is held and can be routed now; how many were released."""
+        if not self.router.pending:
+            return 0
+        try:
+            with self.db.transaction() as cur:
+                routed = self.router.release()
+                self._write(cur, routed, None)
+        except Exception:
+            self.reset()  # the fold may hold what the database rolled back
+            self.load(AppliedLog(self.db, self.name).envelopes())
+            raise
+        return len(routed.released)
+
+    def _write(self, cur: Cursor, routed: Routed, env: Envelope | None) -> None:
+        if env is not None and routed.held:
             cur.execute("INSERT INTO region_held (event_id, envelope) VALUES (%s, %s) "
                         "ON CONFLICT (event_id) DO NOTHING", (str(env.id), env.to_json().decode()))
         for event_id in routed.released:

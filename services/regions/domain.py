@@ -20,27 +20,38 @@ An event that names both a participant and an occasion goes to both regions (a p
 may take a course in another region: the occasion's region runs and bills it, the
 participant's region follows its person).
 
-An event whose region cannot be known yet (its participant's registration, its occasion's plan
-or its municipality's region has not arrived: there is no order across topics) is *held*, never
-dropped or guessed, and released as soon as what it needs arrives. Which regions it then goes
-to depends only on the facts, not on when they arrived.
+An event whose region cannot be known yet is *held*, never dropped or guessed, and released as
+soon as what it needs has arrived: its participant's registration, its occasion's plan, its
+municipality's region; and, for an event about a participant that does not travel on the
+enrolment topic (bookings, days, completions), the participant's moves recorded before it.
+There is no order across topics, so the caller says when the enrolment topic has been read
+that far (`enrolment_ready`, given the event's recording time; `adapters.consumer` answers it
+from the enrolment partitions' progress). Which regions an event goes to then depends only on
+the facts, not on the order they arrived in.
 
-Known limit: an event is routed with the facts known when it is released. A move that arrives
-after events that occurred after it (recorded late, or racing them across topics) does not
-re-route what was already routed.
+Known limit: a move recorded *after* an event that it precedes in `occurred_at` (a move
+entered late, backdated) does not re-route what was already routed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events import Envelope
+from shared.events import Envelope, topic_name
 from shared.projections.memberships import Memberships
 from shared.projections.versions import LatestBy, stamp_of
 
 _JUST_BEFORE = dt.timedelta(microseconds=1)
+ENROLMENT_TOPIC = topic_name("enrolment")
+EnrolmentReady = Callable[[dt.datetime], bool]
+
+
+def always(_: dt.datetime) -> bool:
+    """Every fact is already known: a log read in full, as in the tests."""
+    return True
 
 
 @dataclass
@@ -60,7 +71,8 @@ class Unresolved(Exception):
 class RegionRouter:
     """The routing fold: the facts routing needs, the held envelopes, the regions seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, enrolment_ready: EnrolmentReady = always) -> None:
+        self.enrolment_ready = enrolment_ready
         self.municipalities: LatestBy[str, str] = LatestBy()  # municipality -> region
         self.memberships = Memberships()
         self.registered: set[str] = set()  # participants whose registration has arrived
@@ -110,6 +122,9 @@ class RegionRouter:
             if participant is None:
                 raise Unresolved(f"certificate {data.certificate_id}")
         if participant is not None:
+            if env.topic != ENROLMENT_TOPIC and not self.enrolment_ready(
+                    env.recorded_at or env.occurred_at):
+                raise Unresolved(f"moves of participant {participant} recorded before it")
             found.add(self._participant_region(participant, env.occurred_at))
             if env.type == "ParticipantMoved":
                 found.add(self._participant_region(participant, env.occurred_at - _JUST_BEFORE))
@@ -168,6 +183,12 @@ class RegionRouter:
             for course in sorted(self.catalogue.values(), key=stamp_of):
                 if course is not env:
                     routed.out.append((region, course))
+
+    def release(self) -> Routed:
+        """Route what is held and can be now (the enrolment topic has been read further)."""
+        routed = Routed()
+        self._release(routed)
+        return routed
 
     def _release(self, routed: Routed) -> None:
         """Route the held envelopes that can be now, oldest first. Releasing one teaches

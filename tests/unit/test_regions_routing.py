@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from pathlib import Path
 
@@ -64,6 +65,28 @@ def test_a_participant_event_goes_to_the_region_of_the_municipality_at_the_time(
     assert "ParticipantLevelChanged" in pm_in_b and "ParticipantLevelChanged" not in pm_in_a
     assert "ParticipantRegistered" in pm_in_a and "ParticipantRegistered" not in pm_in_b
     assert "ParticipantMoved" in pm_in_a and "ParticipantMoved" in pm_in_b
+
+
+def test_a_participant_s_event_from_another_topic_waits_for_the_moves_recorded_before_it() -> None:
+    """pm's day 2 (scheduling) is read before pm's move (enrolment): it is held until the
+    enrolment topic has been read that far, then goes to the region pm had moved to too."""
+    world = two_regions("u7")
+    pm = world.people()["pm"]
+    move = next(e for e in world.envelopes if e.type == "ParticipantMoved")
+    day2 = next(e for e in world.envelopes if e.type == "CourseDayAttended"
+                and e.data.participant_id == pm and e.data.day == 2)  # type: ignore[attr-defined]
+    assert move.recorded_at is not None
+    read_to = [move.recorded_at - dt.timedelta(milliseconds=1)]  # enrolment: not the move yet
+    router = RegionRouter(lambda recorded: read_to[0] >= recorded)
+    for env in world.envelopes:
+        if env is not move:
+            router.apply(env)
+    assert str(day2.id) in router.pending
+    router.apply(move)
+    read_to[0] = move.recorded_at + dt.timedelta(days=1)  # enrolment read past it
+    routed = router.release()
+    assert {region for region, e in routed.out if e is day2} == {world.a, world.b}
+    assert router.pending == {}
 
 
 def test_a_region_first_seen_late_gets_the_whole_catalogue() -> None:
