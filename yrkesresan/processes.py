@@ -66,7 +66,7 @@ def projections() -> dict[str, Callable[[], Any]]:
 # Every consumer, and the port of its `/health` and `/metrics` by default
 # (`YRKESRESAN_<NAME>_CONSUMER_OPS_PORT` overrides it, `-` as `_`).
 CONSUMER_OPS_PORTS = {"progression": 8200, "certification": 8201, "scheduling-registry": 8202,
-                      "enrolment-catalogue": 8203, "regions": 8204}
+                      "enrolment-catalogue": 8203, "regions": 8205}
 
 
 def _on_sigterm(stop: Callable[[], None]) -> None:
