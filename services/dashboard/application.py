@@ -43,3 +43,23 @@ def run_worker(ops_port: int | None = None, group_id: str | None = None) -> None
                        "applied": worker.applied})
     log.info("dashboard worker starting", extra={"restored": restored})
     worker.run(settings.log_level)
+
+
+def serve_web(port: int | None = None) -> None:
+    """The web application in the foreground (uvicorn)."""
+    import uvicorn
+
+    from services.dashboard.adapters.web import create_web
+    from services.dashboard.store import FiguresReader
+
+    settings = Settings()
+    configure_logging("dashboard-web", settings.log_level)
+    web = create_web(FiguresReader(database(settings)))
+    uvicorn.run(web, host=settings.host, port=port or web_port(), log_config=None,
+                access_log=False)
+
+
+def web_port() -> int:
+    import os
+
+    return int(os.environ.get("YRKESRESAN_DASHBOARD_PORT", WEB_PORT))

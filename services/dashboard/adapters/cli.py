@@ -21,5 +21,15 @@ def worker_command(
     application.run_worker(ops_port, group_id)
 
 
+@dashboard.command("web")
+def web_command(
+    port: Annotated[int | None, typer.Option(help="default 8010")] = None,
+) -> None:
+    """Run the web application: the overview, Stationen and Plattformen."""
+    from services.dashboard import application
+
+    application.serve_web(port)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(dashboard, name="dashboard")

@@ -1,0 +1,102 @@
+// The overview's figures and charts, redrawn whenever the server says new figures are stored
+// (server-sent events from /api/handelser). plotly.js is served by the project (/vendor/).
+"use strict";
+
+const sv = new Intl.NumberFormat("sv-SE");
+const MODES = {on_site: "På plats", digital: "Digitalt", mixed: "Blandat"};
+const LEVELS = {ny: "Ny", van: "Van", erfaren: "Erfaren", chef: "Arbetsledare och chef"};
+const LAYOUT = {margin: {t: 40, r: 10, b: 80, l: 60}, font: {family: "system-ui, sans-serif"},
+                legend: {orientation: "h", y: -0.25}, separators: ", "};
+const CONFIG = {displaylogo: false, responsive: true, locale: "sv"};
+
+function pick(cell, path) {
+  return path.split(".").reduce((v, k) => (v == null ? v : v[k]), cell);
+}
+
+function format(value, how) {
+  if (value == null) return "–";
+  if (how === "procent") return (value * 100).toFixed(1).replace(".", ",") + " %";
+  return sv.format(value);
+}
+
+function draw(id, traces, title, extra) {
+  const el = document.getElementById(id);
+  if (!el || typeof Plotly === "undefined") return;
+  Plotly.react(el, traces, Object.assign({}, LAYOUT, {title: {text: title}}, extra || {}), CONFIG);
+}
+
+function bars(rows, label, series) {
+  return series.map(([key, name]) => ({type: "bar", name, x: rows.map(label),
+                                       y: rows.map((r) => pick(r, key))}));
+}
+
+function evaluations(cell) {
+  const modes = Object.keys(cell.evaluations || {});
+  const names = modes.map((m) => MODES[m] || m);
+  return [
+    {type: "bar", name: "Medelbetyg (1–5)", x: names,
+     y: modes.map((m) => cell.evaluations[m].mean)},
+    {type: "bar", name: "Svarsfrekvens", x: names, yaxis: "y2",
+     y: modes.map((m) => cell.evaluations[m].response_rate)},
+  ];
+}
+
+function render(data) {
+  const cell = data.cell;
+  document.querySelectorAll("[data-figure]").forEach((el) => {
+    el.textContent = format(pick(cell, el.dataset.figure), el.dataset.format);
+  });
+  const twoAxes = {barmode: "group", yaxis: {title: {text: "Medelbetyg"}, range: [0, 5]},
+                   yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%"}};
+  if (data.level === "nation") {
+    const months = data.months.filter((m) => m.id !== "okänd");
+    draw("chart-months", [
+      {type: "scatter", mode: "lines", name: "Deltagardagar", x: months.map((m) => m.id),
+       y: months.map((m) => m.participant_days)},
+      {type: "scatter", mode: "lines", name: "Genomförda kurser", x: months.map((m) => m.id),
+       y: months.map((m) => m.completions)},
+      {type: "scatter", mode: "lines", name: "Nya deltagare", x: months.map((m) => m.id),
+       y: months.map((m) => m.registered)},
+    ], "Per månad");
+    draw("chart-children", bars(data.children, (r) => r.name,
+      [["participant_days", "Deltagardagar"], ["completions", "Genomförda kurser"]]),
+      "Per region", {barmode: "group"});
+    draw("chart-courses", bars(data.courses, (r) => r.name,
+      [["completions", "Genomförda"], ["started", "Påbörjade"]]), "Per kurs", {barmode: "group"});
+    draw("chart-levels", bars(data.levels, (r) => LEVELS[r.id] || r.id,
+      [["registered", "Registrerade"], ["completions", "Genomförda kurser"]]), "Per nivå",
+      {barmode: "group"});
+    draw("chart-modes", evaluations(cell), "Utvärderingar per form", twoAxes);
+  } else if (data.level === "region") {
+    draw("chart-children", bars(data.children, (r) => r.name,
+      [["participant_days", "Deltagardagar"], ["completions", "Genomförda kurser"],
+       ["registered", "Registrerade"]]), "Per kommun", {barmode: "group"});
+    draw("chart-modes", evaluations(cell), "Utvärderingar per form", twoAxes);
+    const years = Object.keys(cell.pot_by_year || {});
+    draw("chart-pot", [{type: "bar", name: "Utbildarpott (kr)", x: years,
+                        y: years.map((y) => cell.pot_by_year[y])}], "Utbildarpott per år");
+  } else {
+    draw("chart-own", [{type: "bar", name: cell.name,
+      x: ["Registrerade", "Aktiva", "Deltagardagar", "Genomförda kurser", "Intyg"],
+      y: [cell.registered, cell.active, cell.participant_days, cell.completions,
+          cell.certificates]}], "Kommunens siffror");
+  }
+  const stamp = document.getElementById("updated");
+  if (stamp) {
+    stamp.dataset.version = data.version;
+    stamp.textContent = "Senast uppdaterad " + new Date().toLocaleTimeString("sv-SE") + ".";
+  }
+}
+
+async function refresh(api) {
+  const response = await fetch(api, {credentials: "same-origin"});
+  if (response.ok) render(await response.json());
+}
+
+const kpis = document.getElementById("kpis");
+if (kpis) {
+  const api = kpis.dataset.api;
+  refresh(api);
+  const source = new EventSource("/api/handelser");
+  source.addEventListener("figures", () => refresh(api));
+}
