@@ -247,6 +247,53 @@ COURSES = Fact(
 )
 
 
+# --- billing's closed years and the trainers' teams -------------------------------------------
+
+def _year_closed(cur: Cursor, p: str, env: Envelope) -> None:
+    data = cast(contract.YearClosed, env.data)
+    cur.execute(f"INSERT INTO {p}_closed_years (region_id, year) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING", (data.region_id, data.year))
+
+
+CLOSED_YEARS = Fact(
+    "closed_years", topic_name("billing"),
+    ("CREATE TABLE IF NOT EXISTS {p}_closed_years (region_id TEXT NOT NULL, "
+     "year INTEGER NOT NULL, PRIMARY KEY (region_id, year))",),
+    {"YearClosed": _year_closed},
+)
+"""The years a region has closed (`YearClosed`, billing's): attendance for them is late."""
+
+
+def _assignment(cur: Cursor, p: str, env: Envelope, role: str | None) -> None:
+    data: Any = env.data
+    cur.execute(
+        f"INSERT INTO {p}_assignments (occasion_id, trainer_id, role, stamp) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (occasion_id, trainer_id) DO UPDATE SET "
+        f"role = {_newer(p, 'assignments', 'role')}, "
+        f"stamp = {_newer(p, 'assignments', 'stamp')}",
+        (data.occasion_id, data.trainer_id, role, stamp(env)))
+
+
+def _assigned(cur: Cursor, p: str, env: Envelope) -> None:
+    _assignment(cur, p, env, str(cast(contract.TrainerAssigned, env.data).role))
+
+
+def _unassigned(cur: Cursor, p: str, env: Envelope) -> None:
+    _assignment(cur, p, env, None)
+
+
+ASSIGNMENTS = Fact(
+    "assignments", topic_name("scheduling"),
+    ("CREATE TABLE IF NOT EXISTS {p}_assignments (occasion_id TEXT NOT NULL, "
+     "trainer_id TEXT NOT NULL, role TEXT, stamp TEXT NOT NULL, "
+     "PRIMARY KEY (occasion_id, trainer_id))",
+     "CREATE INDEX IF NOT EXISTS {p}_assignments_trainer ON {p}_assignments (trainer_id)"),
+    {"TrainerAssigned": _assigned, "TrainerUnassigned": _unassigned},
+)
+"""Who is on which occasion's team, in which role (`TrainerAssigned`; the latest `occurred_at`
+wins against `TrainerUnassigned`, which leaves the role empty)."""
+
+
 # --- the projector and its runner -------------------------------------------------------------
 
 
@@ -410,6 +457,20 @@ class Known:
             "AND k.participant_id = c.participant_id AND k.course_id = c.course_id "
             "AND k.occasion_id = c.occasion_id))", (region_id,))
         return {(str(r[0]), str(r[1])) for r in rows}
+
+    def year_closed(self, region_id: str, year: int) -> bool:
+        """Whether the region has closed the year (a copy that keeps `CLOSED_YEARS`)."""
+        return bool(self.db.execute(
+            f"SELECT 1 FROM {self.p}_closed_years WHERE region_id = %s AND year = %s",
+            (region_id, year)))
+
+    def assignments_of(self, trainer_id: str) -> dict[str, str]:
+        """occasion -> role, for the teams the trainer is on now (a copy that keeps
+        `ASSIGNMENTS`)."""
+        rows = self.db.execute(
+            f"SELECT occasion_id, role FROM {self.p}_assignments WHERE trainer_id = %s "
+            "AND role IS NOT NULL ORDER BY occasion_id", (trainer_id,))
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def course(self, course_id: str) -> contract.CoursePublished | None:
         rows = self.db.execute(f"SELECT body FROM {self.p}_courses WHERE course_id = %s",
