@@ -315,6 +315,15 @@ class RegisterAttendance(Command):
     occurred_at: AwareDatetime | None = None
 
 
+class WithdrawAttendance(Command):
+    """A participant-day reported by mistake, and why (the contract carries the reason: no
+    names in it)."""
+
+    participant_id: Code
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=500), AfterValidator(printable)]
+
+
 # --- planning ---------------------------------------------------------------------------------
 
 
@@ -616,14 +625,38 @@ class Scheduling:
     # -- attendance -------------------------------------------------------------------------
 
     def register_attendance(self, occasion_id: str, day: int, cmd: RegisterAttendance,
-                            actor: str | None = None,
-                            authorize: Authorize | None = None) -> AttendanceRecorded:
-        """All of the day's `CourseDayAttended` and `TrainerDayDelivered` in one transaction."""
+                            actor: str | None = None, authorize: Authorize | None = None,
+                            late: bool = False) -> AttendanceRecorded:
+        """All of the day's `CourseDayAttended` and `TrainerDayDelivered` in one transaction.
+        A day of a year its region has closed (`YearClosed`, from the bus) is refused, unless
+        `late`: the coordinator's late report, which billing carries to the next year."""
         now = self.clock()
         delivered = [(d.trainer_id, d.role.value) for d in cmd.delivered_by]
-        return self._change(occasion_id, lambda o: o.register_attendance(
-            day, cmd.present, delivered, occurred_at=cmd.occurred_at, now=now, actor=actor),
-            authorize)
+
+        def act(o: Occasion) -> AttendanceRecorded:
+            if not late:
+                self._check_year_open(o, day)
+            return o.register_attendance(day, cmd.present, delivered,
+                                         occurred_at=cmd.occurred_at, now=now, actor=actor)
+
+        return self._change(occasion_id, act, authorize)
+
+    def _check_year_open(self, occasion: Occasion, day: int) -> None:
+        date = occasion.day(day).date
+        if self.known.year_closed(occasion.region_id, date.year):
+            raise Conflict(
+                f"Året {date.year} är stängt för fakturering i {occasion.region_id}, så närvaro "
+                f"för dag {day} ({date}) tas inte emot här. Regionens samordnare kan rapportera "
+                f"den i efterhand; den kommer då med som justering på fakturaunderlaget för "
+                f"{date.year + 1}.", field="day")
+
+    def withdraw_attendance(self, occasion_id: str, day: int, cmd: WithdrawAttendance,
+                            actor: str | None = None,
+                            authorize: Authorize | None = None) -> bool:
+        """`AttendanceWithdrawn` for a participant-day reported by mistake; False when it was
+        withdrawn already (nothing recorded)."""
+        return self._change(occasion_id, lambda o: o.withdraw(
+            day, cmd.participant_id, cmd.reason, actor=actor), authorize)
 
     # -- planning ---------------------------------------------------------------------------
 

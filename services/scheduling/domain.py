@@ -183,6 +183,10 @@ class TrainerDayDelivered(DomainEvent, contract.TrainerDayDelivered):
     pass
 
 
+class AttendanceWithdrawn(DomainEvent, contract.AttendanceWithdrawn):
+    pass
+
+
 class CourseOccasionRescheduled(DomainEvent, contract.CourseOccasionRescheduled):
     pass
 
@@ -239,6 +243,7 @@ class Occasion(Aggregate):
         self.called_in: dict[int, dict[str, str]] = {}  # day -> reserve -> replaced trainer
         self.attended: dict[int, set[str]] = {}  # day -> participants
         self.delivered: dict[int, dict[str, str]] = {}  # day -> trainer -> delivery role
+        self.withdrawn: dict[int, set[str]] = {}  # day -> participants whose day was withdrawn
         self.cancelled: str | None = None  # the reason, once cancelled
 
     # -- folding ---------------------------------------------------------------------------
@@ -280,6 +285,10 @@ class Occasion(Aggregate):
 
     def when_TrainerDayDelivered(self, e: TrainerDayDelivered) -> None:  # noqa: N802
         self.delivered.setdefault(e.day, {})[e.trainer_id] = str(e.role)
+
+    def when_AttendanceWithdrawn(self, e: AttendanceWithdrawn) -> None:  # noqa: N802
+        self.attended.get(e.day, set()).discard(e.participant_id)
+        self.withdrawn.setdefault(e.day, set()).add(e.participant_id)
 
     def when_CourseOccasionRescheduled(self, e: CourseOccasionRescheduled) -> None:  # noqa: N802
         self.days = {d.day: d for d in e.days}
@@ -610,7 +619,24 @@ class Occasion(Aggregate):
                          **provenance)
         return AttendanceRecorded(len(new_present), len(new_roles))
 
+    def withdraw(self, day: int, participant_id: str, reason: str, **provenance: Any) -> bool:
+        """Take back a participant-day reported by mistake (`AttendanceWithdrawn`): it no longer
+        counts anywhere, and cannot be reported again. False when withdrawn already."""
+        self.day(day)
+        if participant_id in self.withdrawn.get(day, set()):
+            return False
+        if participant_id not in self.attended.get(day, set()):
+            raise NotFound(f"{participant_id} är inte registrerad som närvarande dag {day} på "
+                           f"kurstillfället {self.occasion_id}.", field="participant_id")
+        self.trigger(AttendanceWithdrawn, participant_id=participant_id,
+                     occasion_id=self.occasion_id, day=day, reason=reason, **provenance)
+        return True
+
     def _check_present(self, day: int, present: Sequence[str]) -> None:
+        gone = sorted(self.withdrawn.get(day, set()).intersection(present))
+        if gone:
+            raise Conflict(f"Närvaron dag {day} har återkallats för {_ids(gone)} och kan inte "
+                           "registreras igen.", field="present")
         registered = self.attended.get(day, set())
         not_booked = [p for p in present if p not in self.booked and p not in registered]
         if not_booked:

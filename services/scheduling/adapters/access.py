@@ -12,6 +12,8 @@ System may do everything. Otherwise:
 | assign trainers | the coordinator of the occasion's region (any registered trainer: regions borrow trainers) |
 | re-plan an occasion's days, cancel it, take a trainer off its team | the coordinator of the occasion's region |
 | call in a reserve (and undo it), register attendance | the occasion's course leader, the coordinator of its region |
+| register attendance for a day of a year the region has closed (a late report) | the coordinator of the occasion's region |
+| withdraw a participant-day reported by mistake (`AttendanceWithdrawn`) | the coordinator of the occasion's region |
 | an occasion's roster | the coordinator of its region, trainers on its team, a municipal administrator (only the participants registered in their municipality) |
 | a participant's bookings | the participant; the administrator of their municipality; the coordinator of their municipality's region |
 | a trainer's assignments | the trainer; the coordinator of their home municipality's region |
@@ -107,6 +109,17 @@ def lead(who: Principal) -> OccasionCheck:
             raise forbid("Bara kurstillfällets kursledare får registrera detta.")
 
     return check
+
+
+def reports_late(who: Principal) -> bool:
+    """Whether the caller may report attendance for a year its region has closed: the
+    region's coordinator (whose scope `lead` checks) or system; the course leader may not."""
+    return who.role in (SYSTEM, COORDINATOR)
+
+
+def withdraw(who: Principal) -> OccasionCheck:
+    """A participant-day reported by mistake is withdrawn by the region's coordinator."""
+    return coordinate(who)
 
 
 def _participant_in_scope(who: Principal, participant_id: str,
