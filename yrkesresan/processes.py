@@ -60,13 +60,14 @@ def projections() -> dict[str, Callable[[], Any]]:
     return {"progression": runner("certification"),
             "certification": runner("certification", "certification_runner"),
             "scheduling-registry": runner("scheduling"),
-            "enrolment-catalogue": runner("enrolment")}
+            "enrolment-catalogue": runner("enrolment"),
+            "billing": runner("billing")}
 
 
 # Every consumer, and the port of its `/health` and `/metrics` by default
 # (`YRKESRESAN_<NAME>_CONSUMER_OPS_PORT` overrides it, `-` as `_`).
 CONSUMER_OPS_PORTS = {"progression": 8200, "certification": 8201, "scheduling-registry": 8202,
-                      "enrolment-catalogue": 8203, "regions": 8205}
+                      "enrolment-catalogue": 8203, "regions": 8205, "billing": 8206}
 
 
 def _on_sigterm(stop: Callable[[], None]) -> None:

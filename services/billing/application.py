@@ -1,11 +1,74 @@
-"""Billing's wiring: its event store and relay position table."""
+"""Billing's commands and queries, and `bootstrap()` that wires the service.
+
+Commands (a price list, a year closed) are validated at the edge and recorded in billing's
+own event store, or refused with nothing recorded. Everything billing reports (charges,
+points, the trainer pot, the invoice basis) is a fold of `shared.projections` over the facts
+its consumer received from the bus (`projections/facts.py`): the same fold, the same answer,
+as `yrkesresan replay` over an exported log.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from pydantic import Field
+
+from services.billing.domain import (
+    PotDistributed,
+    PriceList,
+    RegionYear,
+    price_list_key,
+    region_year_key,
+)
+from services.billing.projections.facts import PREFIX, BillingView, billing_runner
+from shared.events import models as contract
+from shared.platform.commands import Command
+from shared.platform.copies import CopyRunner, Known
 from shared.platform.db import Database
+from shared.platform.errors import CommandRejected, Conflict
 from shared.platform.relay import RelayPositions
 from shared.platform.settings import Settings
-from shared.platform.store import ServiceApplication
+from shared.platform.store import ServiceApplication, utcnow
+from shared.projections import Invoices
+from shared.projections.pot import Distribution, distribute
+
+# Bounds a price list is typed within: a slip of the keyboard, not a price, beyond them.
+Amount = Annotated[int, Field(ge=0, le=100_000)]
+PointsPerDay = Annotated[float, Field(ge=0, le=100)]
+
+
+class Components(Command):
+    """Kronor per participant per course day; GR's model where left out."""
+
+    venue_and_fika: Amount = 300
+    administration: Amount = 400
+    trainer_pot: Amount = 400
+    course_material: Amount = 100
+    buffer: Amount = 50
+
+
+class DayPoints(Command):
+    leader: PointsPerDay = 1.5
+    trainer: PointsPerDay = 1.0
+
+
+class SetPriceList(Command):
+    """A region's price list for a year (its components and the points a delivered day earns)."""
+
+    components: Components = Components()
+    points: DayPoints = DayPoints()
+
+
+def components_of(fold: Invoices, region_id: str, year: int) -> dict[str, int]:
+    """The price list's components in force, by name (the fold holds pydantic models or, fed
+    from `billing_facts`, the contract's msgspec Structs: both read field by field)."""
+    held = fold.facts.prices.components(region_id, year)
+    return {name: getattr(held, name) for name in contract.PriceComponents.model_fields}
 
 
 class BillingApplication(ServiceApplication):
@@ -13,8 +76,97 @@ class BillingApplication(ServiceApplication):
     name = "billing"
 
 
-def bootstrap(database_url: str | None = None) -> BillingApplication:
-    return BillingApplication(database_url or Settings().database_url_for("billing"))
+@dataclass
+class Billing:
+    """The service's entry point: its store, the fold of the bus's facts, its copy."""
+
+    app: BillingApplication
+    view: BillingView
+    known: Known
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
+
+    @property
+    def db(self) -> Database:
+        return self.known.db
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def set_price_list(self, region_id: str, year: int, cmd: SetPriceList,
+                       actor: str | None = None) -> dict[str, Any]:
+        key = price_list_key(region_id, year)
+        try:
+            price_list = self.app.load(PriceList, key)
+        except AggregateNotFoundError:
+            price_list = PriceList(key)
+        components = contract.PriceComponents.model_validate(cmd.components.model_dump())
+        points = contract.Points.model_validate(cmd.points.model_dump())
+        price_list.set(region_id, year, components, points, actor=actor)
+        try:
+            self.app.save(price_list)
+        except IntegrityError:
+            raise Conflict("Prislistan ändrades samtidigt; försök igen.") from None
+        return {"region_id": region_id, "year": year,
+                "components": components.model_dump(), "points": points.model_dump(),
+                "price_sek": components.price}
+
+    def close_year(self, region_id: str, year: int, actor: str | None = None) -> PotDistributed:
+        """Close the region's year: `YearClosed` and the pot as divided now, recorded together.
+        A year is closed once; a year still to come cannot be closed."""
+        if year > self.clock().year:
+            raise CommandRejected(f"Året {year} har inte börjat; ett år stängs när det är "
+                                  "genomfört.", field="year")
+        key = region_year_key(region_id, year)
+        try:
+            region_year = self.app.load(RegionYear, key)
+        except AggregateNotFoundError:
+            region_year = RegionYear(key)
+        pot = self.pot(region_id, year)
+        distributed = region_year.close(region_id, year, pot, actor=actor)
+        try:
+            self.app.save(region_year)
+        except IntegrityError:
+            raise Conflict(f"Året {year} stängdes samtidigt för {region_id}; "
+                           "ett år stängs en gång.", field="year") from None
+        return distributed
+
+    def closed(self, region_id: str, year: int) -> PotDistributed | None:
+        """The pot as recorded when the year was closed; None while it is open."""
+        try:
+            return self.app.load(RegionYear, region_year_key(region_id, year)).distribution
+        except AggregateNotFoundError:
+            return None
+
+    # -- queries (the folds of shared/projections) ------------------------------------------
+
+    def pot(self, region_id: str, year: int) -> Distribution:
+        return self.view.read(lambda f: distribute(f.facts, region_id, year))
+
+    def invoices(self, region_id: str, year: int) -> dict[str, Any]:
+        """The contract's `invoices` document for the region and year."""
+        return self.view.read(lambda f: f.result(region_id, year))
+
+    def price_list(self, region_id: str, year: int) -> dict[str, Any]:
+        def query(f: Invoices) -> dict[str, Any]:
+            return {"region_id": region_id, "year": year,
+                    "components": components_of(f, region_id, year),
+                    "points": {role: float(f.facts.prices.points(region_id, year, role))
+                               for role in ("leader", "trainer")},
+                    "price_sek": f.facts.prices.price(region_id, year)}
+        return self.view.read(query)
+
+    def runner(self) -> CopyRunner:
+        """What the `billing` consumer applies the bus's envelopes with."""
+        return billing_runner(self.db)
+
+    def close(self) -> None:
+        self.app.close()
+        self.db.close()
+
+
+def bootstrap(database_url: str | None = None) -> Billing:
+    url = database_url or Settings().database_url_for("billing")
+    db = Database(url)
+    return Billing(BillingApplication(url), BillingView(db), Known(db, PREFIX))
 
 
 def migrate(database_url: str | None = None) -> None:
@@ -22,4 +174,5 @@ def migrate(database_url: str | None = None) -> None:
     BillingApplication(url, create_table=True).close()
     db = Database(url)
     RelayPositions(db).migrate()
+    billing_runner(db).migrate()
     db.close()

@@ -82,7 +82,7 @@ def seeded(url: str) -> Iterator[Seeded]:
         apis={"enrolment": enrolment_api(e), "scheduling": scheduling_api(s),
               "certification": certification_api(c), "billing": billing_api(b)},
         stores={"enrolment": e.app, "scheduling": s.app, "certification": c.app,
-                "billing": b},
+                "billing": b.app},
         participants=participants, trainer_id=trainer_id, occasion_id=occasion_id,
         closers=[e.close, s.close, c.close, b.close])
     world.tokens = {role: issue_token(principal)

@@ -54,6 +54,7 @@ from services.scheduling.application import (
     BookParticipant,
     CallInReserve,
     PlanOccasion,
+    RegisterAttendance,
 )
 from shared.events import models as contract
 from shared.platform.auth import Principal, Role, issue_token
@@ -72,10 +73,11 @@ class World:
     enrolment: enrolment_app.Enrolment
     scheduling: scheduling_app.Scheduling
     certification: certification_app.Certification
-    billing: billing_app.BillingApplication
+    billing: billing_app.Billing
     clients: dict[str, TestClient]
     ids: dict[str, str] = field(default_factory=dict)  # name -> minted id
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    years: Iterator[int] = field(default_factory=lambda: itertools.count(2000))
 
     # -- building ---------------------------------------------------------------------------
 
@@ -85,6 +87,7 @@ class World:
         pump(self.scheduling.runner(), *stores)
         pump(self.enrolment.runner(), *stores)
         pump(self.certification.runner(), *stores)
+        pump(self.billing.runner(), *stores)
 
     def participant(self, municipality_id: str, years: float = 1) -> str:
         n = next(self.counter)
@@ -147,7 +150,7 @@ class World:
     def events(self, service: str) -> int:
         store: ServiceApplication = {
             "enrolment": self.enrolment.app, "scheduling": self.scheduling.app,
-            "certification": self.certification.app, "billing": self.billing}[service]
+            "certification": self.certification.app, "billing": self.billing.app}[service]
         return store.recorder.max_notification_id() or 0
 
     # -- targets ----------------------------------------------------------------------------
@@ -237,6 +240,16 @@ def _cancellable(w: World, role: str) -> tuple[str, str]:
 
 def _fresh_participant(w: World, role: str) -> str:
     return w.participant(_home(role))
+
+
+def _attended(w: World, role: str) -> str:
+    """A fresh occasion of the Dalarna coordinator's where "attending" attended day 1."""
+    occasion_id = _fresh_occasion(w, role)
+    w.scheduling.book(occasion_id, BookParticipant(participant_id=w.ids["attending"]))
+    w.scheduling.register_attendance(occasion_id, 1, RegisterAttendance.model_validate({
+        "present": [w.ids["attending"]],
+        "delivered_by": [{"trainer_id": w.ids["karin"], "role": "leader"}]}))
+    return occasion_id
 
 
 def _fresh_occasion(w: World, role: str) -> str:
@@ -379,6 +392,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         "method": "POST", "url": "/planning/estimate",
         "json": {"region_id": t, "year": 2026, "participants_per_level": {"ny": 40}}},
         "region"),
+    "POST /occasions/{id}/days/{day}/withdrawals": Endpoint("scheduling", lambda w, t, n: {
+        "method": "POST", "url": f"/occasions/{t}/days/1/withdrawals",
+        "json": {"participant_id": w.ids["attending"], "reason": "Av misstag"}}, "occasion",
+        _attended),
     # -- certification ----------------------------------------------------------------------
     "GET /progression/{id}": Endpoint("certification", lambda w, t, n: {
         "method": "GET", "url": f"/progression/{t}"}, "participant"),
@@ -423,6 +440,15 @@ ENDPOINTS: dict[str, Endpoint] = {
     # -- billing ----------------------------------------------------------------------------
     "GET /health (billing)": Endpoint("billing", lambda w, t, n: {
         "method": "GET", "url": "/health"}),
+    "GET /regions/{region}/years/{year}/price-list": Endpoint("billing", lambda w, t, n: {
+        "method": "GET", "url": f"/regions/{t}/years/2024/price-list"}, "region"),
+    "PUT /regions/{region}/years/{year}/price-list": Endpoint("billing", lambda w, t, n: {
+        "method": "PUT", "url": f"/regions/{t}/years/2024/price-list",
+        "json": {"components": {"buffer": 50 + n % 7}}}, "region"),
+    "GET /regions/{region}/years/{year}/pot": Endpoint("billing", lambda w, t, n: {
+        "method": "GET", "url": f"/regions/{t}/years/2024/pot"}, "region"),
+    "POST /regions/{region}/years/{year}/close": Endpoint("billing", lambda w, t, n: {
+        "method": "POST", "url": f"/regions/{t}/years/{next(w.years)}/close"}, "region"),
 }
 
 ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer")
@@ -511,6 +537,8 @@ ROWS: list[Row] = [
           coordinator=SCOPED),
     *rows("DELETE /occasions/{id}/days/{day}/reserves/{rid}", system=(200, None, 404),
           coordinator=SCOPED, trainer=SCOPED),
+    *rows("POST /occasions/{id}/days/{day}/withdrawals", system=(201, None, 404),
+          coordinator=(201, 404, 404)),
     # certification
     *rows("GET /progression/{id}", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
           participant=SCOPED),
@@ -540,8 +568,16 @@ ROWS: list[Row] = [
     *(row for what in ("staff", "staff.csv", "level-ups", "manager-courses")
       for row in rows(f"GET /stationen/{{municipality}}/{what}", system=(200, None, 200),
                       admin=SCOPED)),
-    # billing (its engineer adds the rows of its endpoints)
+    # billing
     *rows("GET /health (billing)", all_=(200, None, None)),
+    *rows("GET /regions/{region}/years/{year}/price-list", all_=(200, 200, 404),
+          system=(200, None, 404)),  # reference data: everyone's
+    *rows("PUT /regions/{region}/years/{year}/price-list", system=(200, None, 404),
+          coordinator=SCOPED),
+    *rows("GET /regions/{region}/years/{year}/pot", system=(200, None, 404),
+          coordinator=SCOPED),
+    *rows("POST /regions/{region}/years/{year}/close", system=(201, None, 404),
+          coordinator=(201, 404, 404)),
 ]
 
 

@@ -33,6 +33,7 @@ OPS_PORTS = {
     "certification-consumer": 8201,
     "scheduling-registry-consumer": 8202,
     "enrolment-catalogue-consumer": 8203,
+    "billing-consumer": 8206,
     "notification": 8300,
 }
 ROLES = {
@@ -40,13 +41,14 @@ ROLES = {
     **{f"{s}-api": ["yrkesresan", "serve", s] for s in API_PORTS},
     **{f"{s}-relay": ["yrkesresan", "relay", s] for s in API_PORTS},
     **{f"{c}-consumer": ["yrkesresan", "consume", c]
-       for c in ("progression", "certification", "scheduling-registry", "enrolment-catalogue")},
+       for c in ("progression", "certification", "scheduling-registry", "enrolment-catalogue",
+                 "billing")},
     "notification": ["yrkesresan", "notify"],
 }
 INFRASTRUCTURE = {"postgres", "kafka", "topics"}
 BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {
     "progression-consumer", "certification-consumer", "scheduling-registry-consumer",
-    "enrolment-catalogue-consumer", "notification"}
+    "enrolment-catalogue-consumer", "billing-consumer", "notification"}
 SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
            "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY", "YRKESRESAN_SMTP_PASSWORD")
 
