@@ -23,6 +23,11 @@ setup: $(STAMP) ## create the virtualenv and install everything (idempotent)
 	    echo "installing docker-compose (Debian package; validates deploy/ without an engine)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
 	  else echo "warning: docker-compose missing; deploy tests will fail" >&2; fi; }
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian package; the dashboard's browser test drives it)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "warning: chromium missing; the dashboard's browser test will fail" >&2; fi; }
 
 postgres: ## make sure the local PostgreSQL answers (tests need it)
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \

@@ -34,9 +34,9 @@ function evaluations(cell) {
   const modes = Object.keys(cell.evaluations || {});
   const names = modes.map((m) => MODES[m] || m);
   return [
-    {type: "bar", name: "Medelbetyg (1–5)", x: names,
+    {type: "bar", name: "Medelbetyg (1–5)", x: names, offsetgroup: 1,
      y: modes.map((m) => cell.evaluations[m].mean)},
-    {type: "bar", name: "Svarsfrekvens", x: names, yaxis: "y2",
+    {type: "bar", name: "Svarsfrekvens", x: names, yaxis: "y2", offsetgroup: 2,
      y: modes.map((m) => cell.evaluations[m].response_rate)},
   ];
 }
@@ -46,7 +46,7 @@ function render(data) {
   document.querySelectorAll("[data-figure]").forEach((el) => {
     el.textContent = format(pick(cell, el.dataset.figure), el.dataset.format);
   });
-  const twoAxes = {barmode: "group", yaxis: {title: {text: "Medelbetyg"}, range: [0, 5]},
+  const twoAxes = {barmode: "group", margin: {t: 40, r: 60, b: 80, l: 60}, yaxis: {title: {text: "Medelbetyg"}, range: [0, 5]},
                    yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%"}};
   if (data.level === "nation") {
     const months = data.months.filter((m) => m.id !== "okänd");
@@ -74,18 +74,42 @@ function render(data) {
     draw("chart-modes", evaluations(cell), "Utvärderingar per form", twoAxes);
     const years = Object.keys(cell.pot_by_year || {});
     draw("chart-pot", [{type: "bar", name: "Utbildarpott (kr)", x: years,
-                        y: years.map((y) => cell.pot_by_year[y])}], "Utbildarpott per år");
+                        y: years.map((y) => cell.pot_by_year[y])}], "Utbildarpott per år",
+      {xaxis: {type: "category"}});
   } else {
     draw("chart-own", [{type: "bar", name: cell.name,
       x: ["Registrerade", "Aktiva", "Deltagardagar", "Genomförda kurser", "Intyg"],
       y: [cell.registered, cell.active, cell.participant_days, cell.completions,
           cell.certificates]}], "Kommunens siffror");
   }
+  rows(data.children);
   const stamp = document.getElementById("updated");
   if (stamp) {
     stamp.dataset.version = data.version;
     stamp.textContent = "Senast uppdaterad " + new Date().toLocaleTimeString("sv-SE") + ".";
   }
+}
+
+function rows(children) {
+  const body = document.querySelector("#children tbody");
+  if (!body) return;
+  body.replaceChildren(...children.map((c) => {
+    const tr = document.createElement("tr");
+    tr.dataset.key = c.dimension + ":" + c.id;
+    const link = document.createElement("a");
+    link.href = "/oversikt/" + (c.dimension === "region" ? "region" : "kommun") + "/" + c.id;
+    link.textContent = c.name;
+    const first = document.createElement("td");
+    first.append(link);
+    tr.append(first);
+    for (const [key, how] of [["registered"], ["active"], ["participant_days"], ["completions"],
+                              ["completion_rate", "procent"], ["pot_sek"]]) {
+      const td = document.createElement("td");
+      td.textContent = format(c[key], how);
+      tr.append(td);
+    }
+    return tr;
+  }));
 }
 
 async function refresh(api) {

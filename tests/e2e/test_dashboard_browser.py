@@ -1,0 +1,158 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright (the
+system's browser, no download). The worker and the web application run as a user starts them;
+events produced on the broker change a figure on the open page (server-sent events), and a
+manager sees their own municipality only. Screenshots go to the test output folder
+(`YRKESRESAN_TEST_OUTPUT`, default `var/test-output`), under `dashboard/`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from kafka import KafkaProducer
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from shared.events import Envelope, new_envelope
+from shared.events.models import ParticipantRegistered
+from shared.platform.broker import LocalBroker, free_port
+from shared.platform.db import Database
+from tests.integration.helpers import wait_for
+from yrkesresan.demo import demo_envelopes
+
+pytestmark = pytest.mark.e2e
+
+OUTPUT = Path(os.environ.get("YRKESRESAN_TEST_OUTPUT", "var/test-output")) / "dashboard"
+
+
+def chromium() -> str:
+    """Debian's chromium, which `make setup` installs; a missing browser fails the test."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "chromium is not installed: run `make setup` (Debian package `chromium`)"
+    return path
+
+
+def _produce(bootstrap: str, envs: list[Envelope]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for env in envs:
+        producer.send(env.topic, key=env.key().encode(), value=env.to_json())
+    producer.flush()
+    producer.close()
+
+
+def _applied(db: Database) -> int:
+    return int(db.execute("SELECT count(*) FROM applied_events WHERE consumer = 'dashboard'")[0][0])
+
+
+@pytest.fixture
+def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Database]]:
+    """Worker and web application as processes on a fresh database; the demo log produced."""
+    url = f"sqlite:///{tmp_path / 'dashboard.sqlite'}"
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap,
+           "YRKESRESAN_DASHBOARD_DATABASE_URL": url, "YRKESRESAN_DASHBOARD_DEV_SIGNIN": "1"}
+    subprocess.run([sys.executable, "-m", "yrkesresan", "migrate", "-s", "dashboard"], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    envs = list(demo_envelopes(60, seed=11))
+    _produce(broker.bootstrap, envs)
+    logs = (tmp_path / "worker.log").open("wb"), (tmp_path / "web.log").open("wb")
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", "worker",
+                          "--group-id", f"browser-{port}", "--ops-port", str(free_port())],
+                         env=env, stdout=logs[0], stderr=subprocess.STDOUT),
+        subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", "web", "--port",
+                          str(port)], env=env, stdout=logs[1], stderr=subprocess.STDOUT),
+    ]
+    db = Database(url)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _applied(db) == len(envs), 120, f"the demo's events ({tmp_path})")
+        wait_for(lambda: _up(base), 30, "the web application")
+        yield base, db
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+        for log in logs:
+            log.close()
+        db.close()
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+def _sign_in(page: Page, base: str, role: str, scope: str = "") -> None:
+    page.goto(f"{base}/logga-in")
+    page.select_option("#role", role)
+    page.fill("#scope", scope)
+    page.click("button[type=submit]")
+
+
+def test_figures_change_live_and_a_manager_sees_only_their_municipality(
+    dashboard: tuple[str, Database], browser: Browser, broker: LocalBroker
+) -> None:
+    base, db = dashboard
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1800}, locale="sv-SE")
+    _sign_in(page, base, "national_analyst")
+    expect(page).to_have_url(f"{base}/oversikt")
+    expect(page.locator("h1")).to_have_text("Nationell överblick")
+    expect(page.locator("#chart-months .main-svg").first).to_be_visible(timeout=30_000)
+    registered = page.locator("[data-figure=registered]")
+    expect(registered).to_have_text("60")
+    page.screenshot(path=OUTPUT / "oversikt-fore.png", full_page=True)
+
+    falun = page.locator("#children a").first
+    region_name = falun.inner_text()
+    municipality_id = db.execute(
+        "SELECT id FROM (SELECT key, substr(key, 14) AS id FROM dashboard_cells "
+        "WHERE dimension = 'municipality' ORDER BY key) LIMIT 1")[0][0]
+    newcomers = [new_envelope(ParticipantRegistered(
+        participant_id=f"browser-{n}", municipality_id=municipality_id, journey="barn-och-unga",
+        role="socialsekreterare", level="ny", years_in_profession=1)) for n in range(3)]
+    _produce(broker.bootstrap, newcomers)
+    expect(registered).to_have_text("63", timeout=15_000)  # pushed over server-sent events
+    page.screenshot(path=OUTPUT / "oversikt-efter.png", full_page=True)
+
+    falun.click()
+    expect(page.locator("h1")).to_contain_text(region_name)
+    expect(page.locator("#chart-children .main-svg").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=OUTPUT / "region.png", full_page=True)
+    others = [href.split("/")[-1] for href in page.locator("#children a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")]
+    other = next(m for m in others if m != municipality_id)
+
+    manager = browser.new_page(viewport={"width": 1400, "height": 1200}, locale="sv-SE")
+    _sign_in(manager, base, "municipal_admin", municipality_id)
+    expect(manager).to_have_url(f"{base}/oversikt/kommun/{municipality_id}")
+    expect(manager.locator("#children")).to_have_count(0)
+    expect(manager.locator("nav.crumbs a")).to_have_count(0)
+    expect(manager.locator("#chart-own .main-svg").first).to_be_visible(timeout=30_000)
+    manager.screenshot(path=OUTPUT / "chef-kommun.png", full_page=True)
+    for path in (f"/oversikt/kommun/{other}", "/oversikt", f"/stationen/{other}"):
+        manager.goto(base + path)
+        expect(manager.locator("body")).not_to_contain_text(f"{other} kommun")
+    manager.goto(f"{base}/oversikt/kommun/{other}")
+    expect(manager.locator(".notice")).to_contain_text("utanför ditt område")
+    manager.goto(f"{base}/stationen")
+    expect(manager).to_have_url(f"{base}/stationen/{municipality_id}")
+    expect(manager.locator("#staff-missing")).to_contain_text("svarar inte")
+    manager.screenshot(path=OUTPUT / "chef-stationen.png", full_page=True)
