@@ -72,6 +72,22 @@ REGIONS = Fact(
 )
 
 
+def _municipality_name(cur: Cursor, p: str, env: Envelope) -> None:
+    data: Any = env.data
+    cur.execute(f"INSERT INTO {p}_municipality_names (municipality_id, name) VALUES (%s, %s) "
+                "ON CONFLICT (municipality_id) DO UPDATE SET name = excluded.name",
+                (data.municipality_id, data.name))
+
+
+MUNICIPALITY_NAMES = Fact(
+    "municipality_names", topic_name("reference"),
+    ("CREATE TABLE IF NOT EXISTS {p}_municipality_names (municipality_id TEXT PRIMARY KEY, "
+     "name TEXT NOT NULL)",),
+    {"MunicipalityJoined": _municipality_name},
+)
+"""A municipality's name, for documents people file (billing's invoice basis)."""
+
+
 def _municipality(cur: Cursor, p: str, env: Envelope) -> None:
     data: Any = env.data
     cur.execute(f"INSERT INTO {p}_municipalities (municipality_id, region_id) VALUES (%s, %s) "
@@ -390,6 +406,18 @@ class Known:
     def region_exists(self, region_id: str) -> bool:
         return bool(self.db.execute(
             f"SELECT 1 FROM {self.p}_regions WHERE region_id = %s", (region_id,)))
+
+    def name_of_region(self, region_id: str) -> str | None:
+        rows = self.db.execute(f"SELECT name FROM {self.p}_regions WHERE region_id = %s",
+                               (region_id,))
+        return str(rows[0][0]) if rows else None
+
+    def name_of_municipality(self, municipality_id: str) -> str | None:
+        """Its name (a copy that keeps `MUNICIPALITY_NAMES`)."""
+        rows = self.db.execute(
+            f"SELECT name FROM {self.p}_municipality_names WHERE municipality_id = %s",
+            (municipality_id,))
+        return str(rows[0][0]) if rows else None
 
     def region_of(self, municipality_id: str | None) -> str | None:
         if municipality_id is None:
