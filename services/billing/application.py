@@ -71,6 +71,12 @@ def components_of(fold: Invoices, region_id: str, year: int) -> dict[str, int]:
     return {name: getattr(held, name) for name in contract.PriceComponents.model_fields}
 
 
+def empty_row(municipality_id: str) -> dict[str, Any]:
+    """The `invoices` row of a municipality with nothing to pay in a region and year."""
+    return {"municipality_id": municipality_id, "participant_days": 0, "gross_sek": 0,
+            "pot_credit_sek": 0, "adjustment_days": 0, "adjustment_sek": 0, "net_sek": 0}
+
+
 class BillingApplication(ServiceApplication):
     service = "billing"
     name = "billing"
@@ -153,6 +159,32 @@ class Billing:
                                for role in ("leader", "trainer")},
                     "price_sek": f.facts.prices.price(region_id, year)}
         return self.view.read(query)
+
+    def invoice_basis(self, region_id: str, year: int, municipality_id: str) -> dict[str, Any]:
+        """One municipality's invoice basis (fakturaunderlag) in a region and year: its row of
+        the contract's `invoices` document, the price list behind it, and the participant-days
+        it is made of (occasion, day, date, participant id), from the same fold."""
+        def query(f: Invoices) -> dict[str, Any]:
+            document = f.result(region_id, year)
+            row = next((r for r in document["municipalities"]
+                        if r["municipality_id"] == municipality_id), None)
+            lines = sorted(
+                (d.date, d.plan.occasion_id, d.day, d.participant_id)
+                for d in f.facts.counted_days(region_id, year)
+                if d.municipality_id == municipality_id)
+            return {**(row or empty_row(municipality_id)),
+                    "price_sek": document["price_sek"],
+                    "components": components_of(f, region_id, year),
+                    "lines": [{"occasion_id": o, "day": day, "date": date.isoformat(),
+                               "participant_id": p} for date, o, day, p in lines]}
+
+        basis = self.view.read(query)
+        return {"region_id": region_id,
+                "region_name": self.known.name_of_region(region_id) or region_id,
+                "municipality_name": (self.known.name_of_municipality(municipality_id)
+                                      or municipality_id),
+                "year": year, "closed": self.closed(region_id, year) is not None,
+                "adjustment_days": 0, "adjustment_sek": 0, **basis}
 
     def runner(self) -> CopyRunner:
         """What the `billing` consumer applies the bus's envelopes with."""

@@ -5,7 +5,10 @@ same envelopes, price lists and the year close recorded in its store."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -151,3 +154,52 @@ def test_closing_a_year_records_its_pot_once(billing: billing_app.Billing,
     future = client.post(f"/regions/{DALARNA}/years/2027/close", headers=COORDINATOR)
     assert future.status_code == 422
     assert billing.app.recorder.max_notification_id() == before
+
+
+FALUN_ADMIN = bearer(role=Role.MUNICIPAL_ADMIN, municipality_id="falun")
+INVOICES = f"/regions/{DALARNA}/years/2025/invoices"
+
+
+def test_the_invoice_basis_equals_replay_and_lists_its_days(billing: billing_app.Billing,
+                                                            client: TestClient) -> None:
+    log = fed(billing, year_of_facts())
+    expected = replay("invoices", log, DALARNA, 2025)
+    region = client.get(INVOICES, headers=COORDINATOR)
+    assert region.status_code == 200 and region.json() == expected
+    falun = client.get(f"{INVOICES}/falun", headers=FALUN_ADMIN)
+    assert falun.status_code == 200, falun.text
+    doc = falun.json()
+    (row,) = [r for r in expected["municipalities"] if r["municipality_id"] == "falun"]
+    assert {k: doc[k] for k in row} == row
+    assert doc["participant_days"] == len(doc["lines"]) == 6
+    assert doc["net_sek"] == 6 * 1250 - 2700
+    assert doc["lines"][0] == {"occasion_id": "occ-1", "day": 1, "date": "2025-03-07",
+                               "participant_id": "p0"}
+    assert doc["municipality_name"] == "Falun" and doc["region_name"] == "RSS Dalarna"
+    assert client.get(f"{INVOICES}/mora", headers=FALUN_ADMIN).status_code == 404
+    assert client.get(f"{INVOICES}/falun", headers=SKANE_COORDINATOR).status_code == 404
+    assert client.get(f"{INVOICES}/falun", headers=COORDINATOR).json() == doc
+
+
+def test_the_invoice_basis_as_csv_for_swedish_excel_and_as_pdf(
+        billing: billing_app.Billing, client: TestClient, tmp_path: Path) -> None:
+    fed(billing, year_of_facts())
+    csv = client.get(f"{INVOICES}/falun/fakturaunderlag.csv", headers=FALUN_ADMIN)
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel reads UTF-8 by
+    text = csv.content.decode("utf-8-sig")
+    rows = [line.split(";") for line in text.split("\r\n")]
+    assert rows[0][:4] == ["Region", "Kommun", "År", "Kurstillfälle"]
+    assert rows[1] == [DALARNA, "falun", "2025", "occ-1", "1", "2025-03-07", "p0", "1250,00"]
+    assert ["Att fakturera (kr)", "4800,00"] in rows
+    pdf = client.get(f"{INVOICES}/falun/fakturaunderlag.pdf", headers=FALUN_ADMIN)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    out = tmp_path / "fakturaunderlag.pdf"
+    out.write_bytes(pdf.content)
+    if shutil.which("pdftotext"):  # poppler: what a reader of the page sees
+        seen = subprocess.run(["pdftotext", "-layout", str(out), "-"], check=True,
+                              capture_output=True, text=True).stdout
+        assert "Fakturaunderlag 2025" in seen and "Falun (falun)" in seen
+        assert "Att fakturera" in seen and "4 800 kr" in seen.replace("\u00a0", " ")

@@ -176,6 +176,9 @@ class World:
         if kind == "booking":  # the coordinator's scope is the occasion, the others' the person
             return (f"okand-{fresh[:8]}", self.ids["malmo"]) if role == "coordinator" else (
                 "occ-d", fresh)
+        if kind == "invoice":  # the coordinator's scope is the region, the others' the municipality
+            return (f"okand-{fresh[:8]}", "falun") if role == "coordinator" else (
+                DALARNA, f"okand-{fresh[:8]}")
         return fresh if kind in ("participant", "trainer") else f"okand-{fresh[:8]}"
 
 
@@ -208,6 +211,8 @@ SCOPES: dict[str, dict[str, tuple[Any, Any]]] = {
                     "*": ("cert-self", "cert-mora")},
     "code": {"*": ("code-self", None)},  # verification is everyone's
     "key": {"*": ("kid", None)},
+    "invoice": {"coordinator": ((DALARNA, "falun"), (SKANE, "malmo")),
+                "*": ((DALARNA, "falun"), (DALARNA, "mora"))},
 }
 
 
@@ -449,6 +454,12 @@ ENDPOINTS: dict[str, Endpoint] = {
         "method": "GET", "url": f"/regions/{t}/years/2024/pot"}, "region"),
     "POST /regions/{region}/years/{year}/close": Endpoint("billing", lambda w, t, n: {
         "method": "POST", "url": f"/regions/{t}/years/{next(w.years)}/close"}, "region"),
+    "GET /regions/{region}/years/{year}/invoices": Endpoint("billing", lambda w, t, n: {
+        "method": "GET", "url": f"/regions/{t}/years/2024/invoices"}, "region"),
+    **{f"GET /regions/{{region}}/years/{{year}}/invoices/{{municipality}}{what}": Endpoint(
+        "billing", lambda w, t, n, what=what: {
+            "method": "GET", "url": f"/regions/{t[0]}/years/2024/invoices/{t[1]}{what}"},
+        "invoice") for what in ("", "/fakturaunderlag.csv", "/fakturaunderlag.pdf")},
 }
 
 ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer")
@@ -578,6 +589,11 @@ ROWS: list[Row] = [
           coordinator=SCOPED),
     *rows("POST /regions/{region}/years/{year}/close", system=(201, None, 404),
           coordinator=(201, 404, 404)),
+    *rows("GET /regions/{region}/years/{year}/invoices", system=(200, None, 404),
+          coordinator=SCOPED),
+    *(row for what in ("", "/fakturaunderlag.csv", "/fakturaunderlag.pdf")
+      for row in rows(f"GET /regions/{{region}}/years/{{year}}/invoices/{{municipality}}{what}",
+                      system=(200, None, 404), admin=SCOPED, coordinator=SCOPED)),
 ]
 
 
@@ -721,7 +737,7 @@ def test_the_table_covers_every_endpoint_of_every_service(world: World) -> None:
 
 def _route(w: World, endpoint: Endpoint) -> str:
     """`METHOD /path/{param}` of an endpoint, as its service's OpenAPI document names it."""
-    target = ("T0", "T1") if endpoint.kind == "booking" else "T0"
+    target = ("T0", "T1") if endpoint.kind in ("booking", "invoice") else "T0"
     request = endpoint.request(w, target, 0)
     url = request["url"]
     client = w.clients[endpoint.service]

@@ -74,12 +74,13 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _grid(rows: list[list[Any]], widths: list[float], header: bool = True,
-          right: int = 1) -> Table:
-    style = [("FONT", (0, 0), (-1, -1), "Helvetica", 9),
-             ("ALIGN", (right, 0), (-1, -1), "RIGHT"),
+          right: tuple[int, ...] = (1, 2)) -> Table:
+    """A table with a header row; the columns in `right` (figures) aligned right."""
+    style: list[Any] = [("FONT", (0, 0), (-1, -1), "Helvetica", 9),
              ("LINEBELOW", (0, 0), (-1, 0), 0.6, GREEN),
              ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f2f6f4")]),
              ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
+    style += [("ALIGN", (column, 0), (column, -1), "RIGHT") for column in right]
     if header:
         style.append(("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9))
     return Table(rows, colWidths=widths, repeatRows=1 if header else 0, style=TableStyle(style))
@@ -132,7 +133,7 @@ def invoice_pdf(doc: dict[str, Any], today: dt.date | None = None) -> bytes:
     lines = [["Kurstillfälle", "Dag", "Datum", "Deltagar-id"]] + [
         [line["occasion_id"], str(line["day"]), line["date"], line["participant_id"]]
         for line in doc["lines"]]
-    story.append(_grid(lines, [52 * mm, 12 * mm, 24 * mm, 82 * mm], right=1))
+    story.append(_grid(lines, [52 * mm, 12 * mm, 24 * mm, 82 * mm], right=(1,)))
 
     def footer(canvas: Any, document: Any) -> None:
         canvas.saveState()

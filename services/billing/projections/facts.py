@@ -24,6 +24,7 @@ from shared.events.fast import decode_envelope
 from shared.platform.copies import (
     ASSIGNMENTS,
     MUNICIPALITIES,
+    MUNICIPALITY_NAMES,
     REGIONS,
     TRAINERS,
     Alongside,
@@ -36,7 +37,7 @@ from shared.projections import Invoices
 NAME = "billing"
 PREFIX = "billing_copy"
 TOPICS = tuple(topic_name(s) for s in ("reference", "enrolment", "scheduling", "billing"))
-COPY_FACTS = (REGIONS, MUNICIPALITIES, TRAINERS, ASSIGNMENTS)
+COPY_FACTS = (REGIONS, MUNICIPALITIES, MUNICIPALITY_NAMES, TRAINERS, ASSIGNMENTS)
 PAGE = 5000
 T = TypeVar("T")
 
