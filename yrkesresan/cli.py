@@ -82,6 +82,14 @@ def consume(
     processes.consume(projection, ops_port, group_id)
 
 
+@app.command("region-feed")
+def region_feed(port: Annotated[int | None, typer.Option(help="default 8006")] = None) -> None:
+    """Run the region feed: a region's events over HTTP (server-sent events, resumable)."""
+    from yrkesresan import processes
+
+    processes.region_feed(port)
+
+
 @app.command()
 def notify(
     ops_port: Annotated[int | None, typer.Option(help="/health and /metrics (default 8300)")]

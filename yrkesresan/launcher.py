@@ -56,6 +56,7 @@ class System:
         for name in CONSUMER_OPS_PORTS:
             self.start_consumer(name)
         self.start_mail()
+        self.start_region_feed()
 
     def port(self, service: str) -> int:
         own = self.env.get(f"YRKESRESAN_{service.upper()}_PORT")
@@ -74,6 +75,14 @@ class System:
     def start_consumer(self, name: str = "progression") -> subprocess.Popen[bytes]:
         ops = self.ops_port(f"{name.replace('-', '_')}_consumer", CONSUMER_OPS_PORTS[name])
         return self.start(f"{name}-consumer", ["consume", name, "--ops-port", str(ops)])
+
+    def region_feed_url(self) -> str:
+        return f"http://127.0.0.1:{self.env.get('YRKESRESAN_REGION_FEED_PORT', 8006)}"
+
+    def start_region_feed(self) -> subprocess.Popen[bytes]:
+        """A region's events over HTTP, for a region that cannot reach the cluster."""
+        port = self.region_feed_url().rsplit(":", 1)[1]
+        return self.start("region-feed", ["region-feed", "--port", port])
 
     def mail_ports(self) -> tuple[int, int]:
         """(SMTP, web) of the local mail catcher."""
@@ -449,6 +458,8 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
               f"{broker.bootstrap}). Logs: {var / 'logs'}")
         for service, url in urls.items():
             print(f"  {service:<14} {url}/docs")
+        print(f"  {'region feed':<14} {system.region_feed_url()}/regions/<region_id>/events  "
+              "(server-sent events; a regional coordinator's token; docs/regions.md)")
         print(f"  {'mail catcher':<14} {system.mail_url()}  (every e-mail sent, as a page; "
               f"JSON at /messages; SMTP on 127.0.0.1:{system.mail_ports()[0]})")
         if demo:

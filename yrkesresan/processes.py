@@ -180,6 +180,24 @@ def regions(ops_port: int | None = None, group_id: str | None = None) -> None:
         service.close()
 
 
+def region_feed(port: int | None = None) -> None:
+    """The region feed: each region's log as server-sent events, scoped by the caller's
+    region token (services/regions/adapters/http.py)."""
+    from services.regions import application as regions_app
+    from services.regions.adapters.http import create_api
+
+    settings = Settings()
+    configure_logging("region-feed", settings.log_level)
+    uvicorn.run(create_api(regions_app.bootstrap()), host=settings.host,
+                port=port or region_feed_port(), log_config=None, access_log=False)
+
+
+def region_feed_port() -> int:
+    from services.regions.adapters.http import FEED_PORT
+
+    return int(os.environ.get("YRKESRESAN_REGION_FEED_PORT", FEED_PORT))
+
+
 def notify(ops_port: int | None = None, group_id: str | None = None) -> None:
     """The notification process: consumes the bus, sends e-mail when messages are due."""
     from services.notification import application as notification

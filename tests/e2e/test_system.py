@@ -34,6 +34,7 @@ def _ports_env(broker: LocalBroker) -> dict[str, str]:
         env[f"YRKESRESAN_{service.upper()}_PORT"] = str(free_port())
         env[f"YRKESRESAN_{service.upper()}_RELAY_OPS_PORT"] = str(free_port())
     env |= _consumer_ports() | _mail_ports()
+    env["YRKESRESAN_REGION_FEED_PORT"] = str(free_port())
     return env
 
 
