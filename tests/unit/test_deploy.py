@@ -34,6 +34,7 @@ OPS_PORTS = {
     "scheduling-registry-consumer": 8202,
     "enrolment-catalogue-consumer": 8203,
     "billing-consumer": 8206,
+    "regions-consumer": 8205,
     "notification": 8300,
 }
 ROLES = {
@@ -42,13 +43,14 @@ ROLES = {
     **{f"{s}-relay": ["yrkesresan", "relay", s] for s in API_PORTS},
     **{f"{c}-consumer": ["yrkesresan", "consume", c]
        for c in ("progression", "certification", "scheduling-registry", "enrolment-catalogue",
-                 "billing")},
+                 "billing", "regions")},
     "notification": ["yrkesresan", "notify"],
+    "region-feed": ["yrkesresan", "region-feed"],
 }
-INFRASTRUCTURE = {"postgres", "kafka", "topics"}
+INFRASTRUCTURE = {"postgres", "kafka", "topics", "region-acls"}
 BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {
     "progression-consumer", "certification-consumer", "scheduling-registry-consumer",
-    "enrolment-catalogue-consumer", "billing-consumer", "notification"}
+    "enrolment-catalogue-consumer", "billing-consumer", "regions-consumer", "notification"}
 SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
            "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY", "YRKESRESAN_SMTP_PASSWORD")
 
@@ -155,12 +157,15 @@ def test_migrate_waits_for_postgres_and_runs_once(services: dict[str, Any]) -> N
 
 
 def test_only_the_apis_are_published_on_their_documented_ports(services: dict[str, Any]) -> None:
+    """And, for the regions, their feed and Kafka's SASL listener (tests/unit/
+    test_deploy_regions.py); never PostgreSQL or Kafka's internal listener."""
     published = {name: _published(s) for name, s in services.items() if _published(s)}
     assert published == {
-        f"{service}-api": [("127.0.0.1", port, port)] for service, port in API_PORTS.items()
+        **{f"{service}-api": [("127.0.0.1", port, port)] for service, port in API_PORTS.items()},
+        "region-feed": [("127.0.0.1", 8006, 8006)],
+        "kafka": [("127.0.0.1", 9094, 9094)],
     }
     assert "ports" not in services["postgres"]
-    assert "ports" not in services["kafka"]
 
 
 @pytest.mark.parametrize("service", sorted(API_PORTS))
@@ -211,7 +216,7 @@ def test_kafka_is_a_single_kraft_node_without_auto_created_topics(
     assert env["KAFKA_NODE_ID"] == "1"
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    assert env["KAFKA_ADVERTISED_LISTENERS"].split(",")[0] == "PLAINTEXT://kafka:9092"
     assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
