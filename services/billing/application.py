@@ -25,10 +25,15 @@ from services.billing.domain import (
     price_list_key,
     region_year_key,
 )
-from services.billing.projections.facts import PREFIX, BillingView, billing_runner
+from services.billing.projections.facts import (
+    PREFIX,
+    BillingRunner,
+    BillingView,
+    billing_runner,
+)
 from shared.events import models as contract
 from shared.platform.commands import Command
-from shared.platform.copies import CopyRunner, Known
+from shared.platform.copies import Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict
 from shared.platform.relay import RelayPositions
@@ -186,7 +191,7 @@ class Billing:
                 "year": year, "closed": self.closed(region_id, year) is not None,
                 "adjustment_days": 0, "adjustment_sek": 0, **basis}
 
-    def runner(self) -> CopyRunner:
+    def runner(self) -> BillingRunner:
         """What the `billing` consumer applies the bus's envelopes with."""
         return billing_runner(self.db)
 
