@@ -57,6 +57,7 @@ class System:
             self.start_consumer(name)
         self.start_mail()
         self.start_region_feed()
+        self.start_dashboard()
 
     def port(self, service: str) -> int:
         own = self.env.get(f"YRKESRESAN_{service.upper()}_PORT")
@@ -108,6 +109,18 @@ class System:
                          "YRKESRESAN_ENROLMENT_URL": self.urls()["enrolment"]})
         self.start("notification", ["notify", "--ops-port",
                                     str(self.ops_port("notification", 8300))])
+
+    def start_dashboard(self) -> None:
+        """The national dashboard: its stream processor (faust) and its web pages."""
+        self.start("dashboard-worker", ["dashboard", "worker", "--ops-port",
+                                        str(self.ops_port("dashboard", 8204))])
+        self.start("dashboard-web", ["dashboard", "web", "--port", str(self.dashboard_port())])
+
+    def dashboard_port(self) -> int:
+        return int(self.env.get("YRKESRESAN_DASHBOARD_PORT", 8010))
+
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port()}"
 
     def urls(self, host: str = "127.0.0.1") -> dict[str, str]:
         return {s: f"http://{host}:{self.port(s)}" for s in SERVICES}
@@ -442,18 +455,43 @@ CERTIFIED = """Certification demo: occasion demo-verktyg-1 (Verktyg i vardagen, 
 """
 
 
+def dashboard_filled(system: System, participants: int, certificates: int,
+                     timeout: float = 60) -> str:
+    """Once the dashboard's worker has the demo's participants and certificates: a line saying
+    what it shows."""
+    from services.dashboard.application import database
+    from services.dashboard.store import FiguresReader
+
+    figures = FiguresReader(database())
+    deadline = time.monotonic() + timeout
+    nation = figures.cell("nation:SE") or {}
+    while (nation.get("registered", 0) < participants
+           or nation.get("certificates", 0) < certificates) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        nation = figures.cell("nation:SE") or {}
+    figures.db.close()
+    return (f"Dashboard: {system.dashboard_url()} shows the demo: {nation.get('registered', 0)} "
+            f"participants, {nation.get('participant_days', 0)} participant-days, "
+            f"{nation.get('certificates', 0)} certificates, pot so far "
+            f"{nation.get('pot_sek', 0)} kr. Sign in as a national analyst, as the coordinator "
+            f"of {REGION}, as a manager of one municipality (Stationen) or as a trainer "
+            "(Plattformen, with a trainer id above).")
+
+
 def run_system(demo: bool = True, broker_port: int = 9092) -> None:
     settings = Settings()
     var = settings.var_dir.resolve()
     broker = LocalBroker(broker_port, log_file=var / "logs" / "broker.log")
     (var / "logs").mkdir(parents=True, exist_ok=True)
     broker.start()
-    system = System({"KAFKA_BOOTSTRAP": broker.bootstrap}, var / "logs")
+    system = System({"KAFKA_BOOTSTRAP": broker.bootstrap,
+                     "YRKESRESAN_DASHBOARD_DEV_SIGNIN": "1"}, var / "logs")
     urls = system.urls()
     try:
         system.migrate()
         system.start_all()
-        system.wait_healthy([f"{u}/health" for u in urls.values()] + [system.mail_url()])
+        system.wait_healthy([f"{u}/health" for u in urls.values()] + [system.mail_url(),
+                            f"{system.dashboard_url()}/health"])
         print("Yrkesresan is running (embedded defaults: SQLite under var/, broker "
               f"{broker.bootstrap}). Logs: {var / 'logs'}")
         for service, url in urls.items():
@@ -462,6 +500,8 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
               "(server-sent events; a regional coordinator's token; docs/regions.md)")
         print(f"  {'mail catcher':<14} {system.mail_url()}  (every e-mail sent, as a page; "
               f"JSON at /messages; SMTP on 127.0.0.1:{system.mail_ports()[0]})")
+        print(f"  {'dashboard':<14} {system.dashboard_url()}  (national overview, Stationen, "
+              "Plattformen; development sign-in: pick a role)")
         if demo:
             loaded = load_demo(urls)
             system.demo_recipients(list(MUNICIPALITIES))
@@ -472,6 +512,8 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
                 replanned = load_replanning_demo(urls, loaded)
                 print(REPLANNED_TEXT.format(scheduling=urls["scheduling"],
                                             year=dt.date.today().year, **replanned))
+                print(dashboard_filled(system, sum(len(p) for p in loaded.participants.values()),
+                                       int(str(issued["certificates"]))))
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
         print("Press Ctrl-C to stop.")
         while all(p.poll() is None for p in system.procs.values()):

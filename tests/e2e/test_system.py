@@ -46,7 +46,8 @@ def _consumer_ports() -> dict[str, str]:
 def _mail_ports() -> dict[str, str]:
     return {name: str(free_port()) for name in (
         "YRKESRESAN_MAILCATCHER_SMTP_PORT", "YRKESRESAN_MAILCATCHER_HTTP_PORT",
-        "YRKESRESAN_NOTIFICATION_OPS_PORT")}
+        "YRKESRESAN_NOTIFICATION_OPS_PORT", "YRKESRESAN_DASHBOARD_PORT",
+        "YRKESRESAN_DASHBOARD_OPS_PORT")}
 
 
 @pytest.fixture

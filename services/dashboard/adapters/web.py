@@ -376,11 +376,12 @@ def empty(name: str) -> dict[str, Any]:
 
 def number(value: Any) -> str:
     """A number as Swedish text: a space between thousands, a decimal comma."""
-    if value is None:
-        return "–"
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.1f}".replace(",", " ").replace(".", ",")
-    return f"{int(value):,}".replace(",", " ")
+    try:
+        return f"{int(value):,}".replace(",", " ")
+    except (TypeError, ValueError):  # None, or a field a service did not send
+        return "–"
 
 
 def percent(value: Any) -> str:
