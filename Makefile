@@ -52,7 +52,7 @@ test-e2e: setup postgres ## processes started as a user starts them
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared services yrkesresan
+	$(BIN)/mypy shared services yrkesresan examples
 
 bench: setup postgres ## benchmarks: figures and ratios to a baseline measured in the same run
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

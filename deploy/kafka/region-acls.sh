@@ -3,8 +3,8 @@
 #
 # Reads `region_id=password` lines (the regions file, deploy/regions.env; `#` comments and
 # blank lines skipped) and, for each region, against the internal listener:
-#   - creates its topic yrkesresan.region.<region_id>.v1 if missing (so a region can attach
-#     before its first event is routed);
+#   - creates its topic yrkesresan.region.<region_id>.v1 if missing, kept forever (a region
+#     may replay from the start), so a region can attach before its first event is routed;
 #   - sets the SCRAM-SHA-512 credentials of user `region-<region_id>`;
 #   - allows that user Read and Describe on its topic (a literal name) and on consumer groups
 #     whose id starts with `region.<region_id>.` (a prefix: the region names its own groups).
@@ -42,7 +42,8 @@ while IFS= read -r line || [ -n "$line" ]; do
   user="region-$region"
   topic="yrkesresan.region.$region.v1"
   "$bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --create --if-not-exists \
-    --topic "$topic" --partitions "$partitions" --replication-factor 1
+    --topic "$topic" --partitions "$partitions" --replication-factor 1 \
+    --config retention.ms=-1
   "$bin/kafka-configs.sh" --bootstrap-server "$bootstrap" --alter --entity-type users \
     --entity-name "$user" --add-config "SCRAM-SHA-512=[iterations=8192,password=$password]"
   "$bin/kafka-acls.sh" --bootstrap-server "$bootstrap" --add --allow-principal "User:$user" \

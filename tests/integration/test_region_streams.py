@@ -17,7 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.regions.application import migrate, region_topic
 from shared.events import parse_envelope
-from shared.platform.broker import LocalBroker, free_port
+from shared.platform.broker import LocalBroker, ensure_topics, free_port
 from tests.regions_world import World, two_regions
 
 pytestmark = pytest.mark.integration
@@ -66,11 +66,22 @@ def read_stream(bootstrap: str, region: str, expected: int,
         consumer.close()
 
 
+@pytest.fixture(scope="module")
+def region_broker() -> Iterator[LocalBroker]:
+    """A broker of the module's own: the regions process reads the service topics from their
+    start, and the session's broker holds other tests' events (among them their catalogues,
+    which go to every region)."""
+    b = LocalBroker(free_port()).start()
+    ensure_topics(b.bootstrap)
+    yield b
+    b.stop()
+
+
 @pytest.fixture
-def regions_process(pg_url: str, broker: LocalBroker, tmp_path: Path) -> Iterator[
+def regions_process(pg_url: str, region_broker: LocalBroker, tmp_path: Path) -> Iterator[
         subprocess.Popen[bytes]]:
     migrate(pg_url)
-    env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap,
+    env = {**os.environ, "KAFKA_BOOTSTRAP": region_broker.bootstrap,
            "YRKESRESAN_REGIONS_DATABASE_URL": pg_url, "YRKESRESAN_VAR_DIR": str(tmp_path)}
     log = (tmp_path / "regions.log").open("wb")
     group = f"yrkesresan.regions.test-{uuid.uuid4().hex[:8]}"  # other tests share the broker
@@ -88,8 +99,9 @@ def regions_process(pg_url: str, broker: LocalBroker, tmp_path: Path) -> Iterato
 
 
 def test_a_region_s_stream_carries_its_own_events_once_and_nothing_of_another_s(
-    regions_process: subprocess.Popen[bytes], broker: LocalBroker,
+    regions_process: subprocess.Popen[bytes], region_broker: LocalBroker,
 ) -> None:
+    broker = region_broker
     world = two_regions(uuid.uuid4().hex[:8])
     produce(broker.bootstrap, world, repeat=2)  # every event twice on the service topics
     streams = {}

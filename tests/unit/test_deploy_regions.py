@@ -107,6 +107,7 @@ def test_each_region_may_read_its_own_topic_and_group_prefix_and_nothing_else(
         topics = [c for c in calls if c[0] == "kafka-topics.sh"
                   and _option(c, "--topic") == [f"yrkesresan.region.{region}.v1"]]
         assert len(topics) == 1 and "--if-not-exists" in topics[0]
+        assert _option(topics[0], "--config") == ["retention.ms=-1"]  # replayable from start
     assert len(acls) == 4  # two per region, nothing for anyone else
     for c in acls:
         assert "*" not in " ".join(c) and "All" not in _option(c, "--operation")

@@ -15,10 +15,11 @@ import threading
 import time
 
 from kafka import KafkaAdminClient, KafkaProducer
-from kafka.errors import KafkaError
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.regions.application import read_log, region_topic
-from shared.platform.broker import ensure_topics
+from shared.platform.broker import DEFAULT_PARTITIONS
 from shared.platform.db import Database
 from shared.platform.observability import EVENTS_RELAYED
 
@@ -92,6 +93,20 @@ class RegionPublisher:
                 self._record(region, 0)
                 self._created.discard(topic)
 
+    def _create(self, topic: str) -> None:
+        """The region's topic, kept forever: a region may replay its stream from the start."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
+        try:
+            if topic not in set(admin.list_topics()):
+                try:
+                    admin.create_topics([NewTopic(topic, DEFAULT_PARTITIONS, 1,
+                                                  topic_configs={"retention.ms": "-1"})])
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+        self._created.add(topic)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def publish_once(self) -> int:
@@ -111,8 +126,7 @@ class RegionPublisher:
                                 extra={"region_id": region})
                 continue
             if topic not in self._created:
-                ensure_topics(self.bootstrap, [topic])
-                self._created.add(topic)
+                self._create(topic)
             rows = read_log(self.db, region, done, self.batch)
             producer = self._connect()
             sends = [producer.send(topic, key=row.key.encode(), value=row.envelope.encode())
