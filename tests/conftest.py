@@ -16,6 +16,9 @@ import psycopg
 import pytest
 
 from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from tests import tokens
+
+tokens.configure()  # every token of the session is signed with the session's own key pair
 
 PG_ADMIN_URL = os.environ.get("YRKESRESAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 # Each store opens one connection up front instead of five (more when a test needs them):

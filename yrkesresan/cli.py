@@ -141,8 +141,15 @@ def token(
     trainer: Annotated[str | None, typer.Option()] = None,
     hours: Annotated[float, typer.Option()] = 12,
 ) -> None:
-    """Print a signed bearer token (for curl and for local testing)."""
+    """Print a bearer token signed with the local development key (for curl and for local
+    testing; the APIs accept it unless they are configured for an identity provider)."""
     from shared.platform.auth import Principal, Role, issue_token
+    from shared.platform.settings import Settings
+
+    if Settings().production:
+        typer.echo("yrkesresan token: not in production; tokens come from the identity "
+                   "provider", err=True)
+        raise typer.Exit(2)
 
     principal = Principal(subject=subject, role=Role(role), municipality_id=municipality,
                           region_id=region, participant_id=participant, trainer_id=trainer)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role, ensure_dev_keys, issue_token
 from shared.platform.broker import LocalBroker
 from shared.platform.settings import SERVICE_PORTS, Settings
 from yrkesresan.processes import CONSUMER_OPS_PORTS
@@ -481,6 +481,8 @@ def dashboard_filled(system: System, participants: int, certificates: int,
 def run_system(demo: bool = True, broker_port: int = 9092) -> None:
     settings = Settings()
     var = settings.var_dir.resolve()
+    if not (settings.auth_jwks or settings.auth_signing_key_file):
+        ensure_dev_keys(var / "keys")  # the local key pair `yrkesresan token` signs with
     broker = LocalBroker(broker_port, log_file=var / "logs" / "broker.log")
     (var / "logs").mkdir(parents=True, exist_ok=True)
     broker.start()

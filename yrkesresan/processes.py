@@ -14,6 +14,7 @@ import uvicorn
 
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import configure_logging, serve_ops
+from shared.platform.production import refuse_unsafe_start
 from shared.platform.relay import Relay
 from shared.platform.settings import SERVICE_PORTS, Settings
 from shared.platform.store import ServiceApplication
@@ -98,7 +99,28 @@ def migrate(names: list[str]) -> None:
             specs[name].migrate()
 
 
+def _certification_keys() -> list[str]:
+    from services.certification.keys import production_problems
+
+    return production_problems()
+
+
+# What each process checks, beyond the platform's own, before a production start.
+OWN_CHECKS: dict[str, list[Callable[[], list[str]]]] = {
+    "certification-api": [_certification_keys],
+    "progression-consumer": [_certification_keys],
+    "certification-consumer": [_certification_keys],
+}
+CALLS_SERVICES = {"certification-api", "notification"}  # they ask enrolment, with own tokens
+
+
+def _startup_check(process: str) -> None:
+    refuse_unsafe_start(process, calls_services=process in CALLS_SERVICES,
+                        extra=OWN_CHECKS.get(process, []))
+
+
 def serve(name: str, port: int | None = None, workers: int = 1) -> None:
+    _startup_check(f"{name}-api")
     settings = Settings()
     configure_logging(f"{name}-api", settings.log_level)
     where: dict[str, Any] = {"host": settings.host, "port": port or settings.port_for(name),
@@ -119,6 +141,7 @@ def api_from_environment() -> Any:
 
 
 def relay(name: str, ops_port: int | None = None) -> None:
+    _startup_check(f"{name}-relay")
     settings = Settings()
     configure_logging(f"{name}-relay", settings.log_level)
     r = Relay(services()[name].store(), settings.kafka_bootstrap)
@@ -129,6 +152,7 @@ def relay(name: str, ops_port: int | None = None) -> None:
 
 
 def consume(name: str, ops_port: int | None = None, group_id: str | None = None) -> None:
+    _startup_check(f"{name}-consumer")
     if name == "regions":
         regions(ops_port, group_id)
         return
@@ -202,6 +226,7 @@ def notify(ops_port: int | None = None, group_id: str | None = None) -> None:
     """The notification process: consumes the bus, sends e-mail when messages are due."""
     from services.notification import application as notification
 
+    _startup_check("notification")
     settings = Settings()
     configure_logging("notification", settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per address lookup
@@ -227,6 +252,7 @@ def mailcatcher(host: str, smtp_port: int, http_port: int) -> None:
 
     from services.notification.adapters.mailcatcher import MailCatcher
 
+    _startup_check("mailcatcher")
     configure_logging("mailcatcher", Settings().log_level)
     catcher = MailCatcher(host, smtp_port, http_port).start()
     stopping = threading.Event()

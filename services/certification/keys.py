@@ -17,14 +17,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.platform.keyfiles import dev_file, keys_dir
 from shared.platform.settings import Settings
 
 DEV_SIGNING_KEY = "certification-ed25519.dev.pem"
@@ -56,26 +57,9 @@ def certification_settings() -> CertificationSettings:
     return CertificationSettings()
 
 
-def _keys_dir() -> Path:
-    folder = Settings().var_dir / "keys"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _dev_file(name: str, make: bytes) -> bytes:
-    """A development secret, created once (atomically: processes start together)."""
-    path = _keys_dir() / name
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(make)
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)  # fails if another process won the race: then use theirs
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_bytes()
+def _dev_file(name: str, make: Callable[[], bytes]) -> bytes:
+    """A development secret, created once under `var/keys/`."""
+    return dev_file(keys_dir() / name, make)
 
 
 def signing_key_source(settings: CertificationSettings | None = None) -> str:
@@ -91,7 +75,7 @@ def signing_key(settings: CertificationSettings | None = None) -> Ed25519Private
     elif s.signing_key_file:
         pem = Path(s.signing_key_file).read_bytes()
     else:
-        pem = _dev_file(DEV_SIGNING_KEY, Ed25519PrivateKey.generate().private_bytes(
+        pem = _dev_file(DEV_SIGNING_KEY, lambda: Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()))
     key = serialization.load_pem_private_key(pem, password=None)
@@ -127,7 +111,7 @@ def respondent_key(settings: CertificationSettings | None = None) -> bytes:
     s = settings or certification_settings()
     if s.respondent_key:
         return s.respondent_key.encode()
-    return _dev_file(DEV_RESPONDENT_KEY, secrets.token_hex(32).encode())
+    return _dev_file(DEV_RESPONDENT_KEY, lambda: secrets.token_hex(32).encode())
 
 
 def respondent_id(key: bytes, participant_id: str, occasion_id: str) -> str:

@@ -26,7 +26,34 @@ class Settings(BaseSettings):
     database_url: str = ""
     var_dir: Path = Path("var")
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP")
+    # `production` makes every process refuse to start without its issuer and keys
+    # (`shared.platform.production`); anything else is development.
+    env: str = "development"
     auth_secret: str = "dev-only-secret-change-me-in-production-0123456789"
+    # Bearer tokens (`shared.platform.auth`): who issues them, for whom, and where the issuer's
+    # public keys are (a JWKS URL or file). Empty issuer and JWKS: the local development key
+    # pair under `var/keys/`, which `yrkesresan token` signs with.
+    auth_issuer: str = ""
+    auth_audience: str = "yrkesresan"
+    auth_jwks: str = ""
+    auth_jwks_lifespan: float = Field(default=300, gt=0)
+    auth_algorithms: list[str] = ["RS256", "ES256", "EdDSA"]
+    auth_leeway_seconds: int = Field(default=30, ge=0)
+    auth_signing_key_file: str = ""
+    # Which claims carry the role and the scopes. The role claim may be a dotted path and may
+    # hold a list (Keycloak: `realm_access.roles`); exactly one of its values must name a role,
+    # directly or through `auth_role_map` (the provider's name -> ours).
+    auth_role_claim: str = "role"
+    auth_role_map: dict[str, str] = {}
+    auth_municipality_claim: str = "municipality_id"
+    auth_region_claim: str = "region_id"
+    auth_participant_claim: str = "participant_id"
+    auth_trainer_claim: str = "trainer_id"
+    # Service-to-service tokens from the provider (OAuth 2 client credentials), for the
+    # processes that call another service; without them, signed with the development key.
+    auth_token_url: str = ""
+    auth_client_id: str = ""
+    auth_client_secret: str = ""
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     # What one request may carry (`shared/platform/limits.py`): a JSON body, an uploaded file
@@ -34,6 +61,10 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(default=1_000_000, ge=1)
     max_upload_bytes: int = Field(default=10_000_000, ge=1)
     max_csv_rows: int = Field(default=20_000, ge=1)
+
+    @property
+    def production(self) -> bool:
+        return self.env.strip().lower() == "production"
 
     def database_url_for(self, service: str) -> str:
         """The database of one service: its own override, else the shared URL, else SQLite."""

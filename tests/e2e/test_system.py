@@ -16,15 +16,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from tests.tokens import mint
 from yrkesresan.launcher import SERVICES, System
 from yrkesresan.processes import CONSUMER_OPS_PORTS
 
 pytestmark = pytest.mark.e2e
 
-SYSTEM = {"Authorization": f"Bearer {issue_token(Principal(subject='t', role=Role.SYSTEM))}"}
-ADMIN = {"Authorization": "Bearer " + issue_token(
+SYSTEM = {"Authorization": f"Bearer {mint(Principal(subject='t', role=Role.SYSTEM))}"}
+ADMIN = {"Authorization": "Bearer " + mint(
     Principal(subject="admin", role=Role.MUNICIPAL_ADMIN, municipality_id="m1"))}
 
 
@@ -122,7 +123,7 @@ def test_registration_flows_from_api_to_progression(system: System) -> None:
 
 def _bearer(**claims: str) -> dict[str, str]:
     subject = claims.pop("subject", "e2e")
-    return {"Authorization": "Bearer " + issue_token(Principal(subject=subject, **claims))}  # type: ignore[arg-type]
+    return {"Authorization": "Bearer " + mint(Principal(subject=subject, **claims))}  # type: ignore[arg-type]
 
 
 def _created(response: httpx.Response) -> bool:

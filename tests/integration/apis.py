@@ -21,9 +21,10 @@ from services.enrolment import application as enrolment
 from services.enrolment.adapters.http import create_api as enrolment_api
 from services.scheduling import application as scheduling
 from services.scheduling.adapters.http import create_api as scheduling_api
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from shared.platform.store import ServiceApplication
 from tests.feeding import pump
+from tests.tokens import mint
 
 SERVICES = ("enrolment", "scheduling", "certification", "billing")
 DALARNA, SORMLAND = "rss-dalarna", "region-sormland"
@@ -85,7 +86,7 @@ def seeded(url: str) -> Iterator[Seeded]:
                 "billing": b.app},
         participants=participants, trainer_id=trainer_id, occasion_id=occasion_id,
         closers=[e.close, s.close, c.close, b.close])
-    world.tokens = {role: issue_token(principal)
+    world.tokens = {role: mint(principal)
                     for role, principal in principals(participants[0], trainer_id).items()}
     try:
         yield world

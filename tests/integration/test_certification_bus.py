@@ -37,13 +37,14 @@ from services.scheduling.application import (
 from services.scheduling.catalogue import SHIPPED
 from shared.events import ContractError, parse_envelope, topic_name
 from shared.events import models as contract
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import EVENTS_DUPLICATE
 from shared.platform.relay import Relay
 from tests.feeding import feed, pump
 from tests.integration.helpers import in_thread, read_topic, wait_for
+from tests.tokens import mint
 from yrkesresan import stores
 from yrkesresan.replay import replay
 
@@ -224,7 +225,7 @@ def test_revocation_and_api_answers_equal_replay_of_the_export(pipe: Pipe) -> No
     stores.export_log([pipe.e.app, pipe.s.app, pipe.cert.app], out)
     log = out.getvalue()
     assert NAME.encode() not in log and b"fritext" not in log
-    system = {"Authorization": "Bearer " + issue_token(Principal(subject="t",
+    system = {"Authorization": "Bearer " + mint(Principal(subject="t",
                                                                  role=Role.SYSTEM))}
     client = TestClient(create_api(pipe.cert, NoNames()))
     api = client.get("/statistics/evaluations", headers=system).json()["courses"]

@@ -24,8 +24,9 @@ from services.enrolment.application import (
     migrate,
 )
 from shared.events import models as contract
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from tests.feeding import feed
+from tests.tokens import mint, with_old_secret
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ def world(pg_url: str) -> Iterator[World]:
 
 
 def _token(role: Role, **scope: str) -> dict[str, str]:
-    token = issue_token(Principal(subject=f"{role.value}-tester", role=role, **scope))
+    token = mint(Principal(subject=f"{role.value}-tester", role=role, **scope))
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -106,7 +107,7 @@ def test_a_coordinator_token_without_a_region_imports_nothing(world: World) -> N
 
 def test_no_token_or_a_forged_one_is_401(world: World) -> None:
     assert world.http.get("/regions").status_code == 401
-    forged = issue_token(Principal(subject="x", role=Role.SYSTEM), secret="not-the-secret-" * 3)
+    forged = with_old_secret(Principal(subject="x", role=Role.SYSTEM))
     r = world.http.get("/regions", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
 

@@ -57,9 +57,10 @@ from services.scheduling.application import (
     RegisterAttendance,
 )
 from shared.events import models as contract
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from shared.platform.store import ServiceApplication
 from tests.feeding import feed, pump
+from tests.tokens import mint
 
 pytestmark = pytest.mark.integration
 
@@ -667,7 +668,7 @@ def _certificates(w: World) -> None:
     w.ids["cert-mora"] = w.ids["cert-mora-certified"]
     w.certify("malmo", "malmo-certified")
     w.ids["cert-malmo"] = w.ids["cert-malmo-certified"]
-    system = {"Authorization": "Bearer " + issue_token(w.principal("system"))}
+    system = {"Authorization": "Bearer " + mint(w.principal("system"))}
     client = w.clients["certification"]
     w.ids["kid"] = client.get("/.well-known/jwks.json").json()["keys"][0]["kid"]
     w.ids["credential"] = client.get(f"/certificates/{w.ids['cert-self']}/credential",
@@ -676,7 +677,7 @@ def _certificates(w: World) -> None:
 
 def _call(w: World, role: str, endpoint: Endpoint, target: Any) -> httpx.Response:
     request = endpoint.request(w, target, next(w.counter))
-    token = issue_token(w.principal(role))
+    token = mint(w.principal(role))
     return w.clients[endpoint.service].request(
         headers={"Authorization": f"Bearer {token}"}, **request)
 

@@ -17,8 +17,9 @@ from services.scheduling import application as scheduling_app
 from services.scheduling.adapters.http import create_api
 from services.scheduling.application import AssignTrainer, BookParticipant, Scheduling
 from shared.events import models as contract
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from tests.feeding import feed
+from tests.tokens import mint
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ class World:
 
     def call(self, who: str | None, method: str, path: str,
              body: dict[str, Any] | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {issue_token(PRINCIPALS[who])}"} if who else {}
+        headers = {"Authorization": f"Bearer {mint(PRINCIPALS[who])}"} if who else {}
         return self.client.request(method, path, json=body, headers=headers)
 
 

@@ -21,7 +21,8 @@ from services.certification import views
 from services.certification.adapters.http import create_api
 from shared.events import Envelope, new_envelope
 from shared.events import models as m
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
+from tests.tokens import mint
 
 NAME = "Sara Socionom"
 T0 = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
@@ -100,7 +101,7 @@ def stored(cert: certification.Certification) -> list[str]:
 
 def token(**claims: Any) -> dict[str, str]:
     who = Principal(subject="t", **claims)
-    return {"Authorization": f"Bearer {issue_token(who)}"}
+    return {"Authorization": f"Bearer {mint(who)}"}
 
 
 def test_a_completion_is_certified_once_however_often_facts_arrive(cert) -> None:  # type: ignore[no-untyped-def]

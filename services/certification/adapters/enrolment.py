@@ -13,7 +13,7 @@ from typing import Protocol
 import httpx
 
 from services.certification.keys import certification_settings
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import service_token
 
 log = logging.getLogger(__name__)
 ERASED = "(namnet är raderat)"
@@ -26,12 +26,6 @@ class Names(Protocol):
     def names_in(self, municipality_id: str) -> dict[str, str]: ...
 
 
-def service_token() -> str:
-    """A short-lived token of the certification service itself."""
-    return issue_token(Principal(subject="service:certification", role=Role.SYSTEM),
-                       ttl_hours=0.1)
-
-
 class EnrolmentNames:
     def __init__(self, base_url: str | None = None, timeout: float = 5) -> None:
         self.base_url = base_url or certification_settings().enrolment_base()
@@ -39,7 +33,7 @@ class EnrolmentNames:
 
     def _get(self, path: str, params: dict[str, str | int] | None = None) -> httpx.Response:
         return httpx.get(f"{self.base_url}{path}", params=params, timeout=self.timeout,
-                         headers={"Authorization": f"Bearer {service_token()}"})
+                         headers={"Authorization": f"Bearer {service_token('certification')}"})
 
     def name_of(self, participant_id: str) -> str:
         try:

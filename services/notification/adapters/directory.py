@@ -6,16 +6,13 @@ erased account has none (its key is destroyed), and gets no message.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
 
-from shared.platform.auth import Principal, Role, issue_token
-
-TOKEN_HOURS = 1.0
+from shared.platform.auth import service_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,26 +25,18 @@ class DirectoryUnavailable(Exception):
     """Enrolment did not answer as it should; the message is tried again later."""
 
 
-def service_token() -> str:
-    # The identity stream adds a service-token function to shared/platform/auth.py; until
-    # then a system-role token under the process's own subject.
-    return issue_token(Principal(subject="notification", role=Role.SYSTEM),
-                       ttl_hours=TOKEN_HOURS)
+def notification_token() -> str:
+    return service_token("notification")
 
 
 class EnrolmentDirectory:
     def __init__(self, base_url: str, client: httpx.Client | None = None,
-                 token: Callable[[], str] = service_token) -> None:
+                 token: Callable[[], str] = notification_token) -> None:
         self.http = client or httpx.Client(base_url=base_url, timeout=10)
-        self._issue = token
-        self._token = ""
-        self._renew_at = 0.0
+        self._token = token  # reused until half its lifetime has passed (`service_token`)
 
     def _headers(self) -> dict[str, str]:
-        if time.monotonic() >= self._renew_at:
-            self._token = self._issue()
-            self._renew_at = time.monotonic() + TOKEN_HOURS * 3600 / 2
-        return {"Authorization": f"Bearer {self._token}"}
+        return {"Authorization": f"Bearer {self._token()}"}
 
     def person(self, participant_id: str) -> Person | None:
         """The participant's address and name; None when erased or unknown to enrolment."""
