@@ -36,9 +36,10 @@ from services.scheduling.domain import Occasion  # noqa: E402
 from shared.events import models as contract  # noqa: E402
 from shared.events import new_envelope, topic_name  # noqa: E402
 from shared.events.models import DayMode  # noqa: E402
-from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
+from shared.platform.auth import Principal, Role, issue_token, jwks_source  # noqa: E402
 from shared.platform.broker import free_port  # noqa: E402
 from shared.platform.db import Database  # noqa: E402
+from shared.platform.settings import current_settings  # noqa: E402
 
 COURSE = "bou-ny-handlaggning"
 DAYS = 4
@@ -210,7 +211,9 @@ def main() -> None:
               f"participants in {time.perf_counter() - started:.1f} s")
         port, ops_port, relay_port = free_port(), free_port(), free_port()
         env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "KAFKA_BOOTSTRAP": broker.bootstrap,
-               "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var}
+               "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var,
+               # the APIs trust the key this process signs its tokens with
+               "YRKESRESAN_AUTH_JWKS": jwks_source(current_settings())}
         logs = Path(var)
         procs = [start(["serve", "scheduling", "--port", str(port)], env, logs / "api.log"),
                  start(["relay", "scheduling", "--ops-port", str(relay_port)], env,
