@@ -9,6 +9,7 @@ from services.dashboard.store import FiguresStore
 from services.dashboard.stream import Worker
 from shared.platform.db import Database
 from shared.platform.observability import configure_logging, serve_ops
+from shared.platform.production import refuse_unsafe_start
 from shared.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def migrate(url: str | None = None) -> None:
 def run_worker(ops_port: int | None = None, group_id: str | None = None) -> None:
     """The stream processor in the foreground: restores the figures from its database, then
     follows the bus. `/health` answers once it is following."""
+    refuse_unsafe_start("dashboard-worker")
     settings = Settings()
     configure_logging("dashboard-worker", settings.log_level)
     figures = FiguresStore(database(settings))
@@ -52,11 +54,20 @@ def serve_web(port: int | None = None) -> None:
     from services.dashboard.adapters.web import create_web
     from services.dashboard.store import FiguresReader
 
+    refuse_unsafe_start("dashboard-web", extra=[_no_dev_signin])
     settings = Settings()
     configure_logging("dashboard-web", settings.log_level)
     web = create_web(FiguresReader(database(settings)))
     uvicorn.run(web, host=settings.host, port=port or web_port(), log_config=None,
                 access_log=False)
+
+
+def _no_dev_signin() -> list[str]:
+    from services.dashboard.adapters.signin import SignInSettings
+
+    if SignInSettings.from_environment().dev:
+        return ["YRKESRESAN_DASHBOARD_DEV_SIGNIN=1 (anyone could pick a role) is set"]
+    return []
 
 
 def web_port() -> int:

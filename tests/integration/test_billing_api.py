@@ -18,8 +18,9 @@ from services.billing import application as billing_app
 from services.billing.adapters.http import create_api
 from shared.events import Envelope, new_envelope
 from shared.events import models as m
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from tests.feeding import pump
+from tests.tokens import mint
 from yrkesresan.replay import replay
 from yrkesresan.stores import store_envelopes
 
@@ -35,7 +36,7 @@ def at(month: int, day: int, year: int = 2025) -> dt.datetime:
 
 def bearer(**claims: str) -> dict[str, str]:
     principal = Principal(subject="t", **claims)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {issue_token(principal)}"}
+    return {"Authorization": f"Bearer {mint(principal)}"}
 
 
 COORDINATOR = bearer(role=Role.REGIONAL_COORDINATOR, region_id=DALARNA)

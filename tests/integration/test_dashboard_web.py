@@ -18,8 +18,9 @@ from services.dashboard.adapters import signin
 from services.dashboard.adapters.signin import SignInSettings
 from services.dashboard.adapters.web import create_web
 from services.dashboard.store import FiguresReader, FiguresStore
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from shared.platform.db import Database
+from tests.tokens import mint
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.integration
@@ -105,7 +106,7 @@ def test_openid_connect_code_flow(reader: FiguresReader, monkeypatch: pytest.Mon
                          client_id="dashboard", client_secret="s3cret")
     discovery = {"authorization_endpoint": f"{idp.issuer}/auth",
                  "token_endpoint": f"{idp.issuer}/token"}
-    token = issue_token(Principal(subject="anna", role=Role.NATIONAL_ANALYST))
+    token = mint(Principal(subject="anna", role=Role.NATIONAL_ANALYST))
     sent: dict[str, Any] = {}
 
     def token_endpoint(url: str, **kwargs: Any) -> httpx.Response:

@@ -22,9 +22,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import jwt
 
-from shared.platform.auth import Principal, Role, decode_token, issue_token
+from shared.platform.auth import (
+    InvalidToken,
+    KeysUnavailable,
+    Principal,
+    Role,
+    decode_token,
+    issue_token,
+)
 
 COOKIE = "yrkesresan_session"
 FLOW_COOKIE = "yrkesresan_oidc"
@@ -56,7 +62,7 @@ def principal_of(token: str | None) -> Principal | None:
         return None
     try:
         return decode_token(token)
-    except (jwt.PyJWTError, ValueError):
+    except (InvalidToken, KeysUnavailable):
         return None
 
 
