@@ -210,6 +210,7 @@ def region_feed(port: int | None = None) -> None:
     from services.regions import application as regions_app
     from services.regions.adapters.http import create_api
 
+    _startup_check("region-feed")
     settings = Settings()
     configure_logging("region-feed", settings.log_level)
     uvicorn.run(create_api(regions_app.bootstrap()), host=settings.host,

@@ -20,16 +20,17 @@ from services.regions.adapters.http import create_api
 from services.regions.application import Regions, bootstrap, migrate
 from shared.events import models as contract
 from shared.events import new_envelope, parse_envelope
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from shared.platform.broker import free_port
 from tests.regions_world import World, two_regions
+from tests.tokens import mint
 from yrkesresan import stores
 
 pytestmark = pytest.mark.integration
 
 
 def bearer(role: Role, **scope: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + issue_token(Principal(subject="t", role=role, **scope))}
+    return {"Authorization": "Bearer " + mint(Principal(subject="t", role=role, **scope))}
 
 
 def sse(text: str) -> list[tuple[int, dict]]:  # type: ignore[type-arg]
