@@ -5,9 +5,15 @@ reported more than once, the earliest `occurred_at` is the time of the attendanc
 report repeats the fact, it does not move it (and so does not move the charge to another
 municipality).
 
-Billing needs that time (`Attendance`); the completion rule needs only which days
-(`AttendedDays`, a bit per day: the contract's day numbers are 1 to 50, and on a log of a
-million events a small int per participant and occasion is a fraction of a dict's memory).
+Withdrawn days (CONTRACT.md v1.1): a participant-day with an `AttendanceWithdrawn` no longer
+counts anywhere, whatever the order of the events; the withdrawal is final, and a later report
+of the same day does not bring it back.
+
+Billing needs the time of each attendance and, for a closed year's view (the log as recorded by
+the close), the recording time of each report and each withdrawal (`Attendance`); the
+completion rule needs only which days count (`AttendedDays`, a bit per day: the contract's day
+numbers are 1 to 50, and on a log of a million events a small int per participant and occasion
+is a fraction of a dict's memory).
 """
 
 from __future__ import annotations
@@ -15,46 +21,102 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-DaysAttended = dict[int, dt.datetime]
-"""day number -> earliest reported `occurred_at` of that day's attendance."""
+Reports = tuple[dt.datetime, ...]
+"""The reports of one participant-day as (occurred_at, recorded) pairs, flattened: the
+earliest `occurred_at` among the reports recorded by any cutoff is read from them. A report
+that another both preceded (occurred no later) and was recorded no later than is dropped, so
+one pair is the common case."""
+DaysAttended = dict[int, Reports]
+"""day number -> its reports."""
+
+
+def _with_report(reports: Reports, at: dt.datetime, recorded: dt.datetime) -> Reports | None:
+    """`reports` with one more, or None when it changes nothing any view reads."""
+    kept: list[dt.datetime] = []
+    for i in range(0, len(reports), 2):
+        held_at, held_recorded = reports[i], reports[i + 1]
+        if held_at <= at and held_recorded <= recorded:
+            return None
+        if not (at <= held_at and recorded <= held_recorded):
+            kept += (held_at, held_recorded)
+    return (*kept, at, recorded)
+
+
+def attended_at(reports: Reports, cutoff: dt.datetime | None = None) -> dt.datetime | None:
+    """The time of the attendance: the earliest `occurred_at` of its reports (recorded by
+    `cutoff`, if given); None when none was recorded by then."""
+    if cutoff is None and len(reports) == 2:
+        return reports[0]
+    best: dt.datetime | None = None
+    for i in range(0, len(reports), 2):
+        if (cutoff is None or reports[i + 1] <= cutoff) and (best is None or reports[i] < best):
+            best = reports[i]
+    return best
 
 
 class Attendance:
-    """Who attended which day of which occasion, indexed by occasion."""
+    """Who attended which day of which occasion, and which days were withdrawn, indexed by
+    occasion."""
 
-    __slots__ = ("_by_occasion",)
+    __slots__ = ("_by_occasion", "_withdrawn")
 
     def __init__(self) -> None:
         self._by_occasion: dict[str, dict[str, DaysAttended]] = {}
+        # occasion -> participant -> day -> the earliest recording time of a withdrawal
+        self._withdrawn: dict[str, dict[str, dict[int, dt.datetime]]] = {}
 
     def attended(
-        self, participant_id: str, occasion_id: str, day: int, at: dt.datetime
-    ) -> DaysAttended | None:
-        """Record one report; the days attended when this day is new, else None."""
+        self, participant_id: str, occasion_id: str, day: int, at: dt.datetime,
+        recorded: dt.datetime | None = None,
+    ) -> None:
+        """Record one report (`recorded` None: recorded when it occurred)."""
+        recorded = at if recorded is None else recorded
         by_participant = self._by_occasion.get(occasion_id)
         if by_participant is None:
             by_participant = self._by_occasion[occasion_id] = {}
         days = by_participant.get(participant_id)
         if days is None:
-            days = by_participant[participant_id] = {day: at}
-            return days
-        seen = days.get(day)
-        if seen is None:
-            days[day] = at
-            return days
-        if at < seen:
-            days[day] = at
-        return None
+            by_participant[participant_id] = {day: (at, recorded)}
+            return
+        held = days.get(day)
+        if held is None:
+            days[day] = (at, recorded)
+            return
+        reports = _with_report(held, at, recorded)
+        if reports is not None:
+            days[day] = reports
 
-    def days(self, participant_id: str, occasion_id: str) -> DaysAttended:
-        return self._by_occasion.get(occasion_id, _NOBODY).get(participant_id, _NO_DAYS)
+    def withdrawn(
+        self, participant_id: str, occasion_id: str, day: int, recorded: dt.datetime
+    ) -> None:
+        """Record one withdrawal of a participant-day, recorded at `recorded`."""
+        days = self._withdrawn.setdefault(occasion_id, {}).setdefault(participant_id, {})
+        held = days.get(day)
+        if held is None or recorded < held:
+            days[day] = recorded
 
-    def participants(self, occasion_id: str) -> Iterator[tuple[str, DaysAttended]]:
-        yield from self._by_occasion.get(occasion_id, _NOBODY).items()
+    def counted(
+        self, occasion_id: str, cutoff: dt.datetime | None = None
+    ) -> Iterator[tuple[str, int, dt.datetime]]:
+        """The participant-days of an occasion that count, as (participant_id, day, time of
+        the attendance): in the whole log, or (with a `cutoff`) in the log as recorded by
+        then. Withdrawn days are left out."""
+        withdrawn = self._withdrawn.get(occasion_id, _NO_WITHDRAWALS)
+        for participant_id, days in self._by_occasion.get(occasion_id, _NOBODY).items():
+            gone = withdrawn.get(participant_id, _NO_WITHDRAWN_DAYS)
+            for day, reports in days.items():
+                if gone:
+                    withdrawn_at = gone.get(day)
+                    if withdrawn_at is not None and (cutoff is None or withdrawn_at <= cutoff):
+                        continue
+                at = attended_at(reports, cutoff)
+                if at is not None:
+                    yield participant_id, day, at
 
 
 _NOBODY: dict[str, DaysAttended] = {}  # read-only, shared
-_NO_DAYS: DaysAttended = {}  # read-only, shared
+_NO_WITHDRAWALS: dict[str, dict[int, dt.datetime]] = {}  # read-only, shared
+_NO_WITHDRAWN_DAYS: dict[int, dt.datetime] = {}  # read-only, shared
 
 
 def day_bits(days: Iterable[int]) -> int:
@@ -66,23 +128,38 @@ def day_bits(days: Iterable[int]) -> int:
 
 
 class AttendedDays:
-    """Which days of which occasion each participant attended, as bits, indexed by occasion."""
+    """Which days of which occasion count for each participant, as bits, indexed by occasion:
+    the days reported and not withdrawn."""
 
-    __slots__ = ("_by_occasion",)
+    __slots__ = ("_by_occasion", "_withdrawn")
 
     def __init__(self) -> None:
         self._by_occasion: dict[str, dict[str, int]] = {}
+        self._withdrawn: dict[tuple[str, str], int] = {}  # (participant, occasion) -> bits
 
     def attended(self, participant_id: str, occasion_id: str, day: int) -> tuple[int, int]:
-        """Record one report; the days (bits) attended before it and with it, equal when
-        the day was already known."""
+        """Record one report; the days (bits) that count before it and with it, equal when
+        the day was already known or was withdrawn."""
         by_participant = self._by_occasion.get(occasion_id)
         if by_participant is None:
             by_participant = self._by_occasion[occasion_id] = {}
         before = by_participant.get(participant_id, 0)
         after = before | 1 << day
         if after != before:
+            if self._withdrawn and self._withdrawn.get((participant_id, occasion_id), 0) >> day & 1:
+                by_participant.setdefault(participant_id, before)
+                return before, before
             by_participant[participant_id] = after
+        return before, after
+
+    def withdrawn(self, participant_id: str, occasion_id: str, day: int) -> tuple[int, int]:
+        """Record one withdrawal; the days (bits) that count before it and after it."""
+        key = (participant_id, occasion_id)
+        self._withdrawn[key] = self._withdrawn.get(key, 0) | 1 << day
+        by_participant = self._by_occasion.setdefault(occasion_id, {})
+        before = by_participant.get(participant_id, 0)
+        after = before & ~(1 << day)
+        by_participant[participant_id] = after
         return before, after
 
     def days(self, participant_id: str, occasion_id: str) -> int:

@@ -1,10 +1,18 @@
 """The facts the trainer pot and the invoices share: participant-days and trainer-days.
 
 Both are counted per region and year the same way: the region of the occasion, the year of
-that day's date in the occasion's plan. A reported day that the plan does not (yet) hold, an
-occasion not yet planned, or a participant not yet registered leaves the day waiting: it counts
-as soon as the missing fact arrives, because everything here is computed when a result is
-asked for, from all facts held.
+that day's date in the occasion's latest plan (a day the latest plan does not have counts for
+nothing; a cancelled occasion keeps its days). A reported day that the plan does not (yet)
+hold, an occasion not yet planned, or a participant not yet registered leaves the day waiting:
+it counts as soon as the missing fact arrives, because everything here is computed when a
+result is asked for, from all facts held. A withdrawn participant-day counts nowhere.
+
+Closed years (CONTRACT.md v1.1): `YearClosed` recorded at T (the earliest, if closed twice)
+freezes a region's year to the *closed view*, the log restricted to the events recorded not
+after T. Every reading here takes a `cutoff`: None for the whole log, T for the closed view;
+so each fact is kept with its recording time (`recorded_at`, else `occurred_at`).
+`TrainerUnassigned` changes nothing here: points are earned per day delivered, and a trainer
+taken off a team keeps the days they gave.
 """
 
 from __future__ import annotations
@@ -17,13 +25,18 @@ from fractions import Fraction
 from typing import NamedTuple, cast
 
 from shared.events import Envelope
-from shared.events.models import CourseDayAttended, TrainerDayDelivered
+from shared.events.models import (
+    AttendanceWithdrawn,
+    CourseDayAttended,
+    TrainerDayDelivered,
+    YearClosed,
+)
 from shared.projections.attendance import Attendance
 from shared.projections.dedupe import SeenIds
 from shared.projections.memberships import Memberships
 from shared.projections.occasions import Occasions, Plan
 from shared.projections.prices import PriceLists
-from shared.projections.versions import LatestBy, stamp_of
+from shared.projections.versions import AsOf, recorded_of, stamp_of
 
 TrainerDayKey = tuple[str, str, int]
 """(trainer_id, occasion_id, day): a trainer earns points for it once."""
@@ -56,14 +69,18 @@ class BillingFacts:
         self.attendance = Attendance()
         self.memberships = Memberships()
         self.prices = PriceLists()
-        self._trainer_days: LatestBy[TrainerDayKey, tuple[str, str]] = LatestBy()
+        self._trainer_days: dict[TrainerDayKey, AsOf[tuple[str, str]]] = {}
+        self._closed: dict[tuple[str, int], dt.datetime] = {}  # (region, year) -> close
         self._handlers: dict[str, Callable[[Envelope], object]] = {
             "CourseDayAttended": self._attended,
+            "AttendanceWithdrawn": self._withdrawn,
             "TrainerDayDelivered": self._delivered,
             "CourseOccasionPlanned": self.occasions.planned,
+            "CourseOccasionRescheduled": self.occasions.rescheduled,
             "ParticipantRegistered": self.memberships.registered,
             "ParticipantMoved": self.memberships.moved,
             "PriceListSet": self.prices.price_list_set,
+            "YearClosed": self._year_closed,
         }
 
     @property
@@ -80,50 +97,69 @@ class BillingFacts:
         handler(env)
         return True
 
-    def participant_days(self, region_id: str, year: int) -> Counter[str]:
-        """Participant-days of a region and year, per municipality charged."""
-        return Counter(d.municipality_id for d in self.counted_days(region_id, year))
+    def closed_at(self, region_id: str, year: int) -> dt.datetime | None:
+        """When the region's year was closed (the earliest `YearClosed`'s recording time), or
+        None while it is open."""
+        return self._closed.get((region_id, year))
+
+    def participant_days(
+        self, region_id: str, year: int, cutoff: dt.datetime | None = None
+    ) -> Counter[str]:
+        """Participant-days of a region and year, per municipality charged, in the whole log
+        or (with a `cutoff`) in the log as recorded by then."""
+        return Counter(d.municipality_id for d in self.counted_days(region_id, year, cutoff))
 
     def counted_days(
-        self, region_id: str | None = None, year: int | None = None
+        self, region_id: str | None = None, year: int | None = None,
+        cutoff: dt.datetime | None = None,
     ) -> Iterator[CountedDay]:
         """Every participant-day that counts (of one region and year, or all), with what it
-        belongs to: the occasion's plan, the day's date and the municipality charged. The pot,
-        the invoices and the national dashboard all count days here.
+        belongs to: the occasion's plan, the day's date and the municipality charged; in the
+        whole log, or (with a `cutoff`) in the log as recorded by then. The pot, the invoices
+        and the national dashboard all count days here.
 
         Each day is charged to the municipality the participant belonged to at the
         attendance's `occurred_at` (see `Timeline.at` for an attendance older than every
         membership event).
         """
-        plans = (self.occasions.plans.items() if region_id is None
-                 else self.occasions.in_region(region_id))
+        plans = (self.occasions.plans.items() if region_id is None and cutoff is None
+                 else self.occasions.in_region(region_id, cutoff))
         for occasion_id, plan in plans:
             dates = plan.dates
             if year is not None:
                 dates = {d: date for d, date in dates.items() if date.year == year}
                 if not dates:
                     continue
-            for participant_id, attended in self.attendance.participants(occasion_id):
-                for day, at in attended.items():
-                    date = dates.get(day)
-                    if date is not None:
-                        municipality_id = self.memberships.at(participant_id, at)
-                        if municipality_id is not None:
-                            yield CountedDay(plan, participant_id, day, date, municipality_id)
+            for participant_id, day, at in self.attendance.counted(occasion_id, cutoff):
+                date = dates.get(day)
+                if date is not None:
+                    municipality_id = self.memberships.at(participant_id, at, cutoff)
+                    if municipality_id is not None:
+                        yield CountedDay(plan, participant_id, day, date, municipality_id)
 
-    def trainer_points(self, region_id: str, year: int) -> dict[str, TrainerPoints]:
+    def trainer_points(
+        self, region_id: str, year: int, cutoff: dt.datetime | None = None
+    ) -> dict[str, TrainerPoints]:
         """Points per trainer in a region and year, by the price list in force there.
 
         A trainer-day reported more than once counts once; the latest report (by
         `occurred_at`) gives its role and municipality. A trainer's share is credited to the
         municipality of the last course day they delivered in the year (by the day's date,
         then occasion and day): their home municipality as the year ended, whenever and
-        however often each day was reported.
+        however often each day was reported. With a `cutoff`, only the days recorded by then
+        earn (a closed year's view).
         """
         days_in_role: Counter[tuple[str, str]] = Counter()  # (trainer_id, role) -> days
         last_day: dict[str, tuple[DayOrder, str]] = {}
-        for (trainer_id, occasion_id, day), (role, municipality_id) in self._trainer_days.items():
-            plan = self.occasions.plan(occasion_id)
+        plans: dict[str, Plan | None] = {}
+        for (trainer_id, occasion_id, day), reports in self._trainer_days.items():
+            delivered = reports.latest(cutoff)
+            if delivered is None:
+                continue
+            role, municipality_id = delivered
+            if occasion_id not in plans:
+                plans[occasion_id] = self.occasions.plan(occasion_id, cutoff)
+            plan = plans[occasion_id]
             if plan is None or plan.region_id != region_id:
                 continue
             date = plan.dates.get(day)
@@ -135,7 +171,8 @@ class BillingFacts:
                 last_day[trainer_id] = (order, municipality_id)
         # the price list in force is the region's and year's, so each role earns the same
         # points on every day: count the days, then multiply (exact, and one Fraction a role)
-        earned = {role: self.prices.points(region_id, year, role) for _, role in days_in_role}
+        earned = {role: self.prices.points(region_id, year, role, cutoff)
+                  for _, role in days_in_role}
         points: dict[str, Fraction] = {}
         for (trainer_id, role), days in days_in_role.items():
             points[trainer_id] = points.get(trainer_id, Fraction(0)) + days * earned[role]
@@ -143,12 +180,28 @@ class BillingFacts:
 
     def _attended(self, env: Envelope) -> None:
         data = cast(CourseDayAttended, env.data)
-        self.attendance.attended(data.participant_id, data.occasion_id, data.day, env.occurred_at)
+        self.attendance.attended(data.participant_id, data.occasion_id, data.day,
+                                 env.occurred_at, env.recorded_at)
+
+    def _withdrawn(self, env: Envelope) -> None:
+        data = cast(AttendanceWithdrawn, env.data)
+        self.attendance.withdrawn(data.participant_id, data.occasion_id, data.day,
+                                  recorded_of(env))
 
     def _delivered(self, env: Envelope) -> None:
         data = cast(TrainerDayDelivered, env.data)
         key = (data.trainer_id, data.occasion_id, data.day)
-        self._trainer_days.offer(key, stamp_of(env), (data.role, data.municipality_id))
+        reports = self._trainer_days.get(key)
+        if reports is None:
+            reports = self._trainer_days[key] = AsOf()
+        reports.offer(stamp_of(env), recorded_of(env), (data.role, data.municipality_id))
+
+    def _year_closed(self, env: Envelope) -> None:
+        data = cast(YearClosed, env.data)
+        key, recorded = (data.region_id, data.year), recorded_of(env)
+        held = self._closed.get(key)
+        if held is None or recorded < held:
+            self._closed[key] = recorded
 
 
 class OnBillingFacts:

@@ -6,6 +6,12 @@ tasks are optional. Completions are derived from these facts only: `CourseComple
 `CertificateIssued` in a log are ignored, so a log gives the same completions with or without
 them.
 
+v1.1: the occasion's days are those of its latest plan (`CourseOccasionPlanned` or
+`CourseOccasionRescheduled`, the latest `occurred_at` wins), and completion needs every one of
+them; nobody completes a cancelled occasion; a withdrawn day (`AttendanceWithdrawn`) no longer
+counts, whatever the order of the events. A completion that loses a day is lost (reported in
+`CompletionChanges.removed`: the certification service revokes its certificate).
+
 A completion needs the occasion's plan and the course's publication. Until both have arrived
 the completion waits (it would be wrong to certify against preparations not yet known); it is
 reported by the `apply` of whichever event makes it true.
@@ -19,6 +25,7 @@ from typing import NamedTuple, cast
 
 from shared.events import Envelope
 from shared.events.models import (
+    AttendanceWithdrawn,
     CourseDayAttended,
     CourseOccasionPlanned,
     CoursePublished,
@@ -36,8 +43,9 @@ Completion = tuple[str, str, str]
 class CompletionChanges(NamedTuple):
     """What one event changed: completions gained, and completions lost.
 
-    A completion is lost only when a course is re-published with more mandatory preparations
-    or an occasion is re-planned with more days; the projection then follows the facts.
+    A completion is lost when a course is re-published with more mandatory preparations, an
+    occasion is re-planned with more days or cancelled, or a day is withdrawn; the projection
+    then follows the facts.
     """
 
     added: tuple[Completion, ...] = ()
@@ -82,6 +90,9 @@ class Completions:
             "PreparationCompleted": self._prepared_item,
             "CoursePublished": self._published,
             "CourseOccasionPlanned": self._planned,
+            "CourseOccasionRescheduled": self._rescheduled,
+            "CourseOccasionCancelled": self._cancelled,
+            "AttendanceWithdrawn": self._withdrawn,
         }
 
     # --- the fold -------------------------------------------------------------------------
@@ -221,10 +232,31 @@ class Completions:
             for participant_id in self._attendance.participants(occasion_id)
         )
 
+    def _withdrawn(self, env: Envelope) -> CompletionChanges:
+        data = cast(AttendanceWithdrawn, env.data)
+        before, after = self._attendance.withdrawn(data.participant_id, data.occasion_id,
+                                                   data.day)
+        if before == after:
+            return NO_CHANGES
+        return self._reevaluate_one(data.participant_id, data.occasion_id)
+
     def _planned(self, env: Envelope) -> CompletionChanges:
+        return self._replanned(env, self._occasions.planned)
+
+    def _rescheduled(self, env: Envelope) -> CompletionChanges:
+        return self._replanned(env, self._occasions.rescheduled)
+
+    def _cancelled(self, env: Envelope) -> CompletionChanges:
+        return self._replanned(env, self._occasions.cancelled)
+
+    def _replanned(
+        self, env: Envelope, apply: Callable[[Envelope], Plan | None]
+    ) -> CompletionChanges:
+        """Apply a plan event; re-evaluate everyone who attended when the plan in force
+        changed (its course, days or cancellation)."""
         occasion_id = cast(CourseOccasionPlanned, env.data).occasion_id
         old = self._plans.get(occasion_id)
-        plan = self._occasions.planned(env)
+        plan = apply(env)
         if plan is None:
             return NO_CHANGES
         attendees = list(self._attendance.participants(occasion_id))
@@ -265,7 +297,7 @@ class Completions:
         """The rule, given the occasion's plan and the days the participant attended of it
         (as `AttendedDays` keeps them)."""
         mandatory = self._mandatory.values.get(plan.course_id)
-        if mandatory is None:
+        if mandatory is None or plan.cancelled:
             return None
         if attended & plan.day_bits != plan.day_bits:
             return None

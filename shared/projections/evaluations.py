@@ -1,23 +1,30 @@
 """Evaluations (uppföljningsenkät): how many who completed a course answered, and what.
 
-Completions come from the completion fold. A respondent who submits the survey of an occasion
-more than once counts once, with their latest answers (by `occurred_at`): a response rate above
-one would mean nothing. Means are taken over the responses that answered each question.
+Completions come from the completion fold. One response counts per (`occasion_id`,
+`respondent_id`): the one with the latest `occurred_at`, ties to the greater event `id` (a
+response rate above one would mean nothing). Means are taken over the responses that answered
+each question. Per course, the responses are also split by the mode of their occasion
+(CONTRACT.md v1.1): `on_site` when all its days (in its latest plan) are on site, `digital`
+when all are digital, else `mixed`; an occasion not yet planned has no mode yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from shared.events import Envelope
-from shared.events.models import EvaluationSubmitted
+from shared.events.models import CourseOccasionPlanned, EvaluationSubmitted
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
 from shared.projections.dedupe import SeenIds
 from shared.projections.versions import LatestBy, stamp_of
 
-ResponseKey = tuple[str, str, str]
-"""(course_id, occasion_id, respondent_id)"""
+ResponseKey = tuple[str, str]
+"""(occasion_id, respondent_id)"""
+Response = tuple[str, Mapping[str, int]]
+"""(course_id, answers)"""
+
+PLAN_EVENTS = ("CourseOccasionPlanned", "CourseOccasionRescheduled", "CourseOccasionCancelled")
 
 Changed = set[str] | frozenset[str]
 _UNCHANGED: frozenset[str] = frozenset()
@@ -29,12 +36,14 @@ class Evaluations:
     def __init__(self) -> None:
         self._seen = SeenIds()
         self._completions = Completions()
-        self._responses: LatestBy[ResponseKey, Mapping[str, int]] = LatestBy()
+        self._responses: LatestBy[ResponseKey, Response] = LatestBy()
         self._handlers: dict[str, Callable[[Envelope], Changed]] = {
             "EvaluationSubmitted": self._submitted,
         }
         for name, handler in self._completions.fact_handlers.items():
             self._handlers[name] = _courses_of(handler)
+        for name in PLAN_EVENTS:  # a new plan may change an occasion's mode
+            self._handlers[name] = self._with_plan_course(self._handlers[name])
 
     @property
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:
@@ -51,45 +60,78 @@ class Evaluations:
 
     def _submitted(self, env: Envelope) -> Changed:
         data = cast(EvaluationSubmitted, env.data)
-        key = (data.course_id, data.occasion_id, data.respondent_id)
-        if not self._responses.offer(key, stamp_of(env), data.answers):
+        key = (data.occasion_id, data.respondent_id)
+        held = self._responses.get(key)
+        if not self._responses.offer(key, stamp_of(env), (data.course_id, data.answers)):
             return _UNCHANGED
-        return {data.course_id}
+        return {data.course_id} if held is None else {data.course_id, held[0]}
+
+    def _with_plan_course(
+        self, handler: Callable[[Envelope], Changed]
+    ) -> Callable[[Envelope], Changed]:
+        def handle(env: Envelope) -> Changed:
+            occasion_id = cast(CourseOccasionPlanned, env.data).occasion_id
+            before = self._completions.plan(occasion_id)
+            changed = handler(env)
+            after = self._completions.plan(occasion_id)
+            if before == after:
+                return changed
+            return {*changed, *(p.course_id for p in (before, after) if p is not None)}
+
+        return handle
 
     def result(self) -> dict[str, list[dict[str, Any]]]:
         """The contract's replay document: every course with completions or responses."""
         completions = self._completions.per_course()
-        responses: dict[str, list[Mapping[str, int]]] = {}
-        for (course_id, _, _), answers in self._responses.items():
-            responses.setdefault(course_id, []).append(answers)
+        responses: dict[str, list[tuple[str | None, Mapping[str, int]]]] = {}
+        for (occasion_id, _), (course_id, answers) in self._responses.items():
+            plan = self._completions.plan(occasion_id)
+            mode = None if plan is None else plan.mode
+            responses.setdefault(course_id, []).append((mode, answers))
         courses = sorted(completions.keys() | responses.keys())
         return {"courses": [self._row(c, completions[c], responses.get(c, [])) for c in courses]}
 
     @staticmethod
-    def _row(course_id: str, completions: int, answers: list[Mapping[str, int]]) -> dict[str, Any]:
-        totals: dict[str, list[int]] = {}
-        for response in answers:
-            for question_id, score in response.items():
-                total = totals.setdefault(question_id, [0, 0])
-                total[0] += score
-                total[1] += 1
+    def _row(
+        course_id: str, completions: int, answers: list[tuple[str | None, Mapping[str, int]]]
+    ) -> dict[str, Any]:
+        by_mode: dict[str, list[Mapping[str, int]]] = {}
+        for mode, response in answers:
+            if mode is not None:
+                by_mode.setdefault(mode, []).append(response)
         return {
             "course_id": course_id,
             "completions": completions,
             "responses": len(answers),
             "response_rate": len(answers) / completions if completions else 0.0,
-            "mean_scores": {q: s / n for q, (s, n) in sorted(totals.items())},
+            "mean_scores": _mean_scores(response for _, response in answers),
+            "by_mode": {
+                mode: {"responses": len(responses), "mean_scores": _mean_scores(responses)}
+                for mode, responses in sorted(by_mode.items())
+            },
         }
 
     @property
     def completions(self) -> Completions:
         return self._completions
 
-    def responses(self) -> list[tuple[ResponseKey, Mapping[str, int]]]:
-        """Every response that counts (one per occasion and respondent, the latest), with its
-        course, occasion and respondent: for readers that group them otherwise (by mode, by
-        region)."""
-        return self._responses.items()
+    def responses(self) -> list[tuple[tuple[str, str, str], Mapping[str, int]]]:
+        """Every response that counts (one per occasion and respondent, the latest), as
+        ((course_id, occasion_id, respondent_id), answers): for readers that group them
+        otherwise (by mode, by region)."""
+        return [((course_id, occasion_id, respondent_id), answers)
+                for (occasion_id, respondent_id), (course_id, answers) in self._responses.items()]
+
+
+def _mean_scores(responses: Iterable[Mapping[str, int]]) -> dict[str, float]:
+    """Per question, the mean over the responses that answered it; sorted by question."""
+    totals: dict[str, list[int]] = {}
+    for response in responses:
+        for question_id, score in response.items():
+            total = totals.setdefault(question_id, [0, 0])
+            total[0] += score
+            total[1] += 1
+    return {q: s / n for q, (s, n) in sorted(totals.items())}
 
 
 def _courses_of(

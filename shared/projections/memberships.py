@@ -13,7 +13,7 @@ from typing import cast
 
 from shared.events import Envelope
 from shared.events.models import ParticipantMoved, ParticipantRegistered
-from shared.projections.versions import Timeline, stamp_of
+from shared.projections.versions import Timeline, recorded_of, stamp_of
 
 
 class Memberships:
@@ -38,13 +38,16 @@ class Memberships:
         timeline = self._timelines.get(participant_id)
         if timeline is None:
             timeline = self._timelines[participant_id] = Timeline()
-        timeline.record(stamp_of(env), municipality_id)
+        timeline.record(stamp_of(env), municipality_id, recorded_of(env))
 
     def current(self, participant_id: str) -> str | None:
         timeline = self._timelines.get(participant_id)
         return None if timeline is None else timeline.current()
 
-    def at(self, participant_id: str, when: dt.datetime) -> str | None:
-        """The municipality charged for something the participant did at `when`."""
+    def at(
+        self, participant_id: str, when: dt.datetime, cutoff: dt.datetime | None = None
+    ) -> str | None:
+        """The municipality charged for something the participant did at `when`; with a
+        `cutoff`, as the events recorded by then tell (a closed year's view)."""
         timeline = self._timelines.get(participant_id)
-        return None if timeline is None else timeline.at(when)
+        return None if timeline is None else timeline.at(when, cutoff)

@@ -6,10 +6,14 @@ whole kronor that add up to the pot exactly (largest remainder): each trainer ge
 their exact share, and the kronor left over go one each to the largest fractional parts, ties
 to the smaller `trainer_id`. A municipality is credited the sum of its trainers' amounts. With
 no points, nothing is distributed. The arithmetic is exact (fractions), never floating point.
+
+A closed year's pot (CONTRACT.md v1.1) is that of its closed view: the log as recorded by the
+`YearClosed`. Days and points recorded later change nothing in it, and nothing in year + 1's pot.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -80,10 +84,19 @@ class Distribution:
 
 
 def distribute(facts: BillingFacts, region_id: str, year: int) -> Distribution:
-    """The pot of a region and year from the billing facts, divided by points."""
-    days = sum(facts.participant_days(region_id, year).values())
-    pot_sek = days * facts.prices.trainer_pot(region_id, year)
-    earned = {t: tp for t, tp in facts.trainer_points(region_id, year).items() if tp.points > 0}
+    """The pot of a region and year from the billing facts, divided by points: the closed
+    view's once the year is closed, else the whole log's."""
+    return distribute_as_of(facts, region_id, year, facts.closed_at(region_id, year))
+
+
+def distribute_as_of(
+    facts: BillingFacts, region_id: str, year: int, cutoff: dt.datetime | None
+) -> Distribution:
+    """The pot of a region and year in the log as recorded by `cutoff` (None: all of it)."""
+    days = sum(facts.participant_days(region_id, year, cutoff).values())
+    pot_sek = days * facts.prices.trainer_pot(region_id, year, cutoff)
+    points = facts.trainer_points(region_id, year, cutoff)
+    earned = {t: tp for t, tp in points.items() if tp.points > 0}
     amounts = divide_pot(pot_sek, {t: tp.points for t, tp in earned.items()})
     shares = tuple(
         Share(t, earned[t].municipality_id, earned[t].points, amounts[t]) for t in sorted(amounts)

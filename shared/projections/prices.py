@@ -1,5 +1,8 @@
 """Price lists per region and year; GR's model wherever a region has set none.
 
+The latest `PriceListSet` (by `occurred_at`) of a region and year is in force; a closed year
+reads the one in force in the log as recorded by its close (`cutoff`).
+
 GR's model is the default of the contract's own `PriceComponents` and `Points`, so the
 numbers (1 250 kr a participant-day, 400 of it to the trainer pot; points 1.5 and 1.0) live in
 one place, the contract.
@@ -7,12 +10,13 @@ one place, the contract.
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 from typing import cast
 
 from shared.events import Envelope
 from shared.events.models import Points, PriceComponents, PriceListSet
-from shared.projections.versions import LatestBy, stamp_of
+from shared.projections.versions import AsOf, recorded_of, stamp_of
 
 GR_COMPONENTS = PriceComponents()
 GR_POINTS = Points()
@@ -29,27 +33,37 @@ class PriceLists:
     __slots__ = ("_lists",)
 
     def __init__(self) -> None:
-        self._lists: LatestBy[tuple[str, int], tuple[PriceComponents, Points]] = LatestBy()
+        self._lists: dict[tuple[str, int], AsOf[tuple[PriceComponents, Points]]] = {}
 
     def price_list_set(self, env: Envelope) -> bool:
         data = cast(PriceListSet, env.data)
-        key = (data.region_id, data.year)
-        return self._lists.offer(key, stamp_of(env), (data.components, data.points))
+        versions = self._lists.setdefault((data.region_id, data.year), AsOf())
+        return versions.offer(stamp_of(env), recorded_of(env), (data.components, data.points))
 
-    def components(self, region_id: str, year: int) -> PriceComponents:
-        held = self._lists.get((region_id, year))
+    def _in_force(
+        self, region_id: str, year: int, cutoff: dt.datetime | None
+    ) -> tuple[PriceComponents, Points] | None:
+        versions = self._lists.get((region_id, year))
+        return None if versions is None else versions.latest(cutoff)
+
+    def components(
+        self, region_id: str, year: int, cutoff: dt.datetime | None = None
+    ) -> PriceComponents:
+        held = self._in_force(region_id, year, cutoff)
         return GR_COMPONENTS if held is None else held[0]
 
-    def price(self, region_id: str, year: int) -> int:
+    def price(self, region_id: str, year: int, cutoff: dt.datetime | None = None) -> int:
         """Kronor per participant per course day: the sum of the components."""
-        return self.components(region_id, year).price
+        return self.components(region_id, year, cutoff).price
 
-    def trainer_pot(self, region_id: str, year: int) -> int:
+    def trainer_pot(self, region_id: str, year: int, cutoff: dt.datetime | None = None) -> int:
         """Kronor per participant-day that go to the region's trainer pot (utbildarpott)."""
-        return self.components(region_id, year).trainer_pot
+        return self.components(region_id, year, cutoff).trainer_pot
 
-    def points(self, region_id: str, year: int, role: str) -> Fraction:
+    def points(
+        self, region_id: str, year: int, role: str, cutoff: dt.datetime | None = None
+    ) -> Fraction:
         """Points one delivered day earns in `role` (`leader` or `trainer`)."""
-        held = self._lists.get((region_id, year))
+        held = self._in_force(region_id, year, cutoff)
         points = GR_POINTS if held is None else held[1]
         return exact(points.leader if role == "leader" else points.trainer)

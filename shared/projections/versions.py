@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from shared.events import Envelope
 
@@ -22,6 +22,18 @@ Stamp = tuple[dt.datetime, int]
 
 def stamp_of(env: Envelope) -> Stamp:
     return (env.occurred_at, env.id.int)
+
+
+def recorded_of(env: Envelope) -> dt.datetime:
+    """An event's recording time (CONTRACT.md, closed years): its `recorded_at`, or its
+    `occurred_at` where the log has no `recorded_at`."""
+    return env.recorded_at or env.occurred_at
+
+
+def seen_by(recorded: dt.datetime, cutoff: dt.datetime | None) -> bool:
+    """Whether a fact recorded at `recorded` is in the view of the log as recorded by `cutoff`
+    (a closed year's view); `cutoff` None is the whole log."""
+    return cutoff is None or recorded <= cutoff
 
 
 class LatestBy(Generic[K, V]):
@@ -62,39 +74,101 @@ class LatestBy(Generic[K, V]):
         return len(self.values)
 
 
-class Timeline(Generic[V]):
-    """The history of one value (a participant's municipality or level), read at any time."""
+class AsOf(Generic[V]):
+    """The versions of one value, each with its stamp and recording time, read in the whole
+    log (the greatest stamp wins, as `LatestBy`) or in the log as recorded by a cutoff (the
+    greatest stamp among the versions recorded by then): a closed year's view.
 
-    __slots__ = ("_stamps", "_values")
+    A version that another has both outranked (greater or equal stamp) and preceded (recorded
+    no later) can never be the answer, so it is not kept: one version is the common case.
+    """
+
+    __slots__ = ("_versions",)
+
+    def __init__(self) -> None:
+        self._versions: list[tuple[Stamp, dt.datetime, V]] = []
+
+    def offer(self, stamp: Stamp, recorded: dt.datetime, value: V) -> bool:
+        """Keep a version; True when it is now the one in force in the whole log."""
+        held = self._versions
+        if any(s >= stamp and r <= recorded for s, r, _ in held):
+            return False
+        wins = all(s < stamp for s, _, _ in held)
+        held[:] = [v for v in held if not (stamp >= v[0] and recorded <= v[1])]
+        held.append((stamp, recorded, value))
+        return wins
+
+    def latest(self, cutoff: dt.datetime | None = None) -> V | None:
+        """The value in force in the whole log (`cutoff` None) or as recorded by `cutoff`."""
+        best: tuple[Stamp, dt.datetime, V] | None = None
+        for version in self._versions:
+            if seen_by(version[1], cutoff) and (best is None or version[0] > best[0]):
+                best = version
+        return None if best is None else best[2]
+
+
+class Timeline(Generic[V]):
+    """The history of one value (a participant's municipality or level), read at any time,
+    in the whole log or in the log as recorded by a cutoff (a closed year's view)."""
+
+    __slots__ = ("_last_recorded", "_recorded", "_stamps", "_values")
 
     def __init__(self) -> None:
         self._stamps: list[Stamp] = []
         self._values: list[V] = []
+        self._recorded: list[dt.datetime] = []
+        self._last_recorded: dt.datetime | None = None
 
-    def record(self, stamp: Stamp, value: V) -> None:
+    def record(self, stamp: Stamp, value: V, recorded: dt.datetime | None = None) -> None:
         """Insert in stamp order: deliveries arrive in any order, history must not care. The
-        same event again (same stamp) changes nothing."""
+        same event again (same stamp) changes nothing. `recorded` None: as `stamp`'s time."""
         i = bisect.bisect_left(self._stamps, stamp)
         if i < len(self._stamps) and self._stamps[i] == stamp:
             return
+        recorded = stamp[0] if recorded is None else recorded
         self._stamps.insert(i, stamp)
         self._values.insert(i, value)
+        self._recorded.insert(i, recorded)
+        if self._last_recorded is None or recorded > self._last_recorded:
+            self._last_recorded = recorded
 
     def current(self) -> V:
         return self._values[-1]
 
-    def at(self, when: dt.datetime) -> V:
+    def at(self, when: dt.datetime, cutoff: dt.datetime | None = None) -> V | None:
         """The value in force at `when`: the latest event at or before it.
 
         When `when` predates every event (an attendance reported with an `occurred_at` before
         the participant's registration), the earliest known value is used: the participant
         must be charged somewhere, and the municipality that registered them is the one that
-        brought them to the course.
+        brought them to the course. With a `cutoff`, only the events recorded by then count;
+        None if there were none.
         """
+        if cutoff is not None and self._last_recorded is not None \
+                and self._last_recorded > cutoff:
+            return self._as_recorded_by(cutoff).at(when)
         if len(self._values) == 1:
             return self._values[0]
         i = bisect.bisect_right(self._stamps, (when, 1 << 128))
         return self._values[max(i - 1, 0)]
 
+    def _as_recorded_by(self, cutoff: dt.datetime) -> Timeline[V]:
+        view: Timeline[V] = Timeline()
+        for stamp, value, recorded in zip(self._stamps, self._values, self._recorded,
+                                          strict=True):
+            if recorded <= cutoff:
+                view.record(stamp, value)
+        if not view._values:
+            return _EMPTY_TIMELINE
+        return view
+
     def __len__(self) -> int:
         return len(self._values)
+
+
+class _EmptyTimeline(Timeline[Any]):
+    def at(self, when: dt.datetime, cutoff: dt.datetime | None = None) -> None:
+        return None
+
+
+_EMPTY_TIMELINE = _EmptyTimeline()

@@ -14,12 +14,15 @@ from hypothesis import strategies as st
 
 from shared.events import DERIVED_TYPES, Envelope, EventData, new_envelope
 from shared.events.models import (
+    AttendanceWithdrawn,
     BookingCancelled,
     CertificateIssued,
     CourseCompleted,
     CourseDay,
     CourseDayAttended,
+    CourseOccasionCancelled,
     CourseOccasionPlanned,
+    CourseOccasionRescheduled,
     CoursePublished,
     EvaluationSubmitted,
     ParticipantBooked,
@@ -36,6 +39,8 @@ from shared.events.models import (
     PriceListSet,
     TrainerAssigned,
     TrainerDayDelivered,
+    TrainerUnassigned,
+    YearClosed,
 )
 from shared.projections import Completions, Evaluations, Invoices, Pot, Progression
 
@@ -49,9 +54,13 @@ class LogBuilder:
     def __init__(self) -> None:
         self.events: list[Envelope] = []
 
-    def add(self, data: EventData, when: dt.datetime = BASE, id: int | None = None) -> Envelope:
+    def add(
+        self, data: EventData, when: dt.datetime = BASE, id: int | None = None,
+        recorded: dt.datetime | None = None,
+    ) -> Envelope:
+        """`recorded`: the `recorded_at` (none by default: recorded when it occurred)."""
         n = id if id is not None else len(self.events) + 1
-        env = new_envelope(data, occurred_at=when, id=uuid.UUID(int=n))
+        env = new_envelope(data, occurred_at=when, id=uuid.UUID(int=n), recorded_at=recorded)
         self.events.append(env)
         return env
 
@@ -141,6 +150,21 @@ def registered_for(participant_id: str) -> st.SearchStrategy[ParticipantRegister
     )
 
 
+def rescheduled_for(occasion_id: str) -> st.SearchStrategy[CourseOccasionRescheduled]:
+    """One to three days again, their dates and modes drawn anew."""
+    return st.builds(
+        lambda dates, modes: CourseOccasionRescheduled(
+            occasion_id=occasion_id,
+            days=tuple(
+                CourseDay(day=n, date=d, mode=m)
+                for n, (d, m) in enumerate(zip(dates, modes, strict=False), 1)
+            ),
+        ),
+        st.lists(st.sampled_from(DATES), min_size=1, max_size=3),
+        st.lists(st.sampled_from(("on_site", "digital")), min_size=3, max_size=3),
+    )
+
+
 published = courses.flatmap(published_for)
 planned = occasions.flatmap(planned_for)
 registered = participants.flatmap(registered_for)
@@ -199,6 +223,19 @@ evaluated = st.builds(
     participants,
     st.dictionaries(st.sampled_from(QUESTIONS), st.integers(1, 5), max_size=2),
 )
+withdrawn = st.builds(
+    lambda p, o, d: AttendanceWithdrawn(participant_id=p, occasion_id=o, day=d, reason="misstag"),
+    participants,
+    occasions,
+    days,
+)
+rescheduled = occasions.flatmap(rescheduled_for)
+cancelled = st.builds(
+    lambda o: CourseOccasionCancelled(occasion_id=o, reason="inställt"), occasions
+)
+year_closed = st.builds(
+    lambda r, y: YearClosed(region_id=r, year=y), st.sampled_from(REGIONS), st.sampled_from(YEARS)
+)
 noise = st.one_of(
     st.builds(
         lambda o, p: ParticipantBooked(occasion_id=o, participant_id=p), occasions, participants
@@ -207,6 +244,11 @@ noise = st.one_of(
         lambda o, p: BookingCancelled(occasion_id=o, participant_id=p), occasions, participants
     ),
     st.builds(lambda p: ParticipantErased(participant_id=p), participants),
+    st.builds(
+        lambda o, t: TrainerUnassigned(occasion_id=o, trainer_id=t),
+        occasions,
+        st.sampled_from(TRAINERS),
+    ),
     st.builds(
         lambda o, t, m: TrainerAssigned(
             occasion_id=o, trainer_id=t, municipality_id=m, role="reserve"
@@ -229,6 +271,10 @@ fact = st.one_of(
     delivered,
     price_list,
     evaluated,
+    withdrawn,
+    rescheduled,
+    cancelled,
+    year_closed,
     noise,
 )
 mostly = st.integers(0, 9).map(lambda n: n < 8)  # a reference fact is usually there, not always
@@ -246,7 +292,9 @@ def _taking_part(p: str, o: str, plan: CourseOccasionPlanned | None) -> list[Eve
 
 @st.composite
 def fact_logs(draw: st.DrawFn, max_facts: int = 30) -> list[Envelope]:
-    """A log of facts only: no derived events. Ids are unique; times collide often.
+    """A log of facts only: no derived events. Ids are unique; times collide often. About
+    one event in three carries a `recorded_at` (any of the times, before or after it occurred),
+    so that closed years' views cut the log in many places.
 
     Courses, occasions and participants are usually set up, so that completions, pots and
     invoices are common; sometimes one is missing, so that waiting for it is exercised too.
@@ -269,9 +317,11 @@ def fact_logs(draw: st.DrawFn, max_facts: int = 30) -> list[Envelope]:
     facts += draw(st.lists(fact, max_size=max_facts))
     ids = draw(st.permutations(range(1, len(facts) + 1)))
     stamps = draw(st.lists(times, min_size=len(facts), max_size=len(facts)))
+    recorded = draw(st.lists(st.one_of(st.none(), st.none(), times), min_size=len(facts),
+                             max_size=len(facts)))
     return [
-        new_envelope(data, occurred_at=when, id=uuid.UUID(int=n << 64 | n))
-        for data, when, n in zip(facts, stamps, ids, strict=True)
+        new_envelope(data, occurred_at=when, id=uuid.UUID(int=n << 64 | n), recorded_at=rec)
+        for data, when, n, rec in zip(facts, stamps, ids, recorded, strict=True)
     ]
 
 

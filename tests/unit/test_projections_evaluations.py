@@ -50,6 +50,9 @@ def test_rate_and_means_over_the_responses() -> None:
                 "responses": 2,
                 "response_rate": 0.5,
                 "mean_scores": {"helhet": 4.5, "relevans": 4.0},
+                "by_mode": {
+                    "on_site": {"responses": 2, "mean_scores": {"helhet": 4.5, "relevans": 4.0}}
+                },
             }
         ]
     }
@@ -74,5 +77,6 @@ def test_responses_without_completions_have_a_rate_of_zero() -> None:
             "responses": 1,
             "response_rate": 0.0,
             "mean_scores": {"helhet": 3.0},
+            "by_mode": {},  # its occasion is not planned: no mode yet
         }
     ]

@@ -94,6 +94,8 @@ def test_net_is_gross_less_the_pot_credit_and_credit_only_municipalities_are_lis
         "participant_days": 2,
         "gross_sek": 2500,
         "pot_credit_sek": 0,
+        "adjustment_days": 0,
+        "adjustment_sek": 0,
         "net_sek": 2500,
     }
     assert result["m9"] == {
@@ -101,6 +103,8 @@ def test_net_is_gross_less_the_pot_credit_and_credit_only_municipalities_are_lis
         "participant_days": 0,
         "gross_sek": 0,
         "pot_credit_sek": 800,
+        "adjustment_days": 0,
+        "adjustment_sek": 0,
         "net_sek": -800,
     }
 

@@ -4,7 +4,7 @@ the fields, their types, and the sort orders, over a realistic demo log."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import pytest
@@ -42,6 +42,8 @@ class InvoiceRow(Strict):
     participant_days: StrictInt
     gross_sek: StrictInt
     pot_credit_sek: StrictInt
+    adjustment_days: StrictInt
+    adjustment_sek: StrictInt
     net_sek: StrictInt
 
 
@@ -65,12 +67,18 @@ class ProgressionDocument(Strict):
     participants: list[ProgressionRow]
 
 
+class ModeRow(Strict):
+    responses: StrictInt
+    mean_scores: dict[StrictStr, StrictFloat]
+
+
 class EvaluationRow(Strict):
     course_id: StrictStr
     completions: StrictInt
     responses: StrictInt
     response_rate: StrictFloat
     mean_scores: dict[StrictStr, StrictFloat]
+    by_mode: dict[Literal["on_site", "digital", "mixed"], ModeRow]
 
 
 class EvaluationsDocument(Strict):
@@ -136,3 +144,5 @@ def test_evaluations_sort_courses_and_questions() -> None:
             row["responses"] / row["completions"] if row["completions"] else 0.0
         )
         assert all(1 <= mean <= 5 for mean in row["mean_scores"].values())
+        assert list(row["by_mode"]) == sorted(row["by_mode"])
+        assert sum(m["responses"] for m in row["by_mode"].values()) <= row["responses"]
