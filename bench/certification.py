@@ -5,7 +5,9 @@ PostgreSQL database. Occasions of Handläggning med barnet i centrum (4 days) ar
 by day, interleaved, so a quarter of the requests are final days whose 30 participants
 complete the course. For every certificate: issued (recorded in certification's store) minus
 the moment its final day's request was sent. Prints percentiles next to a baseline measured in
-the same run: the attendance request alone (its answer). Asserts nothing.
+the same run: the attendance request alone (its answer). Also prints the most PostgreSQL
+connections the three processes held at once (sampled every 100 ms while they ran), against
+the bound their pools allow. Asserts nothing.
 
     .venv/bin/python bench/certification.py [--rate 100] [--seconds 20] [--participants 30]
 
@@ -21,12 +23,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+import psycopg
 from kafka import KafkaProducer
 
 from bench._common import scratch_broker, scratch_database  # noqa: E402
@@ -38,7 +42,7 @@ from shared.events import new_envelope, topic_name  # noqa: E402
 from shared.events.models import DayMode  # noqa: E402
 from shared.platform.auth import Principal, Role, issue_token, jwks_source  # noqa: E402
 from shared.platform.broker import free_port  # noqa: E402
-from shared.platform.db import Database  # noqa: E402
+from shared.platform.db import Database, pool_size  # noqa: E402
 from shared.platform.settings import current_settings  # noqa: E402
 
 COURSE = "bou-ny-handlaggning"
@@ -173,6 +177,31 @@ async def drive(base: str, requests: list[tuple[int, int]], rate: float, partici
     return sent, latencies, statuses, elapsed
 
 
+class ConnectionSampler:
+    """The most connections to the database at once, sampled on a thread of its own (over
+    one connection of its own, not counted)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.most = url, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ConnectionSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.wait(0.1):
+                row = conn.execute("SELECT count(*) - 1 FROM pg_stat_activity "
+                                   "WHERE datname = current_database()").fetchone()
+                self.most = max(self.most, int(row[0]) if row else 0)
+
+
 def issued_times(db: Database) -> dict[str, float]:
     """participant -> when their certificate was recorded (seconds since the epoch)."""
     rows = db.execute("SELECT participant_id, issued_at FROM certificates")
@@ -221,6 +250,7 @@ def main() -> None:
                  start(["consume", "certification", "--ops-port", str(ops_port)], env,
                        logs / "consumer.log")]
         ops = f"http://127.0.0.1:{ops_port}"
+        sampler = ConnectionSampler(url).__enter__()
         try:
             base = f"http://127.0.0.1:{port}"
             wait_healthy(f"{base}/health", procs)
@@ -247,6 +277,7 @@ def main() -> None:
                 print(f"--- {name}.log ends:", *tail, sep="\n", file=sys.stderr)
             raise
         finally:
+            sampler.__exit__()
             for proc in procs:
                 proc.terminate()
             for proc in procs:
@@ -268,6 +299,8 @@ def main() -> None:
     if to_certificate:
         print(f"ratio: p99 to the certificate is {percentile(to_certificate, 99) / base_p99:.1f}"
               "× the request's own p99 (relay, broker, consumer and certificate save on top)")
+    print(f"PostgreSQL connections held by the three processes: at most {sampler.most} at "
+          f"once (per process and pool: {pool_size()}, the event store's up to 10 more)")
     print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after (other processes share the cores)")
 

@@ -1,9 +1,18 @@
 """A thin DB-API layer over SQLite and PostgreSQL for what is not an event store: relay
 positions and projection read models. SQL is written with `%s` placeholders and portable
-`INSERT ... ON CONFLICT`, which both backends understand."""
+`INSERT ... ON CONFLICT`, which both backends understand.
+
+On PostgreSQL the connections come from a bounded pool (psycopg's own, `psycopg_pool`): a
+statement or a transaction borrows one and gives it back, so a process holds at most
+`YRKESRESAN_DB_POOL_SIZE` of them however many threads it runs. (One connection per thread,
+as before, let every short-lived thread, such as each `/health` request of a consumer, open
+one more and keep it.) A statement run inside a transaction on the same thread uses the
+transaction's connection: it sees what the transaction wrote, and never waits for a second.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -12,12 +21,21 @@ from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from shared.platform.settings import sqlite_path
 
+POOL_SIZE_VARIABLE = "YRKESRESAN_DB_POOL_SIZE"
+
+
+def pool_size() -> int:
+    """Connections one pool may hold (each store's and each read-model database's)."""
+    return max(1, int(os.environ.get(POOL_SIZE_VARIABLE) or 5))
+
 
 class Database:
-    """One connection per thread (API worker threads, consumer thread), opened on first use."""
+    """SQLite: one connection per thread, opened on first use. PostgreSQL: a bounded pool,
+    opened on first use."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -30,22 +48,41 @@ class Database:
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
 
     @property
     def _conn(self) -> Any:
+        """SQLite: this thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            if self.is_sqlite:
-                conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            else:
-                conn = psycopg.connect(_libpq_url(self.url), autocommit=True)
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    @property
+    def pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        """PostgreSQL: the pool, opened on first use (and again after `close`)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    _libpq_url(self.url), min_size=1, max_size=pool_size(),
+                    kwargs={"autocommit": True}, name="yrkesresan-db", open=True)
+            return self._pool
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[Any]:
+        """PostgreSQL: the transaction's connection on this thread, else one from the pool."""
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self.pool.connection() as conn:
+            yield conn
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.is_sqlite else sql
@@ -61,24 +98,46 @@ class Database:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-        else:
-            with self._conn.transaction(), self._conn.cursor() as cur:
+        elif getattr(self._local, "conn", None) is not None:  # nested: the outer one's
+            conn = self._local.conn
+            with conn.transaction(), conn.cursor() as cur:
                 yield Cursor(self, cur)
+        else:
+            with self.pool.connection() as conn:
+                self._local.conn = conn
+                try:
+                    with conn.transaction(), conn.cursor() as cur:
+                        yield Cursor(self, cur)
+                finally:
+                    self._local.conn = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """One statement, atomic by itself: no BEGIN/COMMIT around it (both connections are in
         autocommit mode), so it costs one round trip instead of three."""
-        return self.cursor().execute(sql, params)
+        if self.is_sqlite:
+            return Cursor(self, self._conn.cursor()).execute(sql, params)
+        with self._borrowed() as conn, conn.cursor() as cur:
+            return Cursor(self, cur).execute(sql, params)
 
-    def cursor(self) -> Cursor:
-        """A cursor outside any explicit transaction (each statement commits on its own)."""
-        return Cursor(self, self._conn.cursor())
+    def execute_count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement, atomic by itself; the number of rows it changed."""
+        if self.is_sqlite:
+            cursor = Cursor(self, self._conn.cursor())
+            cursor.execute(sql, params)
+            return cursor.rowcount
+        with self._borrowed() as conn, conn.cursor() as cur:
+            cursor = Cursor(self, cur)
+            cursor.execute(sql, params)
+            return cursor.rowcount
 
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
         self._local = threading.local()
 
 

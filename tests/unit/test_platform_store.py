@@ -184,3 +184,34 @@ def test_aggregate_ids_are_stable_and_distinct_per_kind() -> None:
     assert aggregate_id("participant", "x") == aggregate_id("participant", "x")
     assert aggregate_id("participant", "x") != aggregate_id("course", "x")
     assert isinstance(aggregate_id("a", "b"), uuid.UUID)
+
+
+def test_many_threads_share_a_bounded_pool_of_connections(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads come and go (an API's workers, a consumer's health requests): on PostgreSQL
+    they borrow from one pool of `YRKESRESAN_DB_POOL_SIZE` connections and give them back. A
+    statement inside a transaction runs on the transaction's connection and sees its writes."""
+    import threading
+
+    monkeypatch.setenv("YRKESRESAN_DB_POOL_SIZE", "3")
+    db = Database(pg_url)
+    db.execute("CREATE TABLE side (k TEXT PRIMARY KEY)")
+
+    def held() -> int:
+        return int(db.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                              "current_database() AND application_name = ''")[0][0])
+
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda: counts.append(
+        int(db.execute("SELECT 1 FROM pg_sleep(0.02)")[0][0]))) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts == [1] * 30
+    assert db.pool.get_stats()["pool_size"] <= 3 and held() <= 3
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO side (k) VALUES (%s)", ("inside",))
+        assert db.execute("SELECT k FROM side") == [("inside",)]  # the same connection
+    assert db.execute_count("DELETE FROM side WHERE k = %s", ("inside",)) == 1
+    db.close()

@@ -150,10 +150,8 @@ class Recipients:
             (municipality_id, email))
 
     def remove(self, municipality_id: str) -> bool:
-        cur = self.db.cursor()
-        cur.execute("DELETE FROM summary_recipients WHERE municipality_id = %s",
-                    (municipality_id,))
-        return cur.rowcount > 0
+        return self.db.execute_count(
+            "DELETE FROM summary_recipients WHERE municipality_id = %s", (municipality_id,)) > 0
 
     def get(self, municipality_id: str) -> str | None:
         rows = self.db.execute(
