@@ -24,7 +24,8 @@ def _service(name: str) -> str:
 Service = Annotated[
     str, typer.Argument(callback=_service, help="enrolment, scheduling, certification or billing")
 ]
-ROLES = "participant, municipal_admin, regional_coordinator, trainer, national_analyst, system"
+ROLES = ("participant, municipal_admin, regional_coordinator, trainer, national_analyst, auditor, "
+         "system")
 
 
 @app.callback()

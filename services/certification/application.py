@@ -13,6 +13,7 @@ from services.certification import views
 from services.certification.domain import Evaluation
 from services.certification.keys import respondent_id, respondent_key
 from services.certification.policy import CertificatePolicy
+from services.certification.projections import history
 from services.certification.projections.consumer import (
     CertificationProjector,
     CertificationRunner,
@@ -23,7 +24,7 @@ from services.certification.projections.progression import (
     progression_projector,
 )
 from shared.platform.commands import Command
-from shared.platform.consumer import ProjectionRunner
+from shared.platform.consumer import AppliedLog, ProjectionRunner
 from shared.platform.copies import Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
@@ -110,4 +111,6 @@ def migrate(database_url: str | None = None) -> None:
     ProjectionRunner(progression_consumer(progression_projector()), db).migrate()
     with db.transaction() as cur:
         views.migrate(cur)
+        if not cur.execute("SELECT 1 FROM cert_history LIMIT 1"):  # kept since; fill it once
+            views.write_history(cur, history.rows(AppliedLog(db, "certification").envelopes()))
     db.close()

@@ -6,6 +6,8 @@
   municipality), `course` per published course (with its questionnaire), `evaluation` per
   course (the `Evaluations` fold's row), `evaluation@<region>` per course over the region's
   occasions only (`RegionalEvaluations`).
+- `cert_history`: the envelopes a completion can rest on, by the subject they concern
+  (`projections/history.py`), for the audit trail.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS cert_views (kind TEXT NOT NULL, key TEXT NOT NULL,"
     " scope TEXT, body TEXT NOT NULL, PRIMARY KEY (kind, key))",
     "CREATE INDEX IF NOT EXISTS cert_views_scope ON cert_views (kind, scope)",
+    "CREATE TABLE IF NOT EXISTS cert_history (subject TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " recorded TEXT NOT NULL, envelope TEXT NOT NULL, PRIMARY KEY (subject, event_id))",
 )
 COLUMNS = ("certificate_id", "participant_id", "course_id", "occasion_id", "region_id",
            "status", "verification_code", "completed_on", "issued_at", "revoked_at", "reason",
@@ -75,6 +79,12 @@ def write_views(cur: Cursor, rows: Iterable[View]) -> None:
         "INSERT INTO cert_views (kind, key, scope, body) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, body = excluded.body",
         upserts)
+
+
+def write_history(cur: Cursor, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """(subject, event id, recording time, envelope): kept once each."""
+    cur.executemany("INSERT INTO cert_history (subject, event_id, recorded, envelope) VALUES "
+                    "(%s, %s, %s, %s) ON CONFLICT (subject, event_id) DO NOTHING", list(rows))
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -132,3 +142,19 @@ def views(db: Database, kind: str, scope: str | None = None) -> list[dict[str, A
 
 def count(db: Database, table: str = "certificates") -> int:
     return int(db.execute(f"SELECT count(*) FROM {table}")[0][0])
+
+
+def history(db: Database, subjects: list[str], until: str | None = None) -> list[str]:
+    """The kept envelopes (JSON) of these subjects, recorded not after `until` (a sort key
+    of `projections.history`) where given."""
+    found: list[str] = []
+    for start in range(0, len(subjects), 500):
+        chunk = subjects[start:start + 500]
+        sql = (f"SELECT envelope FROM cert_history WHERE subject IN "
+               f"({', '.join(['%s'] * len(chunk))})")
+        params: list[str] = list(chunk)
+        if until is not None:
+            sql += " AND recorded <= %s"
+            params.append(until)
+        found += [r[0] for r in db.execute(sql, params)]
+    return found

@@ -52,6 +52,7 @@ class Role(StrEnum):
     REGIONAL_COORDINATOR = "regional_coordinator"
     TRAINER = "trainer"
     NATIONAL_ANALYST = "national_analyst"
+    AUDITOR = "auditor"  # reads the audit trail of any participant (issue 10)
     SYSTEM = "system"
 
 

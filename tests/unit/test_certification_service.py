@@ -412,3 +412,76 @@ def test_statistics_per_region_equal_replay_of_the_regions_occasions(cert) -> No
     assert again.projector.facts.regional.result("r2") == replay(
         "evaluations", [line for e, line in zip(log, lines, strict=True)
                         if getattr(e.data, "occasion_id", None) != "o1"])
+
+
+def test_audit_trail_per_completion_as_json_and_page_and_as_of(cert) -> None:  # type: ignore[no-untyped-def]
+    """The history behind a completion: the facts and certification's own events as they
+    came back over the bus, ordered by recording time, with the pseudonymous actor; "as of" a
+    date gives the trail and the progression from what was recorded by then, which is what
+    `yrkesresan replay progression` prints over the log cut at that moment."""
+    from shared.events import parse_envelope
+    from yrkesresan import stores
+    from yrkesresan.replay import replay
+
+    runner = cert.certification_runner()
+    runner.restore()
+    log = facts() + facts(participant="p2", occasion="o2", days=1)[2:]
+    log.append(env(m.CoursePublished(
+        course_id="k1", journey="barn_och_unga", level="ny", title="Samtal och delaktighet",
+        preparations=(m.Preparation(item_id="f9", title="Ny film", mandatory=True),)),
+        60 * 24 * 3))  # three days later: p1's and p2's completions are lost
+    runner.apply_batch(log)
+    own = [parse_envelope(raw) for raw in stores.store_envelopes(cert.app)]  # from the bus
+    runner.apply_batch(own)
+    assert sorted(e.type for e in own) == sorted(
+        ["CertificateIssued", "CertificateRevoked", "CourseCompleted"] * 2)  # p1's, p2's
+    client = TestClient(create_api(cert, FakeNames()))
+    me = token(role=Role.PARTICIPANT, participant_id="p1")
+    doc = client.get("/participants/p1/history", headers=me).json()
+    (done,) = doc["completions"]
+    assert (done["course_id"], done["occasion_id"]) == ("k1", "o1")
+    (certificate,) = done["certificates"]
+    assert certificate["status"] == "revoked" and "förberedelser" in certificate["reason"]
+    kinds = [e["type"] for e in done["events"]]
+    assert sorted(kinds) == sorted([
+        "CoursePublished", "CourseOccasionPlanned", "ParticipantBooked", "CourseDayAttended",
+        "CourseDayAttended", "PreparationCompleted", "CoursePublished", "CourseCompleted",
+        "CertificateIssued", "CertificateRevoked"])
+    recorded = [e["recorded_at"] for e in done["events"]]
+    assert [dt.datetime.fromisoformat(r) for r in recorded] == sorted(
+        dt.datetime.fromisoformat(r) for r in recorded)
+    issued = next(e for e in done["events"] if e["type"] == "CertificateIssued")
+    assert issued["recorded_by"] == "system:certification" and issued["service"] == (
+        "certification")
+    assert all(e["data"].get("participant_id") in (None, "p1") for e in doc["events"])
+    assert NAME not in str(doc)
+    assert doc["progression"]["completed_courses"] == []  # lost since
+    # As of the day of the course: completed, no certificate recorded yet (issued "today")
+    then = client.get("/participants/p1/history?as_of=2026-03-02", headers=me).json()
+    cut = history_cutoff("2026-03-02")
+    lines = [e.to_json() for e in [*log, *own] if (e.recorded_at or e.occurred_at) <= cut]
+    (row,) = [r for r in replay("progression", lines)["participants"]
+              if r["participant_id"] == "p1"]
+    assert then["progression"] == row and row["completed_courses"] == ["k1"]
+    assert then["completions"] == []  # nothing certified by then
+    assert client.get("/participants/p1/history?as_of=2026-01-01",
+                      headers=me).json()["progression"] is None  # not registered yet
+    assert client.get("/participants/p1/history?as_of=igår", headers=me).status_code == 422
+    # Scope: the auditor, the participant, their municipality's administrator
+    page = client.get("/participants/p1/history.html", headers=token(role=Role.AUDITOR))
+    assert page.status_code == 200 and "Revisionsspår" in page.text
+    assert "Intyg återkallat" in page.text and "system:certification" in page.text
+    for who, status in ((token(role=Role.MUNICIPAL_ADMIN, municipality_id="m1"), 200),
+                        (token(role=Role.MUNICIPAL_ADMIN, municipality_id="m2"), 404),
+                        (token(role=Role.PARTICIPANT, participant_id="p2"), 404),
+                        (token(role=Role.REGIONAL_COORDINATOR, region_id="r1"), 403),
+                        (token(role=Role.NATIONAL_ANALYST), 403)):
+        assert client.get("/participants/p1/history", headers=who).status_code == status
+    assert client.get("/participants/nobody/history",
+                      headers=token(role=Role.AUDITOR)).status_code == 404
+
+
+def history_cutoff(day: str) -> dt.datetime:
+    from services.certification.projections.history import cutoff
+
+    return cutoff(dt.date.fromisoformat(day))

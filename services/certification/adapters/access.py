@@ -12,6 +12,7 @@ up; out of scope answered exactly like unknown, 404, `shared.platform.access`):
 | the questionnaires and submitting an evaluation | the participant themself |
 | evaluation statistics | the national analyst (every region); a regional coordinator (their region) |
 | Stationen (staff routes, level-ups due, the CSV, manager courses) | the municipal administrators (supervisors, managers) of that municipality |
+| a participant's audit trail (`/participants/{id}/history`, `.html`, "as of" a date) | the auditor (every participant); the participant themself; the municipal administrator of their current municipality |
 
 The national analyst sees aggregates, never one person; trainers see no participant. The
 history follows the person: a participant's municipality is where they are now (the latest
@@ -29,8 +30,9 @@ from shared.platform.auth import Principal, Role, require
 from shared.platform.copies import Known
 from shared.platform.errors import NotFound
 
-PARTICIPANT, ADMIN, COORDINATOR, ANALYST = (
-    Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR, Role.NATIONAL_ANALYST)
+PARTICIPANT, ADMIN, COORDINATOR, ANALYST, AUDITOR = (
+    Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR, Role.NATIONAL_ANALYST,
+    Role.AUDITOR)
 
 
 def not_found(what: str) -> NotFound:
@@ -83,6 +85,23 @@ def read_certificate(who: Principal, certificate_id: str, places: Known,
         if row is None or not _in_scope(who, row["participant_id"], municipality_id, places):
             raise certificate_hidden(certificate_id)
         return row
+
+    return check
+
+
+def read_history(who: Principal, participant_id: str) -> Callable[[str | None], None]:
+    """A participant's audit trail: the check takes their municipality now (None: unknown).
+    The auditor reads anyone's, as the system does; the coordinator does not (ADR 0010: 403)."""
+    require(who, AUDITOR, PARTICIPANT, ADMIN)
+
+    def check(municipality_id: str | None) -> None:
+        if municipality_id is None:
+            raise hidden("participant_id", participant_id)
+        if who.role in (AUDITOR, Role.SYSTEM):
+            return
+        if not ((who.role is PARTICIPANT and who.participant_id == participant_id)
+                or (who.role is ADMIN and who.municipality_id == municipality_id)):
+            raise hidden("participant_id", participant_id)
 
     return check
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.certification import views
 from services.certification.adapters.enrolment import Names
 from services.certification.adapters.routers import (
+    audit,
     certificates,
     evaluations,
     progression,
@@ -30,7 +31,8 @@ def create_api(cert: Certification, names: Names | None = None) -> FastAPI:
                         "certificates": views.count(cert.db)},
     )
     ctx = Context(cert) if names is None else Context(cert, names)
-    for resource in (progression, certificates, verification, evaluations, routes, stationen):
+    for resource in (progression, certificates, verification, evaluations, routes, stationen,
+                     audit):
         api.include_router(resource.router(ctx))
     return api
 

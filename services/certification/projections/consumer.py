@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from services.certification import views
 from services.certification.domain import CertifiedCompletion
 from services.certification.policy import CertificatePolicy
+from services.certification.projections import history
 from services.certification.projections.facts import CertificationFacts, Touched
 from services.certification.projections.routes import route
 from shared.events import Envelope, topic_name
@@ -46,6 +47,7 @@ class CertificationProjector:
 
     def apply(self, cur: Cursor, env: Envelope) -> None:
         """One envelope without the policy (the runner's batches act on completions)."""
+        views.write_history(cur, history.rows([env]))
         self.write(cur, [self.facts.apply(env)], [])
 
     def write(self, cur: Cursor, touched: Sequence[Touched],
@@ -128,6 +130,7 @@ class CertificationRunner(ProjectionRunner):
                     "VALUES (%s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
                     [(self.projector.name, str(env.id), env.to_json().decode())
                      for env in fresh])
+                views.write_history(cur, history.rows(fresh))
                 self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
             self.restore()  # the facts may hold part of a batch the database never recorded
