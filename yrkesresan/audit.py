@@ -1,22 +1,29 @@
-"""`yrkesresan audit`: hold the services' event stores to their history.
+"""`yrkesresan audit`: hold the services' event stores to their history, and read it as it stood.
 
 `verify` walks each store's hash chain (ADR 0008) and names the first event that was changed,
 removed or inserted; with `--against-bus` it also holds each store to the chain heads its relay
 published (which catches a rewritten or cut-off history). It exits non-zero when any store's
 chain is broken.
+
+`as-of` folds every service's store, cut at a moment by recording time (`recorded_at`, as
+CONTRACT.md's closed years define it), through one of `yrkesresan replay`'s projections: a
+region's pot or invoice basis, or a participant's progression, as they stood then.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
-from typing import Annotated
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
 
+import orjson
 import typer
 from pydantic import ValidationError
 
+from shared.platform import asof
 from shared.platform.chain import AUDIT_TOPIC, PublishedHead, Verdict, hold_to, verify
 from shared.platform.ports import SERVICE_PORTS
 
@@ -109,6 +116,48 @@ def verify_command(
         typer.echo(describe(verdict))
     if not all(v.intact for v in verdicts):
         raise typer.Exit(1)
+
+
+def recorded_by(apps: list[Any], until: dt.datetime) -> Iterator[bytes]:
+    """Every store's envelopes recorded not after `until` (merged by recording time)."""
+    from yrkesresan import stores
+
+    for raw in stores.merged_envelopes(apps):
+        if dt.datetime.fromisoformat(orjson.loads(raw)["recorded_at"]) > until:
+            return  # merged in recording order: nothing later is in the view
+        yield raw
+
+
+@audit.command("as-of")
+def as_of_command(
+    projection: Annotated[str, typer.Argument(help="pot, invoices, progression or evaluations")],
+    at: Annotated[str, typer.Option("--at", help="YYYY-MM-DD (the whole day, Swedish time) "
+                                                 "or an ISO 8601 timestamp")],
+    region: Annotated[str | None, typer.Option(help="region_id (pot, invoices)")] = None,
+    year: Annotated[int | None, typer.Option(help="YYYY (pot, invoices)")] = None,
+    participant: Annotated[str | None, typer.Option(
+        help="progression: only this participant's row")] = None,
+) -> None:
+    """Print a projection as it stood at a moment, from the stores (by recording time)."""
+    from yrkesresan import processes
+    from yrkesresan.replay import ReplayUsageError, check_options, render, replay
+
+    try:
+        until = asof.parse(at)
+        check_options(projection, region, year)
+    except (ValueError, ReplayUsageError) as e:
+        raise typer.BadParameter(str(e)) from None
+    apps = [spec.store() for spec in processes.services().values()]
+    try:
+        document = replay(projection, recorded_by(apps, until), region, year)
+    finally:
+        for app in apps:
+            app.close()
+    if participant is not None:
+        rows = [r for r in document.get("participants", ())
+                if r["participant_id"] == participant]
+        document = {"participant": rows[0] if rows else None}
+    typer.get_binary_stream("stdout").write(render({"as_of": until.isoformat(), **document}))
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,40 @@ def test_the_rebuild_command_covers_every_projection_of_the_registry(
     assert CliRunner().invoke(cli, ["rebuild", "nosuch"]).exit_code == 2
     e.close()
     cert.close()
+
+
+def test_as_of_folds_the_stores_cut_at_a_moment_by_recording_time(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    import orjson
+
+    configure_services(database_url, monkeypatch, tmp_path)
+    e = enrolment.bootstrap(url_of("enrolment"))
+    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
+    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+
+    def register() -> str:
+        return e.register_participant(RegisterParticipant(
+            municipality_id="m1", name="Hemlig Person", email=f"{uuid.uuid4().hex}@example.se",
+            role="chef", years_in_profession=3))
+
+    first = register()
+    moment = dt.datetime.now(dt.UTC)
+    second = register()
+    e.close()
+    result = CliRunner().invoke(cli, ["audit", "as-of", "progression", "--at",
+                                      moment.isoformat()])
+    assert result.exit_code == 0, result.output
+    then = orjson.loads(result.stdout)
+    assert [r["participant_id"] for r in then["participants"]] == [first]
+    now = orjson.loads(CliRunner().invoke(cli, [
+        "audit", "as-of", "progression", "--at", "2999-12-31", "--participant", second]).stdout)
+    assert now["participant"]["participant_id"] == second
+    pot = CliRunner().invoke(cli, ["audit", "as-of", "pot", "--region", "r1", "--year", "2026",
+                                   "--at", moment.isoformat()])
+    assert pot.exit_code == 0 and orjson.loads(pot.stdout)["pot_sek"] == 0
+    assert CliRunner().invoke(cli, ["audit", "as-of", "pot", "--at", "2026-01-01"]).exit_code == 2
+    assert CliRunner().invoke(cli, ["audit", "as-of", "progression", "--at", "igår"]
+                              ).exit_code == 2

@@ -146,6 +146,7 @@ class World:
                                      participant_id=self.ids["self"], municipality_id="falun"),
             "trainer": Principal(subject="karin", role=Role.TRAINER,
                                  trainer_id=self.ids["karin"]),
+            "auditor": Principal(subject="aud", role=Role.AUDITOR),
         }[role]
 
     def events(self, service: str) -> int:
@@ -436,6 +437,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         "method": "POST", "url": f"/participants/{t}/evaluations/cert-d",
         "json": {"answers": {"nytta": 4}}}, "participant",
         lambda w, role: w.ids["self"] if role == "participant" else w.certify("falun")),
+    **{f"GET /participants/{{id}}/{what}": Endpoint(
+        "certification", lambda w, t, n, what=what: {
+            "method": "GET", "url": f"/participants/{t}/{what}"}, "participant")
+       for what in ("history", "history.html")},
     "GET /statistics/evaluations": Endpoint("certification", lambda w, t, n: {
         "method": "GET", "url": "/statistics/evaluations", "params": {"region_id": t}},
         "region"),
@@ -463,7 +468,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         "invoice") for what in ("", "/fakturaunderlag.csv", "/fakturaunderlag.pdf")},
 }
 
-ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer")
+ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer", "auditor")
 Expected = int | frozenset[int] | None
 Row = tuple[str, str, Expected, Expected, Expected]  # role, endpoint, in, out, unknown
 DENIED: tuple[Expected, Expected, Expected] = (403, 403, 403)
@@ -575,6 +580,9 @@ ROWS: list[Row] = [
           participant=SCOPED),
     *rows("POST /participants/{id}/evaluations/{occasion}", system=(201, None, 404),
           participant=(201, 404, 404)),  # unknown: no certificate from the occasion
+    *(row for what in ("history", "history.html")
+      for row in rows(f"GET /participants/{{id}}/{what}", system=(200, None, 404),
+                      auditor=(200, 200, 404), admin=SCOPED, participant=SCOPED)),
     *rows("GET /statistics/evaluations", system=(200, None, 200), analyst=(200, 200, 200),
           coordinator=SCOPED),
     *(row for what in ("staff", "staff.csv", "level-ups", "manager-courses")

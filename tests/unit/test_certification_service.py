@@ -482,6 +482,6 @@ def test_audit_trail_per_completion_as_json_and_page_and_as_of(cert) -> None:  #
 
 
 def history_cutoff(day: str) -> dt.datetime:
-    from services.certification.projections.history import cutoff
+    from shared.platform.asof import parse
 
-    return cutoff(dt.date.fromisoformat(day))
+    return parse(day)

@@ -20,14 +20,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
 from shared.events import Envelope, parse_envelope
 from shared.projections import Progression
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OCCASION_FACTS = frozenset({"CourseOccasionPlanned", "CourseOccasionRescheduled",
                             "CourseOccasionCancelled"})
 
@@ -62,13 +60,6 @@ def rows(envelopes: Iterable[Envelope]) -> list[tuple[str, str, str, str]]:
     """(subject, event id, recording time, envelope) for the envelopes worth keeping."""
     return [(subject, str(env.id), sort_key(recording_time(env)), env.to_json().decode())
             for env in envelopes for subject in subjects(env)]
-
-
-def cutoff(as_of: dt.date | dt.datetime) -> dt.datetime:
-    """The last moment "as of" means: a date is the whole day in Swedish time."""
-    if isinstance(as_of, dt.datetime):
-        return as_of if as_of.tzinfo else as_of.replace(tzinfo=STOCKHOLM)
-    return dt.datetime.combine(as_of, dt.time.max, STOCKHOLM)
 
 
 # -- the document -------------------------------------------------------------------------------

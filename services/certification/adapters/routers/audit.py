@@ -17,6 +17,7 @@ from services.certification.adapters import access
 from services.certification.adapters.routers.context import Context
 from services.certification.projections import history
 from shared.events import Envelope
+from shared.platform import asof
 from shared.platform.auth import CurrentPrincipal
 from shared.platform.commands import Code
 from shared.platform.errors import CommandRejected
@@ -30,12 +31,10 @@ def parse_as_of(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        moment: dt.date | dt.datetime = (dt.date.fromisoformat(value) if len(value) == 10
-                                         else dt.datetime.fromisoformat(value))
+        return asof.parse(value)
     except ValueError:
         raise CommandRejected("Ange ett datum (ÅÅÅÅ-MM-DD) eller en tidpunkt (RFC 3339).",
                               field="as_of") from None
-    return history.cutoff(moment)
 
 
 def trail(ctx: Context, participant_id: str, until: dt.datetime | None) -> list[Envelope]:
@@ -112,7 +111,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto
 
 
 def _when(value: str) -> str:
-    moment = dt.datetime.fromisoformat(value).astimezone(history.STOCKHOLM)
+    moment = dt.datetime.fromisoformat(value).astimezone(asof.STOCKHOLM)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
