@@ -224,3 +224,7 @@ notification_cli.register(app)
 from services.dashboard.adapters import cli as dashboard_cli  # noqa: E402
 
 dashboard_cli.register(app)
+
+from yrkesresan import keys_cmd  # noqa: E402
+
+keys_cmd.register(app)

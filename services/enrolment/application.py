@@ -12,8 +12,6 @@ model, which forbids fields it does not declare.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -50,6 +48,7 @@ from shared.platform.commands import Code, Command, Text, printable
 from shared.platform.copies import CopyRunner, Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
+from shared.platform.keyring import Keyring, load_keyring
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, aggregate_id, utcnow
 
@@ -162,7 +161,7 @@ class Enrolment:
     vault: PersonalDataVault
     directory: Directory
     catalogue: Known
-    secret: bytes
+    keys: Keyring
     _municipalities_seen: set[str] = field(default_factory=set)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -181,23 +180,45 @@ class Enrolment:
         except IntegrityError:
             raise Conflict(conflict) from None
 
-    def _keyed(self, kind: str, value: str) -> str:
-        return hmac.new(self.secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    def _claim_ids(self, kind: str, email: str) -> list[uuid.UUID]:
+        """The id of the address's claim under each e-mail key, the current key's first: a
+        keyed hash, so the address is stored nowhere in clear. After a rotation an address
+        claimed under an older key is found under that key's id."""
+        ks = self.keys.email
+        return [aggregate_id(kind, f"{kid}:{ks.hash(email, kid)}")
+                for kid in ks.ids_newest_first()]
 
     def email_key(self, email: str) -> uuid.UUID:
-        """The e-mail claim's id: a keyed hash, so the address is stored nowhere in clear."""
-        digest = hmac.new(self.secret, email.encode(), hashlib.sha256).hexdigest()
-        return aggregate_id("email", digest)
+        """The id a new claim of the address takes (under the current e-mail key)."""
+        return self._claim_ids("email", email)[0]
+
+    def email_keys(self, email: str) -> list[uuid.UUID]:
+        return self._claim_ids("email", email)
 
     def actor(self, role: str, subject: str) -> str:
         """See `shared.platform.auth.actor_of`: role and keyed hash, never the subject."""
-        return actor_of(role, subject, self.secret.decode())
+        return actor_of(role, subject, self.keys.actor)
 
-    def email_claim(self, email: str) -> EmailClaim:
-        key = self.email_key(email)
-        if self.app.exists(key):
-            return self.app.load(EmailClaim, key)
-        return EmailClaim(key)
+    def email_claim(self, email: str, held_by: str | None = None) -> EmailClaim:
+        """The address's claim: the one `held_by` holds (under whichever key), else the one
+        under the current key (new if there is none)."""
+        keys = self.email_keys(email)
+        for key in keys if held_by else []:
+            if self.app.exists(key) and self.app.load(EmailClaim, key).participant_id == held_by:
+                return self.app.load(EmailClaim, key)
+        if self.app.exists(keys[0]):
+            return self.app.load(EmailClaim, keys[0])
+        return EmailClaim(keys[0])
+
+    def _held_under_older_key(self, cls: type[EmailClaim] | type[TrainerEmailClaim],
+                              keys: list[uuid.UUID]) -> bool:
+        """Whether an account holds the address under an e-mail key rotated out since."""
+        for key in keys[1:]:
+            if self.app.exists(key):
+                claim = self.app.load(cls, key)
+                if getattr(claim, "participant_id", None) or getattr(claim, "trainer_id", None):
+                    return True
+        return False
 
     # -- reference data ---------------------------------------------------------------------
 
@@ -281,7 +302,10 @@ class Enrolment:
         for cmd, claim in zip(cmds, claims or [None] * len(cmds), strict=True):
             participant_id = str(uuid.uuid4())
             key, store_key = self.vault.new_key(participant_id)
-            claim = claim or EmailClaim(self.email_key(cmd.email))
+            keys = self.email_keys(cmd.email)
+            if self._held_under_older_key(EmailClaim, keys):
+                raise Conflict("E-postadressen används redan av ett annat konto.", field="email")
+            claim = claim or EmailClaim(keys[0])
             claim.claim(participant_id, actor)
             aggregates += [Participant.register(
                 participant_id, municipality_id=cmd.municipality_id, journey=cmd.journey,
@@ -403,7 +427,7 @@ class Enrolment:
         personal = self.personal_data(participant)  # read before the key goes: the claim's id
         changed: list[Aggregate] = [participant] if participant.erase(actor) else []
         if personal is not None:
-            claim = self.email_claim(personal["email"])
+            claim = self.email_claim(personal["email"], held_by=participant_id)
             if claim.participant_id == participant_id:
                 claim.release(actor)
                 changed.append(claim)
@@ -420,7 +444,11 @@ class Enrolment:
         self._known_municipality(cmd.municipality_id)
         trainer_id = str(uuid.uuid4())
         key, store_key = self.vault.new_key(trainer_id)
-        claim = TrainerEmailClaim(self.trainer_email_key(cmd.email))
+        keys = self._claim_ids("trainer-email", cmd.email)
+        if self._held_under_older_key(TrainerEmailClaim, keys):
+            raise Conflict("E-postadressen används redan av ett annat utbildarkonto.",
+                           field="email")
+        claim = TrainerEmailClaim(keys[0])
         claim.claim(trainer_id, actor)
         trainer = Trainer.register(
             trainer_id, municipality_id=cmd.municipality_id,
@@ -432,10 +460,6 @@ class Enrolment:
             raise Conflict("E-postadressen används redan av ett annat utbildarkonto.",
                            field="email") from None
         return trainer_id
-
-    def trainer_email_key(self, email: str) -> uuid.UUID:
-        """Trainer accounts claim addresses apart from participant accounts."""
-        return aggregate_id("trainer-email", str(self.email_key(email)))
 
     def find_trainer(self, trainer_id: str) -> Trainer | None:
         key = trainer_key(trainer_id)
@@ -486,8 +510,9 @@ def bootstrap(database_url: str | None = None, settings: Settings | None = None)
     url = database_url or settings.database_url_for("enrolment")
     app = EnrolmentApplication(url)
     db = Database(url)
-    return Enrolment(app=app, vault=PersonalDataVault(db), directory=Directory(db, app),
-                     catalogue=Known(db, PREFIX), secret=settings.auth_secret.encode())
+    keys = load_keyring(settings)
+    return Enrolment(app=app, vault=PersonalDataVault(db, keys), directory=Directory(db, app),
+                     catalogue=Known(db, PREFIX), keys=keys)
 
 
 def migrate(database_url: str | None = None) -> None:
@@ -497,7 +522,7 @@ def migrate(database_url: str | None = None) -> None:
     url = database_url or Settings().database_url_for("enrolment")
     app = EnrolmentApplication(url, create_table=True)
     db = Database(url)
-    PersonalDataVault(db).migrate()
+    PersonalDataVault(db, load_keyring(Settings())).migrate()
     Directory(db, app).migrate()
     RelayPositions(db).migrate()
     CopyRunner(catalogue(), db).migrate()

@@ -261,20 +261,21 @@ def _against_existing(
     """Rows to create; rows already there go to the report, rows whose address another
     account holds to the errors."""
     enrolment.directory.catch_up()
-    keys = {line: enrolment.email_key(cmd.email) for line, cmd in commands}
-    claims = enrolment.directory.claims(keys.values())
+    # Under each e-mail key, the current one first: an address claimed before a rotation of
+    # the key is found under the older key's id.
+    keys = {line: enrolment.email_keys(cmd.email) for line, cmd in commands}
+    claims = enrolment.directory.claims(k for ks in keys.values() for k in ks)
     holders = enrolment.directory.participants_where(p for p in claims.values() if p)
     accounts = []
     for done, (line, cmd) in enumerate(commands):
         if done % BATCH == 0:
             checked(done)
-        key = keys[line]
-        if key not in claims:
-            accounts.append(_NewAccount(line, cmd, None))
-            continue
-        holder = claims[key]
-        if holder is None:  # released when its account was erased: free to take again
-            accounts.append(_NewAccount(line, cmd, enrolment.app.load(EmailClaim, key)))
+        holder = next((claims[k] for k in keys[line] if claims.get(k)), None)
+        if holder is None:
+            current = keys[line][0]
+            # released when its account was erased: free to take again
+            released = enrolment.app.load(EmailClaim, current) if current in claims else None
+            accounts.append(_NewAccount(line, cmd, released))
         elif _same_account(enrolment, holders.get(holder), municipality_id, cmd):
             report.skipped.append((line, holder))
         else:

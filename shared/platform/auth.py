@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import hmac
 import json
 import threading
 import time
@@ -43,6 +42,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from pydantic import BaseModel, ValidationError
 
 from shared.platform.keyfiles import dev_file, keys_dir
+from shared.platform.keyring import KeySet, current_keyring
 from shared.platform.settings import Settings, current_settings
 
 
@@ -64,17 +64,17 @@ class Principal(BaseModel):
     participant_id: str | None = None
     trainer_id: str | None = None
 
-    def actor(self, secret: str | None = None) -> str:
-        """Who did it, as recorded (and relayed) with an event: the role and a keyed hash of
-        the token's subject, which may be a name or an e-mail address. Auditors holding the
-        secret can recompute it; nobody on the bus learns an identity from it."""
-        return actor_of(self.role.value, self.subject, secret)
+    def actor(self, keys: KeySet | None = None) -> str:
+        """Who did it, as recorded (and relayed) with an event: pseudonymous."""
+        return actor_of(self.role.value, self.subject, keys)
 
 
-def actor_of(role: str, subject: str, secret: str | None = None) -> str:
-    key = (secret or current_settings().auth_secret).encode()
-    digest = hmac.new(key, f"actor:{subject}".encode(), hashlib.sha256).hexdigest()
-    return f"{role}:{digest[:16]}"
+def actor_of(role: str, subject: str, keys: KeySet | None = None) -> str:
+    """The role, the id of the pseudonym key and a keyed hash of the token's subject (which
+    may be a name or an e-mail address) under it. Auditors holding the keyring can recompute
+    it; nobody on the bus learns an identity from it."""
+    ks = keys or current_keyring().actor
+    return f"{role}:{ks.current}:{ks.hash(subject)[:16]}"
 
 
 # --- the development key pair ------------------------------------------------------------------

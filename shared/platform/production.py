@@ -1,6 +1,6 @@
 """The one check every process makes before it starts: with `YRKESRESAN_ENV=production` it
-refuses to run on anything meant for development (no identity provider, a development key, a
-default secret), and says in one line what is missing.
+refuses to run on anything meant for development (no identity provider, a development key
+or keyring), and says in one line what is missing.
 
 Each process names the extra checks of its own service (certification's signing keys); the
 platform's own (issuer, keys, secrets) are the same for all.
@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterable
 
 from shared.platform.auth import DEV_ISSUER
 from shared.platform.keyfiles import is_development_key
+from shared.platform.keyring import keyring_problems
 from shared.platform.settings import Settings
-
-DEFAULT_SECRET_MARKS = ("dev-only", "change-me")
 
 
 def platform_problems(settings: Settings, *, calls_services: bool = False) -> list[str]:
@@ -37,9 +36,7 @@ def platform_problems(settings: Settings, *, calls_services: bool = False) -> li
                                and s.auth_client_secret):
         found.append("YRKESRESAN_AUTH_TOKEN_URL, YRKESRESAN_AUTH_CLIENT_ID and "
                      "YRKESRESAN_AUTH_CLIENT_SECRET (this process's own tokens) are not set")
-    if len(s.auth_secret) < 32 or any(m in s.auth_secret for m in DEFAULT_SECRET_MARKS):
-        found.append("YRKESRESAN_AUTH_SECRET is the default or a placeholder")
-    return found
+    return found + keyring_problems(s)
 
 
 def refuse_unsafe_start(process: str, *, calls_services: bool = False,

@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     # `production` makes every process refuse to start without its issuer and keys
     # (`shared.platform.production`); anything else is development.
     env: str = "development"
-    auth_secret: str = "dev-only-secret-change-me-in-production-0123456789"
+    # The e-mail, pseudonym and key-encryption keys (`shared.platform.keyring`): a JSON file
+    # kept apart from the databases, or its content; unset: `var/keys/keyring.dev.json`.
+    keyring_file: str = ""
+    keyring: str = ""
     # Bearer tokens (`shared.platform.auth`): who issues them, for whom, and where the issuer's
     # public keys are (a JWKS URL or file). Empty issuer and JWKS: the local development key
     # pair under `var/keys/`, which `yrkesresan token` signs with.

@@ -19,6 +19,7 @@ from shared.platform.auth import (
     jwks_of,
     service_token,
 )
+from shared.platform.keyring import Keyring
 from shared.platform.production import platform_problems, refuse_unsafe_start
 from shared.platform.settings import Settings
 from tests.tokens import claims_of, mint, signed_by, with_old_secret
@@ -127,15 +128,18 @@ def test_a_production_start_names_everything_missing(monkeypatch: pytest.MonkeyP
     assert exit_.value.code == 2
     line = capsys.readouterr().err
     assert line.count("\n") == 1
-    for missing in ("YRKESRESAN_AUTH_ISSUER", "YRKESRESAN_AUTH_JWKS", "YRKESRESAN_AUTH_SECRET"):
+    for missing in ("YRKESRESAN_AUTH_ISSUER", "YRKESRESAN_AUTH_JWKS", "YRKESRESAN_KEYRING_FILE"):
         assert missing in line
     configured = Settings(env="production", auth_issuer="https://idp.example/realms/yr",
                           auth_jwks="https://idp.example/realms/yr/certs",
-                          auth_secret="k" * 40)
+                          keyring=Keyring.generate().to_json())
     assert platform_problems(configured) == []
     assert len(platform_problems(configured, calls_services=True)) == 1
     dev = Settings(env="production", auth_issuer="https://idp.example",
-                   auth_jwks="var/keys/auth-jwks.dev.json", auth_secret="k" * 40)
+                   auth_jwks="var/keys/auth-jwks.dev.json", keyring=Keyring.generate().to_json())
     assert platform_problems(dev) == ["YRKESRESAN_AUTH_JWKS is the development key set"]
+    assert "the development keyring" in platform_problems(Settings(
+        env="production", auth_issuer="https://idp.example", auth_jwks="https://idp.example/k",
+        keyring_file="var/keys/keyring.dev.json"))[0]
     monkeypatch.setenv("YRKESRESAN_ENV", "development")
     refuse_unsafe_start("enrolment-api")  # returns

@@ -70,7 +70,7 @@ def test_the_email_address_holds_one_account_nationally(enrolment: Enrolment) ->
 
 
 def _keys(e: Enrolment) -> set[str]:
-    return {row[0] for row in e.vault.db.execute("SELECT participant_id FROM personal_keys")}
+    return {row[0] for row in e.vault.db.execute("SELECT owner_id FROM personal_data_keys")}
 
 
 def test_a_refused_registration_stores_no_key_and_leaves_the_existing_one(

@@ -1,101 +1,137 @@
-"""Personal data encrypted per participant (AES-GCM from `cryptography`), with one key each.
+"""Personal data encrypted per person (AES-GCM from `cryptography`), with a data key each,
+stored only wrapped by a key-encryption key (envelope encryption).
 
-Erasure destroys the key (crypto-shredding): the ciphertext stays in the append-only event
-store but can never be read again, while the pseudonymous facts stay and every projection
-still counts them.
+- A person's (participant's or trainer's) data key seals their name, e-mail and the like; the
+  ciphertext rides in their events. The key itself is stored wrapped by the current KEK of the
+  keyring (`shared.platform.keyring`), with the KEK's id, in `personal_data_keys`. The KEK is
+  not in the database, so a backup of it alone opens nothing.
+- Rotating the KEK: `rewrap()` unwraps every data key wrapped by an older KEK and wraps it
+  under the current one; the events (and their hash chain) are not touched.
+- Erasure destroys the wrapped data key (crypto-shredding): the ciphertext stays in the
+  append-only event store but can never be read again, while the pseudonymous facts stay and
+  every projection still counts them.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.platform.db import Database
+from shared.platform.keyring import Keyring, current_keyring
 from shared.platform.store import Statement
 
 KEYS_DDL = (
-    "CREATE TABLE IF NOT EXISTS personal_keys (participant_id TEXT PRIMARY KEY, key TEXT NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS personal_data_keys (owner_id TEXT PRIMARY KEY, "
+    "kek_id TEXT NOT NULL, wrapped_key TEXT NOT NULL)"
 )
+CLEAR_KEYS_TABLE = "personal_keys"  # before envelope encryption: data keys in clear
+BATCH = 500
 
 
 class PersonalDataVault:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keyring: Keyring | Callable[[], Keyring] = current_keyring
+                 ) -> None:
         self.db = db
+        self._keyring = keyring
+
+    @property
+    def keyring(self) -> Keyring:
+        ring = self._keyring
+        return ring if isinstance(ring, Keyring) else ring()
 
     def migrate(self) -> None:
         self.db.execute(KEYS_DDL)
+        self._wrap_clear_keys()
 
-    def new_key(self, participant_id: str) -> tuple[bytes, Statement]:
-        """A fresh key for a new participant, and the statement that stores it. The caller
-        executes the statement in the same transaction as the events that carry what the key
-        sealed (`app.save(..., statements=[...])`), so a key is stored exactly when its
-        ciphertext is. It replaces a key left without a participant; when the participant
-        exists, the events' insert fails and the whole transaction is rolled back, this
-        statement with it."""
+    def new_key(self, owner_id: str) -> tuple[bytes, Statement]:
+        """A fresh data key for a new person, and the statement that stores it wrapped. The
+        caller executes the statement in the same transaction as the events that carry what
+        the key sealed (`app.save(..., statements=[...])`), so a key is stored exactly when
+        its ciphertext is. It replaces a key left without a person; when the person exists,
+        the events' insert fails and the whole transaction is rolled back, this statement
+        with it."""
         key = AESGCM.generate_key(bit_length=256)
+        kek_id, wrapped = self.keyring.wrap(key, owner_id)
         return key, (
-            "INSERT INTO personal_keys (participant_id, key) VALUES (%s, %s) "
-            "ON CONFLICT (participant_id) DO UPDATE SET key = excluded.key",
-            (participant_id, key.hex()),
+            "INSERT INTO personal_data_keys (owner_id, kek_id, wrapped_key) VALUES (%s, %s, %s) "
+            "ON CONFLICT (owner_id) DO UPDATE SET kek_id = excluded.kek_id, "
+            "wrapped_key = excluded.wrapped_key",
+            (owner_id, kek_id, wrapped),
         )
 
     @staticmethod
-    def seal(key: bytes, participant_id: str, data: dict[str, Any]) -> str:
-        return _seal(key, participant_id, data)
+    def seal(key: bytes, owner_id: str, data: dict[str, Any]) -> str:
+        """AES-GCM with a fresh nonce; the owner's id is bound in as associated data, so a
+        ciphertext cannot be passed off as another person's."""
+        nonce = os.urandom(12)
+        sealed = nonce + AESGCM(key).encrypt(nonce, orjson.dumps(data), owner_id.encode())
+        return base64.b64encode(sealed).decode()
 
-    def seal_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
-        """Encrypt for many new participants at once: fresh keys, stored in one transaction
-        (a bulk import's speed). Existing keys are never replaced."""
-        keys = [(pid, AESGCM.generate_key(bit_length=256)) for pid, _ in items]
-        with self.db.transaction() as cur:
-            cur.executemany(
-                "INSERT INTO personal_keys (participant_id, key) VALUES (%s, %s) "
-                "ON CONFLICT (participant_id) DO NOTHING",
-                [(pid, key.hex()) for pid, key in keys],
-            )
-        stored = self._keys([pid for pid, _ in items])
-        return [_seal(stored[pid], pid, data) for pid, data in items]
-
-    def open(self, participant_id: str, ciphertext: str) -> dict[str, Any] | None:
+    def open(self, owner_id: str, ciphertext: str) -> dict[str, Any] | None:
         """The personal data, or None when the key has been destroyed."""
-        key = self._key(participant_id)
+        key = self._key(owner_id)
         if key is None:
             return None
         raw = base64.b64decode(ciphertext)
-        plain = AESGCM(key).decrypt(raw[:12], raw[12:], participant_id.encode())
+        plain = AESGCM(key).decrypt(raw[:12], raw[12:], owner_id.encode())
         result: dict[str, Any] = orjson.loads(plain)
         return result
 
-    def shred(self, participant_id: str) -> None:
-        self.db.execute("DELETE FROM personal_keys WHERE participant_id = %s", (participant_id,))
+    def shred(self, owner_id: str) -> None:
+        self.db.execute("DELETE FROM personal_data_keys WHERE owner_id = %s", (owner_id,))
 
-    def _key(self, participant_id: str) -> bytes | None:
-        rows = self.db.execute(
-            "SELECT key FROM personal_keys WHERE participant_id = %s", (participant_id,)
-        )
-        return bytes.fromhex(rows[0][0]) if rows else None
-
-    def _keys(self, participant_ids: Sequence[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
-        for i in range(0, len(participant_ids), 500):
-            chunk = participant_ids[i:i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+    def rewrap(self) -> int:
+        """Wrap every data key under the current KEK (after a rotation); returns how many
+        were re-wrapped. Safe to run again, and beside the running service: a key is
+        replaced only if it is still wrapped as it was read."""
+        ring = self.keyring
+        current = ring.kek.current
+        done = 0
+        while True:
             rows = self.db.execute(
-                f"SELECT participant_id, key FROM personal_keys WHERE participant_id IN ({marks})",
-                chunk,
-            )
-            found.update((pid, bytes.fromhex(key)) for pid, key in rows)
-        return found
+                "SELECT owner_id, kek_id, wrapped_key FROM personal_data_keys "
+                "WHERE kek_id <> %s ORDER BY owner_id LIMIT %s", (current, BATCH))
+            if not rows:
+                return done
+            with self.db.transaction() as cur:
+                for owner, kek_id, wrapped in rows:
+                    _, again = ring.wrap(ring.unwrap(kek_id, wrapped, owner), owner)
+                    cur.execute("UPDATE personal_data_keys SET kek_id = %s, wrapped_key = %s "
+                                "WHERE owner_id = %s AND kek_id = %s",
+                                (current, again, owner, kek_id))
+            done += len(rows)
 
+    def wrapped_by(self) -> dict[str, int]:
+        """How many data keys each KEK wraps (ids only)."""
+        rows = self.db.execute(
+            "SELECT kek_id, COUNT(*) FROM personal_data_keys GROUP BY kek_id")
+        return {str(kid): int(n) for kid, n in rows}
 
-def _seal(key: bytes, participant_id: str, data: dict[str, Any]) -> str:
-    """AES-GCM with a fresh nonce; the participant id is bound in as associated data, so a
-    ciphertext cannot be passed off as another participant's."""
-    nonce = os.urandom(12)
-    sealed = nonce + AESGCM(key).encrypt(nonce, orjson.dumps(data), participant_id.encode())
-    return base64.b64encode(sealed).decode()
+    def _key(self, owner_id: str) -> bytes | None:
+        rows = self.db.execute(
+            "SELECT kek_id, wrapped_key FROM personal_data_keys WHERE owner_id = %s",
+            (owner_id,))
+        return self.keyring.unwrap(rows[0][0], rows[0][1], owner_id) if rows else None
+
+    def _wrap_clear_keys(self) -> None:
+        """A store from before envelope encryption kept data keys in clear: wrap each under
+        the current KEK, then drop the clear table (once)."""
+        exists = ("SELECT name FROM sqlite_master WHERE type = 'table' AND name = %s"
+                  if self.db.is_sqlite else "SELECT to_regclass(%s)")
+        found = self.db.execute(exists, (CLEAR_KEYS_TABLE,))
+        if not found or found[0][0] is None:
+            return
+        ring = self.keyring
+        with self.db.transaction() as cur:
+            rows = cur.execute(f"SELECT participant_id, key FROM {CLEAR_KEYS_TABLE}")
+            cur.executemany(
+                "INSERT INTO personal_data_keys (owner_id, kek_id, wrapped_key) "
+                "VALUES (%s, %s, %s) ON CONFLICT (owner_id) DO NOTHING",
+                [(owner, *ring.wrap(bytes.fromhex(key), owner)) for owner, key in rows])
+            cur.execute(f"DROP TABLE {CLEAR_KEYS_TABLE}")

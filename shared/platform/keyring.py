@@ -1,0 +1,185 @@
+"""Keys kept apart, each with an id, rotated by adding a new current key.
+
+Three purposes, never sharing a key:
+
+- `email`: the keyed hash (HMAC-SHA256) that turns an e-mail address into the id of its claim,
+  so that an address is stored nowhere in clear and may hold one account nationally. After a
+  rotation new claims use the new key, and an address claimed under an older key is still
+  found (enrolment looks under every key of the set).
+- `actor`: the keyed hash that turns a token's subject into the pseudonym recorded with
+  events (`role:key-id:hash`). Auditors holding the keys can recompute it; the bus cannot.
+- `kek`: key-encryption keys (AES-256-GCM) wrapping each person's data key (envelope
+  encryption, `services/enrolment/adapters/vault.py`). Rotating it and running
+  `yrkesresan keys rewrap` re-wraps every data key under the new one; no event changes.
+
+The keyring is a JSON file kept apart from the databases (`YRKESRESAN_KEYRING_FILE`; in
+production a secret mounted into the processes, or its content in `YRKESRESAN_KEYRING`), so a
+database backup alone opens nothing. Without one, development uses `var/keys/keyring.dev.json`,
+created once. `yrkesresan keys rotate PURPOSE` adds a key and makes it current; the old keys
+stay (to read, and to find what they keyed) until nothing needs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.platform.keyfiles import dev_file, is_development_key, keys_dir
+from shared.platform.settings import Settings, current_settings
+
+PURPOSES = ("email", "actor", "kek")
+DEV_KEYRING = "keyring.dev.json"
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """The keys of one purpose by id, and the id of the one new data is keyed with."""
+
+    purpose: str
+    current: str
+    keys: dict[str, bytes]
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys:
+            raise ValueError(f"keyring: {self.purpose}'s current key {self.current!r} is missing")
+        for kid, key in self.keys.items():
+            if len(key) != KEY_BYTES:
+                raise ValueError(f"keyring: {self.purpose} key {kid!r} is not {KEY_BYTES} bytes")
+
+    def key(self, kid: str) -> bytes:
+        try:
+            return self.keys[kid]
+        except KeyError:
+            raise KeyError(f"keyring: no {self.purpose} key {kid!r}") from None
+
+    def hash(self, value: str, kid: str | None = None) -> str:
+        """HMAC-SHA256 of `value` under key `kid` (default: the current one), hex."""
+        key = self.key(kid or self.current)
+        return hmac.new(key, f"{self.purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def ids_newest_first(self) -> Iterator[str]:
+        yield self.current
+        yield from (kid for kid in reversed(self.keys) if kid != self.current)
+
+
+@dataclass(frozen=True)
+class Keyring:
+    sets: dict[str, KeySet]
+
+    @property
+    def email(self) -> KeySet:
+        return self.sets["email"]
+
+    @property
+    def actor(self) -> KeySet:
+        return self.sets["actor"]
+
+    @property
+    def kek(self) -> KeySet:
+        return self.sets["kek"]
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Keyring:
+        raw = json.loads(text)
+        missing = [p for p in PURPOSES if p not in raw]
+        if missing:
+            raise ValueError(f"keyring: no keys for {', '.join(missing)}")
+        return cls({p: KeySet(p, raw[p]["current"], {
+            kid: base64.b64decode(k) for kid, k in raw[p]["keys"].items()}) for p in PURPOSES})
+
+    def to_json(self) -> str:
+        return json.dumps({p: {"current": s.current, "keys": {
+            kid: base64.b64encode(k).decode() for kid, k in s.keys.items()}}
+            for p, s in self.sets.items()}, indent=2)
+
+    @classmethod
+    def generate(cls) -> Keyring:
+        return cls({p: KeySet(p, f"{p}-1", {f"{p}-1": secrets.token_bytes(KEY_BYTES)})
+                    for p in PURPOSES})
+
+    def rotated(self, purpose: str) -> Keyring:
+        """A new random key for `purpose`, current from now on; the older ones are kept."""
+        old = self.sets[purpose]
+        n = 1 + max(int(kid.rsplit("-", 1)[-1]) for kid in old.keys if kid[-1].isdigit())
+        kid = f"{purpose}-{n}"
+        new = KeySet(purpose, kid, {**old.keys, kid: secrets.token_bytes(KEY_BYTES)})
+        return Keyring({**self.sets, purpose: new})
+
+    # --- envelope encryption -----------------------------------------------------------------
+
+    def wrap(self, data_key: bytes, owner: str) -> tuple[str, str]:
+        """(KEK id, the data key encrypted under that KEK), bound to its owner's id."""
+        kid = self.kek.current
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.kek.key(kid)).encrypt(nonce, data_key, _aad(kid, owner))
+        return kid, base64.b64encode(nonce + sealed).decode()
+
+    def unwrap(self, kid: str, wrapped: str, owner: str) -> bytes:
+        raw = base64.b64decode(wrapped)
+        return AESGCM(self.kek.key(kid)).decrypt(raw[:12], raw[12:], _aad(kid, owner))
+
+
+def _aad(kid: str, owner: str) -> bytes:
+    """A wrapped key cannot be passed off as another person's, or as wrapped by another KEK."""
+    return f"dek\x1f{kid}\x1f{owner}".encode()
+
+
+def keyring_path(settings: Settings) -> Path:
+    if settings.keyring_file:
+        return Path(settings.keyring_file)
+    return keys_dir(settings) / DEV_KEYRING
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    if settings.keyring:
+        return Keyring.from_json(settings.keyring)
+    path = keyring_path(settings)
+    if settings.keyring_file:
+        return Keyring.from_json(path.read_bytes())
+    return Keyring.from_json(dev_file(path, lambda: Keyring.generate().to_json().encode()))
+
+
+@functools.cache
+def current_keyring() -> Keyring:
+    """The process's keyring, read once (a rotation takes effect when a process restarts;
+    the older keys stay in the ring, so processes not yet restarted keep working)."""
+    return load_keyring(current_settings())
+
+
+def keyring_problems(settings: Settings) -> list[str]:
+    """What the keyring lacks for production (empty: nothing)."""
+    if not (settings.keyring or settings.keyring_file):
+        return ["YRKESRESAN_KEYRING_FILE (or YRKESRESAN_KEYRING) is not set: the e-mail, "
+                "pseudonym and key-encryption keys would be development keys"]
+    if settings.keyring_file and is_development_key(settings.keyring_file):
+        return ["YRKESRESAN_KEYRING_FILE is the development keyring"]
+    try:
+        load_keyring(settings)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return [f"the keyring cannot be used: {e}"]
+    return []
+
+
+def write_keyring(path: Path, ring: Keyring) -> None:
+    """Replace the file at once (a reader never sees half a keyring), owner-readable only."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(ring.to_json())
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def describe(ring: Keyring) -> dict[str, Any]:
+    """Ids only, never a key: what `yrkesresan keys show` prints."""
+    return {p: {"current": s.current, "keys": list(s.keys)} for p, s in ring.sets.items()}
