@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,76 +20,83 @@ from typing import Any
 import httpx
 
 from shared.platform.auth import Principal, Role, ensure_dev_keys, issue_token
-from shared.platform.broker import LocalBroker
+from shared.platform.broker import ensure_topics, tansu_command, wait_for_port
 from shared.platform.settings import SERVICE_PORTS, Settings
-from yrkesresan.processes import CONSUMER_OPS_PORTS
+from yrkesresan.processes import Program, registry
+from yrkesresan.supervision import APP, INFRA, Supervised, Supervisor
 
 SERVICES = tuple(SERVICE_PORTS)
 
 
 class System:
-    """A set of child processes sharing one environment; stopped together."""
+    """The processes of `processes.registry()` (and, given a port, the local broker) under one
+    supervisor (`yrkesresan/supervision.py`): each restarted when it dies, all stopped together.
+    The child processes share one environment."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, broker_port: int | None = None) -> None:
         self.env = {**os.environ, **env}
         self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.broker_port = broker_port
+        if broker_port is not None:
+            self.env["KAFKA_BOOTSTRAP"] = f"127.0.0.1:{broker_port}"
+        self.programs = {p.name: p for p in registry()}
+        smtp, _ = self.mail_ports()
+        self.env.setdefault("YRKESRESAN_SMTP_HOST", "127.0.0.1")
+        self.env.setdefault("YRKESRESAN_SMTP_PORT", str(smtp))
+        self.env.setdefault("YRKESRESAN_ENROLMENT_URL", self.urls()["enrolment"])
+        self.supervisor: Supervisor | None = None
         log_dir.mkdir(parents=True, exist_ok=True)
 
     def cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "yrkesresan", *args]
 
-    def start(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(self.cli(*args), env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        self.procs[name] = proc
-        return proc
-
     def migrate(self) -> None:
         subprocess.run(self.cli("migrate"), env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
 
+    def program_port(self, name: str, placeholder: str = "port") -> int:
+        variable, default = self.programs[name].ports[placeholder]
+        return int(self.env.get(variable) or default)
+
+    def argv(self, program: Program) -> list[str]:
+        ports = {key: str(self.program_port(program.name, key)) for key in program.ports}
+        return self.cli(*(a.format(**ports) for a in program.args))
+
+    def health_urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{self.program_port(name)}{p.health}"
+                for name, p in self.programs.items()}
+
     def start_all(self) -> None:
-        for service in SERVICES:
-            self.start_api(service)
-            self.start_relay(service)
-        for name in CONSUMER_OPS_PORTS:
-            self.start_consumer(name)
-        self.start_mail()
-        self.start_region_feed()
-        self.start_dashboard()
+        """Start the supervisor, the broker (if any) and, once it answers, every process."""
+        supervised = [Supervised(name, self.argv(p)) for name, p in self.programs.items()]
+        if self.broker_port is not None:
+            supervised.append(Supervised("broker", tansu_command(self.broker_port), INFRA,
+                                         env={"RUST_LOG": "warn"}, stopwaitsecs=8))
+        self.supervisor = Supervisor(supervised, self.log_dir, self.env)
+        self.supervisor.start()
+        if self.broker_port is not None:
+            wait_for_port("127.0.0.1", self.broker_port, 30)
+            ensure_topics(self.env["KAFKA_BOOTSTRAP"])
+        self.supervisor.start_group(APP)
 
     def port(self, service: str) -> int:
-        own = self.env.get(f"YRKESRESAN_{service.upper()}_PORT")
-        return int(own) if own else SERVICE_PORTS[service]
+        return self.program_port(f"{service}-api")
 
     def ops_port(self, name: str, default: int) -> int:
         return int(self.env.get(f"YRKESRESAN_{name.upper()}_OPS_PORT", default))
 
-    def start_api(self, service: str) -> subprocess.Popen[bytes]:
-        return self.start(f"{service}-api", ["serve", service, "--port", str(self.port(service))])
-
-    def start_relay(self, service: str) -> subprocess.Popen[bytes]:
-        ops = self.ops_port(f"{service}_relay", self.port(service) + 100)
-        return self.start(f"{service}-relay", ["relay", service, "--ops-port", str(ops)])
-
-    def start_consumer(self, name: str = "progression") -> subprocess.Popen[bytes]:
-        ops = self.ops_port(f"{name.replace('-', '_')}_consumer", CONSUMER_OPS_PORTS[name])
-        return self.start(f"{name}-consumer", ["consume", name, "--ops-port", str(ops)])
-
     def region_feed_url(self) -> str:
-        return f"http://127.0.0.1:{self.env.get('YRKESRESAN_REGION_FEED_PORT', 8006)}"
+        return f"http://127.0.0.1:{self.program_port('region-feed')}"
 
-    def start_region_feed(self) -> subprocess.Popen[bytes]:
-        """A region's events over HTTP, for a region that cannot reach the cluster."""
-        port = self.region_feed_url().rsplit(":", 1)[1]
-        return self.start("region-feed", ["region-feed", "--port", port])
+    def dashboard_port(self) -> int:
+        return self.program_port("dashboard-web")
+
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port()}"
 
     def mail_ports(self) -> tuple[int, int]:
         """(SMTP, web) of the local mail catcher."""
-        return (int(self.env.get("YRKESRESAN_MAILCATCHER_SMTP_PORT", 1025)),
-                int(self.env.get("YRKESRESAN_MAILCATCHER_HTTP_PORT", 8025)))
+        return (self.program_port("mailcatcher", "smtp"), self.program_port("mailcatcher"))
 
     def mail_url(self) -> str:
         return f"http://127.0.0.1:{self.mail_ports()[1]}"
@@ -100,41 +108,30 @@ class System:
                                     f"yrkesresan@{mid}.example.se"),
                            env=self.env, check=True, stdout=subprocess.DEVNULL)
 
-    def start_mail(self) -> None:
-        """The mail catcher, and the notification process sending to it."""
-        smtp, web = self.mail_ports()
-        self.start("mailcatcher", ["mailcatcher", "--smtp-port", str(smtp),
-                                   "--http-port", str(web)])
-        self.env.update({"YRKESRESAN_SMTP_HOST": "127.0.0.1", "YRKESRESAN_SMTP_PORT": str(smtp),
-                         "YRKESRESAN_ENROLMENT_URL": self.urls()["enrolment"]})
-        self.start("notification", ["notify", "--ops-port",
-                                    str(self.ops_port("notification", 8300))])
-
-    def start_dashboard(self) -> None:
-        """The national dashboard: its stream processor (faust) and its web pages."""
-        self.start("dashboard-worker", ["dashboard", "worker", "--ops-port",
-                                        str(self.ops_port("dashboard", 8204))])
-        self.start("dashboard-web", ["dashboard", "web", "--port", str(self.dashboard_port())])
-
-    def dashboard_port(self) -> int:
-        return int(self.env.get("YRKESRESAN_DASHBOARD_PORT", 8010))
-
-    def dashboard_url(self) -> str:
-        return f"http://127.0.0.1:{self.dashboard_port()}"
-
     def urls(self, host: str = "127.0.0.1") -> dict[str, str]:
         return {s: f"http://{host}:{self.port(s)}" for s in SERVICES}
 
-    def wait_healthy(self, urls: Sequence[str], timeout: float = 60) -> None:
+    def _supervised(self) -> Supervisor:
+        if self.supervisor is None:
+            raise RuntimeError("start_all() first")
+        return self.supervisor
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Each process's state, as the supervisor has it (`statename`, `pid`)."""
+        return self._supervised().info()
+
+    def wait_healthy(self, urls: Sequence[str] | None = None, timeout: float = 120) -> None:
+        """Until every URL (by default every process's health) answers 200; a process the
+        supervisor gave up on fails at once, with the end of its log."""
         deadline = time.monotonic() + timeout
-        for url in urls:
+        for url in urls if urls is not None else self.health_urls().values():
             while True:
-                for name, proc in self.procs.items():
-                    if proc.poll() is not None:
+                for name, state in self.states().items():
+                    if state["statename"] == "FATAL":
                         log = self.log_dir / (name + ".log")
                         tail = log.read_text(errors="replace").splitlines()[-15:] if (
                             log.exists()) else []
-                        raise RuntimeError(f"{name} exited with {proc.returncode}; {log} ends:\n"
+                        raise RuntimeError(f"{name} keeps exiting; {log} ends:\n"
                                            + "\n".join(tail))
                 try:
                     if httpx.get(url, timeout=1).status_code == 200:
@@ -145,21 +142,30 @@ class System:
                     raise TimeoutError(f"{url} did not become healthy")
                 time.sleep(0.2)
 
-    def kill(self, name: str, sig: int) -> None:
-        proc = self.procs.pop(name)
-        proc.send_signal(sig)
-        proc.wait(timeout=30)
+    def kill(self, name: str, sig: int) -> int:
+        """Send a signal to one process (the supervisor restarts it); returns its pid."""
+        pid = self._supervised().pid(name)
+        if not pid:
+            raise RuntimeError(f"{name} is not running")
+        os.kill(pid, sig)
+        return pid
+
+    def wait_restarted(self, name: str, old_pid: int, timeout: float = 60) -> int:
+        """Until the supervisor has started `name` again (a pid other than `old_pid`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.states()[name]
+            if state["pid"] not in (0, old_pid) and state["statename"] in ("STARTING",
+                                                                           "RUNNING"):
+                return int(state["pid"])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} was not restarted (state {state['statename']})")
+            time.sleep(0.05)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
 
 
 def _bearer(**claims: str) -> dict[str, str]:
@@ -479,23 +485,23 @@ def dashboard_filled(system: System, participants: int, certificates: int,
 
 
 def run_system(demo: bool = True, broker_port: int = 9092) -> None:
+    """`make run`: every process under a supervisor until SIGTERM or SIGINT, which stop them
+    all (each with its process group) before this returns."""
     settings = Settings()
     var = settings.var_dir.resolve()
     if not (settings.auth_jwks or settings.auth_signing_key_file):
         ensure_dev_keys(var / "keys")  # the local key pair `yrkesresan token` signs with
-    broker = LocalBroker(broker_port, log_file=var / "logs" / "broker.log")
-    (var / "logs").mkdir(parents=True, exist_ok=True)
-    broker.start()
-    system = System({"KAFKA_BOOTSTRAP": broker.bootstrap,
-                     "YRKESRESAN_DASHBOARD_DEV_SIGNIN": "1"}, var / "logs")
+    system = System({"YRKESRESAN_DASHBOARD_DEV_SIGNIN": "1"}, var / "logs",
+                    broker_port=broker_port)
     urls = system.urls()
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         system.migrate()
         system.start_all()
-        system.wait_healthy([f"{u}/health" for u in urls.values()] + [system.mail_url(),
-                            f"{system.dashboard_url()}/health"])
+        system.wait_healthy([*system.health_urls().values()])
         print("Yrkesresan is running (embedded defaults: SQLite under var/, broker "
-              f"{broker.bootstrap}). Logs: {var / 'logs'}")
+              f"{system.env['KAFKA_BOOTSTRAP']}). Logs: {var / 'logs'}; the supervisor's "
+              f"(every exit and restart): {var / 'logs' / 'supervisord.log'}")
         for service, url in urls.items():
             print(f"  {service:<14} {url}/docs")
         print(f"  {'region feed':<14} {system.region_feed_url()}/regions/<region_id>/events  "
@@ -517,13 +523,34 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
                 print(dashboard_filled(system, sum(len(p) for p in loaded.participants.values()),
                                        int(str(issued["certificates"]))))
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
-        print("Press Ctrl-C to stop.")
-        while all(p.poll() is None for p in system.procs.values()):
-            time.sleep(1)
-        dead = [n for n, p in system.procs.items() if p.poll() is not None]
-        print(f"stopping: {', '.join(dead)} exited; see {var / 'logs'}")
+        print("Press Ctrl-C to stop.", flush=True)
+        _watch(system)
     except KeyboardInterrupt:
-        print("stopping")
+        print("stopping", flush=True)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut it short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         system.stop()
-        broker.stop()
+        print("stopped", flush=True)
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _watch(system: System) -> None:
+    """Say so when the supervisor restarted a process or gave up on one."""
+    pids = {name: s["pid"] for name, s in system.states().items()}
+    given_up: set[str] = set()
+    while True:
+        time.sleep(1)
+        for name, state in system.states().items():
+            if state["statename"] == "FATAL" and name not in given_up:
+                given_up.add(name)
+                print(f"{name} keeps exiting; the supervisor gave up on it: see "
+                      f"{system.log_dir / (name + '.log')}", flush=True)
+            elif state["pid"] and state["pid"] != pids.get(name):
+                if pids.get(name):
+                    print(f"{name} exited; the supervisor restarted it (pid {state['pid']})",
+                          flush=True)
+                pids[name] = state["pid"]

@@ -71,6 +71,50 @@ CONSUMER_OPS_PORTS = {"progression": 8200, "certification": 8201, "scheduling-re
                       "enrolment-catalogue": 8203, "regions": 8205, "billing": 8206}
 
 
+@dataclass(frozen=True)
+class Program:
+    """One long-running process of `yrkesresan run`: the `yrkesresan` sub-command that starts
+    it, with `{port}` (and any other placeholder named in `ports`) filled in from the
+    environment variable named beside it, or its default; `/health` answers on `{port}`."""
+
+    name: str
+    args: tuple[str, ...]
+    ports: dict[str, tuple[str, int]]  # placeholder -> (environment variable, default)
+    health: str = "/health"
+
+
+def _env_name(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def registry() -> list[Program]:
+    """Every process `yrkesresan run` starts and supervises. A new process is one more line
+    here (a new service or consumer comes from SERVICE_PORTS or CONSUMER_OPS_PORTS)."""
+    def port(env: str, default: int) -> dict[str, tuple[str, int]]:
+        return {"port": (f"YRKESRESAN_{env}", default)}
+
+    return [
+        *(Program(f"{s}-api", ("serve", s, "--port", "{port}"), port(f"{_env_name(s)}_PORT", p))
+          for s, p in SERVICE_PORTS.items()),
+        *(Program(f"{s}-relay", ("relay", s, "--ops-port", "{port}"),
+                  port(f"{_env_name(s)}_RELAY_OPS_PORT", p + 100))
+          for s, p in SERVICE_PORTS.items()),
+        *(Program(f"{c}-consumer", ("consume", c, "--ops-port", "{port}"),
+                  port(f"{_env_name(c)}_CONSUMER_OPS_PORT", p))
+          for c, p in CONSUMER_OPS_PORTS.items()),
+        Program("mailcatcher", ("mailcatcher", "--smtp-port", "{smtp}", "--http-port", "{port}"),
+                {**port("MAILCATCHER_HTTP_PORT", 8025),
+                 "smtp": ("YRKESRESAN_MAILCATCHER_SMTP_PORT", 1025)}, health="/"),
+        Program("notification", ("notify", "--ops-port", "{port}"),
+                port("NOTIFICATION_OPS_PORT", 8300)),
+        Program("region-feed", ("region-feed", "--port", "{port}"), port("REGION_FEED_PORT", 8006)),
+        Program("dashboard-worker", ("dashboard", "worker", "--ops-port", "{port}"),
+                port("DASHBOARD_OPS_PORT", 8204)),
+        Program("dashboard-web", ("dashboard", "web", "--port", "{port}"),
+                port("DASHBOARD_PORT", 8010)),
+    ]
+
+
 def _on_sigterm(stop: Callable[[], None]) -> None:
     def handler(signum: int, _frame: Any) -> None:
         log.info("stopping", extra={"signal": signum})

@@ -45,6 +45,21 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def wait_for_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open(host, port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing accepts connections on {host}:{port}")
+        time.sleep(0.05)
+
+
+def tansu_command(port: int) -> list[str]:
+    """The local broker on 127.0.0.1:<port>, in memory (run it with RUST_LOG=warn)."""
+    url = f"tcp://127.0.0.1:{port}"
+    return [str(tansu_binary()), "broker", "--listener-url", url,
+            "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,11 +85,9 @@ class LocalBroker:
                 raise RuntimeError(f"port {self.port} is taken; is another broker running?")
             time.sleep(0.2)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        url = f"tcp://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "warn"},
+            tansu_command(self.port), stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "RUST_LOG": "warn"},
         )
         while not port_open("127.0.0.1", self.port):
             if self.process.poll() is not None:

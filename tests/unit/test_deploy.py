@@ -199,6 +199,22 @@ def test_notification_sends_through_the_configured_smtp_server(
     assert "{certificate_id}" in env["YRKESRESAN_CERTIFICATE_LINK"]
 
 
+LONG_RUNNING = (set(ROLES) - {"migrate"}) | {"postgres", "kafka"}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_RUNNING))
+def test_each_process_restarts_checks_health_and_is_bounded(
+    services: dict[str, Any], name: str
+) -> None:
+    """A process that dies is started again, a hung one is seen by its health check, and
+    none takes the whole host's CPU or memory."""
+    service = services[name]
+    assert service["restart"] in ("unless-stopped", "always")
+    assert service["healthcheck"]["test"]
+    limits = service["deploy"]["resources"]["limits"]
+    assert float(limits["cpus"]) > 0 and str(limits["memory"])[-1] in "MG"
+
+
 def test_postgres_is_15_with_a_healthcheck_and_a_volume(services: dict[str, Any]) -> None:
     postgres = services["postgres"]
     assert postgres["image"] == "postgres:15"
