@@ -15,6 +15,7 @@ import typer
 
 from shared.platform.keyring import (
     PURPOSES,
+    Keyring,
     describe,
     keyring_path,
     load_keyring,
@@ -24,6 +25,12 @@ from shared.platform.settings import Settings
 
 keys = typer.Typer(no_args_is_help=True,
                    help="The keyring: e-mail, pseudonym and key-encryption keys.")
+
+
+@keys.command("new")
+def new() -> None:
+    """Print a new keyring (one random key per purpose) for a deployment's secret store."""
+    typer.echo(Keyring.generate().to_json())
 
 
 @keys.command("show")

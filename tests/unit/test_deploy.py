@@ -6,6 +6,7 @@ binary fails the test (it is installed by `make setup`); CI treats a skip as a f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -47,12 +48,17 @@ ROLES = {
     "notification": ["yrkesresan", "notify"],
     "region-feed": ["yrkesresan", "region-feed"],
 }
-INFRASTRUCTURE = {"postgres", "kafka", "topics", "region-acls"}
+INFRASTRUCTURE = {"postgres", "kafka", "topics", "region-acls", "keycloak"}
 BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {
     "progression-consumer", "certification-consumer", "scheduling-registry-consumer",
     "enrolment-catalogue-consumer", "billing-consumer", "regions-consumer", "notification"}
-SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_AUTH_SECRET", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
-           "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY", "YRKESRESAN_SMTP_PASSWORD")
+SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
+           "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY", "YRKESRESAN_SMTP_PASSWORD",
+           "KEYCLOAK_ADMIN_PASSWORD", "YRKESRESAN_KEYCLOAK_DEMO_PASSWORD",
+           "YRKESRESAN_CERTIFICATION_CLIENT_SECRET", "YRKESRESAN_NOTIFICATION_CLIENT_SECRET",
+           "YRKESRESAN_OIDC_CLIENT_SECRET")
+REALM_FILE = DEPLOY / "keycloak" / "yrkesresan-realm.json"
+ISSUER = "http://127.0.0.1:8080/realms/yrkesresan"
 
 
 def _docker_compose() -> str:
@@ -124,7 +130,14 @@ def test_each_role_is_configured_for_postgres_and_kafka(
         "postgresql://yrkesresan:change-me-postgres-password@postgres:5432/yrkesresan"
     )
     assert env["KAFKA_BOOTSTRAP"] == "kafka:9092"
-    assert env["YRKESRESAN_AUTH_SECRET"] == "change-me-auth-secret-at-least-32-characters"
+    assert env["YRKESRESAN_ENV"] == "production"
+    assert env["YRKESRESAN_AUTH_ISSUER"] == ISSUER
+    assert env["YRKESRESAN_AUTH_JWKS"] == (
+        "http://keycloak:8080/realms/yrkesresan/protocol/openid-connect/certs")
+    assert env["YRKESRESAN_AUTH_ROLE_CLAIM"] == "realm_access.roles"
+    assert env["YRKESRESAN_KEYRING_FILE"] == "/run/secrets/yrkesresan-keyring.json"
+    assert any(v.endswith(":/run/secrets/yrkesresan-keyring.json:ro")
+               for v in services[name]["volumes"])
     assert env["YRKESRESAN_HOST"] == "0.0.0.0"
     assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
 
@@ -164,6 +177,7 @@ def test_only_the_apis_are_published_on_their_documented_ports(services: dict[st
         **{f"{service}-api": [("127.0.0.1", port, port)] for service, port in API_PORTS.items()},
         "region-feed": [("127.0.0.1", 8006, 8006)],
         "kafka": [("127.0.0.1", 9094, 9094)],
+        "keycloak": [("127.0.0.1", 8080, 8080)],
     }
     assert "ports" not in services["postgres"]
 
@@ -276,3 +290,89 @@ def test_the_image_is_python_311_slim_and_runs_as_a_non_root_user() -> None:
     assert "pip install ." in dockerfile
     users = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
+
+
+# --- the identity provider ---------------------------------------------------------------------
+
+
+def _realm() -> dict[str, Any]:
+    return json.loads(REALM_FILE.read_text())  # type: ignore[no-any-return]
+
+
+def test_keycloak_imports_the_realm_on_postgres_behind_a_healthcheck(
+        services: dict[str, Any]) -> None:
+    keycloak = services["keycloak"]
+    assert keycloak["image"].startswith("quay.io/keycloak/keycloak:")
+    assert keycloak["command"] == ["start", "--import-realm"]
+    assert any(v.endswith(":/opt/keycloak/data/import/yrkesresan-realm.json:ro")
+               for v in keycloak["volumes"])
+    env = keycloak["environment"]
+    assert (env["KC_DB"], env["KC_DB_URL"]) == ("postgres",
+                                                "jdbc:postgresql://postgres:5432/yrkesresan")
+    assert env["KC_HOSTNAME"] + "/realms/yrkesresan" == ISSUER  # the issuer the APIs expect
+    assert keycloak["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "/health/ready" in " ".join(keycloak["healthcheck"]["test"])
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", REALM_FILE.read_text()))
+    assert placeholders and placeholders <= set(env)  # every one is given at import
+
+
+@pytest.mark.parametrize("name", ["certification-api", "notification"])
+def test_the_processes_calling_enrolment_get_their_own_tokens_from_keycloak(
+        services: dict[str, Any], name: str) -> None:
+    env = services[name]["environment"]
+    assert env["YRKESRESAN_AUTH_TOKEN_URL"] == (
+        "http://keycloak:8080/realms/yrkesresan/protocol/openid-connect/token")
+    client = env["YRKESRESAN_AUTH_CLIENT_ID"]
+    assert env["YRKESRESAN_AUTH_CLIENT_SECRET"] == f"change-me-{client}-client-secret"
+    realm = _realm()
+    assert any(c["clientId"] == client and c["serviceAccountsEnabled"] for c in realm["clients"])
+    account = next(u for u in realm["users"] if u.get("serviceAccountClientId") == client)
+    assert account["realmRoles"] == ["system"]
+
+
+def test_the_realm_has_our_roles_the_claims_we_read_and_a_user_per_role() -> None:
+    from shared.platform.auth import Role
+    from shared.platform.settings import Settings
+
+    realm = _realm()
+    assert {r["name"] for r in realm["roles"]["realm"]} >= {r.value for r in Role}
+    people = [u for u in realm["users"] if "serviceAccountClientId" not in u]
+    held = {role for u in people for role in u["realmRoles"]}
+    assert held >= {r.value for r in Role} - {"system"}  # system: service accounts only
+    for u in people:
+        assert u["credentials"][0]["value"] == "${YRKESRESAN_KEYCLOAK_DEMO_PASSWORD}"
+    s = Settings()
+    claims = {s.auth_municipality_claim, s.auth_region_claim, s.auth_participant_claim,
+              s.auth_trainer_claim}
+    for client in realm["clients"]:
+        mappers = {m["protocolMapper"]: m for m in client["protocolMappers"]}
+        assert mappers["oidc-audience-mapper"]["config"]["included.custom.audience"] == (
+            s.auth_audience)
+        attributes = {m["config"]["claim.name"] for m in client["protocolMappers"]
+                      if m["protocolMapper"] == "oidc-usermodel-attribute-mapper"}
+        assert attributes == claims
+        assert "profile" not in client["defaultClientScopes"]  # no names in the tokens
+        assert "email" not in client["defaultClientScopes"]
+    profile = json.loads(realm["components"]["org.keycloak.userprofile.UserProfileProvider"][0]
+                         ["config"]["kc.user.profile.config"][0])
+    for attribute in profile["attributes"]:
+        if attribute["name"] in claims:  # scopes are set by administrators, never by the user
+            assert attribute["permissions"]["edit"] == ["admin"]
+
+
+def test_a_keycloak_token_of_the_realm_maps_to_our_principal(services: dict[str, Any]) -> None:
+    """The claims Keycloak puts in an access token for the realm's municipal administrator,
+    read with the compose file's mapping."""
+    from shared.platform.auth import Principal, Role, Verifier
+    from shared.platform.settings import Settings
+
+    env = services["enrolment-api"]["environment"]
+    user = next(u for u in _realm()["users"] if u["username"] == "admin.falun")
+    claims = {"sub": "9b7c", "iss": ISSUER, "aud": ["yrkesresan", "account"],
+              "realm_access": {"roles": ["default-roles-yrkesresan", "offline_access",
+                                         *user["realmRoles"]]},
+              **{k: v[0] for k, v in user["attributes"].items()}}
+    verifier = Verifier(Settings(auth_role_claim=env["YRKESRESAN_AUTH_ROLE_CLAIM"]),
+                        keys=None)  # type: ignore[arg-type]
+    assert verifier.mapped(claims) == Principal(subject="9b7c", role=Role.MUNICIPAL_ADMIN,
+                                                municipality_id="falun")
