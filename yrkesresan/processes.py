@@ -189,8 +189,10 @@ def relay(name: str, ops_port: int | None = None) -> None:
     settings = Settings()
     configure_logging(f"{name}-relay", settings.log_level)
     r = Relay(services()[name].store(), settings.kafka_bootstrap)
+    # A standing-by instance is healthy: it is ready to take over.
     serve_ops(settings.host, ops_port or settings.port_for(name) + 100,
-              lambda: {"ok": r.healthy, "relay": r.name, "position": r.position})
+              lambda: {"ok": r.healthy or r.standing_by, "relay": r.name,
+                       "position": r.position, "standing_by": r.standing_by})
     _on_sigterm(r.stop)
     r.run()
 
@@ -205,7 +207,8 @@ def consume(name: str, ops_port: int | None = None, group_id: str | None = None)
     runner = projections()[name]()
     consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap, group_id=group_id)
     serve_ops(settings.host, ops_port or CONSUMER_OPS_PORTS[name],
-              lambda: {"ok": consumer.healthy, "consumer": runner.projector.name,
+              lambda: {"ok": consumer.healthy or consumer.standing_by,
+                       "consumer": runner.projector.name, "standing_by": consumer.standing_by,
                        "applied": runner.applied.count()})
     _on_sigterm(consumer.stop)
     consumer.run()
@@ -283,7 +286,8 @@ def notify(ops_port: int | None = None, group_id: str | None = None) -> None:
     # No database read here: each health request runs on a thread of its own, and would open
     # (and keep) a connection of its own.
     serve_ops(settings.host, port,
-              lambda: {"ok": consumer.healthy, "consumer": runner.projector.name})
+              lambda: {"ok": consumer.healthy or consumer.standing_by,
+                       "consumer": runner.projector.name, "standing_by": consumer.standing_by})
     _on_sigterm(consumer.stop)
     try:
         service.run(consumer)

@@ -28,6 +28,7 @@ from shared.events import (
     parse_envelope,
 )
 from shared.platform.db import Cursor, Database
+from shared.platform.lease import Lease
 from shared.platform.observability import (
     CONSUMER_LAG,
     EVENTS_APPLIED,
@@ -152,6 +153,7 @@ class EnvelopeConsumer:
         *,
         group_id: str | None = None,
         max_errors: int = 5,
+        lease: bool = True,
     ) -> None:
         self.runner = runner
         self.bootstrap = bootstrap
@@ -159,6 +161,9 @@ class EnvelopeConsumer:
         self.max_errors = max_errors
         self.stopping = threading.Event()
         self.healthy = False
+        # One working member per group, so that it has every partition (shared/platform/lease.py).
+        self.lease = Lease(runner.db.url, f"consumer:{self.group_id}") if lease else None
+        self.standing_by = False
         self._dlq: KafkaProducer | None = None
 
     def _consumer(self) -> KafkaConsumer:
@@ -198,11 +203,28 @@ class EnvelopeConsumer:
         return self.runner.apply_batch(valid)
 
     def run(self) -> None:
+        """Stand by until this instance holds the group's lease, then consume; raises LeaseLost
+        when the lease is lost (the process ends, and is started again to stand by)."""
+        if self.lease is not None:
+            self.standing_by = True
+            taken = self.lease.acquire(self.stopping)
+            self.standing_by = False
+            if not taken:
+                return
+        try:
+            self._consume()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    def _consume(self) -> None:
         self.runner.restore()
         errors = 0
         consumer = self._consumer()
         try:
             while not self.stopping.is_set():
+                if self.lease is not None:
+                    self.lease.check()
                 try:
                     batches = consumer.poll(timeout_ms=500)
                 except KafkaError as e:

@@ -3,9 +3,14 @@
 It follows the application's notification log from the position it last recorded, maps each
 stored event to a contract envelope (id derived from originator id and version, so a re-publish
 carries the same id), publishes with acks=all, and records the new position only after the broker
-has acknowledged the whole batch. The broker is a transport, not the source of truth: when it
-comes back empty (the local broker keeps everything in memory) the relay notices and publishes
-everything again from the store; consumers deduplicate by envelope id.
+has acknowledged the whole batch. The broker is a transport, not the source of truth: when a
+topic comes back empty (the local broker keeps everything in memory; a Kafka topic can be
+deleted and created again) the relay notices and publishes that topic's events again from the
+store, before anything newer, and only that topic's; consumers deduplicate by envelope id. How
+far each topic holds the store's events is kept beside the relay's position, so a relay killed
+while publishing a topic again goes on where it was.
+
+Of several instances of one relay, one works and the others stand by (`shared/platform/lease.py`).
 
 Every `head_every_s` seconds or `head_every_events` events it also publishes the store's hash
 chain head as far as it has relayed (ADR 0008) on `yrkesresan.audit.v1`, so that an outsider
@@ -14,7 +19,6 @@ can hold the service to the history it has published.
 
 from __future__ import annotations
 
-import builtins
 import functools
 import logging
 import threading
@@ -35,6 +39,7 @@ from shared.events.fast import decode_envelope
 from shared.platform.broker import ensure_topics
 from shared.platform.chain import AUDIT_TOPIC, PublishedHead
 from shared.platform.db import Database
+from shared.platform.lease import Lease
 from shared.platform.observability import EVENTS_RELAYED, RELAY_LAG
 from shared.platform.store import (
     PROVENANCE_FIELDS,
@@ -75,11 +80,19 @@ class RelayPositions:
                     (key, position),
                 )
 
-    def topics(self, relay: str) -> builtins.set[str]:
+    def topics(self, relay: str) -> dict[str, int]:
+        """Each topic the relay has published to, and how far it holds the store's events."""
         rows = self.db.execute(
-            "SELECT relay FROM relay_positions WHERE relay LIKE %s", (f"{relay}|%",)
+            "SELECT relay, position FROM relay_positions WHERE relay LIKE %s", (f"{relay}|%",)
         )
-        return {r[0].split("|", 1)[1] for r in rows}
+        return {r[0].split("|", 1)[1]: int(r[1]) for r in rows}
+
+    def set_topic(self, relay: str, topic: str, position: int) -> None:
+        self.db.execute(
+            "INSERT INTO relay_positions (relay, position) VALUES (%s, %s) "
+            "ON CONFLICT (relay) DO UPDATE SET position = excluded.position",
+            (f"{relay}|{topic}", position),
+        )
 
 
 @functools.cache
@@ -127,7 +140,12 @@ def envelope_of(
 
 
 class BrokerWentEmpty(Exception):
-    """The broker lost what it had acknowledged (it restarted with in-memory storage)."""
+    """The broker lost what it had acknowledged on a topic (it restarted with in-memory
+    storage, or the topic was deleted and created again)."""
+
+    def __init__(self, topic: str, message: str) -> None:
+        super().__init__(message)
+        self.topic = topic
 
 
 class Relay:
@@ -142,6 +160,7 @@ class Relay:
         producer_config: dict[str, Any] | None = None,
         head_every_s: float = 10.0,
         head_every_events: int = 10_000,
+        lease: bool = True,
     ) -> None:
         self.app = app
         self.name = f"{app.service}-relay"
@@ -155,7 +174,10 @@ class Relay:
         self.mapper: PydanticMapper = app.mapper
         self.stopping = threading.Event()
         self.position = 0
-        self.published_topics: set[str] = set()
+        # Each topic published to, and up to which store position it holds every event.
+        self.topic_positions: dict[str, int] = {}
+        self.lease = Lease(app.database_url, f"relay:{self.name}") if lease else None
+        self.standing_by = False
         self._acked: dict[tuple[str, int], int] = {}
         self._producer: KafkaProducer | None = None
         self.healthy = False
@@ -190,65 +212,111 @@ class Relay:
                 pass
             self._producer = None
 
-    def _emptied_topic(self) -> str | None:
-        """A topic we published to whose partitions all hold nothing, if any.
+    @property
+    def published_topics(self) -> set[str]:
+        return set(self.topic_positions)
+
+    def _emptied_topics(self) -> set[str]:
+        """The topics we published to whose partitions all hold nothing.
 
         End offsets from this broker may be too low, but never 0 for a partition that holds
-        records, so "all zero" is a reliable sign that the broker came back empty."""
-        if not self.published_topics:
-            return None
+        records, so "all zero" is a reliable sign that the topic came back empty."""
+        watched = {t for t, held in self.topic_positions.items() if held > 0}
+        if self.head is not None:
+            watched.add(AUDIT_TOPIC)
+        if not watched:
+            return set()
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, request_timeout_ms=10000,
                                  enable_auto_commit=False)
         try:
-            for topic in sorted(self.published_topics):
+            emptied = set()
+            for topic in sorted(watched):
                 parts = [TopicPartition(topic, p)
                          for p in (consumer.partitions_for_topic(topic) or ())]
                 if not parts or all(v == 0 for v in consumer.end_offsets(parts).values()):
-                    return topic
-            return None
+                    emptied.add(topic)
+            return emptied
         finally:
             consumer.close()
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def publish_batch(self, notes: list[Any]) -> int:
+    def publish_batch(self, notes: list[Any],
+                      only: Callable[[str, int], bool] | None = None) -> tuple[int, set[str]]:
+        """Publish the batch's public events (those `only(topic, position)` allows); return how
+        many, and to which topics."""
         producer = self._connect()
         futures = []
+        topics: set[str] = set()
         for note in notes:
             message = envelope_of(self.mapper, self.app.service, note)
-            if message is not None:
+            if message is not None and (only is None or only(message[0], note.id)):
                 topic, key, value = message
-                self.published_topics.add(topic)
+                topics.add(topic)
                 futures.append(producer.send(topic, key=key, value=value))
         producer.flush(timeout=30)
         for future in futures:
             meta = future.get(timeout=0)  # raises the send's error, if any
             where = (meta.topic, meta.partition)
             if meta.offset < self._acked.get(where, -1):
-                raise BrokerWentEmpty(f"{where} offset went back to {meta.offset}")
+                raise BrokerWentEmpty(meta.topic, f"{where} offset went back to {meta.offset}")
             self._acked[where] = meta.offset
-        return len(futures)
+        return len(futures), topics
+
+    def topics_emptied(self, topics: set[str], reason: str) -> None:
+        """The broker lost these topics: publish their events again from the store, up to the
+        relayed position, before anything newer (`run_once` does it)."""
+        log.warning("broker lost topics; publishing them again from the store",
+                    extra={"topics": sorted(topics), "reason": reason, "up_to": self.position})
+        for where in [w for w in self._acked if w[0] in topics]:
+            del self._acked[where]
+        if AUDIT_TOPIC in topics:
+            self.head, self._head_at = None, 0.0  # the head is due again at once
+        for topic in topics & self.published_topics:
+            self.topic_positions[topic] = 0
+            self.positions.set_topic(self.name, topic, 0)
+        self._drop_producer()  # its idempotence sequence numbers belong to the old broker
 
     def restart_from_scratch(self, reason: str) -> None:
-        log.warning("broker lost its data; publishing everything again", extra={"reason": reason})
-        self._acked.clear()
-        self.position = 0
-        self.head = None
-        self.positions.set(self.name, 0)
-        self._drop_producer()
+        """Every topic again (an operator's choice; the relay itself republishes what was
+        emptied only)."""
+        self.topics_emptied(self.published_topics | {AUDIT_TOPIC}, reason)
+
+    def _behind(self) -> dict[str, int]:
+        return {t: held for t, held in self.topic_positions.items() if held < self.position}
 
     def run_once(self) -> int:
-        """Publish one batch; return how many stored events it covered (0 when idle)."""
+        """Publish one batch; return how many stored events it covered (0 when idle). Topics
+        that hold less than the relayed position are brought up to it first."""
+        behind = self._behind()
+        if behind:
+            return self._republish_once(behind)
         notes = list(self.app.recorder.select_notifications(
             start=self.position, limit=self.batch_size, inclusive_of_start=False
         ))
         if not notes:
             return 0
-        published = self.publish_batch(notes)
+        published, topics = self.publish_batch(notes)
         self.position = notes[-1].id
+        for topic in topics | self.published_topics:
+            self.topic_positions[topic] = self.position
         self.positions.set(self.name, self.position, self.published_topics)
         EVENTS_RELAYED.labels(self.app.service).inc(published)
+        self._update_lag()
         return len(notes)
+
+    def _republish_once(self, behind: dict[str, int]) -> int:
+        start = min(behind.values())
+        notes = [n for n in self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False) if n.id <= self.position]
+        end = notes[-1].id if notes else self.position
+        published, _ = self.publish_batch(
+            notes, only=lambda topic, at: topic in behind and at > behind[topic])
+        for topic in behind:
+            self.topic_positions[topic] = max(behind[topic], end)
+            self.positions.set_topic(self.name, topic, self.topic_positions[topic])
+        EVENTS_RELAYED.labels(self.app.service).inc(published)
+        return max(len(notes), 1)
 
     def publish_head(self, force: bool = False) -> PublishedHead | None:
         """Publish the chain head at the relayed position when it is due: it moved, and
@@ -273,19 +341,37 @@ class Relay:
         return head
 
     def run(self, on_idle: Callable[[], None] | None = None) -> None:
+        """Work while this instance holds the lease (stand by until then); raises LeaseLost
+        when it is lost, so that the process ends and is started again, to stand by."""
+        if self.lease is not None:
+            self.standing_by = True
+            taken = self.lease.acquire(self.stopping)
+            self.standing_by = False
+            if not taken:
+                return
+        try:
+            self._work(on_idle)
+        finally:
+            self._drop_producer()
+            if self.lease is not None:
+                self.lease.release()
+
+    def _work(self, on_idle: Callable[[], None] | None) -> None:
         self.position = self.positions.get(self.name)
-        self.published_topics = self.positions.topics(self.name) if self.position else set()
+        self.topic_positions = self.positions.topics(self.name) if self.position else {}
         log.info("relay starting", extra={"relay": self.name, "position": self.position})
         backoff = 0.2
         last_probe = 0.0
         while not self.stopping.is_set():
+            if self.lease is not None:
+                self.lease.check()
             try:
                 if time.monotonic() - last_probe > self.probe_every:
                     last_probe = time.monotonic()
                     self._connect()
-                    emptied = self._emptied_topic()
+                    emptied = self._emptied_topics()
                     if emptied:
-                        self.restart_from_scratch(f"{emptied} is empty")
+                        self.topics_emptied(emptied, "found empty")
                 count = self.run_once()
                 self.publish_head()
                 backoff = 0.2
@@ -296,7 +382,7 @@ class Relay:
                         on_idle()
                     self.stopping.wait(self.idle_sleep)
             except BrokerWentEmpty as e:
-                self.restart_from_scratch(str(e))
+                self.topics_emptied({e.topic}, str(e))
             except (KafkaError, OSError, TimeoutError) as e:
                 self.healthy = False
                 log.warning("broker unavailable; retrying", extra={"error": repr(e),
@@ -304,7 +390,6 @@ class Relay:
                 self._drop_producer()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
-        self._drop_producer()
 
     def _update_lag(self) -> None:
         newest = self.app.recorder.max_notification_id() or 0
