@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.regions.domain import EnrolmentReady, RegionRouter, Routed, always
-from shared.events import ALL_TOPICS, Envelope, parse_envelope
+from shared.events import ALL_TOPICS, REGION_TOPIC, Envelope, parse_envelope
 from shared.platform.consumer import AppliedLog, ProjectionRunner
 from shared.platform.db import Cursor, Database
 from shared.platform.settings import Settings
@@ -40,7 +40,7 @@ _TOPIC_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 def region_topic(region_id: str) -> str | None:
     """`yrkesresan.region.<region_id>.v1`, or None where the id cannot name a topic."""
-    return f"yrkesresan.region.{region_id}.v1" if _TOPIC_SAFE.match(region_id) else None
+    return REGION_TOPIC.format(region_id=region_id) if _TOPIC_SAFE.match(region_id) else None
 
 
 class RegionLog:

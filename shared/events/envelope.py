@@ -36,6 +36,9 @@ def topic_name(service: str) -> str:
 
 
 ALL_TOPICS = tuple(topic_name(s) for s in SERVICES)
+# Each region's own stream (services/regions): the contract's envelopes, keyed as on the service
+# topics, of that region only.
+REGION_TOPIC = "yrkesresan.region.{region_id}.v1"
 
 
 class Envelope(BaseModel):

@@ -22,6 +22,7 @@ from shared.events import models as m
 from shared.events.envelope import (
     DEADLETTER_TOPIC,
     ENVELOPE_TYPES,
+    REGION_TOPIC,
     SCHEMA_VERSION,
     SERVICES,
     Envelope,
@@ -350,6 +351,17 @@ def asyncapi_document(
             "A consumer group (a projection, another service, a region's own system) reads the "
             "topic. Envelopes are delivered at least once: deduplicate by `id`.",
         )
+    every = list(envelopes)
+    channels["region"] = _region_channel(every)
+    operations["publish_region"] = _operation(
+        "send", "region", every,
+        "The regions process routes the service topics into each region's stream: a "
+        "participant's events to the region of their municipality at the time, an occasion's "
+        "to the occasion's region, the catalogue to every region (docs/regions.md).")
+    operations["consume_region"] = _operation(
+        "receive", "region", every,
+        "A region's own consumer group (`region.<region_id>.*`, its SCRAM user confined to it by "
+        "ACLs) reads its stream. At least once: deduplicate by `id`; skip unknown types.")
     dead = _channel_id(DEADLETTER_TOPIC)
     channels[dead] = _channel(
         DEADLETTER_TOPIC, "Messages that a consumer could not process.", ["DeadLetter"]
@@ -396,6 +408,19 @@ def _channel(topic: str, description: str, names: list[str]) -> dict[str, Any]:
         "description": description,
         "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
         "bindings": {"kafka": {"topic": topic, "bindingVersion": KAFKA_BINDING_VERSION}},
+    }
+
+
+def _region_channel(names: list[str]) -> dict[str, Any]:
+    return {
+        "address": REGION_TOPIC,
+        "description": (
+            "One region's stream: the envelopes of the service topics that belong to the region, "
+            "unchanged and keyed as there. The same log is served over HTTP as server-sent "
+            "events by the region feed. See docs/regions.md."),
+        "parameters": {"region_id": {"description": "The region's `region_id`."}},
+        "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
+        "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING_VERSION}},
     }
 
 

@@ -15,6 +15,7 @@ from shared.events import (
     DEADLETTER_TOPIC,
     ENVELOPE_TYPES,
     EVENT_TYPES,
+    REGION_TOPIC,
     parse_envelope,
     topic_name,
 )
@@ -121,10 +122,12 @@ def test_asyncapi_has_one_channel_per_topic_and_the_deadletter_topic(
 ) -> None:
     assert asyncapi["asyncapi"] == "3.0.0"
     addresses = {c["address"] for c in asyncapi["channels"].values()}
-    assert addresses == {*ALL_TOPICS, DEADLETTER_TOPIC}
+    assert addresses == {*ALL_TOPICS, DEADLETTER_TOPIC, REGION_TOPIC}
     assert len(ALL_TOPICS) == 5
     for channel in asyncapi["channels"].values():
-        assert channel["bindings"]["kafka"]["topic"] == channel["address"]
+        if channel["address"] != REGION_TOPIC:  # a topic per region: named by its parameter
+            assert channel["bindings"]["kafka"]["topic"] == channel["address"]
+    assert set(asyncapi["channels"]["region"]["messages"]) == set(EVENT_TYPES)
 
 
 def test_every_event_type_is_a_message_on_its_own_topic_with_its_key(
@@ -132,6 +135,8 @@ def test_every_event_type_is_a_message_on_its_own_topic_with_its_key(
 ) -> None:
     placed: dict[str, str] = {}
     for channel in asyncapi["channels"].values():
+        if channel["address"] == REGION_TOPIC:  # every type, routed to its region's stream
+            continue
         for name in channel["messages"]:
             placed[name] = channel["address"]
     for name, cls in EVENT_TYPES.items():
@@ -164,7 +169,8 @@ def test_every_operation_sends_or_receives_messages_of_its_channel(
         actions.setdefault(_resolve_local(asyncapi, channel_ref)["address"], set()).add(
             operation["action"]
         )
-    assert actions == {t: {"send", "receive"} for t in (*ALL_TOPICS, DEADLETTER_TOPIC)}
+    assert actions == {t: {"send", "receive"}
+                       for t in (*ALL_TOPICS, DEADLETTER_TOPIC, REGION_TOPIC)}
 
 
 # --- Examples round-trip and match their schema ---------------------------------------------
