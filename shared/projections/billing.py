@@ -54,6 +54,17 @@ class CountedDay(NamedTuple):
     municipality_id: str
 
 
+class TrainerDay(NamedTuple):
+    """One trainer-day that earns points: the latest report's role and municipality."""
+
+    plan: Plan
+    trainer_id: str
+    day: int
+    date: dt.date
+    role: str
+    municipality_id: str
+
+
 @dataclass(frozen=True, slots=True)
 class TrainerPoints:
     points: Fraction
@@ -151,6 +162,26 @@ class BillingFacts:
         """
         days_in_role: Counter[tuple[str, str]] = Counter()  # (trainer_id, role) -> days
         last_day: dict[str, tuple[DayOrder, str]] = {}
+        for d in self.trainer_days(region_id, year, cutoff):
+            days_in_role[d.trainer_id, d.role] += 1
+            order = (d.date, d.plan.occasion_id, d.day)
+            if d.trainer_id not in last_day or last_day[d.trainer_id][0] < order:
+                last_day[d.trainer_id] = (order, d.municipality_id)
+        # the price list in force is the region's and year's, so each role earns the same
+        # points on every day: count the days, then multiply (exact, and one Fraction a role)
+        earned = {role: self.prices.points(region_id, year, role, cutoff)
+                  for _, role in days_in_role}
+        points: dict[str, Fraction] = {}
+        for (trainer_id, role), days in days_in_role.items():
+            points[trainer_id] = points.get(trainer_id, Fraction(0)) + days * earned[role]
+        return {t: TrainerPoints(p, last_day[t][1]) for t, p in points.items()}
+
+    def trainer_days(
+        self, region_id: str | None, year: int, cutoff: dt.datetime | None = None
+    ) -> Iterator[TrainerDay]:
+        """Every trainer-day that earns points in a region (None: every region) and year: a
+        day the occasion's plan holds, in the year of its date; in the whole log, or (with a
+        `cutoff`) in the log as recorded by then. Each (trainer, occasion, day) once."""
         plans: dict[str, Plan | None] = {}
         for (trainer_id, occasion_id, day), reports in self._trainer_days.items():
             delivered = reports.latest(cutoff)
@@ -160,23 +191,12 @@ class BillingFacts:
             if occasion_id not in plans:
                 plans[occasion_id] = self.occasions.plan(occasion_id, cutoff)
             plan = plans[occasion_id]
-            if plan is None or plan.region_id != region_id:
+            if plan is None or (region_id is not None and plan.region_id != region_id):
                 continue
             date = plan.dates.get(day)
             if date is None or date.year != year:
                 continue
-            days_in_role[trainer_id, role] += 1
-            order = (date, occasion_id, day)
-            if trainer_id not in last_day or last_day[trainer_id][0] < order:
-                last_day[trainer_id] = (order, municipality_id)
-        # the price list in force is the region's and year's, so each role earns the same
-        # points on every day: count the days, then multiply (exact, and one Fraction a role)
-        earned = {role: self.prices.points(region_id, year, role, cutoff)
-                  for _, role in days_in_role}
-        points: dict[str, Fraction] = {}
-        for (trainer_id, role), days in days_in_role.items():
-            points[trainer_id] = points.get(trainer_id, Fraction(0)) + days * earned[role]
-        return {t: TrainerPoints(p, last_day[t][1]) for t, p in points.items()}
+            yield TrainerDay(plan, trainer_id, day, date, role, municipality_id)
 
     def _attended(self, env: Envelope) -> None:
         data = cast(CourseDayAttended, env.data)

@@ -19,14 +19,38 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
-from shared.projections.billing import OnBillingFacts
+from shared.projections.billing import CountedDay, OnBillingFacts
 from shared.projections.pot import distribute_as_of
+
+
+def _keyed(days: Iterable[CountedDay]) -> dict[tuple[str, str, int, str], CountedDay]:
+    """Participant-days by (municipality charged, occasion, day, participant)."""
+    return {(d.municipality_id, d.plan.occasion_id, d.day, d.participant_id): d for d in days}
 
 
 class Invoices(OnBillingFacts):
     """The `invoices` projection as a fold."""
+
+    def adjustment_lines(
+        self, region_id: str, year: int, cutoff: dt.datetime | None = None
+    ) -> tuple[list[tuple[CountedDay, int]], int]:
+        """The participant-days behind the adjustments carried from the closed year − 1 into
+        `year`'s basis read as recorded by `cutoff`: each day of the closed year that counts in
+        that view but not in the closed view (+1), or the reverse (−1; a withdrawal, a move
+        recorded late shows as −1 on one municipality and +1 on another); and the closed year's
+        price. None if year − 1 is not closed in that view."""
+        facts, closed_year = self.facts, year - 1
+        closed_at = facts.closed_at(region_id, closed_year)
+        if closed_at is None or (cutoff is not None and closed_at > cutoff):
+            return [], 0
+        later = _keyed(facts.counted_days(region_id, closed_year, cutoff))
+        frozen = _keyed(facts.counted_days(region_id, closed_year, closed_at))
+        lines = [(d, 1) for key, d in later.items() if key not in frozen]
+        lines += [(d, -1) for key, d in frozen.items() if key not in later]
+        return lines, facts.prices.price(region_id, closed_year, closed_at)
 
     def adjustments(
         self, region_id: str, year: int, cutoff: dt.datetime | None = None
@@ -34,15 +58,11 @@ class Invoices(OnBillingFacts):
         """Adjustment days per municipality carried from the closed year − 1 into `year`'s
         basis read as recorded by `cutoff`, and the closed year's price; none if year − 1 is
         not closed in that view."""
-        facts, closed_year = self.facts, year - 1
-        closed_at = facts.closed_at(region_id, closed_year)
-        if closed_at is None or (cutoff is not None and closed_at > cutoff):
-            return Counter(), 0
-        later = facts.participant_days(region_id, closed_year, cutoff)
-        frozen = facts.participant_days(region_id, closed_year, closed_at)
-        later.subtract(frozen)
-        days = Counter({m: n for m, n in later.items() if n})
-        return days, facts.prices.price(region_id, closed_year, closed_at)
+        lines, price = self.adjustment_lines(region_id, year, cutoff)
+        days: Counter[str] = Counter()
+        for day, sign in lines:
+            days[day.municipality_id] += sign
+        return Counter({m: n for m, n in days.items() if n}), price
 
     def result(self, region_id: str, year: int) -> dict[str, Any]:
         """The contract's `invoices` replay document: every municipality with days, credit or
