@@ -204,3 +204,33 @@ def test_the_invoice_basis_as_csv_for_swedish_excel_and_as_pdf(
                               capture_output=True, text=True).stdout
         assert "Fakturaunderlag 2025" in seen and "Falun (falun)" in seen
         assert "Att fakturera" in seen and "4 800 kr" in seen.replace("\u00a0", " ")
+
+
+def test_plattformen_shows_a_trainer_their_own_year(billing: billing_app.Billing,
+                                                     client: TestClient) -> None:
+    log = fed(billing, [*year_of_facts(), new_envelope(m.TrainerAssigned(
+        occasion_id="occ-1", trainer_id="karin", municipality_id="falun", role="leader"),
+        occurred_at=at(2, 1))])
+    karin = bearer(role=Role.TRAINER, trainer_id="karin")
+    r = client.get("/trainers/karin/years/2025", headers=karin)
+    assert r.status_code == 200, r.text
+    page = r.json()
+    pot = replay("pot", log, DALARNA, 2025)
+    (share,) = [t for t in pot["trainers"] if t["trainer_id"] == "karin"]
+    assert page["points"] == share["points"] == 3.0
+    assert page["expected_share_sek"] == share["amount_sek"] == 2700
+    assert page["municipality_id"] == "falun"
+    assert [(d["occasion_id"], d["day"], d["role"], d["points"])
+            for d in page["days_delivered"]] == [("occ-1", 1, "leader", 1.5),
+                                                 ("occ-1", 2, "leader", 1.5)]
+    assert page["assignments"] == [{"occasion_id": "occ-1", "role": "leader",
+                                    "course_id": "bou-ny-samtal", "region_id": DALARNA,
+                                    "dates": ["2025-03-07", "2025-03-14"]}]
+    assert page["pots"] == [{"region_id": DALARNA, "closed": False, "pot_sek": 3600,
+                             "total_points": 4.0, "points": 3.0, "expected_share_sek": 2700}]
+    assert client.get("/trainers/ulf/years/2025", headers=karin).status_code == 404
+    assert client.get("/trainers/nobody/years/2025", headers=karin).status_code == 404
+    assert client.get("/trainers/karin/years/2025", headers=COORDINATOR).json() == page
+    assert client.get("/trainers/karin/years/2025",
+                      headers=SKANE_COORDINATOR).status_code == 404
+    assert client.get("/trainers/karin/years/2025", headers=FALUN_ADMIN).status_code == 403

@@ -460,6 +460,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "method": "GET", "url": f"/regions/{t}/years/2024/pot"}, "region"),
     "POST /regions/{region}/years/{year}/close": Endpoint("billing", lambda w, t, n: {
         "method": "POST", "url": f"/regions/{t}/years/{next(w.years)}/close"}, "region"),
+    "GET /trainers/{id}/years/{year}": Endpoint("billing", lambda w, t, n: {
+        "method": "GET", "url": f"/trainers/{t}/years/2024"}, "trainer"),
     "GET /regions/{region}/years/{year}/invoices": Endpoint("billing", lambda w, t, n: {
         "method": "GET", "url": f"/regions/{t}/years/2024/invoices"}, "region"),
     **{f"GET /regions/{{region}}/years/{{year}}/invoices/{{municipality}}{what}": Endpoint(
@@ -600,6 +602,8 @@ ROWS: list[Row] = [
           coordinator=(201, 404, 404)),
     *rows("GET /regions/{region}/years/{year}/invoices", system=(200, None, 404),
           coordinator=SCOPED),
+    *rows("GET /trainers/{id}/years/{year}", system=(200, None, 404), trainer=SCOPED,
+          coordinator=SCOPED),  # Plattformen
     *(row for what in ("", "/fakturaunderlag.csv", "/fakturaunderlag.pdf")
       for row in rows(f"GET /regions/{{region}}/years/{{year}}/invoices/{{municipality}}{what}",
                       system=(200, None, 404), admin=SCOPED, coordinator=SCOPED)),

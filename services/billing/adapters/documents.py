@@ -45,8 +45,12 @@ def invoice_csv(doc: dict[str, Any]) -> bytes:
     for line in doc["lines"]:
         w.writerow([doc["region_id"], doc["municipality_id"], doc["year"], line["occasion_id"],
                     line["day"], line["date"], line["participant_id"], price])
-    w.writerow([])
     previous = doc["year"] - 1
+    for line in doc["adjustment_lines"]:
+        w.writerow([doc["region_id"], doc["municipality_id"], previous, line["occasion_id"],
+                    line["day"], line["date"], line["participant_id"], price,
+                    f"Justering från {previous}: {line['days']:+d} deltagardag"])
+    w.writerow([])
     for label, value in (
         ("Deltagardagar", str(doc["participant_days"])),
         ("Pris per deltagardag (kr)", price),
@@ -126,7 +130,16 @@ def invoice_pdf(doc: dict[str, Any], today: dt.date | None = None) -> bytes:
         [label, "", kronor_text(doc["components"][key])] for key, label in COMPONENTS
     ] + [["Summa", "", kronor_text(doc["price_sek"])]]
     story.append(_grid(components, [100 * mm, 25 * mm, 45 * mm]))
-    story += [Paragraph(f"Underlag: {len(doc['lines'])} deltagardagar", s["h2"]),
+    if doc["adjustment_lines"]:
+        adjusted = [["Kurstillfälle", "Dag", "Datum", "Deltagar-id", "Dagar"]] + [
+            [line["occasion_id"], str(line["day"]), line["date"], line["participant_id"],
+             f"{line['days']:+d}"] for line in doc["adjustment_lines"]]
+        story += [Paragraph(f"Justering från {previous}: {doc['adjustment_days']:+d} "
+                            "deltagardagar", s["h2"]),
+                  Paragraph(f"Rapporterat eller återkallat efter att {previous} stängdes; "
+                            f"räknas med {previous} års pris.", s["small"]), Spacer(1, 2 * mm),
+                  _grid(adjusted, [48 * mm, 10 * mm, 22 * mm, 76 * mm, 14 * mm], right=(1, 4))]
+    story += [Paragraph(f"Underlag {year}: {len(doc['lines'])} deltagardagar", s["h2"]),
               Paragraph("Varje deltagare och kursdag räknas en gång, på den kommun deltagaren "
                         "tillhörde när närvaron rapporterades. Deltagare anges med id, "
                         "utan namn.", s["small"]), Spacer(1, 2 * mm)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.billing.adapters.routers import invoices, prices, years
+from services.billing.adapters.routers import invoices, plattformen, prices, years
 from services.billing.application import Billing
 from shared.platform.http import service_api
 
@@ -15,7 +15,7 @@ DESCRIPTION = (
     "med samma regler som `yrkesresan replay`. 404 för okända id och för id utanför ditt "
     "område (samma svar), 409 när ett år redan är stängt, 403 för det din roll aldrig får göra."
 )
-ROUTERS = (prices, years, invoices)
+ROUTERS = (prices, years, invoices, plattformen)
 
 
 def create_api(billing: Billing) -> FastAPI:
