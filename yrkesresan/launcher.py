@@ -1,7 +1,7 @@
 """Starts the whole system as separate processes, the way production runs it: broker, one API
 and one relay per service, the consumers (progression, scheduling's registry copy, enrolment's
-catalogue copy), the notification process and (locally, in place of a real SMTP server) a mail
-catcher. Used by `make run` and the e2e tests."""
+catalogue copy, billing's facts), the notification process and (locally, in place of a real
+SMTP server) a mail catcher. Used by `make run` and the e2e tests."""
 
 from __future__ import annotations
 
@@ -442,6 +442,82 @@ The booked are told by e-mail from the bus (updated and cancelled calendar entri
 """
 
 
+# --- the billing step: last year run through, closed with its pot, this year's first invoice ---
+
+BILLED = "demo-samtal-forra-aret"
+
+
+def load_billing_demo(urls: dict[str, str], demo: Demo, timeout: float = 90) -> dict[str, Any]:
+    """After `load_demo`: an occasion of *Samtal och delaktighet* given last October, six
+    booked, its two days reported; a day reported by mistake withdrawn (`AttendanceWithdrawn`);
+    the coordinator closes last year (`YearClosed`, and billing divides its pot:
+    `PotDistributed`); then the coordinator reports a day of last year late, which lands on
+    this year's first invoice basis as an adjustment. Returns what a newcomer can fetch."""
+    last = dt.date.today().year - 1
+    people = demo.order[:6]
+    home = {pid: list(MUNICIPALITIES)[i % 3] for i, pid in enumerate(demo.order)}
+    coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
+    team = [{"trainer_id": demo.trainers["Karin"], "role": "leader"},
+            {"trainer_id": demo.trainers["Ulf"], "role": "trainer"}]
+    leader = _bearer(role=Role.TRAINER, trainer_id=demo.trainers["Karin"])
+    with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
+        _ok(http.post("/occasions", json={
+            "occasion_id": BILLED, "course_id": COURSE, "region_id": REGION, "capacity": 20,
+            "days": [{"day": 1, "date": f"{last}-10-07", "mode": "digital"},
+                     {"day": 2, "date": f"{last}-10-21", "mode": "on_site",
+                      "venue": "Kulturhuset Tjärna Ängar, Borlänge"}]}))
+        for member in team:
+            _ok(http.post(f"/occasions/{BILLED}/trainers", json=member))
+        for pid in people:
+            _ok(http.post(f"/occasions/{BILLED}/bookings", json={"participant_id": pid}))
+        _ok(http.post(f"/occasions/{BILLED}/days/1/attendance", headers=leader,
+                      json={"present": people, "delivered_by": team}))
+        _ok(http.post(f"/occasions/{BILLED}/days/2/attendance", headers=leader,
+                      json={"present": people[:5], "delivered_by": team}))  # one absent
+        _ok(http.post(f"/occasions/{BILLED}/days/2/withdrawals", json={
+            "participant_id": people[4], "reason": "Rapporterades av misstag: var inte där."}))
+    base = f"{urls['billing']}/regions/{REGION}/years"
+    with httpx.Client(headers=coordinator, timeout=30) as http:
+        _until(lambda: http.get(f"{base}/{last}/pot").json().get("pot_sek") == 10 * 400,
+               timeout, "billing to count last year's ten participant-days")
+        closed = _ok(http.post(f"{base}/{last}/close")).json()
+        late = people[:4] + people[5:]  # the sixth was there on day 2 after all
+        _ok(http.post(f"{urls['scheduling']}/occasions/{BILLED}/days/2/attendance",
+                      json={"present": late, "delivered_by": team}))
+        municipality = home[people[5]]
+        invoice = f"{base}/{last + 1}/invoices/{municipality}"
+        _until(lambda: http.get(invoice).json().get("adjustment_days") == 1, timeout,
+               "the late report on this year's invoice basis")
+    return {"year": last, "pot_sek": closed["pot"]["pot_sek"],
+            "trainers": len(closed["pot"]["trainers"]), "municipality": municipality,
+            "next": last + 1}
+
+
+def _until(done: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"demo data: waited {timeout} s for {what}; see the billing "
+                               "consumer's log")
+        time.sleep(0.5)
+
+
+BILLED_TEXT = """Billing demo: {billed} given in October {year}, one day withdrawn,
+{year} closed by the coordinator (its pot, {pot_sek} kr, divided among {trainers} trainers:
+PotDistributed), then a day of {year} reported late: it is on {municipality}'s first invoice
+basis of {next} as an adjustment. Download an invoice basis (JSON, CSV for Excel, PDF):
+  TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality {municipality})
+  curl -s {billing}/regions/rss-dalarna/years/{next}/invoices/{municipality} \\
+    -H "Authorization: Bearer $TOKEN"
+  curl -s -o fakturaunderlag.csv \\
+    {billing}/regions/rss-dalarna/years/{next}/invoices/{municipality}/fakturaunderlag.csv \\
+    -H "Authorization: Bearer $TOKEN"
+  curl -s -o fakturaunderlag.pdf \\
+    {billing}/regions/rss-dalarna/years/{year}/invoices/{municipality}/fakturaunderlag.pdf \\
+    -H "Authorization: Bearer $TOKEN"
+"""
+
+
 TRY = """Try:
   TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality falun)
   curl -s -X POST {enrolment}/participants -H "Authorization: Bearer $TOKEN" \\
@@ -520,6 +596,8 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
                 replanned = load_replanning_demo(urls, loaded)
                 print(REPLANNED_TEXT.format(scheduling=urls["scheduling"],
                                             year=dt.date.today().year, **replanned))
+                billed = load_billing_demo(urls, loaded)
+                print(BILLED_TEXT.format(billing=urls["billing"], billed=BILLED, **billed))
                 print(dashboard_filled(system, sum(len(p) for p in loaded.participants.values()),
                                        int(str(issued["certificates"]))))
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))

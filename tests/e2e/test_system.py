@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -252,6 +253,7 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
                 break
         assert any("Demo data" in line for line in output), "".join(output)
         assert any("Re-planning demo" in line for line in output), "".join(output)
+        assert any("Billing demo" in line for line in output), "".join(output)
         token = subprocess.run(
             [sys.executable, "-m", "yrkesresan", "token", "--role", "municipal_admin",
              "--municipality", "falun"], capture_output=True, text=True, check=True, env=env,
@@ -285,6 +287,17 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
         # Three booked on the upcoming occasion, four on the one the demo re-plans.
         _wait(lambda: len(confirmed()) == 7, 60, "seven booking confirmations")
         assert all(m["attachments"] == ["kursdag-1.ics", "kursdag-2.ics"] for m in confirmed())
+        # Billing's demo closed last year and reported a day of it late: this year's first
+        # invoice basis carries it as an adjustment; last year's is a PDF to file.
+        mora = {"Authorization": "Bearer " + issue_token(Principal(
+            subject="adm", role=Role.MUNICIPAL_ADMIN, municipality_id="mora"))}
+        invoices = f"http://127.0.0.1:{ports['billing']}/regions/rss-dalarna/years"
+        year = dt.date.today().year
+        basis = httpx.get(f"{invoices}/{year}/invoices/mora", headers=mora, timeout=10).json()
+        assert (basis["adjustment_days"], basis["adjustment_sek"]) == (1, 1250), basis
+        closed = httpx.get(f"{invoices}/{year - 1}/invoices/mora/fakturaunderlag.pdf",
+                           headers=mora, timeout=30)
+        assert closed.status_code == 200 and closed.content.startswith(b"%PDF")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
