@@ -289,7 +289,7 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
         assert all(m["attachments"] == ["kursdag-1.ics", "kursdag-2.ics"] for m in confirmed())
         # Billing's demo closed last year and reported a day of it late: this year's first
         # invoice basis carries it as an adjustment; last year's is a PDF to file.
-        mora = {"Authorization": "Bearer " + issue_token(Principal(
+        mora = {"Authorization": "Bearer " + mint(Principal(
             subject="adm", role=Role.MUNICIPAL_ADMIN, municipality_id="mora"))}
         invoices = f"http://127.0.0.1:{ports['billing']}/regions/rss-dalarna/years"
         year = dt.date.today().year

@@ -36,7 +36,7 @@ from services.scheduling.application import (
     WithdrawAttendance,
 )
 from shared.events import ContractError, parse_envelope, topic_name
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.errors import Conflict
@@ -44,6 +44,7 @@ from shared.platform.observability import EVENTS_DUPLICATE
 from shared.platform.relay import Relay
 from tests.feeding import pump
 from tests.integration.helpers import in_thread, read_topic, wait_for
+from tests.tokens import mint
 from yrkesresan import stores
 from yrkesresan.replay import replay
 
@@ -159,7 +160,8 @@ def test_a_year_closed_and_the_next_invoiced_through_the_broker(pipe: Pipe) -> N
         wait_for(lambda: pipe.days(2025) == 10, 90, "ten participant-days (one withdrawn)")
         distributed = pipe.b.close_year(pipe.region, 2025, actor="test")
         assert distributed.pot_sek == 10 * 400
-        assert [t.amount_sek for t in distributed.trainers] == [2400, 1600]  # 3 : 2 points
+        assert {t.trainer_id: t.amount_sek for t in distributed.trainers} == {
+            pipe.trainers[0]: 2400, pipe.trainers[1]: 1600}  # 3 : 2 points
         pipe.relay_all()  # YearClosed and PotDistributed on billing's topic
         # scheduling learns of the close from the bus: the leader's report is refused, the
         # coordinator's late report of the sixth participant's day 2 is taken
@@ -200,7 +202,7 @@ def test_a_year_closed_and_the_next_invoiced_through_the_broker(pipe: Pipe) -> N
     stores.export_log([pipe.e.app, pipe.s.app, pipe.b.app], out)
     log = out.getvalue().splitlines()
     assert b"Namn Namnsson" not in out.getvalue()
-    system = {"Authorization": "Bearer " + issue_token(Principal(subject="t", role=Role.SYSTEM))}
+    system = {"Authorization": "Bearer " + mint(Principal(subject="t", role=Role.SYSTEM))}
     client = TestClient(create_api(pipe.b))
     base = f"/regions/{pipe.region}/years"
     pot = client.get(f"{base}/2025/pot", headers=system).json()
