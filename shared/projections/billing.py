@@ -100,6 +100,12 @@ class BillingFacts:
         loop that needs no change report (replay): the same code as `apply`."""
         return dict.fromkeys(self._handlers, self.apply)  # apply: the id check first
 
+    @property
+    def fact_handlers(self) -> dict[str, Callable[[Envelope], object]]:
+        """The handler per fact type, without the id check: for a writer that knows each
+        event is new (the demo log generator), so the fold keeps no set of ids."""
+        return dict(self._handlers)
+
     def apply(self, env: Envelope) -> bool:
         """Apply one event; True when it was new and is a billing fact."""
         handler = self._handlers.get(env.type)

@@ -1,30 +1,26 @@
-"""`yrkesresan demo-log`: a valid, deterministic, realistic log whose derived events agree
-with the projections."""
+"""`yrkesresan demo-log`: a valid, deterministic, realistic log on the shipped catalogue, with
+every v1.1 event type, whose derived events agree with the projections."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from functools import cache
 
 import typer
 from typer.testing import CliRunner
 
+from services.scheduling.catalogue import SHIPPED
 from shared.events import Envelope, parse_envelope
+from shared.events.models import EVENT_TYPES
 from shared.projections import Completions
 from tests.unit.logs import fold
 from yrkesresan import demo
-from yrkesresan.demo import COURSES, REGION_ID, demo_log
+from yrkesresan.demo import REGION_ID, demo_log
 from yrkesresan.replay import replay
 
-PARTICIPANTS = 120
-DAYS = {
-    "Handläggning med barnet i centrum": 4,
-    "Samtal och delaktighet": 2,
-    "Våld och utsatthet": 2,
-    "Unga lagöverträdare": 1,
-    "Arbeta med familjehem": 1,
-    "Verktyg i vardagen": 1,  # two digital half days
-}
+PARTICIPANTS = 600
+CATALOGUE = {c["course_id"]: c for c in SHIPPED}
 
 
 @cache
@@ -41,6 +37,10 @@ def of_type(name: str) -> list[Envelope]:
     return [e for e in events() if e.type == name]
 
 
+def is_uuid(value: str) -> bool:
+    return str(uuid.UUID(value)) == value
+
+
 def test_every_line_is_a_valid_envelope_with_a_unique_id() -> None:
     assert len(events()) == len(lines()) > 50 * PARTICIPANTS
     assert len({e.id for e in events()}) == len(events())
@@ -51,36 +51,64 @@ def test_the_same_seed_gives_the_same_bytes() -> None:
     assert tuple(demo_log(PARTICIPANTS, seed=8)) != lines()
 
 
-def test_the_six_ny_courses_with_their_titles_and_days() -> None:
-    titles = {e.data.course_id: e.data.title for e in of_type("CoursePublished")}
-    assert sorted(titles.values()) == sorted(DAYS)
+def test_every_contract_type_is_there() -> None:
+    assert {e.type for e in events()} == set(EVENT_TYPES)
+
+
+def test_the_shipped_catalogue_with_its_ids_journey_titles_and_days() -> None:
+    published = {e.data.course_id: e.data for e in of_type("CoursePublished")}
+    assert set(published) == set(CATALOGUE)
+    for course_id, data in published.items():
+        shipped = CATALOGUE[course_id]
+        assert (data.title, data.journey, data.level) == (
+            shipped["title"], shipped["journey"], shipped["level"])
+        assert [p.item_id for p in data.preparations] == [
+            p["item_id"] for p in shipped["preparations"]]
+        assert [q.question_id for q in data.questions] == [
+            q["question_id"] for q in shipped["questions"]]
+    assert {e.data.journey for e in of_type("ParticipantRegistered")} == {"barn_och_unga"}
     for plan in of_type("CourseOccasionPlanned"):
-        days = plan.data.days
-        assert len(days) == DAYS[titles[plan.data.course_id]]
+        shipped = CATALOGUE[plan.data.course_id]
+        assert len(plan.data.days) == shipped["days"]
         assert plan.data.region_id == REGION_ID
-        if titles[plan.data.course_id] == "Verktyg i vardagen":
-            assert {d.mode for d in days} == {"digital"}
-        else:
-            assert days[0].mode == "on_site"
+        for day, allowed in zip(plan.data.days, shipped["day_modes"], strict=True):
+            assert day.mode in allowed
     modes = Counter(d.mode for p in of_type("CourseOccasionPlanned") for d in p.data.days)
     assert modes["on_site"] and modes["digital"]
 
 
-def test_every_occasion_has_a_leader_trainers_and_a_reserve() -> None:
+def test_ids_of_people_and_certificates_are_minted_uuids() -> None:
+    assert all(is_uuid(e.data.participant_id) for e in of_type("ParticipantRegistered"))
+    assert all(is_uuid(e.data.trainer_id) for e in of_type("TrainerRegistered"))
+    assert all(is_uuid(e.data.certificate_id) for e in of_type("CertificateIssued"))
+    participants = {e.data.participant_id for e in of_type("ParticipantRegistered")}
+    assert not {e.data.respondent_id for e in of_type("EvaluationSubmitted")} & participants
+
+
+def test_every_occasion_has_a_leader_trainers_and_a_reserve_registered_first() -> None:
     roles: dict[str, Counter[str]] = defaultdict(Counter)
     for assigned in of_type("TrainerAssigned"):
         roles[assigned.data.occasion_id][assigned.data.role] += 1
+    unassigned = Counter(e.data.occasion_id for e in of_type("TrainerUnassigned"))
     plans = {p.data.occasion_id: p.data.course_id for p in of_type("CourseOccasionPlanned")}
     assert set(roles) == set(plans)
     for occasion_id, count in roles.items():
         assert count["leader"] == 1 and count["reserve"] == 1 and count["trainer"] >= 1
-        if plans[occasion_id] == COURSES[0].course_id:
-            assert count["leader"] + count["trainer"] == 8  # two teams of four
+        team = count["leader"] + count["trainer"] - unassigned[occasion_id]
+        assert team == CATALOGUE[plans[occasion_id]]["team_size"]
+    registered: set[str] = set()
+    for env in events():  # in the order written
+        if env.type == "TrainerRegistered":
+            registered.add(env.data.trainer_id)
+        elif env.type in ("TrainerAssigned", "TrainerDayDelivered"):
+            assert env.data.trainer_id in registered
+    cancelled = {e.data.occasion_id for e in of_type("CourseOccasionCancelled")}
     leader_days = Counter(
         e.data.occasion_id for e in of_type("TrainerDayDelivered") if e.data.role == "leader"
     )
     for plan in of_type("CourseOccasionPlanned"):
-        assert leader_days[plan.data.occasion_id] == len(plan.data.days)  # every day
+        if plan.data.occasion_id not in cancelled:
+            assert leader_days[plan.data.occasion_id] == len(plan.data.days)  # every day
 
 
 def test_people_register_prepare_attend_miss_days_move_and_answer() -> None:
@@ -95,11 +123,26 @@ def test_people_register_prepare_attend_miss_days_move_and_answer() -> None:
         "ParticipantMoved",
         "ParticipantLevelChanged",
         "TrainerDayDelivered",
+        "BookingCancelled",
     ):
         assert kinds[kind] > 0, kind
-    days_booked = sum(len(p.data.days) for p in of_type("CourseOccasionPlanned")) * 24
-    assert kinds["CourseDayAttended"] < days_booked  # absences
-    assert kinds["BookingCancelled"] > 0
+    occasions = kinds["CourseOccasionPlanned"]
+    # the v1.1 events about as often as a region sees them
+    assert 0 < kinds["CourseOccasionRescheduled"] < occasions * 0.2
+    assert 0 < kinds["CourseOccasionCancelled"] < occasions * 0.1
+    assert 0 < kinds["TrainerUnassigned"] < occasions * 0.15
+    assert 0 < kinds["AttendanceWithdrawn"] < kinds["CourseDayAttended"] * 0.01
+
+
+def test_the_log_is_in_the_order_recorded() -> None:
+    recorded = [e.recorded_at or e.occurred_at for e in events()]
+    late = [e for e in events() if e.recorded_at is not None]
+    assert late and all(e.recorded_at > e.occurred_at for e in late)
+    # derived events follow their cause by minutes; facts are in recording order
+    facts = [t for t, e in zip(recorded, events(), strict=True)
+             if e.type not in ("CourseCompleted", "CertificateIssued", "CertificateRevoked",
+                               "PotDistributed")]
+    assert facts == sorted(facts)
 
 
 def test_the_derived_events_agree_with_the_projections() -> None:
@@ -107,8 +150,14 @@ def test_the_derived_events_agree_with_the_projections() -> None:
         (e.data.participant_id, e.data.course_id, e.data.occasion_id)
         for e in of_type("CourseCompleted")
     }
-    assert certified == fold(Completions, events()).completed
-    assert len(of_type("CertificateIssued")) == len(certified)
+    revoked = {e.data.certificate_id for e in of_type("CertificateRevoked")}
+    issued = {e.data.certificate_id: (e.data.participant_id, e.data.course_id,
+                                      e.data.occasion_id) for e in of_type("CertificateIssued")}
+    assert revoked and revoked <= set(issued)
+    standing = {c for cert, c in issued.items() if cert not in revoked}
+    assert standing == fold(Completions, events()).completed
+    assert certified >= standing
+    assert of_type("PotDistributed")
     for distributed in of_type("PotDistributed"):
         pot = replay("pot", lines(), REGION_ID, distributed.data.year)
         assert distributed.data.pot_sek == pot["pot_sek"] > 0
@@ -117,10 +166,21 @@ def test_the_derived_events_agree_with_the_projections() -> None:
         ]
 
 
-def test_respondents_are_participants_who_completed() -> None:
-    completed = {(p, o) for p, _, o in fold(Completions, events()).completed}
-    for answer in of_type("EvaluationSubmitted"):
-        assert (answer.data.respondent_id, answer.data.occasion_id) in completed
+def test_a_closed_years_late_reports_adjust_the_next_years_basis() -> None:
+    closed = sorted(e.data.year for e in of_type("YearClosed"))
+    adjusted = [
+        row for year in closed
+        for row in replay("invoices", lines(), REGION_ID, year + 1)["municipalities"]
+        if row["adjustment_days"]
+    ]
+    assert adjusted
+    assert all(r["adjustment_sek"] == r["adjustment_days"] * 1250 for r in adjusted)
+
+
+def test_respondents_answered_occasions_they_completed() -> None:
+    completed = Counter(o for _, _, o in fold(Completions, events()).completed)
+    answered = Counter(e.data.occasion_id for e in of_type("EvaluationSubmitted"))
+    assert answered and all(answered[o] <= completed[o] for o in answered)
 
 
 def test_the_command_writes_the_log_to_standard_output() -> None:
@@ -131,6 +191,7 @@ def test_the_command_writes_the_log_to_standard_output() -> None:
     def _group() -> None:
         """Keeps `demo-log` a subcommand."""
 
-    result = CliRunner().invoke(app, ["demo-log", "--participants", "30", "--seed", "3"])
+    args = ["demo-log", "--participants", "30", "--seed", "3", "--years", "1"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert result.stdout_bytes == b"".join(demo_log(30, seed=3))
+    assert result.stdout_bytes == b"".join(demo_log(30, seed=3, years=1))
