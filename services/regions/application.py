@@ -11,11 +11,12 @@ missing fact is kept in the database too, so a restart neither loses nor repeats
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.regions.domain import EnrolmentReady, RegionRouter, Routed, always
+from services.regions.domain import EnrolmentReady, RegionRouter, Routed, Unresolved, always
 from shared.events import ALL_TOPICS, REGION_TOPIC, Envelope, parse_envelope
 from shared.platform.consumer import AppliedLog, ProjectionRunner
 from shared.platform.db import Cursor, Database
@@ -31,6 +32,11 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS region_held (event_id TEXT PRIMARY KEY, envelope TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS region_published (region_id TEXT PRIMARY KEY,"
     " position BIGINT NOT NULL)",
+    # What was routed about each participant, and when it happened: a move that arrives late
+    # (backdated) sends what happened after it to the region joined too.
+    "CREATE TABLE IF NOT EXISTS region_participant_events (participant_id TEXT NOT NULL,"
+    " event_id TEXT NOT NULL, occurred_at TEXT NOT NULL, PRIMARY KEY (participant_id, event_id))",
+    "CREATE INDEX IF NOT EXISTS region_events_by_id ON region_events (event_id)",
 )
 
 # Kafka topic names allow these characters; a region id outside them gets no topic (its feed
@@ -78,6 +84,30 @@ class RegionLog:
 
     def apply(self, cur: Cursor, env: Envelope) -> None:
         self._write(cur, self.router.apply(env), env)
+        if env.type == "ParticipantMoved":
+            self._reroute_after(cur, env)
+
+    def _reroute_after(self, cur: Cursor, move: Envelope) -> None:
+        """What was routed about the participant and happened after the move goes to the
+        regions it is now due to as well (it arrived before the move: a backdated move). The
+        region left keeps what it received; nothing can be taken back from a stream."""
+        participant = getattr(move.data, "participant_id", "")
+        later = cur.execute(
+            "SELECT event_id FROM region_participant_events WHERE participant_id = %s"
+            " AND occurred_at > %s ORDER BY occurred_at, event_id",
+            (participant, _utc(move.occurred_at)))
+        routed = Routed()
+        for (event_id,) in later:
+            rows = cur.execute("SELECT region_id, envelope FROM region_events WHERE event_id = %s",
+                               (event_id,))
+            env = parse_envelope(rows[0][1])
+            try:
+                due = self.router.regions_of(env)
+            except Unresolved:
+                continue
+            for region in sorted(due - {r for r, _ in rows}):
+                self.router.emit(region, env, routed)
+        self._write(cur, routed, None)
 
     def release(self) -> int:
         """Route and record what is held and can be routed now; how many were released."""
@@ -107,6 +137,16 @@ class RegionLog:
                 (region, position, str(out.id), out.key(), out.to_json().decode()))
             if cur.rowcount == 1:
                 self.next_position[region] = position + 1
+            if participant := getattr(out.data, "participant_id", None):
+                cur.execute(
+                    "INSERT INTO region_participant_events (participant_id, event_id, occurred_at)"
+                    " VALUES (%s, %s, %s) ON CONFLICT (participant_id, event_id) DO NOTHING",
+                    (participant, str(out.id), _utc(out.occurred_at)))
+
+
+def _utc(when: dt.datetime) -> str:
+    """A time as text that sorts as the time does."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ that far (`enrolment_ready`, given the event's recording time; `adapters.consume
 from the enrolment partitions' progress). Which regions an event goes to then depends only on
 the facts, not on the order they arrived in.
 
-Known limit: a move recorded *after* an event that it precedes in `occurred_at` (a move
-entered late, backdated) does not re-route what was already routed.
+A move recorded *after* events that it precedes in `occurred_at` (a move entered late,
+backdated) cannot take back what was routed before it arrived: those events also go to the
+region joined (`application.RegionLog`), and the region left keeps what it received.
 """
 
 from __future__ import annotations
@@ -172,10 +173,11 @@ class RegionRouter:
         except Unresolved:
             return False
         for region in sorted(regions):
-            self._emit(region, env, routed)
+            self.emit(region, env, routed)
         return True
 
-    def _emit(self, region: str, env: Envelope, routed: Routed) -> None:
+    def emit(self, region: str, env: Envelope, routed: Routed) -> None:
+        """Send an envelope to a region (after the catalogue, if the region is new)."""
         routed.out.append((region, env))
         if region not in self.regions:
             # A region's stream starts with the catalogue, whenever the region first appears.

@@ -123,3 +123,32 @@ def test_the_log_survives_a_restart_and_records_each_event_once(tmp_path: Path) 
 def test_region_topics_are_named_from_safe_ids_only() -> None:
     assert region_topic("rss-dalarna") == "yrkesresan.region.rss-dalarna.v1"
     assert region_topic("ä/../x") is None
+
+
+def test_a_move_that_arrives_late_sends_what_followed_it_to_the_region_joined(
+    tmp_path: Path,
+) -> None:
+    """A backdated move: entered after pm's level change and day 2 (which happened after it)
+    had been routed to region A by what was known then. Region B gets them too; A keeps them."""
+    url = f"sqlite:///{tmp_path / 'regions.sqlite'}"
+    migrate(url)
+    world = two_regions("u8")
+    pm = world.people()["pm"]
+    move = next(e for e in world.envelopes if e.type == "ParticipantMoved")
+    regions = bootstrap(url)
+    runner = regions.runner()
+    runner.apply_batch([e for e in world.envelopes if e is not move])
+    later = {str(e.id) for e in world.envelopes
+             if getattr(e.data, "participant_id", None) == pm and e.occurred_at > move.occurred_at}
+    assert len(later) == 2  # the level change and day 2
+
+    def logged(region: str) -> set[str]:
+        return {r.event_id for r in read_log(regions.db, region, 0, 10_000)}
+
+    assert later <= logged(world.a) and not later & logged(world.b)
+    runner.apply_batch([move])
+    assert later <= logged(world.b) and later <= logged(world.a)
+    assert logged(world.b) == world.expected(world.b)
+    runner.apply_batch([move])  # again: nothing new
+    assert len(read_log(regions.db, world.b, 0, 10_000)) == len(world.expected(world.b))
+    regions.close()
