@@ -33,12 +33,13 @@ from services.scheduling.application import (
     PlanOccasion,
     PublishCourse,
     RegisterAttendance,
+    WithdrawAttendance,
 )
 from services.scheduling.catalogue import SHIPPED
 from shared.events import ContractError, parse_envelope, topic_name
 from shared.events import models as contract
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import LocalBroker
+from shared.platform.broker import LocalBroker, ensure_topics, free_port
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import EVENTS_DUPLICATE
 from shared.platform.relay import Relay
@@ -242,3 +243,68 @@ def test_revocation_and_api_answers_equal_replay_of_the_export(pipe: Pipe) -> No
         assert done == progression[pid]["completed_courses"]
         assert len(mine["completed"]) == progression[pid]["certificates"]
     assert route["stops"][0]["missing"]["preparations"]
+
+
+@pytest.fixture
+def own_pipe(pg_url: str) -> Iterator[Pipe]:
+    """A pipe on a broker of its own: envelope ids are deterministic (stream and version,
+    ADR 0002) and a course is the same aggregate in every test's store, so on the session's
+    broker the stricter course of the test above (its version 2) would shadow this one's."""
+    broker = LocalBroker(free_port()).start()
+    ensure_topics(broker.bootstrap)
+    for service in (enrolment, scheduling, certification):
+        service.migrate(pg_url)
+    p = Pipe(uuid.uuid4().hex[:8], enrolment.bootstrap(pg_url), scheduling.bootstrap(pg_url),
+             certification.bootstrap(pg_url), broker)
+    yield p
+    p.close()
+    broker.stop()
+
+
+def test_a_withdrawn_day_revokes_once_through_the_broker(own_pipe: Pipe) -> None:
+    """The coordinator withdraws a day of p1's completed occasion in scheduling; its relay
+    publishes `AttendanceWithdrawn`, the consumer revokes that one certificate, and every
+    message of every topic delivered again revokes nothing twice."""
+    pipe = own_pipe
+    _facts(pipe)
+    pipe.relay_all()
+    consumer, thread = _consume(pipe)
+    p1, first = pipe.people[1], f"{pipe.run}-o1"
+    try:
+        wait_for(lambda: len(pipe.mine()) == 3, 90, "three certificates")
+        pipe.s.withdraw_attendance(first, 1, WithdrawAttendance(
+            participant_id=p1, reason="Rapporterad av misstag"), actor="test")
+        pipe.relay_all()
+        wait_for(lambda: any(r["status"] == "revoked" for r in pipe.mine()), 60, "revocation")
+        pipe.relay_all()  # the revocation is published, and comes back to the consumer
+        again: list[tuple[str, bytes]] = []
+        for service in ("reference", "enrolment", "scheduling", "certification"):
+            again += [(topic_name(service), v) for v in read_topic(
+                pipe.broker.bootstrap, topic_name(service), 10_000, 5)]
+        valid = sum(1 for _, v in again if _parses(v))
+        before = duplicates()
+        producer = KafkaProducer(bootstrap_servers=pipe.broker.bootstrap, acks="all")
+        for topic, value in again:
+            producer.send(topic, value=value)
+        producer.flush()
+        producer.close()
+        wait_for(lambda: duplicates() - before >= valid, 90, "every redelivery consumed")
+    finally:
+        consumer.stop()
+        thread.join(timeout=30)  # type: ignore[attr-defined]
+    revoked = [r for r in pipe.mine() if r["status"] == "revoked"]
+    assert [(r["participant_id"], r["occasion_id"]) for r in revoked] == [(p1, first)]
+    assert revoked[0]["reason"] == "Närvaron dag 1 har återkallats: Rapporterad av misstag"
+    notes = pipe.cert.app.recorder.select_notifications(start=None, limit=10_000)
+    assert sum(n.topic.endswith(":CertificateRevoked") for n in notes) == 1
+    client = TestClient(create_api(pipe.cert, NoNames()))
+    answer = client.get(f"/verify/{revoked[0]['verification_code']}").json()
+    assert answer["status"] == "revoked" and "Rapporterad av misstag" in answer["reason"]
+    auditor = {"Authorization": "Bearer " + mint(Principal(subject="a", role=Role.AUDITOR))}
+    trail = client.get(f"/participants/{p1}/history", headers=auditor).json()
+    (lost,) = [c for c in trail["completions"] if c["occasion_id"] == first]
+    kinds = [e["type"] for e in lost["events"]]
+    assert kinds.index("CertificateIssued") < kinds.index("AttendanceWithdrawn") < kinds.index(
+        "CertificateRevoked")
+    withdrawal = lost["events"][kinds.index("AttendanceWithdrawn")]
+    assert withdrawal["service"] == "scheduling" and withdrawal["recorded_by"]

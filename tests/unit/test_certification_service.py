@@ -485,3 +485,52 @@ def history_cutoff(day: str) -> dt.datetime:
     from shared.platform.asof import parse
 
     return parse(day)
+
+
+def withdrawn(day: int, minutes: int = 120, participant: str = "p1",
+              occasion: str = "o1") -> Envelope:
+    return env(m.AttendanceWithdrawn(participant_id=participant, occasion_id=occasion, day=day,
+                                     reason="Rapporterad av misstag"), minutes)
+
+
+def test_a_withdrawn_day_revokes_the_certificate_once_whatever_comes_again(cert) -> None:  # type: ignore[no-untyped-def]
+    """The completion rule is the fold's (a withdrawn day no longer counts); certification
+    revokes the completion's certificate once, however often the withdrawal, or everything,
+    is delivered again, also after a restart; the verification page says why."""
+    runner = cert.certification_runner()
+    runner.restore()
+    events = facts()
+    runner.apply_batch(events)
+    (row,) = views.certificates_of(cert.db, "p1")
+    withdrawal = withdrawn(2)
+    runner.apply_batch([withdrawal])
+    runner.apply_batch([withdrawal, withdrawn(2, 130)])  # again, and reported twice
+    again = cert.certification_runner()  # a restart, then every message once more
+    again.restore()
+    again.apply_batch([*events, withdrawal])
+    assert stored(cert).count("CertificateRevoked") == 1
+    (revoked,) = views.certificates_of(cert.db, "p1")
+    assert revoked["certificate_id"] == row["certificate_id"]
+    assert revoked["status"] == "revoked"
+    assert revoked["reason"] == "Närvaron dag 2 har återkallats: Rapporterad av misstag"
+    client = TestClient(create_api(cert, FakeNames()))
+    answer = client.get(f"/verify/{row['verification_code']}").json()
+    assert answer["status"] == "revoked" and "dag 2" in answer["reason"]
+    page = client.get(f"/intyg/{row['verification_code']}").text
+    assert "Intyget är återkallat" in page and "Rapporterad av misstag" in page
+    route = client.get("/participants/p1/route", headers=token(
+        role=Role.PARTICIPANT, participant_id="p1")).json()
+    (stop,) = route["stops"]
+    assert stop["done"] is False and stop["certificates"][0]["status"] == "revoked"
+    # a withdrawal is final: the day reported again does not bring the completion back
+    again.apply_batch([env(m.CourseDayAttended(participant_id="p1", occasion_id="o1", day=2),
+                           200)])
+    assert stored(cert).count("CertificateIssued") == 1
+
+
+def test_a_withdrawal_before_the_attendance_issues_nothing(cert) -> None:  # type: ignore[no-untyped-def]
+    runner = cert.certification_runner()
+    runner.restore()
+    runner.apply_batch([withdrawn(1, -60), *reversed(facts())])
+    assert "CertificateIssued" not in stored(cert)
+    assert views.certificates_of(cert.db, "p1") == []

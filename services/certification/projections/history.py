@@ -25,14 +25,13 @@ import orjson
 
 from shared.events import Envelope, parse_envelope
 from shared.projections import Progression
+from shared.projections.versions import recorded_of
 
 OCCASION_FACTS = frozenset({"CourseOccasionPlanned", "CourseOccasionRescheduled",
                             "CourseOccasionCancelled"})
 
 
-def recording_time(env: Envelope) -> dt.datetime:
-    """When the event was recorded: `recorded_at`, else `occurred_at` (CONTRACT.md)."""
-    return env.recorded_at or env.occurred_at
+recording_time = recorded_of  # `recorded_at`, else `occurred_at` (CONTRACT.md, closed years)
 
 
 def sort_key(moment: dt.datetime) -> str:
