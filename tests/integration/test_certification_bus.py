@@ -235,8 +235,12 @@ def test_revocation_and_api_answers_equal_replay_of_the_export(pipe: Pipe) -> No
                           headers=system).json()["courses"]
     assert regional == api  # the log's one region
     route = client.get(f"/participants/{pipe.people[2]}/route", headers=system).json()
-    progression = {r["participant_id"]: r for r in replay(
-        "progression", log.splitlines())["participants"]}
+    replayed = replay("progression", log.splitlines())["participants"]
+    progression = {r["participant_id"]: r for r in replayed}
+    stores.rebuild(pipe.cert.runner(), [pipe.e.app, pipe.s.app, pipe.cert.app])  # its consumer
+    listed = client.get("/progression", params={"municipality_id": f"m-{pipe.run}"},
+                        headers=system).json()["participants"]
+    assert listed == [r for r in replayed if r["municipality_id"] == f"m-{pipe.run}"]
     for pid in pipe.people:
         mine = client.get(f"/participants/{pid}/route", headers=system).json()
         done = sorted({c["course_id"] for c in mine["completed"]})
