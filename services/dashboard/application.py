@@ -39,7 +39,8 @@ def run_worker(ops_port: int | None = None, group_id: str | None = None) -> None
     configure_logging("dashboard-worker", settings.log_level)
     figures = FiguresStore(database(settings))
     restored = figures.restore()
-    worker = Worker(figures, settings.kafka_bootstrap, group_id=group_id or "yrkesresan.dashboard")
+    worker = Worker(figures, settings.kafka_bootstrap, group_id=group_id or "yrkesresan.dashboard",
+                    datadir=settings.var_dir / "faust")
     serve_ops(settings.host, ops_port or WORKER_OPS_PORT,
               lambda: {"ok": True, "consumer": NAME, "restored": restored,
                        "applied": worker.applied})

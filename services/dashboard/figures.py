@@ -27,7 +27,6 @@ The document holds counts and means only: no participant, trainer or respondent 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -35,8 +34,9 @@ from shared.events import Envelope
 from shared.events.models import (
     CertificateIssued,
     CertificateRevoked,
-    CourseOccasionPlanned,
+    CourseDayAttended,
     CoursePublished,
+    EvaluationSubmitted,
     MunicipalityJoined,
     ParticipantRegistered,
     RegionRegistered,
@@ -44,7 +44,6 @@ from shared.events.models import (
 from shared.projections.billing import BillingFacts
 from shared.projections.evaluations import Evaluations
 from shared.projections.occasions import Plan
-from shared.projections.pot import distribute
 from shared.projections.progression import Progression
 from shared.projections.versions import LatestBy, stamp_of
 
@@ -53,61 +52,80 @@ DIMENSIONS = ("nation", "region", "municipality", "journey", "level", "course", 
 MODES = ("on_site", "digital", "mixed")
 
 
-def occasion_mode(modes: Iterable[str]) -> str:
-    """The contract's rule: `on_site` when every day is on site, `digital` when every day is
-    digital, else `mixed`."""
-    held = set(modes)
-    return held.pop() if len(held) == 1 else "mixed"
-
-
 def month_of(day: dt.date | dt.datetime) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-class _Tally:
-    """The figures of one cell while they are counted."""
+Part = dict[str, dict[Any, int]]
+"""What one source (a participant, or an occasion's responses) adds to each cell it touches:
+cell key -> metric -> amount. Metrics are names (`registered`, `participant_days`, ...) or
+tuples: `("course_day", occasion, day)` counted once per cell however many attended it,
+`("certificate_days", days)`, `("evaluation", mode, what)`, `("score", mode, question)`,
+`("answers", mode, question)`, `("pot", year)`."""
 
-    __slots__ = ("registered", "active", "started", "completions", "participant_days",
-                 "course_days", "pot_sek", "certificate_days", "evaluations")
 
-    def __init__(self) -> None:
-        self.registered = 0
-        self.active: set[str] = set()
-        self.started = 0
-        self.completions = 0
-        self.participant_days = 0
-        self.course_days: set[tuple[str, int]] = set()
-        self.pot_sek = 0
-        self.certificate_days: list[int] = []
-        # mode -> [responses, completions, {question: [sum, n]}]
-        self.evaluations: dict[str, list[Any]] = {}
+def document(counts: dict[Any, int]) -> dict[str, Any]:
+    """A cell's figures from what its sources added up to."""
+    course_days = 0
+    certificate_days: list[tuple[int, int]] = []
+    modes: dict[str, list[Any]] = {}
+    pot: dict[str, int] = {}
+    for metric, amount in counts.items():
+        if not isinstance(metric, tuple):
+            continue
+        kind = metric[0]
+        if kind == "course_day":
+            course_days += 1
+        elif kind == "certificate_days":
+            certificate_days.append((metric[1], amount))
+        elif kind == "pot":
+            pot[str(metric[1])] = amount
+        else:
+            held = modes.setdefault(metric[1], [0, 0, {}])
+            if kind == "evaluation":
+                held[0 if metric[2] == "responses" else 1] += amount
+            else:
+                total = held[2].setdefault(metric[2], [0, 0])
+                total[0 if kind == "score" else 1] += amount
+    started, completions = counts.get("started", 0), counts.get("completions", 0)
+    doc: dict[str, Any] = {
+        "registered": counts.get("registered", 0),
+        "active": counts.get("active", 0),
+        "started": started,
+        "completions": completions,
+        "certificates": completions,
+        "completion_rate": round(completions / started, 4) if started else 0.0,
+        "participant_days": counts.get("participant_days", 0),
+        "course_days": course_days,
+        "pot_sek": counts.get("pot_sek", 0),
+        "days_to_certificate": _days_to_certificate(sorted(certificate_days)),
+        "evaluations": {mode: _evaluation(*modes[mode]) for mode in MODES if mode in modes},
+    }
+    if pot:
+        doc["pot_by_year"] = dict(sorted(pot.items()))
+    return doc
 
-    def mode(self, mode: str) -> list[Any]:
-        held = self.evaluations.get(mode)
-        if held is None:
-            held = self.evaluations[mode] = [0, 0, {}]
-        return held
 
-    def document(self) -> dict[str, Any]:
-        days = self.certificate_days
-        return {
-            "registered": self.registered,
-            "active": len(self.active),
-            "started": self.started,
-            "completions": self.completions,
-            "certificates": self.completions,
-            "completion_rate": round(self.completions / self.started, 4) if self.started else 0.0,
-            "participant_days": self.participant_days,
-            "course_days": len(self.course_days),
-            "pot_sek": self.pot_sek,
-            "days_to_certificate": {
-                "count": len(days),
-                "mean": round(statistics.fmean(days), 2) if days else None,
-                "median": statistics.median(days) if days else None,
-            },
-            "evaluations": {mode: _evaluation(*self.evaluations[mode])
-                            for mode in MODES if mode in self.evaluations},
-        }
+def _days_to_certificate(days: list[tuple[int, int]]) -> dict[str, Any]:
+    """Count, mean and median of (days, how many) pairs sorted by days."""
+    count = sum(n for _, n in days)
+    if not count:
+        return {"count": 0, "mean": None, "median": None}
+    mean = sum(d * n for d, n in days) / count
+    return {"count": count, "mean": round(mean, 2), "median": _median(days, count)}
+
+
+def _median(days: list[tuple[int, int]], count: int) -> float | int:
+    """As `statistics.median` of the expanded list: the middle value, or the mean of the two."""
+    middle = [(count - 1) // 2, count // 2]
+    found: list[int] = []
+    seen = 0
+    for value, n in days:
+        while middle and middle[0] < seen + n:
+            found.append(value)
+            middle.pop(0)
+        seen += n
+    return found[0] if count % 2 else (found[0] + found[1]) / 2
 
 
 def _evaluation(responses: int, completions: int, totals: dict[str, list[int]]) -> dict[str, Any]:
@@ -122,8 +140,26 @@ def _evaluation(responses: int, completions: int, totals: dict[str, list[int]]) 
     }
 
 
+# Events that change the figures of one participant, and where their id is.
+_OF_PARTICIPANT = frozenset({
+    "ParticipantRegistered", "ParticipantMoved", "ParticipantLevelChanged", "CourseDayAttended",
+    "PreparationCompleted", "AttendanceWithdrawn", "CertificateIssued", "ParticipantErased"})
+# Events that change an occasion's plan: its attendees' figures and its responses'.
+_OF_OCCASION = frozenset({
+    "CourseOccasionPlanned", "CourseOccasionRescheduled", "CourseOccasionCancelled"})
+# Names, regions, price lists: rare, and they touch everything; the figures are recounted.
+_OF_EVERYTHING = frozenset({
+    "RegionRegistered", "MunicipalityJoined", "CoursePublished", "PriceListSet", "YearClosed"})
+
+
 class Figures:
-    """The dashboard's fold: the shared folds, plus the names and dates the figures group by."""
+    """The dashboard's fold: the shared folds, plus the names and dates the figures group by.
+
+    The figures are kept as the sum of what each source adds to each cell (a participant; an
+    occasion's responses). An event marks the sources it may change; `changed_cells` recounts
+    only those and adjusts the sums, so a batch costs what it touched, not everything held.
+    Counting everything afresh (`recount`) gives the same sums: a test holds them equal.
+    """
 
     def __init__(self) -> None:
         self.progression = Progression()
@@ -133,21 +169,32 @@ class Figures:
         self._municipalities: LatestBy[str, tuple[str, str]] = LatestBy()  # -> (name, region)
         self._courses: LatestBy[str, tuple[str, str, str]] = LatestBy()  # -> journey, level, title
         self._registered: LatestBy[str, str] = LatestBy()  # participant -> month registered
-        self._modes: LatestBy[str, str] = LatestBy()  # occasion -> its mode, latest plan
         self._certificates: LatestBy[str, tuple[tuple[str, str, str], dt.datetime]] = LatestBy()
         self._revoked: set[str] = set()
+        # indexes: which occasions a participant attended, which certificates they hold, which
+        # responses an occasion has (for recounting one source)
+        self._attended: dict[str, set[str]] = {}  # participant -> occasions
+        self._attendees: dict[str, set[str]] = {}  # occasion -> participants
+        self._certificates_of: dict[str, set[str]] = {}
+        self._responses_of: dict[str, set[str]] = {}  # occasion -> respondents
+        # the sums: what each source added, and per cell the total
+        self._parts: dict[tuple[str, str], Part] = {}  # ("participant" | "occasion", id) -> part
+        self._totals: dict[str, dict[Any, int]] = {}
+        self._documents: dict[str, dict[str, Any]] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        self._recount = False
         own: dict[str, Callable[[Envelope], object]] = {
             "RegionRegistered": self._region,
             "MunicipalityJoined": self._municipality,
             "CoursePublished": self._course,
             "ParticipantRegistered": self._participant,
-            "CourseOccasionPlanned": self._planned,
-            "CourseOccasionRescheduled": self._planned,
+            "CourseDayAttended": self._attendance,
             "CertificateIssued": self._certified,
             "CertificateRevoked": self._certificate_revoked,
+            "EvaluationSubmitted": self._evaluated,
         }
-        parts = [own, self.progression.appliers, self.evaluations.appliers,
-                 self.billing.appliers]
+        parts = [self.progression.appliers, self.evaluations.appliers, self.billing.appliers,
+                 own]
         self._appliers: dict[str, Callable[[Envelope], object]] = {}
         for name in {name for part in parts for name in part}:
             handlers = tuple(part[name] for part in parts if name in part)
@@ -155,19 +202,26 @@ class Figures:
 
     @property
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:
-        """Per event type, what applies it (for `yrkesresan replay`'s loop)."""
-        return dict(self._appliers)
+        """Per event type, what applies it (for `yrkesresan replay`'s loop): `apply`."""
+        return dict.fromkeys(self._appliers, self.apply)
 
     def apply(self, env: Envelope) -> bool:
-        """Apply one event; True when its type is one the figures read. Each fold applies an
-        event id once, so a redelivery changes nothing."""
+        """Apply one event and mark what it may change; True when its type is one the figures
+        read. Each fold applies an event id once, so a redelivery changes nothing."""
         handler = self._appliers.get(env.type)
         if handler is None:
             return False
         handler(env)
+        kind = env.type
+        if kind in _OF_PARTICIPANT:
+            self._dirty.add(("participant", env.data.participant_id))  # type: ignore[attr-defined]
+        elif kind in _OF_OCCASION:
+            self._occasion_changed(env.data.occasion_id)  # type: ignore[attr-defined]
+        elif kind in _OF_EVERYTHING:
+            self._recount = True
         return True
 
-    # --- the names and dates the figures group by -------------------------------------------
+    # --- the names, dates and indexes the figures group by ---------------------------------
 
     def _region(self, env: Envelope) -> None:
         data = cast(RegionRegistered, env.data)
@@ -187,43 +241,52 @@ class Figures:
         data = cast(ParticipantRegistered, env.data)
         self._registered.offer(data.participant_id, stamp_of(env), month_of(env.occurred_at))
 
-    def _planned(self, env: Envelope) -> None:
-        data = cast(CourseOccasionPlanned, env.data)
-        self._modes.offer(data.occasion_id, stamp_of(env),
-                          occasion_mode(str(d.mode) for d in data.days))
+    def _attendance(self, env: Envelope) -> None:
+        data = cast(CourseDayAttended, env.data)
+        self._attended.setdefault(data.participant_id, set()).add(data.occasion_id)
+        self._attendees.setdefault(data.occasion_id, set()).add(data.participant_id)
 
     def _certified(self, env: Envelope) -> None:
         data = cast(CertificateIssued, env.data)
         key = (data.participant_id, data.course_id, data.occasion_id)
         self._certificates.offer(data.certificate_id, stamp_of(env), (key, env.occurred_at))
+        self._certificates_of.setdefault(data.participant_id, set()).add(data.certificate_id)
 
     def _certificate_revoked(self, env: Envelope) -> None:
-        self._revoked.add(cast(CertificateRevoked, env.data).certificate_id)
+        certificate_id = cast(CertificateRevoked, env.data).certificate_id
+        self._revoked.add(certificate_id)
+        held = self._certificates.get(certificate_id)
+        if held is not None:
+            self._dirty.add(("participant", held[0][0]))
+
+    def _evaluated(self, env: Envelope) -> None:
+        data = cast(EvaluationSubmitted, env.data)
+        self._responses_of.setdefault(data.occasion_id, set()).add(data.respondent_id)
+        self._dirty.add(("occasion", data.occasion_id))
+
+    def _occasion_changed(self, occasion_id: str) -> None:
+        self._dirty.add(("occasion", occasion_id))
+        for participant_id in self._attendees.get(occasion_id, ()):
+            self._dirty.add(("participant", participant_id))
 
     # --- the figures ------------------------------------------------------------------------
 
+    def changed_cells(self) -> dict[str, dict[str, Any] | None]:
+        """Recount what the events since the last call may have changed: each changed cell's
+        figures, None for a cell that no longer has any."""
+        if self._recount:
+            self._recount, self._dirty = False, set()
+            return self._recount_everything()
+        dirty, self._dirty = self._dirty, set()
+        touched: set[str] = set()
+        for source in dirty:
+            touched |= self._replace(source, self._part_of(source))
+        return self._describe_all(touched)
+
     def cells(self) -> dict[str, dict[str, Any]]:
         """Every cell's figures, keyed `<dimension>:<id>` (e.g. `municipality:falun`)."""
-        tallies: dict[str, _Tally] = {}
-
-        def at(*keys: str) -> list[_Tally]:
-            found = []
-            for key in keys:
-                tally = tallies.get(key)
-                if tally is None:
-                    tally = tallies[key] = _Tally()
-                found.append(tally)
-            return found
-
-        people = self._participants()
-        for cells, month in people.values():
-            for tally in at(*cells, f"month:{month}"):
-                tally.registered += 1
-        self._count_days(people, at)
-        self._count_completions(people, at)
-        self._count_responses(at)
-        return {key: self._describe(key, tally.document()) for key, tally in
-                sorted(tallies.items())}
+        self.changed_cells()
+        return dict(sorted(self._documents.items()))
 
     def document(self) -> dict[str, Any]:
         """The whole of the figures, as the worker stores them and `replay dashboard` prints."""
@@ -231,90 +294,164 @@ class Figures:
 
     result = document
 
-    def _participants(self) -> dict[str, tuple[tuple[str, ...], str]]:
-        """participant -> (the cells their own figures go to, the month they registered)."""
-        people: dict[str, tuple[tuple[str, ...], str]] = {}
-        for row in self.progression.result()["participants"]:
-            municipality_id = row["municipality_id"]
-            region_id = self._region_of(municipality_id)
-            cells = ("nation:" + NATION, f"region:{region_id}",
-                     f"municipality:{municipality_id}", f"journey:{row['journey']}",
-                     f"level:{row['level']}")
-            people[row["participant_id"]] = (cells, self._registered.get(
-                row["participant_id"]) or "okänd")
-        return people
+    def recount(self) -> dict[str, dict[str, Any]]:
+        """Every cell counted afresh from all sources (what `cells` must equal)."""
+        self._recount = True
+        return self.cells()
 
-    def _count_days(self, people: dict[str, tuple[tuple[str, ...], str]],
-                    at: Callable[..., list[_Tally]]) -> None:
+    def _recount_everything(self) -> dict[str, dict[str, Any] | None]:
+        before = set(self._documents)
+        self._parts, self._totals, self._documents = {}, {}, {}
+        sources = {("participant", p) for p, _ in self._registered.items()}
+        sources |= {("participant", p) for p in self._attended}
+        sources |= {("participant", p) for p in self._certificates_of}
+        sources |= {("occasion", o) for o in self._responses_of}
+        touched: set[str] = set()
+        for source in sources:
+            touched |= self._replace(source, self._part_of(source))
+        return self._describe_all(touched | before)
+
+    def _replace(self, source: tuple[str, str], part: Part) -> set[str]:
+        """Swap what a source adds for what it adds now; the cells that changed."""
+        old = self._parts.pop(source, {})
+        if part:
+            self._parts[source] = part
+        touched = set()
+        for cell in old.keys() | part.keys():
+            was, now = old.get(cell), part.get(cell)
+            if was == now:
+                continue
+            touched.add(cell)
+            total = self._totals.get(cell)
+            if total is None:
+                total = self._totals[cell] = {}
+            if now:
+                for metric, amount in now.items():
+                    total[metric] = total.get(metric, 0) + amount
+            if was:
+                for metric, amount in was.items():
+                    left = total[metric] - amount
+                    if left:
+                        total[metric] = left
+                    else:
+                        del total[metric]
+            if not total:
+                del self._totals[cell]
+        return touched
+
+    def _describe_all(self, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        changed: dict[str, dict[str, Any] | None] = {}
+        for key in keys:
+            total = self._totals.get(key)
+            if total is None:
+                if self._documents.pop(key, None) is not None:
+                    changed[key] = None
+                continue
+            doc = self._describe(key, document(total))
+            if self._documents.get(key) != doc:
+                self._documents[key] = changed[key] = doc
+        return changed
+
+    def _part_of(self, source: tuple[str, str]) -> Part:
+        kind, ident = source
+        return self._participant_part(ident) if kind == "participant" else self._responses(ident)
+
+    def _participant_part(self, participant_id: str) -> Part:
+        """What one participant adds: their registration, their participant-days, the
+        occasions they started and the completions (with certificates) they have."""
+        part: Part = {}
+
+        def add(cells: tuple[str, ...], metric: Any, amount: int = 1) -> None:
+            for cell in cells:
+                counts = part.get(cell)
+                if counts is None:
+                    counts = part[cell] = {}
+                counts[metric] = counts.get(metric, 0) + amount
+
+        row = self.progression.participant(participant_id)
+        own: tuple[str, ...] = ("nation:" + NATION,)
+        if row is not None:
+            municipality_id = row["municipality_id"]
+            own = (*own, f"region:{self._region_of(municipality_id)}",
+                   f"municipality:{municipality_id}", f"journey:{row['journey']}",
+                   f"level:{row['level']}")
+            month = self._registered.get(participant_id) or "okänd"
+            add((*own, f"month:{month}"), "registered")
+        journey_level = own[3:5]
         prices = self.billing.prices
-        started: set[tuple[str, str]] = set()
-        for d in self.billing.counted_days():
+        started: dict[str, Plan] = {}
+        occasions = sorted(self._attended.get(participant_id, ()))
+        for d in self.billing.counted_days_of(participant_id, occasions):
             plan = d.plan
-            journey_level = self._participant_journey_level(people, d.participant_id)
             cells = ("nation:" + NATION, f"region:{plan.region_id}",
                      f"municipality:{d.municipality_id}", *journey_level,
                      f"course:{plan.course_id}", f"month:{month_of(d.date)}")
             pot = prices.trainer_pot(plan.region_id, d.date.year)
-            course_day = (plan.occasion_id, d.day)
-            for tally in at(*cells):
-                tally.participant_days += 1
-                tally.pot_sek += pot
-                tally.course_days.add(course_day)
-            key = (d.participant_id, plan.occasion_id)
-            if key in started:
-                continue
-            started.add(key)
-            for tally in at(*self._participant_cells(people, d.participant_id, plan)):
-                tally.active.add(d.participant_id)
-                tally.started += 1
-
-    def _count_completions(self, people: dict[str, tuple[tuple[str, ...], str]],
-                           at: Callable[..., list[_Tally]]) -> None:
-        certified: dict[tuple[str, str, str], dt.datetime] = {}
-        for certificate_id, (key, when) in self._certificates.items():
-            if certificate_id not in self._revoked and (
-                    key not in certified or when < certified[key]):
-                certified[key] = when
+            add(cells, "participant_days")
+            add(cells, "pot_sek", pot)
+            course_day = ("course_day", plan.occasion_id, d.day)
+            for cell in cells:
+                part[cell][course_day] = 1  # once a cell, however many attended
+            add((f"region:{plan.region_id}",), ("pot", d.date.year), pot)
+            started[plan.occasion_id] = plan
+        for plan in started.values():
+            cells = self._on_occasion(own, plan)
+            add(cells, "started")
+            for cell in cells:
+                part[cell]["active"] = 1  # a participant is active in a cell once
+        certified = self._certified_of(participant_id)
         completions = self.progression.completions
-        for participant_id, course_id, occasion_id in sorted(completions.completed):
-            plan = completions.plan(occasion_id)
-            if plan is None:
+        for occasion_id, course_id in sorted(completions.of_participant(participant_id).items()):
+            completed = completions.plan(occasion_id)
+            if completed is None:
                 continue
+            cells = self._on_occasion(own, completed)
+            add(cells, "completions")
             issued = certified.get((participant_id, course_id, occasion_id))
-            days = None if issued is None else (issued.date() - min(plan.dates.values())).days
-            for tally in at(*self._participant_cells(people, participant_id, plan)):
-                tally.completions += 1
-                if days is not None:
-                    tally.certificate_days.append(days)
-            mode = self._modes.get(occasion_id)
-            if mode is not None:
-                for tally in at(*self._occasion_cells(plan)):
-                    tally.mode(mode)[1] += 1
+            if issued is not None:
+                days = (issued.date() - min(completed.dates.values())).days
+                add(cells, ("certificate_days", days))
+            add(self._occasion_cells(completed), ("evaluation", completed.mode, "completions"))
+        return part
 
-    def _count_responses(self, at: Callable[..., list[_Tally]]) -> None:
-        plans = self.progression.completions
-        for (_, occasion_id, _), answers in self.evaluations.responses():
-            plan, mode = plans.plan(occasion_id), self._modes.get(occasion_id)
-            if plan is None or mode is None:
-                continue  # counted once the occasion's plan arrives
-            for tally in at(*self._occasion_cells(plan)):
-                held = tally.mode(mode)
-                held[0] += 1
+    def _certified_of(self, participant_id: str) -> dict[tuple[str, str, str], dt.datetime]:
+        """The earliest certificate that stands, per completion."""
+        certified: dict[tuple[str, str, str], dt.datetime] = {}
+        for certificate_id in self._certificates_of.get(participant_id, ()):
+            held = self._certificates.get(certificate_id)
+            if held is None or certificate_id in self._revoked:
+                continue
+            key, when = held
+            if key not in certified or when < certified[key]:
+                certified[key] = when
+        return certified
+
+    def _responses(self, occasion_id: str) -> Part:
+        """What an occasion's responses add, by its mode, to the occasion's cells."""
+        plan = self.progression.completions.plan(occasion_id)
+        if plan is None:
+            return {}  # counted once the occasion's plan arrives
+        mode = plan.mode
+        part: Part = {}
+        cells = self._occasion_cells(plan)
+        for respondent_id in self._responses_of.get(occasion_id, ()):
+            response = self.evaluations.response(occasion_id, respondent_id)
+            if response is None:
+                continue
+            answers = response[1]
+            for cell in cells:
+                counts = part.setdefault(cell, {})
+                key = ("evaluation", mode, "responses")
+                counts[key] = counts.get(key, 0) + 1
                 for question_id, score in answers.items():
-                    total = held[2].setdefault(question_id, [0, 0])
-                    total[0] += score
-                    total[1] += 1
+                    for key, amount in ((("score", mode, question_id), score),
+                                        (("answers", mode, question_id), 1)):
+                        counts[key] = counts.get(key, 0) + amount
+        return part
 
-    def _participant_journey_level(self, people: dict[str, tuple[tuple[str, ...], str]],
-                                   participant_id: str) -> tuple[str, ...]:
-        held = people.get(participant_id)
-        return held[0][3:5] if held else ()
-
-    def _participant_cells(self, people: dict[str, tuple[tuple[str, ...], str]],
-                           participant_id: str, plan: Plan) -> tuple[str, ...]:
+    def _on_occasion(self, own: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
         """A participant's figure on an occasion: their own cells, the course, the month of
         the occasion's last day."""
-        own = people.get(participant_id, (("nation:" + NATION,), ""))[0]
         return (*own, f"course:{plan.course_id}", f"month:{month_of(max(plan.dates.values()))}")
 
     def _occasion_cells(self, plan: Plan) -> tuple[str, ...]:
@@ -335,7 +472,7 @@ class Figures:
         cell: dict[str, Any] = {"dimension": dimension, "id": ident, "name": ident}
         if dimension == "region":
             cell["name"] = self._regions.get(ident) or ident
-            cell["pot_by_year"] = self.pot_by_year(ident)
+            figures.setdefault("pot_by_year", {})
         elif dimension == "municipality":
             name, region_id = self._municipalities.get(ident) or (ident, "okänd")
             cell |= {"name": name, "region_id": region_id}
@@ -345,13 +482,6 @@ class Figures:
         elif dimension == "nation":
             cell["name"] = "Hela landet"
         return cell | figures
-
-    def pot_by_year(self, region_id: str) -> dict[str, int]:
-        """The region's pot per year, by the pot rule (`shared.projections.pot`)."""
-        years = {date.year for _, plan in self.billing.occasions.in_region(region_id)
-                 for date in plan.dates.values()}
-        pots = {year: distribute(self.billing, region_id, year).pot_sek for year in sorted(years)}
-        return {str(year): pot for year, pot in pots.items() if pot}
 
 
 def _each(handlers: tuple[Callable[[Envelope], object], ...]) -> Callable[[Envelope], None]:

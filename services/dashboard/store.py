@@ -62,7 +62,7 @@ class FiguresStore:
         self._written = {key: body.encode() for key, body in self.db.execute(
             "SELECT key, body FROM dashboard_cells")}
         with self.db.transaction() as cur:
-            self._write(cur)
+            self._write(cur, everything=True)
         log.info("dashboard figures restored", extra={"envelopes": count})
         return count
 
@@ -80,22 +80,33 @@ class FiguresStore:
             raise
         return len(new)
 
-    def _write(self, cur: Cursor) -> None:
-        cells = {key: orjson.dumps(cell) for key, cell in self.fold.cells().items()}
-        changed = [(key, cells[key]) for key in cells if self._written.get(key) != cells[key]]
-        gone = [key for key in self._written if key not in cells]
-        for key, body in changed:
-            cell = orjson.loads(body)
+    def _write(self, cur: Cursor, everything: bool = False) -> None:
+        """Write the cells that changed since the last write (`everything`: compare every cell
+        with what is stored, after a restart)."""
+        if everything:
+            docs: dict[str, dict[str, Any] | None] = dict(self.fold.cells())
+            docs |= dict.fromkeys(self._written.keys() - docs.keys())
+        else:
+            docs = self.fold.changed_cells()
+        changed = False
+        for key, cell in docs.items():
+            if cell is None:
+                cur.execute("DELETE FROM dashboard_cells WHERE key = %s", (key,))
+                self._written.pop(key, None)
+                changed = True
+                continue
+            body = orjson.dumps(cell)
+            if self._written.get(key) == body:
+                continue
             cur.execute(
                 "INSERT INTO dashboard_cells (key, dimension, parent, body) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (key) DO UPDATE SET dimension = excluded.dimension,"
                 " parent = excluded.parent, body = excluded.body",
                 (key, cell["dimension"], cell.get("region_id"), body.decode()))
-        for key in gone:
-            cur.execute("DELETE FROM dashboard_cells WHERE key = %s", (key,))
-        if changed or gone:
+            self._written[key] = body
+            changed = True
+        if changed:
             cur.execute("UPDATE dashboard_state SET value = value + 1 WHERE name = 'version'")
-        self._written = cells
 
 
 class FiguresReader:

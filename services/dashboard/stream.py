@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -46,9 +47,10 @@ class Worker:
     """The faust app and what it feeds; `healthy` once the first batch (or none) is in."""
 
     def __init__(self, store: FiguresStore, bootstrap: str, group_id: str = "yrkesresan.dashboard",
-                 topics: Iterable[str] = ALL_TOPICS) -> None:
+                 topics: Iterable[str] = ALL_TOPICS, datadir: Path = Path("var/faust")) -> None:
         self.store = store
         self.applied = 0
+        datadir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             group_id,
             broker=[f"kafka://{b}" for b in bootstrap.split(",")],
@@ -61,6 +63,9 @@ class Worker:
             broker_heartbeat_interval=1.5,
             consumer_auto_offset_reset="earliest",
             topic_allow_declare=False,
+            # faust keeps nothing here that must last (no Tables), but makes the folder: not
+            # in the working directory.
+            datadir=str(datadir / "{conf.id}"),
         )
         self.topic = self.app.topic(*topics, value_serializer="raw", key_serializer="raw")
         self.app.agent(self.topic, name="dashboard-figures")(self._figures)

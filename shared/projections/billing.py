@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple, cast
@@ -151,6 +151,23 @@ class BillingFacts:
                 date = dates.get(day)
                 if date is not None:
                     municipality_id = self.memberships.at(participant_id, at, cutoff)
+                    if municipality_id is not None:
+                        yield CountedDay(plan, participant_id, day, date, municipality_id)
+
+    def counted_days_of(
+        self, participant_id: str, occasion_ids: Iterable[str]
+    ) -> Iterator[CountedDay]:
+        """The participant-days of one participant that count (in the whole log), on the
+        given occasions (those they attended): what `counted_days` holds of them, for a reader
+        that follows one participant at a time (the national dashboard)."""
+        for occasion_id in occasion_ids:
+            plan = self.occasions.plan(occasion_id)
+            if plan is None:
+                continue
+            for who, day, at in self.attendance.counted(occasion_id):
+                date = plan.dates.get(day) if who == participant_id else None
+                if date is not None:
+                    municipality_id = self.memberships.at(participant_id, at)
                     if municipality_id is not None:
                         yield CountedDay(plan, participant_id, day, date, municipality_id)
 

@@ -122,6 +122,11 @@ class Evaluations:
         return [((course_id, occasion_id, respondent_id), answers)
                 for (occasion_id, respondent_id), (course_id, answers) in self._responses.items()]
 
+    def response(self, occasion_id: str, respondent_id: str) -> Response | None:
+        """The response that counts for one occasion and respondent, as (course_id, answers),
+        if any."""
+        return self._responses.get((occasion_id, respondent_id))
+
 
 def _mean_scores(responses: Iterable[Mapping[str, int]]) -> dict[str, float]:
     """Per question, the mean over the responses that answered it; sorted by question."""

@@ -7,7 +7,7 @@ import random
 
 import orjson
 
-from services.dashboard.figures import Figures, occasion_mode
+from services.dashboard.figures import Figures
 from yrkesresan.demo import demo_envelopes
 
 
@@ -43,7 +43,22 @@ def test_nation_adds_up_its_regions_and_municipalities() -> None:
     assert sum(c["certificates"] for c in municipalities) == nation["certificates"]
 
 
-def test_occasion_mode_is_the_contracts() -> None:
-    assert occasion_mode(["on_site", "on_site"]) == "on_site"
-    assert occasion_mode(["digital"]) == "digital"
-    assert occasion_mode(["digital", "on_site"]) == "mixed"
+def test_figures_kept_batch_by_batch_equal_a_recount() -> None:
+    """What `changed_cells` keeps up to date, batch after batch, is what counting everything
+    afresh gives, whatever the order and the batch sizes (redeliveries included)."""
+    envs = list(demo_envelopes(25, seed=4))
+    shuffled = envs + envs[:300]
+    random.Random(9).shuffle(shuffled)
+    fold = Figures()
+    rng = random.Random(2)
+    position = 0
+    while position < len(shuffled):
+        size = rng.choice([1, 7, 50, 400])
+        for env in shuffled[position:position + size]:
+            fold.apply(env)
+        position += size
+        fold.changed_cells()
+        if rng.random() < 0.1:
+            kept = fold.cells()
+            assert kept == fold.recount()
+    assert fold.cells() == fold.recount() == _document(envs)["cells"]
