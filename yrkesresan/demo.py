@@ -190,9 +190,26 @@ def minted(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-Pending = tuple[dt.datetime, int, int, EventData, dt.datetime | None]
-"""An event waiting to be written: (recorded, cohort, sequence, data, occurred_at if it
-occurred before it was recorded); unique up to data."""
+Pending = tuple[dt.datetime, int, int, type[EventData], tuple[Any, ...], dt.datetime | None]
+"""An event waiting to be written: (recorded, cohort, sequence, its type, its field values,
+occurred_at if it occurred before it was recorded); unique up to the type. A pending event is
+held as its values, not as its model (a third of the memory): at national scale a few hundred
+thousand wait at any time."""
+
+
+@cache
+def fields_of(cls: type[EventData]) -> tuple[str, ...]:
+    return tuple(cls.model_fields)
+
+
+def packed(data: EventData) -> tuple[type[EventData], tuple[Any, ...]]:
+    cls = type(data)
+    return cls, tuple(getattr(data, name) for name in fields_of(cls))
+
+
+def unpacked(cls: type[EventData], values: tuple[Any, ...]) -> EventData:
+    """The model again, from values it validated when it was made."""
+    return cls.model_construct(**dict(zip(fields_of(cls), values, strict=True)))
 Trainer = tuple[str, str]
 """(trainer_id, home municipality_id)"""
 
@@ -274,10 +291,11 @@ class Cohort:
 
     def _add(self, at: dt.datetime, data: EventData, recorded: dt.datetime | None = None) -> None:
         """An event that occurred `at`; recorded then, or at `recorded` (later)."""
+        cls, values = packed(data)
         if recorded is None or recorded <= at:
-            self.events.append((at, self.index, len(self.events), data, None))
+            self.events.append((at, self.index, len(self.events), cls, values, None))
         else:
-            self.events.append((recorded, self.index, len(self.events), data, at))
+            self.events.append((recorded, self.index, len(self.events), cls, values, at))
 
     # --- participants ---------------------------------------------------------------------
 
@@ -641,7 +659,7 @@ class DemoLog:
             yield from self._emit(start + dt.timedelta(minutes=n), data, -1)
         pending: list[Pending] = [
             (local(dt.date(year + 1, *CLOSING_DAY), 9), -1, 0,
-             YearClosed(region_id=REGION_ID, year=year), None)
+             *packed(YearClosed(region_id=REGION_ID, year=year)), None)
             for year in self.closing_years()
         ]
         heapq.heapify(pending)
@@ -657,7 +675,8 @@ class DemoLog:
                 cohort.events = []
                 cohort = next(waiting, None)
                 continue
-            recorded, index, _, data, occurred = heapq.heappop(pending)
+            recorded, index, _, cls, values, occurred = heapq.heappop(pending)
+            data = unpacked(cls, values)
             if occurred is None:
                 yield from self._emit(recorded, data, index)
             else:

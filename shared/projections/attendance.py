@@ -21,17 +21,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-Reports = tuple[dt.datetime, ...]
+Reports = dt.datetime | tuple[dt.datetime, ...]
 """The reports of one participant-day as (occurred_at, recorded) pairs, flattened: the
 earliest `occurred_at` among the reports recorded by any cutoff is read from them. A report
 that another both preceded (occurred no later) and was recorded no later than is dropped, so
-one pair is the common case."""
+one pair is the common case; and one report recorded when it occurred (no `recorded_at`, the
+common case of all) is kept as its bare `occurred_at`, with no tuple to make."""
 DaysAttended = dict[int, Reports]
 """day number -> its reports."""
 
 
-def _with_report(reports: Reports, at: dt.datetime, recorded: dt.datetime) -> Reports | None:
-    """`reports` with one more, or None when it changes nothing any view reads."""
+def _pairs(reports: Reports) -> tuple[dt.datetime, ...]:
+    return (reports, reports) if isinstance(reports, dt.datetime) else reports
+
+
+def _with_report(held: Reports, at: dt.datetime, recorded: dt.datetime) -> Reports | None:
+    """`held` with one more report, or None when it changes nothing any view reads."""
+    reports = _pairs(held)
     kept: list[dt.datetime] = []
     for i in range(0, len(reports), 2):
         held_at, held_recorded = reports[i], reports[i + 1]
@@ -39,12 +45,16 @@ def _with_report(reports: Reports, at: dt.datetime, recorded: dt.datetime) -> Re
             return None
         if not (at <= held_at and recorded <= held_recorded):
             kept += (held_at, held_recorded)
+    if not kept and at == recorded:
+        return at
     return (*kept, at, recorded)
 
 
 def attended_at(reports: Reports, cutoff: dt.datetime | None = None) -> dt.datetime | None:
     """The time of the attendance: the earliest `occurred_at` of its reports (recorded by
     `cutoff`, if given); None when none was recorded by then."""
+    if isinstance(reports, dt.datetime):
+        return reports if cutoff is None or reports <= cutoff else None
     if cutoff is None and len(reports) == 2:
         return reports[0]
     best: dt.datetime | None = None
@@ -70,19 +80,19 @@ class Attendance:
         recorded: dt.datetime | None = None,
     ) -> None:
         """Record one report (`recorded` None: recorded when it occurred)."""
-        recorded = at if recorded is None else recorded
+        report: Reports = at if recorded is None or recorded == at else (at, recorded)
         by_participant = self._by_occasion.get(occasion_id)
         if by_participant is None:
             by_participant = self._by_occasion[occasion_id] = {}
         days = by_participant.get(participant_id)
         if days is None:
-            by_participant[participant_id] = {day: (at, recorded)}
+            by_participant[participant_id] = {day: report}
             return
         held = days.get(day)
         if held is None:
-            days[day] = (at, recorded)
+            days[day] = report
             return
-        reports = _with_report(held, at, recorded)
+        reports = _with_report(held, at, at if recorded is None else recorded)
         if reports is not None:
             days[day] = reports
 
