@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
+from services.enrolment.adapters.reads import Reader, ReadLog
 from services.enrolment.adapters.vault import PersonalDataVault
 from services.enrolment.domain import (
     EmailClaim,
@@ -162,6 +163,7 @@ class Enrolment:
     directory: Directory
     catalogue: Known
     keys: Keyring
+    reads: ReadLog
     _municipalities_seen: set[str] = field(default_factory=set)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -343,19 +345,25 @@ class Enrolment:
             return None
         return self.vault.open(participant.participant_id, participant.ciphertext)
 
-    def view(self, participant: Participant, personal: bool) -> dict[str, Any]:
-        """The account as shown to a caller; personal data only to those allowed to see it."""
+    def view(self, participant: Participant, personal: bool,
+             reader: Reader | None = None) -> dict[str, Any]:
+        """The account as shown to a caller; personal data only to those allowed to see it,
+        and each time recorded with who reads it and why (`reader`)."""
         shown = participant.facts()
         if personal:
+            if reader is not None:
+                self.reads.record([participant.participant_id], reader)
             data = self.personal_data(participant) or {}
             shown |= {k: data.get(k) for k in ("name", "email", "area_of_work")}
         return shown
 
     def participants_of(self, municipality_id: str, personal: bool, limit: int = 100,
-                        offset: int = 0) -> list[dict[str, Any]]:
+                        offset: int = 0, reader: Reader | None = None) -> list[dict[str, Any]]:
         self.municipality(municipality_id)
         self.directory.catch_up()
         rows = self.directory.participants(municipality_id, limit, offset)
+        if personal and reader is not None:  # one row per person shown, in one transaction
+            self.reads.record([r["participant_id"] for r in rows], reader)
         return [self.view(self.participant(r["participant_id"]), personal) for r in rows]
 
     def move_participant(self, participant_id: str, cmd: MoveParticipant,
@@ -465,20 +473,25 @@ class Enrolment:
         key = trainer_key(trainer_id)
         return self.app.load(Trainer, key) if self.app.exists(key) else None
 
-    def trainer_view(self, trainer: Trainer, personal: bool) -> dict[str, Any]:
+    def trainer_view(self, trainer: Trainer, personal: bool,
+                     reader: Reader | None = None) -> dict[str, Any]:
         shown = trainer.facts()
         if personal:
+            if reader is not None:
+                self.reads.record([trainer.trainer_id], reader)
             data = (self.vault.open(trainer.trainer_id, trainer.ciphertext)
                     if trainer.ciphertext else None) or {}
             shown |= {k: data.get(k) for k in ("name", "email")}
         return shown
 
     def trainers_of(self, municipality_id: str, personal: bool, limit: int = 100,
-                    offset: int = 0) -> list[dict[str, Any]]:
+                    offset: int = 0, reader: Reader | None = None) -> list[dict[str, Any]]:
         self.directory.catch_up()
         rows = self.directory.trainers(municipality_id, limit, offset)
-        found = (self.find_trainer(r["trainer_id"]) for r in rows)
-        return [self.trainer_view(t, personal) for t in found if t is not None]
+        found = [t for t in (self.find_trainer(r["trainer_id"]) for r in rows) if t is not None]
+        if personal and reader is not None:
+            self.reads.record([t.trainer_id for t in found], reader)
+        return [self.trainer_view(t, personal) for t in found]
 
     def runner(self) -> CopyRunner:
         """What the `enrolment-catalogue` consumer applies the bus's envelopes with."""
@@ -512,7 +525,7 @@ def bootstrap(database_url: str | None = None, settings: Settings | None = None)
     db = Database(url)
     keys = load_keyring(settings)
     return Enrolment(app=app, vault=PersonalDataVault(db, keys), directory=Directory(db, app),
-                     catalogue=Known(db, PREFIX), keys=keys)
+                     catalogue=Known(db, PREFIX), keys=keys, reads=ReadLog(db))
 
 
 def migrate(database_url: str | None = None) -> None:
@@ -523,6 +536,7 @@ def migrate(database_url: str | None = None) -> None:
     app = EnrolmentApplication(url, create_table=True)
     db = Database(url)
     PersonalDataVault(db, load_keyring(Settings())).migrate()
+    ReadLog(db).migrate()
     Directory(db, app).migrate()
     RelayPositions(db).migrate()
     CopyRunner(catalogue(), db).migrate()

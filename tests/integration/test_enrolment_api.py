@@ -314,3 +314,39 @@ def test_the_openapi_document_lists_every_endpoint(world: World) -> None:
         method, path = endpoint.split(" ")
         assert method.lower() in paths[path], endpoint
     assert "/courses" in paths and "post" not in paths["/courses"]  # the catalogue is the bus's
+
+
+def test_each_read_of_personal_data_is_recorded_and_the_auditor_lists_it(world: World) -> None:
+    auditor = _token(Role.AUDITOR)
+    pid = world.self_id
+    assert world.http.get(f"/participants/{pid}/reads", headers=auditor).json()["reads"] == []
+    admin = _token(Role.MUNICIPAL_ADMIN, municipality_id="falun")
+    assert world.http.get(f"/participants/{pid}", headers=admin).json()["name"] == (
+        "Anna Andersson")
+    world.http.get("/participants", params={"municipality_id": "falun"}, headers=admin)
+    coordinator = _token(Role.REGIONAL_COORDINATOR, region_id="rss-dalarna")
+    shown = world.http.get(f"/participants/{pid}", headers=coordinator).json()
+    assert "name" not in shown  # no personal data shown: nothing to record
+    r = world.http.get(f"/participants/{pid}/reads", headers=auditor)
+    assert r.status_code == 200
+    reads = r.json()["reads"]
+    assert [x["endpoint"] for x in reads] == ["GET /participants",
+                                              "GET /participants/{participant_id}"]
+    who = world.enrolment.actor("municipal_admin", "municipal_admin-tester")
+    assert {x["actor"] for x in reads} == {who}  # pseudonymous, never the token's subject
+    assert "tester" not in r.text and "Anna" not in r.text
+    assert all(x["read_at"].endswith("+00:00") for x in reads)
+    assert world.http.get(f"/participants/{world.other_id}/reads",
+                          headers=auditor).json()["reads"] == []
+    assert world.http.get("/participants/nobody/reads", headers=auditor).status_code == 404
+    assert world.http.get(f"/participants/{pid}/reads", headers=admin).status_code == 403
+
+
+def test_reads_of_a_trainers_personal_data_are_recorded_too(world: World) -> None:
+    coordinator = _token(Role.REGIONAL_COORDINATOR, region_id="rss-dalarna")
+    r = world.http.post("/trainers", headers=coordinator, json={
+        "municipality_id": "falun", "name": "Karin", "email": "karin@falun.example.se"})
+    tid = r.json()["trainer_id"]
+    assert world.http.get(f"/trainers/{tid}", headers=coordinator).json()["name"] == "Karin"
+    reads = world.http.get(f"/trainers/{tid}/reads", headers=_token(Role.AUDITOR)).json()
+    assert [x["endpoint"] for x in reads["reads"]] == ["GET /trainers/{trainer_id}"]

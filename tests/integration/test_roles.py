@@ -327,6 +327,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         "method": "GET", "url": "/trainers", "params": {"municipality_id": t}}, "municipality"),
     "GET /trainers/{id}": Endpoint("enrolment", lambda w, t, n: {
         "method": "GET", "url": f"/trainers/{t}"}, "trainer"),
+    "GET /participants/{id}/reads": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": f"/participants/{t}/reads"}, "participant"),
+    "GET /trainers/{id}/reads": Endpoint("enrolment", lambda w, t, n: {
+        "method": "GET", "url": f"/trainers/{t}/reads"}, "trainer"),
     # -- scheduling -------------------------------------------------------------------------
     "POST /catalogue": Endpoint("scheduling", lambda w, t, n: {
         "method": "POST", "url": "/catalogue"}),
@@ -510,6 +514,8 @@ ROWS: list[Row] = [
     *rows("POST /trainers", system=(201, None, 404), admin=(201, 404, 404),
           coordinator=(201, 404, 404)),
     *rows("GET /trainers", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED),
+    *rows("GET /participants/{id}/reads", system=(200, None, 404), auditor=(200, 200, 404)),
+    *rows("GET /trainers/{id}/reads", system=(200, None, 404), auditor=(200, 200, 404)),
     *rows("GET /trainers/{id}", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
           trainer=SCOPED),
     # scheduling: the catalogue and occasions

@@ -14,6 +14,9 @@ System may do everything. Otherwise:
 | mark preparations and deepening tasks | the participant themself |
 | register a trainer | the administrator of the trainer's home municipality; the coordinator of its region (regions recruit trainer teams) |
 | list a municipality's trainers, read a trainer | the trainer themself; the administrator of the home municipality; the coordinator of its region (all with name and e-mail: they build the teams) |
+| list who read a participant's or trainer's personal data (`.../reads`) | the auditor (everyone's) |
+
+Every read of a person's name or e-mail through the API is recorded (`adapters/reads.py`).
 
 The national analyst sees aggregates only (regions, municipalities, the catalogue), never a
 person; trainers see their own account and nobody else's.
@@ -33,8 +36,9 @@ from services.enrolment.domain import Participant, Trainer
 from shared.platform.access import hidden
 from shared.platform.auth import Principal, Role, forbid, require
 
-SYSTEM, PARTICIPANT, ADMIN, COORDINATOR, TRAINER = (
-    Role.SYSTEM, Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR, Role.TRAINER)
+SYSTEM, PARTICIPANT, ADMIN, COORDINATOR, TRAINER, AUDITOR = (
+    Role.SYSTEM, Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR, Role.TRAINER,
+    Role.AUDITOR)
 
 RegionOf = Callable[[str], str | None]  # a municipality's region; None if it does not exist
 
@@ -165,5 +169,20 @@ def read_trainer(who: Principal, trainer_id: str,
         ):
             raise hidden("trainer_id", trainer_id)
         return trainer
+
+    return check
+
+
+# --- the record of reads ----------------------------------------------------------------------
+
+
+def audit_reads(who: Principal, person_id: str,
+                field: str = "participant_id") -> Callable[[object | None], None]:
+    """The auditor (and system) list who read anyone's personal data; an unknown id is 404."""
+    require(who, AUDITOR)
+
+    def check(person: object | None) -> None:
+        if person is None:
+            raise hidden(field, person_id)
 
     return check

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, status
 from starlette.concurrency import run_in_threadpool
 
 from services.enrolment.adapters import access
-from services.enrolment.adapters.routes import CsvFile, Service, actor
+from services.enrolment.adapters.routes import CsvFile, ReadBy, Service, actor
 from services.enrolment.application import (
     CompletePreparation,
     LevelUp,
@@ -50,26 +50,37 @@ def import_participant_file(file: CsvFile, municipality_id: Annotated[Code, Form
 
 @router.get("/participants")
 def list_participants(
-    municipality_id: Code, enrolment: Service, who: CurrentPrincipal,
+    municipality_id: Code, enrolment: Service, who: CurrentPrincipal, reader: ReadBy,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    """Personal data only for the municipality's administrators; its region's coordinator
-    sees the pseudonymous facts."""
+    """Personal data only for the municipality's administrators (each read recorded); its
+    region's coordinator sees the pseudonymous facts."""
     personal = access.list_participants(who, municipality_id)(enrolment.region_of)
     return {"municipality_id": municipality_id, "limit": limit, "offset": offset,
             "participants": enrolment.participants_of(municipality_id, personal, limit,
-                                                      offset)}
+                                                      offset, reader)}
 
 
 @router.get("/participants/{participant_id}")
-def get_participant(participant_id: Code, enrolment: Service,
-                    who: CurrentPrincipal) -> dict[str, Any]:
+def get_participant(participant_id: Code, enrolment: Service, who: CurrentPrincipal,
+                    reader: ReadBy) -> dict[str, Any]:
+    """Name and e-mail for those allowed to see them; each such read is recorded."""
     check = access.read_participant(who, participant_id, enrolment.region_of)
     participant = enrolment.find_participant(participant_id)
     personal = check(participant)
     assert participant is not None
-    return enrolment.view(participant, personal=personal)
+    return enrolment.view(participant, personal=personal, reader=reader)
+
+
+@router.get("/participants/{participant_id}/reads", tags=["granskning"])
+def participant_reads(participant_id: Code, enrolment: Service, who: CurrentPrincipal,
+                      limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    """Who read this participant's name or e-mail (pseudonymous reader), when and through
+    which endpoint, newest first: for the auditor."""
+    access.audit_reads(who, participant_id)(enrolment.find_participant(participant_id))
+    return {"participant_id": participant_id, "limit": limit, "offset": offset,
+            "reads": enrolment.reads.of(participant_id, limit, offset)}
 
 
 @router.post("/participants/{participant_id}/move")
