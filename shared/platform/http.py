@@ -57,6 +57,10 @@ def service_api(title: str, description: str, health: Callable[[], dict[str, Any
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:  # not JSON at all: nothing to name a field by
+            return JSONResponse({"detail": _not_json(broken), "reason": "är inte giltig JSON"},
+                                status_code=400)
         issues = [_issue(e) for e in exc.errors()]
         first = issues[0] if issues else {}
         return JSONResponse(
@@ -103,6 +107,13 @@ def _issue(error: Any) -> dict[str, Any]:
     return {"loc": loc, "msg": _printable(str(error.get("msg", ""))),
             "type": str(error.get("type", "")), "field": ".".join(named) or None,
             "reason": _printable(swedish_reason(error))}
+
+
+def _not_json(error: Any) -> str:
+    """Where the body stops being JSON (a character position), never the body itself."""
+    at = [p for p in error.get("loc", ()) if isinstance(p, int)]
+    where = f" (fel vid tecken {at[0]})" if at else ""
+    return f"Begärans innehåll är inte giltig JSON{where}."
 
 
 def _printable(text: str, limit: int = 100) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import BaseModel
 
 from shared.platform.limits import BodyLimit, Limits, megabytes
 
@@ -98,3 +99,28 @@ def test_a_length_that_is_not_a_number_is_refused(length: str) -> None:
 def test_megabytes_as_a_swedish_reader_writes_them() -> None:
     assert [megabytes(n) for n in (1_000_000, 10_000_000, 1_500_000)] == \
         ["1 MB", "10 MB", "1,5 MB"]
+
+
+class Body(BaseModel):
+    name: str
+
+
+def test_a_body_that_is_not_json_gets_a_swedish_400() -> None:
+    from fastapi.testclient import TestClient
+
+    from shared.platform.http import service_api
+
+    api = service_api("t", "t", health=lambda: {"ok": True})
+
+    @api.post("/x")
+    def post(body: Body) -> dict[str, str]:
+        return {"name": body.name}
+
+    client = TestClient(api)
+    r = client.post("/x", content=b'{"name": "Anna', headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json() == {"detail": "Begärans innehåll är inte giltig JSON (fel vid tecken 9).",
+                        "reason": "är inte giltig JSON"}
+    assert "Anna" not in r.text
+    r = client.post("/x", json=["a"])  # JSON, but not an object: 422 naming why
+    assert r.status_code == 422 and r.json()["reason"] == "måste vara ett objekt"
