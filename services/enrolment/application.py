@@ -298,12 +298,11 @@ class Enrolment:
         again (None: a new claim). Any address already held: nothing is recorded, 409."""
         for municipality_id in {cmd.municipality_id for cmd in cmds}:
             self._known_municipality(municipality_id)
-        ids: list[str] = []
+        ids = [str(uuid.uuid4()) for _ in cmds]
+        data_keys, store_keys = self.vault.new_keys(ids)  # one insert for the batch's keys
         aggregates: list[Aggregate] = []
-        statements = []
-        for cmd, claim in zip(cmds, claims or [None] * len(cmds), strict=True):
-            participant_id = str(uuid.uuid4())
-            key, store_key = self.vault.new_key(participant_id)
+        for cmd, claim, participant_id, key in zip(
+                cmds, claims or [None] * len(cmds), ids, data_keys, strict=True):
             keys = self.email_keys(cmd.email)
             if self._held_under_older_key(EmailClaim, keys):
                 raise Conflict("E-postadressen används redan av ett annat konto.", field="email")
@@ -314,10 +313,8 @@ class Enrolment:
                 role=cmd.role, years_in_profession=cmd.years_in_profession,
                 ciphertext=self.vault.seal(key, participant_id, cmd.personal()),
                 occurred_at=cmd.occurred_at, actor=actor), claim]
-            statements.append(store_key)
-            ids.append(participant_id)
         try:
-            self.app.save(*aggregates, statements=statements)
+            self.app.save(*aggregates, statements=[store_keys])
         except IntegrityError:
             raise Conflict("E-postadressen används redan av ett annat konto.",
                            field="email") from None

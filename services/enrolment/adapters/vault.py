@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -50,19 +50,28 @@ class PersonalDataVault:
         self._wrap_clear_keys()
 
     def new_key(self, owner_id: str) -> tuple[bytes, Statement]:
-        """A fresh data key for a new person, and the statement that stores it wrapped. The
-        caller executes the statement in the same transaction as the events that carry what
-        the key sealed (`app.save(..., statements=[...])`), so a key is stored exactly when
-        its ciphertext is. It replaces a key left without a person; when the person exists,
-        the events' insert fails and the whole transaction is rolled back, this statement
-        with it."""
-        key = AESGCM.generate_key(bit_length=256)
-        kek_id, wrapped = self.keyring.wrap(key, owner_id)
-        return key, (
-            "INSERT INTO personal_data_keys (owner_id, kek_id, wrapped_key) VALUES (%s, %s, %s) "
+        """A fresh data key for a new person, and the statement that stores it wrapped."""
+        keys, statement = self.new_keys([owner_id])
+        return keys[0], statement
+
+    def new_keys(self, owner_ids: Sequence[str]) -> tuple[list[bytes], Statement]:
+        """Fresh data keys for new people, and one statement (one multi-row insert, however
+        many) that stores them wrapped. The caller executes the statement in the same
+        transaction as the events that carry what the keys sealed (`app.save(...,
+        statements=[...])`), so a key is stored exactly when its ciphertext is. It replaces a
+        key left without a person; when a person exists, the events' insert fails and the
+        whole transaction is rolled back, this statement with it."""
+        ring = self.keyring
+        keys = [AESGCM.generate_key(bit_length=256) for _ in owner_ids]
+        params: list[str] = []
+        for owner, key in zip(owner_ids, keys, strict=True):
+            params += [owner, *ring.wrap(key, owner)]
+        rows = ", ".join(["(%s, %s, %s)"] * len(owner_ids))
+        return keys, (
+            f"INSERT INTO personal_data_keys (owner_id, kek_id, wrapped_key) VALUES {rows} "
             "ON CONFLICT (owner_id) DO UPDATE SET kek_id = excluded.kek_id, "
             "wrapped_key = excluded.wrapped_key",
-            (owner_id, kek_id, wrapped),
+            params,
         )
 
     @staticmethod
