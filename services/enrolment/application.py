@@ -291,19 +291,22 @@ class Enrolment:
     def register_participants(
         self, cmds: Sequence[RegisterParticipant], actor: str | None = None,
         claims: Sequence[EmailClaim | None] | None = None,
+        claim_ids: Sequence[list[uuid.UUID]] | None = None,
     ) -> list[str]:
         """Create accounts in one transaction (the API registers one, a CSV import a batch):
         a minted id each, the personal data sealed with a new key of its own, stored with the
         events, and the address claimed. `claims` are claims released by an erasure, to take
-        again (None: a new claim). Any address already held: nothing is recorded, 409."""
+        again (None: a new claim); `claim_ids`, the addresses' `email_keys` where the caller
+        has them already. Any address already held: nothing is recorded, 409."""
         for municipality_id in {cmd.municipality_id for cmd in cmds}:
             self._known_municipality(municipality_id)
         ids = [str(uuid.uuid4()) for _ in cmds]
         data_keys, store_keys = self.vault.new_keys(ids)  # one insert for the batch's keys
         aggregates: list[Aggregate] = []
-        for cmd, claim, participant_id, key in zip(
-                cmds, claims or [None] * len(cmds), ids, data_keys, strict=True):
-            keys = self.email_keys(cmd.email)
+        known: Sequence[list[uuid.UUID] | None] = claim_ids or [None] * len(cmds)
+        for cmd, claim, participant_id, key, keys in zip(
+                cmds, claims or [None] * len(cmds), ids, data_keys, known, strict=True):
+            keys = keys or self.email_keys(cmd.email)
             if self._held_under_older_key(EmailClaim, keys):
                 raise Conflict("E-postadressen används redan av ett annat konto.", field="email")
             claim = claim or EmailClaim(keys[0])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -221,6 +222,7 @@ class _NewAccount:
     line: int
     cmd: RegisterParticipant
     claim: EmailClaim | None  # an existing, released claim to take again; None: a new one
+    claim_ids: list[uuid.UUID]  # the address's claim id under each e-mail key (computed once)
 
 
 def import_participants(
@@ -275,7 +277,7 @@ def _against_existing(
             current = keys[line][0]
             # released when its account was erased: free to take again
             released = enrolment.app.load(EmailClaim, current) if current in claims else None
-            accounts.append(_NewAccount(line, cmd, released))
+            accounts.append(_NewAccount(line, cmd, released, keys[line]))
         elif _same_account(enrolment, holders.get(holder), municipality_id, cmd):
             report.skipped.append((line, holder))
         else:
@@ -303,7 +305,8 @@ def _write_accounts(enrolment: Enrolment, accounts: list[_NewAccount], actor: st
         batch = accounts[start:start + BATCH]
         try:
             ids = enrolment.register_participants([a.cmd for a in batch], actor,
-                                                  [a.claim for a in batch])
+                                                  [a.claim for a in batch],
+                                                  [a.claim_ids for a in batch])
         except Conflict:
             raise ImportInterrupted(len(report.imported), batch[0].line,
                                     batch[-1].line) from None
