@@ -221,7 +221,7 @@ class _FileJWKClient(PyJWKClient):
 
     def __init__(self, path: Path, lifespan: float) -> None:
         super().__init__("https://jwks.file.invalid/", lifespan=lifespan, cooldown_duration=1)
-        self.uri = path.as_uri()
+        self.uri = path.resolve().as_uri()
         self.path = path
 
     def fetch_data(self) -> Any:

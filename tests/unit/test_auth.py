@@ -143,3 +143,13 @@ def test_a_production_start_names_everything_missing(monkeypatch: pytest.MonkeyP
         keyring_file="var/keys/keyring.dev.json"))[0]
     monkeypatch.setenv("YRKESRESAN_ENV", "development")
     refuse_unsafe_start("enrolment-api")  # returns
+
+
+def test_a_relative_jwks_path_is_read_from_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run`'s default: `var/keys/...`, relative."""
+    key = rsa.generate_private_key(65537, 2048)
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks_of(key)))
+    monkeypatch.chdir(tmp_path)
+    v = Verifier.from_settings(Settings(auth_jwks="jwks.json", auth_issuer="https://idp.example"))
+    assert v.principal(signed_by(key, ADMIN, iss="https://idp.example")) == ADMIN
