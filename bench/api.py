@@ -43,8 +43,9 @@ from services.enrolment.domain import (  # noqa: E402
     PersonalDataRecorded,
     participant_key,
 )
-from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
+from shared.platform.auth import Principal, Role, Verifier, issue_token  # noqa: E402
 from shared.platform.broker import free_port  # noqa: E402
+from shared.platform.settings import current_settings  # noqa: E402
 from shared.platform.store import aggregate_id  # noqa: E402
 
 
@@ -132,6 +133,22 @@ def api_server(url: str, workers: int) -> Iterator[Callable[[int, int, int], flo
         server.wait()
 
 
+def verification_seconds(n: int = 3000) -> tuple[float, str]:
+    """Seconds per token check as every API request makes it (signature with the JWKS key
+    picked by `kid`, then `iss`, `aud`, `exp` and the claim mapping), in-process, and the
+    algorithm."""
+    token = issue_token(Principal(subject="b", role=Role.MUNICIPAL_ADMIN, municipality_id="m1"))
+    verifier = Verifier.from_settings(current_settings())
+    verifier.principal(token)  # the JWKS read once, as the first request does
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(n):
+            verifier.principal(token)
+        best = min(best, (time.perf_counter() - started) / n)
+    return best, str(verifier.keys.get_signing_keys()[0].algorithm_name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
@@ -152,6 +169,7 @@ def main() -> None:
                 runs["ours"].append(raw_save_rate(url, n, clients, library=False))
                 runs["api"].append(api_measure(n, clients, r * n))
     raw_one, raw, ours_one, ours, api = (max(runs[k]) for k in runs)
+    verify, algorithm = verification_seconds()
     print(f"each figure the fastest of {args.repeat} interleaved runs; API runs: "
           + ", ".join(f"{x:,.0f}" for x in runs["api"]) + " requests/s")
     print(f"{args.requests} registrations, {args.clients} concurrent clients, "
@@ -162,6 +180,11 @@ def main() -> None:
     print(f"  our recorder (one statement per save), one writer: {ours_one:,.0f} saves/s")
     print(f"  our recorder, {args.clients} writer threads: {ours:,.0f} saves/s")
     print(f"API POST /participants (auth, validation, encryption, save): {api:,.0f} requests/s")
+    per_request = args.workers / api  # worker-seconds one request takes at the measured rate
+    print(f"token verification ({algorithm}, key from the JWKS by kid; iss, aud, exp; claims "
+          f"mapped): {verify * 1e6:,.0f} us per request, {verify / per_request:.1%} of a "
+          f"request's worker time ({per_request * 1e3:.2f} ms at {api:,.0f} requests/s on "
+          f"{args.workers} workers)")
     print(ratio_line("API / library's raw save, one writer", api, raw_one, 0.80))
     print(ratio_line(f"API / library's raw save, {args.clients} writers", api, raw, 0.80))
     print(f"for information, API / our recorder's raw save, {args.clients} writers: "
