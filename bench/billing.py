@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ from services.billing import application as billing_app  # noqa: E402
 from services.billing.adapters.http import create_api  # noqa: E402
 from shared.events import Envelope, new_envelope  # noqa: E402
 from shared.events import models as m  # noqa: E402
-from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
+from shared.platform.auth import Principal, Role, issue_token, jwks_source  # noqa: E402
+from shared.platform.settings import Settings  # noqa: E402
 from yrkesresan.replay import replay  # noqa: E402
 
 REGION, YEAR = "rss-bench", 2025
@@ -77,6 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--participants", type=int, default=20_000)
     args = parser.parse_args()
+    # the API in this process trusts the key its tokens are signed with (an absolute path)
+    os.environ.setdefault("YRKESRESAN_AUTH_JWKS", str(Path(jwks_source(Settings())).resolve()))
     envelopes = year_of(args.participants)
     lines = [e.to_json() for e in envelopes]
     print(f"{args.participants} participants, {len(envelopes)} events "

@@ -28,6 +28,9 @@ from yrkesresan.launcher import SERVICES, System, load_certification_demo, load_
 pytestmark = pytest.mark.e2e
 
 NOT_READ_MODELS = ("applied_events", "relay_positions")
+# Logs whose positions are numbered as rows arrive: a rebuild numbers them anew, so their
+# content is the rows without the position.
+WITHOUT_POSITION = {"billing_facts": "envelope"}
 
 
 @pytest.fixture
@@ -78,7 +81,8 @@ def read_models(url: str) -> dict[str, list[Any]]:
         tables = [n for n in names if n not in NOT_READ_MODELS
                   and not n.endswith(("events", "snapshots"))]
         return {t: sorted((tuple(_parsed(v) for v in row) for row in
-                           db.execute(f"SELECT * FROM {t}")), key=repr) for t in tables}
+                           db.execute(f"SELECT {WITHOUT_POSITION.get(t, '*')} FROM {t}")),
+                          key=repr) for t in tables}
     finally:
         db.close()
 
