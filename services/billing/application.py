@@ -104,6 +104,9 @@ class Billing:
 
     def set_price_list(self, region_id: str, year: int, cmd: SetPriceList,
                        actor: str | None = None) -> dict[str, Any]:
+        if self.closed(region_id, year) is not None:
+            raise Conflict(f"Året {year} är stängt för {region_id}; dess prislista gäller som "
+                           "den var vid årsavslutet och kan inte ändras.", field="year")
         key = price_list_key(region_id, year)
         try:
             price_list = self.app.load(PriceList, key)

@@ -152,6 +152,9 @@ def test_closing_a_year_records_its_pot_once(billing: billing_app.Billing,
     assert again.status_code == 409
     assert "redan stängt" in again.json()["detail"]
     assert billing.app.recorder.max_notification_id() == before
+    prices = client.put(f"/regions/{DALARNA}/years/2025/price-list", headers=COORDINATOR,
+                        json={"components": {"trainer_pot": 500}})
+    assert prices.status_code == 409 and "stängt" in prices.json()["detail"]
     future = client.post(f"/regions/{DALARNA}/years/2027/close", headers=COORDINATOR)
     assert future.status_code == 422
     assert billing.app.recorder.max_notification_id() == before

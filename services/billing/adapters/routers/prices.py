@@ -24,10 +24,11 @@ def get_price_list(region_id: Code, year: Year, billing: Service,
     return billing.price_list(region_id, year)
 
 
-@router.put("/regions/{region_id}/years/{year}/price-list")
+@router.put("/regions/{region_id}/years/{year}/price-list",
+            responses={409: {"description": "Året är stängt."}})
 def set_price_list(region_id: Code, year: Year, cmd: SetPriceList, billing: Service,
                    who: CurrentPrincipal) -> dict[str, Any]:
     """Set the region's price list for the year (`PriceListSet`); a component or points left
-    out is GR's model's."""
+    out is GR's model's. A closed year's price list stands as it was (409)."""
     access.coordinate(who, billing.known, region_id)
     return billing.set_price_list(region_id, year, cmd, actor=who.actor())
