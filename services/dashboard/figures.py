@@ -57,16 +57,19 @@ def month_of(day: dt.date | dt.datetime) -> str:
 
 
 Part = dict[str, dict[Any, int]]
-"""What one source (a participant, or an occasion's responses) adds to each cell it touches:
-cell key -> metric -> amount. Metrics are names (`registered`, `participant_days`, ...) or
-tuples: `("course_day", occasion, day)` counted once per cell however many attended it,
-`("certificate_days", days)`, `("evaluation", mode, what)`, `("score", mode, question)`,
-`("answers", mode, question)`, `("pot", year)`."""
+"""What one source (a participant's registration, a participant on an occasion, an occasion's
+responses) adds to each cell it touches: cell key -> metric -> amount. Metrics are names
+(`registered`, `participant_days`, ...) or tuples: `("certificate_days", days)`,
+`("evaluation", mode, what)`, `("score", mode, question)`, `("answers", mode, question)`,
+`("pot", year)`; and two that a cell counts once however many sources hold them:
+`("course_day", occasion, day)` and `("active", participant)` (see `DISTINCT`)."""
+
+DISTINCT = {"course_day": "course_days", "active": "active"}
+"""Metrics counted as distinct keys: the figure each one adds to (by one per key)."""
 
 
 def document(counts: dict[Any, int]) -> dict[str, Any]:
     """A cell's figures from what its sources added up to."""
-    course_days = 0
     certificate_days: list[tuple[int, int]] = []
     modes: dict[str, list[Any]] = {}
     pot: dict[str, int] = {}
@@ -74,9 +77,7 @@ def document(counts: dict[Any, int]) -> dict[str, Any]:
         if not isinstance(metric, tuple):
             continue
         kind = metric[0]
-        if kind == "course_day":
-            course_days += 1
-        elif kind == "certificate_days":
+        if kind == "certificate_days":
             certificate_days.append((metric[1], amount))
         elif kind == "pot":
             pot[str(metric[1])] = amount
@@ -96,7 +97,7 @@ def document(counts: dict[Any, int]) -> dict[str, Any]:
         "certificates": completions,
         "completion_rate": round(completions / started, 4) if started else 0.0,
         "participant_days": counts.get("participant_days", 0),
-        "course_days": course_days,
+        "course_days": counts.get("course_days", 0),
         "pot_sek": counts.get("pot_sek", 0),
         "days_to_certificate": _days_to_certificate(sorted(certificate_days)),
         "evaluations": {mode: _evaluation(*modes[mode]) for mode in MODES if mode in modes},
@@ -140,6 +141,9 @@ def _evaluation(responses: int, completions: int, totals: dict[str, list[int]]) 
     }
 
 
+Source = tuple[str, ...]
+"""("registered", participant), ("on", participant, occasion) or ("responses", occasion)."""
+
 # Events that change the figures of one participant, and where their id is.
 _OF_PARTICIPANT = frozenset({
     "ParticipantRegistered", "ParticipantMoved", "ParticipantLevelChanged", "CourseDayAttended",
@@ -149,15 +153,16 @@ _OF_OCCASION = frozenset({
     "CourseOccasionPlanned", "CourseOccasionRescheduled", "CourseOccasionCancelled"})
 # Names, regions, price lists: rare, and they touch everything; the figures are recounted.
 _OF_EVERYTHING = frozenset({
-    "RegionRegistered", "MunicipalityJoined", "CoursePublished", "PriceListSet", "YearClosed"})
+    "RegionRegistered", "MunicipalityJoined", "CoursePublished", "PriceListSet"})
 
 
 class Figures:
     """The dashboard's fold: the shared folds, plus the names and dates the figures group by.
 
-    The figures are kept as the sum of what each source adds to each cell (a participant; an
-    occasion's responses). An event marks the sources it may change; `changed_cells` recounts
-    only those and adjusts the sums, so a batch costs what it touched, not everything held.
+    The figures are kept as the sum of what each source adds to each cell (a participant's
+    registration; a participant on one occasion; an occasion's responses). An event marks the
+    sources it may change; `changed_cells` recounts only those and adjusts the sums, so a
+    batch costs what it touched, not everything held.
     Counting everything afresh (`recount`) gives the same sums: a test holds them equal.
     """
 
@@ -178,10 +183,11 @@ class Figures:
         self._certificates_of: dict[str, set[str]] = {}
         self._responses_of: dict[str, set[str]] = {}  # occasion -> respondents
         # the sums: what each source added, and per cell the total
-        self._parts: dict[tuple[str, str], Part] = {}  # ("participant" | "occasion", id) -> part
+        self._parts: dict[Source, Part] = {}
         self._totals: dict[str, dict[Any, int]] = {}
+        self._distinct: dict[str, dict[tuple[str, ...], int]] = {}  # cell -> key -> sources
         self._documents: dict[str, dict[str, Any]] = {}
-        self._dirty: set[tuple[str, str]] = set()
+        self._dirty: set[Source] = set()
         self._recount = False
         own: dict[str, Callable[[Envelope], object]] = {
             "RegionRegistered": self._region,
@@ -214,7 +220,7 @@ class Figures:
         handler(env)
         kind = env.type
         if kind in _OF_PARTICIPANT:
-            self._dirty.add(("participant", env.data.participant_id))  # type: ignore[attr-defined]
+            self._participant_changed(env)
         elif kind in _OF_OCCASION:
             self._occasion_changed(env.data.occasion_id)  # type: ignore[attr-defined]
         elif kind in _OF_EVERYTHING:
@@ -257,17 +263,31 @@ class Figures:
         self._revoked.add(certificate_id)
         held = self._certificates.get(certificate_id)
         if held is not None:
-            self._dirty.add(("participant", held[0][0]))
+            participant_id, _, occasion_id = held[0]
+            self._dirty.add(("on", participant_id, occasion_id))
 
     def _evaluated(self, env: Envelope) -> None:
         data = cast(EvaluationSubmitted, env.data)
         self._responses_of.setdefault(data.occasion_id, set()).add(data.respondent_id)
-        self._dirty.add(("occasion", data.occasion_id))
+        self._dirty.add(("responses", data.occasion_id))
 
     def _occasion_changed(self, occasion_id: str) -> None:
-        self._dirty.add(("occasion", occasion_id))
+        self._dirty.add(("responses", occasion_id))
         for participant_id in self._attendees.get(occasion_id, ()):
-            self._dirty.add(("participant", participant_id))
+            self._dirty.add(("on", participant_id, occasion_id))
+
+    def _participant_changed(self, env: Envelope) -> None:
+        """A participant's fact: their registration, or what they did on one occasion. Where
+        their municipality or level changed, or a preparation may complete a course, every
+        occasion of theirs."""
+        participant_id = env.data.participant_id  # type: ignore[attr-defined]
+        occasion_id = getattr(env.data, "occasion_id", None)
+        if occasion_id is not None:
+            self._dirty.add(("on", participant_id, occasion_id))
+            return
+        self._dirty.add(("registered", participant_id))
+        for attended in self._attended.get(participant_id, ()):
+            self._dirty.add(("on", participant_id, attended))
 
     # --- the figures ------------------------------------------------------------------------
 
@@ -301,17 +321,16 @@ class Figures:
 
     def _recount_everything(self) -> dict[str, dict[str, Any] | None]:
         before = set(self._documents)
-        self._parts, self._totals, self._documents = {}, {}, {}
-        sources = {("participant", p) for p, _ in self._registered.items()}
-        sources |= {("participant", p) for p in self._attended}
-        sources |= {("participant", p) for p in self._certificates_of}
-        sources |= {("occasion", o) for o in self._responses_of}
+        self._parts, self._totals, self._documents, self._distinct = {}, {}, {}, {}
+        sources: set[Source] = {("registered", p) for p, _ in self._registered.items()}
+        sources |= {("on", p, o) for p, occasions in self._attended.items() for o in occasions}
+        sources |= {("responses", o) for o in self._responses_of}
         touched: set[str] = set()
         for source in sources:
             touched |= self._replace(source, self._part_of(source))
         return self._describe_all(touched | before)
 
-    def _replace(self, source: tuple[str, str], part: Part) -> set[str]:
+    def _replace(self, source: Source, part: Part) -> set[str]:
         """Swap what a source adds for what it adds now; the cells that changed."""
         old = self._parts.pop(source, {})
         if part:
@@ -326,18 +345,34 @@ class Figures:
             if total is None:
                 total = self._totals[cell] = {}
             if now:
-                for metric, amount in now.items():
-                    total[metric] = total.get(metric, 0) + amount
+                self._add(cell, total, now, 1)
             if was:
-                for metric, amount in was.items():
-                    left = total[metric] - amount
-                    if left:
-                        total[metric] = left
-                    else:
-                        del total[metric]
+                self._add(cell, total, was, -1)
             if not total:
                 del self._totals[cell]
+                self._distinct.pop(cell, None)
         return touched
+
+    def _add(self, cell: str, total: dict[Any, int], amounts: dict[Any, int], sign: int) -> None:
+        for metric, amount in amounts.items():
+            if type(metric) is tuple and metric[0] in DISTINCT:
+                keys = self._distinct.get(cell)
+                if keys is None:
+                    keys = self._distinct[cell] = {}
+                before = keys.get(metric, 0)
+                after = before + sign
+                if after:
+                    keys[metric] = after
+                else:
+                    del keys[metric]
+                if before and after:
+                    continue
+                metric, amount = DISTINCT[metric[0]], 1  # a key held, or no longer held
+            left = total.get(metric, 0) + sign * amount
+            if left:
+                total[metric] = left
+            else:
+                del total[metric]
 
     def _describe_all(self, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         changed: dict[str, dict[str, Any] | None] = {}
@@ -352,13 +387,34 @@ class Figures:
                 self._documents[key] = changed[key] = doc
         return changed
 
-    def _part_of(self, source: tuple[str, str]) -> Part:
-        kind, ident = source
-        return self._participant_part(ident) if kind == "participant" else self._responses(ident)
+    def _part_of(self, source: Source) -> Part:
+        if source[0] == "registered":
+            return self._registration(source[1])
+        if source[0] == "on":
+            return self._on(source[1], source[2])
+        return self._responses(source[1])
 
-    def _participant_part(self, participant_id: str) -> Part:
-        """What one participant adds: their registration, their participant-days, the
-        occasions they started and the completions (with certificates) they have."""
+    def _own_cells(self, participant_id: str) -> tuple[str, ...]:
+        """The cells of a participant's own figures: the nation, and once registered their
+        region, municipality, journey and level."""
+        row = self.progression.participant(participant_id)
+        if row is None:
+            return ("nation:" + NATION,)
+        municipality_id = row["municipality_id"]
+        return ("nation:" + NATION, f"region:{self._region_of(municipality_id)}",
+                f"municipality:{municipality_id}", f"journey:{row['journey']}",
+                f"level:{row['level']}")
+
+    def _registration(self, participant_id: str) -> Part:
+        own = self._own_cells(participant_id)
+        if len(own) == 1:
+            return {}
+        month = self._registered.get(participant_id) or "okänd"
+        return {cell: {"registered": 1} for cell in (*own, f"month:{month}")}
+
+    def _on(self, participant_id: str, occasion_id: str) -> Part:
+        """What a participant adds on one occasion: their participant-days there, the
+        occasion started, and its completion (with its certificate)."""
         part: Part = {}
 
         def add(cells: tuple[str, ...], metric: Any, amount: int = 1) -> None:
@@ -368,46 +424,37 @@ class Figures:
                     counts = part[cell] = {}
                 counts[metric] = counts.get(metric, 0) + amount
 
-        row = self.progression.participant(participant_id)
-        own: tuple[str, ...] = ("nation:" + NATION,)
-        if row is not None:
-            municipality_id = row["municipality_id"]
-            own = (*own, f"region:{self._region_of(municipality_id)}",
-                   f"municipality:{municipality_id}", f"journey:{row['journey']}",
-                   f"level:{row['level']}")
-            month = self._registered.get(participant_id) or "okänd"
-            add((*own, f"month:{month}"), "registered")
+        own = self._own_cells(participant_id)
         journey_level = own[3:5]
         prices = self.billing.prices
-        started: dict[str, Plan] = {}
-        occasions = sorted(self._attended.get(participant_id, ()))
-        for d in self.billing.counted_days_of(participant_id, occasions):
-            plan = d.plan
+        started: Plan | None = None
+        for d in self.billing.counted_days_of(participant_id, (occasion_id,)):
+            plan = started = d.plan
             cells = ("nation:" + NATION, f"region:{plan.region_id}",
                      f"municipality:{d.municipality_id}", *journey_level,
                      f"course:{plan.course_id}", f"month:{month_of(d.date)}")
             pot = prices.trainer_pot(plan.region_id, d.date.year)
-            add(cells, "participant_days")
-            add(cells, "pot_sek", pot)
-            course_day = ("course_day", plan.occasion_id, d.day)
-            for cell in cells:
-                part[cell][course_day] = 1  # once a cell, however many attended
+            course_day = ("course_day", occasion_id, d.day)
+            for cell in cells:  # the hot loop: one pass, no calls
+                counts = part.get(cell)
+                if counts is None:
+                    counts = part[cell] = {}
+                counts["participant_days"] = counts.get("participant_days", 0) + 1
+                counts["pot_sek"] = counts.get("pot_sek", 0) + pot
+                counts[course_day] = 1
             add((f"region:{plan.region_id}",), ("pot", d.date.year), pot)
-            started[plan.occasion_id] = plan
-        for plan in started.values():
-            cells = self._on_occasion(own, plan)
+        if started is not None:
+            cells = self._on_occasion(own, started)
             add(cells, "started")
-            for cell in cells:
-                part[cell]["active"] = 1  # a participant is active in a cell once
-        certified = self._certified_of(participant_id)
+            add(cells, ("active", participant_id))
         completions = self.progression.completions
-        for occasion_id, course_id in sorted(completions.of_participant(participant_id).items()):
-            completed = completions.plan(occasion_id)
-            if completed is None:
-                continue
+        course_id = completions.of_participant(participant_id).get(occasion_id)
+        completed = None if course_id is None else completions.plan(occasion_id)
+        if course_id is not None and completed is not None:
             cells = self._on_occasion(own, completed)
             add(cells, "completions")
-            issued = certified.get((participant_id, course_id, occasion_id))
+            issued = self._certified_of(participant_id).get(
+                (participant_id, course_id, occasion_id))
             if issued is not None:
                 days = (issued.date() - min(completed.dates.values())).days
                 add(cells, ("certificate_days", days))

@@ -106,13 +106,18 @@ class Attendance:
             days[day] = recorded
 
     def counted(
-        self, occasion_id: str, cutoff: dt.datetime | None = None
+        self, occasion_id: str, cutoff: dt.datetime | None = None,
+        participant_id: str | None = None,
     ) -> Iterator[tuple[str, int, dt.datetime]]:
         """The participant-days of an occasion that count, as (participant_id, day, time of
         the attendance): in the whole log, or (with a `cutoff`) in the log as recorded by
-        then. Withdrawn days are left out."""
+        then; of every participant, or of one. Withdrawn days are left out."""
         withdrawn = self._withdrawn.get(occasion_id, _NO_WITHDRAWALS)
-        for participant_id, days in self._by_occasion.get(occasion_id, _NOBODY).items():
+        attendees = self._by_occasion.get(occasion_id, _NOBODY)
+        if participant_id is not None:
+            one = attendees.get(participant_id)
+            attendees = _NOBODY if one is None else {participant_id: one}
+        for participant_id, days in attendees.items():
             gone = withdrawn.get(participant_id, _NO_WITHDRAWN_DAYS)
             for day, reports in days.items():
                 if gone:

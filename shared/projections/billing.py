@@ -164,8 +164,8 @@ class BillingFacts:
             plan = self.occasions.plan(occasion_id)
             if plan is None:
                 continue
-            for who, day, at in self.attendance.counted(occasion_id):
-                date = plan.dates.get(day) if who == participant_id else None
+            for _, day, at in self.attendance.counted(occasion_id, None, participant_id):
+                date = plan.dates.get(day)
                 if date is not None:
                     municipality_id = self.memberships.at(participant_id, at)
                     if municipality_id is not None:
