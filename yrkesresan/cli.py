@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from shared.platform.ports import SERVICE_PORTS
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Yrkesresan backend.")
+
+def operational_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the world a command runs in (a database that is down or not migrated, a
+    broker that does not answer, a file that cannot be read), not of the code: reported in
+    one line, without a traceback, unless `--debug` is given."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+    from kafka.errors import KafkaError
+    from sqlalchemy.exc import OperationalError as MigrationConnectionError
+
+    from shared.platform.schema import SchemaNotReady
+
+    return (SchemaNotReady, psycopg.OperationalError, sqlite3.OperationalError,
+            MigrationConnectionError, PersistenceError, KafkaError, OSError)
+
+
+def _one_line(e: BaseException) -> str:
+    e = getattr(e, "orig", None) or e  # SQLAlchemy's wrapper: the driver's own error
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+class _Commands(typer.Typer):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as e:
+            if _debug() or not isinstance(e, operational_errors()):
+                raise
+            print(f"yrkesresan: {_one_line(e)} (--debug visar hela felet)", file=sys.stderr)
+            raise SystemExit(1) from None
+
+
+def _debug() -> bool:
+    return "--debug" in sys.argv[1:2] or os.environ.get("YRKESRESAN_DEBUG", "") not in ("", "0")
+
+
+app = _Commands(no_args_is_help=True, add_completion=False, help="Yrkesresan backend.")
 SERVICE_NAMES = tuple(SERVICE_PORTS)
 
 
@@ -29,7 +69,9 @@ ROLES = ("participant, municipal_admin, regional_coordinator, trainer, national_
 
 
 @app.callback()
-def main() -> None:
+def main(debug: Annotated[bool, typer.Option(
+        "--debug", help="show the whole error (a traceback) where a command fails")] = False,
+         ) -> None:
     """Yrkesresan: services, relays, projections and tools."""
 
 
@@ -37,7 +79,8 @@ def main() -> None:
 def migrate(
     service: Annotated[list[str] | None, typer.Option("--service", "-s")] = None,
 ) -> None:
-    """Create every service's tables (run before the services; they never create tables)."""
+    """Bring every service's database to this code's schema version (run before the services;
+    they refuse a database at another version)."""
     from yrkesresan import processes
 
     everything = [*SERVICE_NAMES, "notification", "dashboard", "regions"]

@@ -77,7 +77,6 @@ def rebuild_projections(names: Iterable[str] | None = None) -> Iterator[tuple[st
     try:
         for name in names or list(registry):
             runner = registry[name]()
-            runner.migrate()
             yield name, rebuild(runner, apps)
     finally:
         for app in apps:

@@ -36,7 +36,7 @@ from shared.platform.commands import Command
 from shared.platform.copies import Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict
-from shared.platform.relay import RelayPositions
+from shared.platform import schema
 from shared.platform.settings import Settings
 from shared.platform.store import ServiceApplication, utcnow
 from shared.projections import Invoices
@@ -258,14 +258,11 @@ class Billing:
 
 def bootstrap(database_url: str | None = None) -> Billing:
     url = database_url or Settings().database_url_for("billing")
+    schema.require("billing", url)
     db = Database(url)
     return Billing(BillingApplication(url), BillingView(db), Known(db, PREFIX))
 
 
 def migrate(database_url: str | None = None) -> None:
-    url = database_url or Settings().database_url_for("billing")
-    BillingApplication(url, create_table=True).close()
-    db = Database(url)
-    RelayPositions(db).migrate()
-    billing_runner(db).migrate()
-    db.close()
+    """Bring the service's database to this code's schema (`services/billing/migrations`)."""
+    schema.upgrade("billing", database_url or Settings().database_url_for("billing"))

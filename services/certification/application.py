@@ -23,13 +23,13 @@ from services.certification.projections.progression import (
     progression_consumer,
     progression_projector,
 )
+from shared.platform import schema
 from shared.platform.commands import Command
 from shared.platform.consumer import AppliedLog, ProjectionRunner
 from shared.platform.copies import Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.projection import FoldProjector
-from shared.platform.relay import RelayPositions
 from shared.platform.settings import Settings
 from shared.platform.store import ServiceApplication
 
@@ -98,19 +98,22 @@ class Certification:
 
 def bootstrap(database_url: str | None = None) -> Certification:
     url = database_url or Settings().database_url_for("certification")
+    schema.require("certification", url)
     db = Database(url)
     return Certification(CertificationApplication(url), db, progression_projector(),
                          Known(db, PLACES))
 
 
 def migrate(database_url: str | None = None) -> None:
+    """Bring the service's database to this code's schema
+    (`services/certification/migrations`), then fill the certificates' history once from
+    the envelopes applied before it was kept."""
     url = database_url or Settings().database_url_for("certification")
-    CertificationApplication(url, create_table=True).close()
+    schema.upgrade("certification", url)
     db = Database(url)
-    RelayPositions(db).migrate()
-    ProjectionRunner(progression_consumer(progression_projector()), db).migrate()
-    with db.transaction() as cur:
-        views.migrate(cur)
-        if not cur.execute("SELECT 1 FROM cert_history LIMIT 1"):  # kept since; fill it once
-            views.write_history(cur, history.rows(AppliedLog(db, "certification").envelopes()))
-    db.close()
+    try:
+        with db.transaction() as cur:
+            if not cur.execute("SELECT 1 FROM cert_history LIMIT 1"):  # kept since
+                views.write_history(cur, history.rows(AppliedLog(db, "certification").envelopes()))
+    finally:
+        db.close()

@@ -20,29 +20,11 @@ import orjson
 from services.certification.domain import CertifiedCompletion
 from shared.platform.db import Cursor, Database
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS certificates (certificate_id TEXT PRIMARY KEY,"
-    " participant_id TEXT NOT NULL, course_id TEXT NOT NULL, occasion_id TEXT NOT NULL,"
-    " region_id TEXT NOT NULL, status TEXT NOT NULL, verification_code TEXT NOT NULL UNIQUE,"
-    " completed_on TEXT NOT NULL, issued_at TEXT NOT NULL, revoked_at TEXT, reason TEXT,"
-    " evidence TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS certificates_participant ON certificates (participant_id)",
-    "CREATE TABLE IF NOT EXISTS cert_views (kind TEXT NOT NULL, key TEXT NOT NULL,"
-    " scope TEXT, body TEXT NOT NULL, PRIMARY KEY (kind, key))",
-    "CREATE INDEX IF NOT EXISTS cert_views_scope ON cert_views (kind, scope)",
-    "CREATE TABLE IF NOT EXISTS cert_history (subject TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " recorded TEXT NOT NULL, envelope TEXT NOT NULL, PRIMARY KEY (subject, event_id))",
-)
 COLUMNS = ("certificate_id", "participant_id", "course_id", "occasion_id", "region_id",
            "status", "verification_code", "completed_on", "issued_at", "revoked_at", "reason",
            "evidence")
 VALID, REVOKED = "valid", "revoked"
 EVALUATION = "evaluation"  # kind of a course's statistics; per region `evaluation@<region>`
-
-
-def migrate(cur: Cursor) -> None:
-    for statement in DDL:
-        cur.execute(statement)
 
 
 def write_certificates(cur: Cursor, completions: Iterable[CertifiedCompletion]) -> None:

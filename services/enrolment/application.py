@@ -44,6 +44,7 @@ from services.enrolment.domain import (
 from services.enrolment.projections.catalogue import PREFIX, catalogue
 from services.enrolment.projections.directory import Directory
 from shared.events import models as contract
+from shared.platform import schema
 from shared.platform.auth import actor_of
 from shared.platform.commands import Code, Command, Text, printable
 from shared.platform.copies import CopyRunner, Known
@@ -521,6 +522,7 @@ def _batches(items: Sequence[str], size: int = BATCH) -> Iterable[tuple[int, Seq
 def bootstrap(database_url: str | None = None, settings: Settings | None = None) -> Enrolment:
     settings = settings or Settings()
     url = database_url or settings.database_url_for("enrolment")
+    schema.require("enrolment", url)
     app = EnrolmentApplication(url)
     db = Database(url)
     keys = load_keyring(settings)
@@ -529,16 +531,13 @@ def bootstrap(database_url: str | None = None, settings: Settings | None = None)
 
 
 def migrate(database_url: str | None = None) -> None:
-    """Create the service's tables (event store, vault keys, directory, relay positions)."""
-    from shared.platform.relay import RelayPositions
-
+    """Bring the service's database to this code's schema (`services/enrolment/migrations`),
+    then wrap any personal-data keys an older release kept in clear (a step that needs the
+    keyring, which no revision has)."""
     url = database_url or Settings().database_url_for("enrolment")
-    app = EnrolmentApplication(url, create_table=True)
+    schema.upgrade("enrolment", url)
     db = Database(url)
-    PersonalDataVault(db, load_keyring(Settings())).migrate()
-    ReadLog(db).migrate()
-    Directory(db, app).migrate()
-    RelayPositions(db).migrate()
-    CopyRunner(catalogue(), db).migrate()
-    db.close()
-    app.close()
+    try:
+        PersonalDataVault(db, load_keyring(Settings())).migrate()
+    finally:
+        db.close()

@@ -32,6 +32,7 @@ from services.notification.policies import (
 from services.notification.projections.notices import NoticeProjector
 from services.notification.render import email_of
 from services.notification.summary import gather, render
+from shared.platform import schema
 from shared.platform.consumer import EnvelopeConsumer, ProjectionRunner
 from shared.platform.db import Database
 from shared.platform.settings import Settings
@@ -228,7 +229,9 @@ def bootstrap(
     directory: EnrolmentDirectory | None = None,
 ) -> Notification:
     settings = settings or NotificationSettings()
-    db = Database(database_url or Settings().database_url_for("notification"))
+    url = database_url or Settings().database_url_for("notification")
+    schema.require("notification", url)
+    db = Database(url)
     projector = NoticeProjector(clock, dt.timedelta(seconds=settings.settle_seconds),
                                 dt.timedelta(days=settings.max_age_days))
     return Notification(
@@ -237,7 +240,7 @@ def bootstrap(
 
 
 def migrate(database_url: str | None = None) -> None:
-    db = Database(database_url or Settings().database_url_for("notification"))
-    projector = NoticeProjector(now_utc, dt.timedelta(), dt.timedelta(days=1))
-    ProjectionRunner(projector, db).migrate()
-    db.close()
+    """Bring the process's database to this code's schema
+    (`services/notification/migrations`)."""
+    schema.upgrade("notification",
+                   database_url or Settings().database_url_for("notification"))

@@ -62,12 +62,12 @@ from services.scheduling.projections.registry import PREFIX, registry
 from services.scheduling.projections.schedule import ScheduleView
 from shared.events import models as contract
 from shared.events.models import DayMode, DeliveryRole, Level, TrainerRole
+from shared.platform import schema
 from shared.platform.access import hidden
 from shared.platform.commands import Code, Command, Text, printable
 from shared.platform.copies import CopyRunner, Known, KnownParticipant
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict, NotFound
-from shared.platform.relay import RelayPositions
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, utcnow
 
@@ -740,15 +740,11 @@ class Scheduling:
 
 def bootstrap(database_url: str | None = None) -> Scheduling:
     url = database_url or Settings().database_url_for("scheduling")
+    schema.require("scheduling", url)
     app = SchedulingApplication(url)
     return Scheduling(app=app, view=ScheduleView(app), known=Known(Database(url), PREFIX))
 
 
 def migrate(database_url: str | None = None) -> None:
-    """Create the service's tables (event store, relay positions, the registry copy)."""
-    url = database_url or Settings().database_url_for("scheduling")
-    SchedulingApplication(url, create_table=True).close()
-    db = Database(url)
-    RelayPositions(db).migrate()
-    CopyRunner(registry(), db).migrate()
-    db.close()
+    """Bring the service's database to this code's schema (`services/scheduling/migrations`)."""
+    schema.upgrade("scheduling", database_url or Settings().database_url_for("scheduling"))

@@ -39,19 +39,13 @@ from shared.platform.observability import (
 
 log = logging.getLogger(__name__)
 
-APPLIED_DDL = (
-    "CREATE TABLE IF NOT EXISTS applied_events (consumer TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " envelope TEXT NOT NULL, PRIMARY KEY (consumer, event_id))"
-)
-
-
 class Projector(Protocol):
     """A read model fed by envelopes. `apply` writes through the cursor it is given."""
 
     name: str
     topics: Sequence[str]
-
-    def migrate(self, cur: Cursor) -> None: ...
+    tables: Sequence[str]
+    """The tables it writes (created by its service's migrations), for a rebuild to wipe."""
 
     def reset(self) -> None: ...
 
@@ -66,9 +60,6 @@ class AppliedLog:
     def __init__(self, db: Database, consumer: str) -> None:
         self.db = db
         self.consumer = consumer
-
-    def migrate(self) -> None:
-        self.db.execute(APPLIED_DDL)
 
     def record(self, cur: Cursor, env: Envelope) -> bool:
         """Record the envelope; False when it was applied before."""
@@ -99,11 +90,6 @@ class ProjectionRunner:
         self.projector = projector
         self.db = db
         self.applied = AppliedLog(db, projector.name)
-
-    def migrate(self) -> None:
-        self.applied.migrate()
-        with self.db.transaction() as cur:
-            self.projector.migrate(cur)
 
     def restore(self) -> None:
         """Rebuild the in-memory fold from what this projector applied before."""

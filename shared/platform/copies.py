@@ -8,12 +8,13 @@ as the id of the envelope that caused it (`ProjectionRunner`), so a redelivery c
 Types the copy does not keep are recorded as applied and otherwise skipped; types this code does
 not know at all are skipped by the consumer before they get here.
 
-A copy is a list of `Fact`s: the tables one kind of fact needs and a function per event type
-that writes them (several facts may write from the same event type). Adding a fact (billing's
-closed years, say) is one more `Fact` here and its name in the service's list; nothing else
-changes. Where the contract says the latest `occurred_at` wins (a participant's municipality,
-a course's revision), a row keeps the stamp of the event it came from and an older event never
-overwrites a newer one, whatever order the bus delivers them in.
+A copy is a list of `Fact`s: a function per event type that writes one kind of fact into its
+tables (several facts may write from the same event type). Adding a fact (billing's closed
+years, say) is one more `Fact` here, its name in the service's list, and a revision of the
+service's migrations that creates its tables. Where the contract says the latest
+`occurred_at` wins (a participant's municipality, a course's revision), a row keeps the stamp
+of the event it came from and an older event never overwrites a newer one, whatever order the
+bus delivers them in.
 
 The tables carry the service's prefix (`scheduling_copy_participants`): services may share one
 database. A copy is a cache of the bus, never an authority: an id it does not know (yet) is
@@ -46,11 +47,12 @@ def stamp(env: Envelope) -> str:
 
 @dataclass(frozen=True)
 class Fact:
-    """One kind of fact a copy can keep: its tables (`{p}` is the prefix) and its writers."""
+    """One kind of fact a copy can keep: its writers per event type (`{p}` in their SQL is the
+    copy's table prefix; the tables come from the service's migrations)."""
 
     name: str
     topic: str
-    ddl: tuple[str, ...]
+    tables: tuple[str, ...]
     writers: dict[str, Write] = field(default_factory=dict)
 
 
@@ -66,8 +68,7 @@ def _region(cur: Cursor, p: str, env: Envelope) -> None:
 
 REGIONS = Fact(
     "regions", topic_name("reference"),
-    ("CREATE TABLE IF NOT EXISTS {p}_regions (region_id TEXT PRIMARY KEY, "
-     "name TEXT NOT NULL)",),
+    ("{p}_regions",),
     {"RegionRegistered": _region},
 )
 
@@ -97,10 +98,7 @@ def _municipality(cur: Cursor, p: str, env: Envelope) -> None:
 
 MUNICIPALITIES = Fact(
     "municipalities", topic_name("reference"),
-    ("CREATE TABLE IF NOT EXISTS {p}_municipalities (municipality_id TEXT PRIMARY KEY, "
-     "region_id TEXT NOT NULL)",
-     "CREATE INDEX IF NOT EXISTS {p}_municipalities_region "
-     "ON {p}_municipalities (region_id)"),
+    ("{p}_municipalities",),
     {"MunicipalityJoined": _municipality},
 )
 
@@ -146,11 +144,7 @@ def _participant_erased(cur: Cursor, p: str, env: Envelope) -> None:
 
 PARTICIPANTS = Fact(
     "participants", topic_name("enrolment"),
-    ("CREATE TABLE IF NOT EXISTS {p}_participants (participant_id TEXT PRIMARY KEY, "
-     "municipality_id TEXT, stamp TEXT NOT NULL, registered INTEGER NOT NULL, "
-     "erased INTEGER NOT NULL)",
-     "CREATE INDEX IF NOT EXISTS {p}_participants_municipality "
-     "ON {p}_participants (municipality_id)"),
+    ("{p}_participants",),
     {"ParticipantRegistered": _participant_registered, "ParticipantMoved": _participant_moved,
      "ParticipantErased": _participant_erased},
 )
@@ -165,8 +159,7 @@ def _trainer(cur: Cursor, p: str, env: Envelope) -> None:
 
 TRAINERS = Fact(
     "trainers", topic_name("enrolment"),
-    ("CREATE TABLE IF NOT EXISTS {p}_trainers (trainer_id TEXT PRIMARY KEY, "
-     "municipality_id TEXT NOT NULL)",),
+    ("{p}_trainers",),
     {"TrainerRegistered": _trainer},
 )
 
@@ -191,8 +184,7 @@ def _level_changed(cur: Cursor, p: str, env: Envelope) -> None:
 
 LEVELS = Fact(
     "levels", topic_name("enrolment"),
-    ("CREATE TABLE IF NOT EXISTS {p}_levels (participant_id TEXT PRIMARY KEY, journey TEXT, "
-     "level TEXT NOT NULL, stamp TEXT NOT NULL)",),
+    ("{p}_levels",),
     {"ParticipantRegistered": _level_registered, "ParticipantLevelChanged": _level_changed},
 )
 """Each participant's journey and current level (the latest `occurred_at` wins), beside
@@ -227,13 +219,7 @@ def _revoked(cur: Cursor, p: str, env: Envelope) -> None:
 
 COMPLETIONS = Fact(
     "completions", topic_name("certification"),
-    ("CREATE TABLE IF NOT EXISTS {p}_completions (participant_id TEXT NOT NULL, "
-     "course_id TEXT NOT NULL, occasion_id TEXT NOT NULL, "
-     "PRIMARY KEY (participant_id, course_id, occasion_id))",
-     "CREATE TABLE IF NOT EXISTS {p}_certificates (certificate_id TEXT PRIMARY KEY, "
-     "participant_id TEXT, course_id TEXT, occasion_id TEXT, revoked INTEGER NOT NULL)",
-     "CREATE INDEX IF NOT EXISTS {p}_certificates_completion "
-     "ON {p}_certificates (participant_id, course_id, occasion_id)"),
+    ("{p}_completions", "{p}_certificates"),
     {"CourseCompleted": _completed, "CertificateIssued": _issued,
      "CertificateRevoked": _revoked},
 )
@@ -257,8 +243,7 @@ def _course(cur: Cursor, p: str, env: Envelope) -> None:
 
 COURSES = Fact(
     "courses", topic_name("reference"),
-    ("CREATE TABLE IF NOT EXISTS {p}_courses (course_id TEXT PRIMARY KEY, body TEXT NOT NULL, "
-     "stamp TEXT NOT NULL)",),
+    ("{p}_courses",),
     {"CoursePublished": _course},
 )
 
@@ -321,15 +306,12 @@ class Copy:
         self.prefix = prefix
         self.facts = tuple(facts)
         self.topics: Sequence[str] = tuple(sorted({f.topic for f in self.facts}))
+        self.tables: Sequence[str] = tuple(
+            t.format(p=prefix) for f in self.facts for t in f.tables)
         self._writers: dict[str, list[Write]] = {}
         for fact in self.facts:
             for event_type, write in fact.writers.items():
                 self._writers.setdefault(event_type, []).append(write)
-
-    def migrate(self, cur: Cursor) -> None:
-        for fact in self.facts:
-            for ddl in fact.ddl:
-                cur.execute(ddl.format(p=self.prefix))
 
     def reset(self) -> None:
         """Nothing in memory: the tables are the state."""
@@ -352,10 +334,7 @@ class Alongside:
         self.copy = copy
         self.name = main.name
         self.topics: Sequence[str] = tuple(sorted({*main.topics, *copy.topics}))
-
-    def migrate(self, cur: Cursor) -> None:
-        self.main.migrate(cur)
-        self.copy.migrate(cur)
+        self.tables: Sequence[str] = (*main.tables, *copy.tables)
 
     def reset(self) -> None:
         self.main.reset()

@@ -33,18 +33,12 @@ class FoldProjector:
         self.name = name
         self.topics = topics
         self.table = f"view_{name}"
+        self.tables: Sequence[str] = (self.table,)
         self._make_fold = make_fold
         self._touched = touched
         self._row = row
         self._scope = scope
         self.fold = make_fold()
-
-    def migrate(self, cur: Cursor) -> None:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.table} "
-            "(key TEXT PRIMARY KEY, scope TEXT, body TEXT NOT NULL)"
-        )
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_scope ON {self.table} (scope)")
 
     def reset(self) -> None:
         self.fold = self._make_fold()

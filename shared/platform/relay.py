@@ -50,20 +50,11 @@ from shared.platform.store import (
 
 log = logging.getLogger(__name__)
 
-POSITIONS_DDL = (
-    "CREATE TABLE IF NOT EXISTS relay_positions "
-    "(relay TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-)
-
-
 class RelayPositions:
     """Where each relay has got to, in the service's own database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def migrate(self) -> None:
-        self.db.execute(POSITIONS_DDL)
 
     def get(self, relay: str) -> int:
         rows = self.db.execute("SELECT position FROM relay_positions WHERE relay = %s", (relay,))

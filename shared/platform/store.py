@@ -30,7 +30,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic, resolve_topic, retry
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import EventData
@@ -197,19 +197,14 @@ class PostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         if datastore.originator_id_type != "uuid":
             raise ValueError("the hash chain reads originator ids as UUIDs")
-        names = {
-            "schema": Identifier(datastore.schema),
-            "table": Identifier(self.events_table_name),
-            "event": Identifier(self.stored_event_type_name),
-            "channel": Identifier(self.channel_name),
-            "lock_timeout": datastore.lock_timeout,
-            # One function each per events table: several services may share a database.
-            "function": Identifier(f"yr_insert_{self.events_table_name}"[:63]),
-            "link": Identifier(f"yr_chain_{self.events_table_name}"[:63]),
-            "genesis": SQL("decode(repeat('00', 32), 'hex')"),
-        }
+        names = _chain_names(datastore.schema, self.events_table_name,
+                             self.stored_event_type_name, self.channel_name,
+                             datastore.lock_timeout)
+        # Services' stores are created by their migrations (`shared.platform.schema`); this
+        # serves stores made with `create_table=True` (tests' own applications).
         self.sql_create_statements.extend(
-            SQL(statement).format(**names) for statement in _CHAIN_DDL)
+            chain_ddl(datastore.schema, self.events_table_name, self.stored_event_type_name,
+                      self.channel_name, datastore.lock_timeout))
         self._invoke = SQL("SELECT n AS notification_id FROM {schema}.{function}((%s)) AS n"
                            ).format(**names)
         self._select_chain = SQL(
@@ -256,6 +251,28 @@ class PostgresRecorder(PostgresApplicationRecorder):
         if row is None or row["chain_seq"] is None or row["chain_hash"] is None:
             return None
         return Head(row["notification_id"], row["chain_seq"], bytes(row["chain_hash"]))
+
+
+def _chain_names(schema: str, table: str, event_type: str, channel: str,
+                 lock_timeout: int) -> dict[str, Any]:
+    return {
+        "schema": Identifier(schema),
+        "table": Identifier(table),
+        "event": Identifier(event_type),
+        "channel": Identifier(channel),
+        "lock_timeout": lock_timeout,
+        # One function each per events table: several services may share a database.
+        "function": Identifier(f"yr_insert_{table}"[:63]),
+        "link": Identifier(f"yr_chain_{table}"[:63]),
+        "genesis": SQL("decode(repeat('00', 32), 'hex')"),
+    }
+
+
+def chain_ddl(schema: str, table: str, event_type: str, channel: str,
+              lock_timeout: int) -> list[Composed]:
+    """The hash chain's functions and columns for one PostgreSQL events table (below)."""
+    names = _chain_names(schema, table, event_type, channel, lock_timeout)
+    return [SQL(statement).format(**names) for statement in _CHAIN_DDL]
 
 
 _CHAIN_DDL = (
@@ -334,25 +351,9 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
             "ORDER BY rowid DESC LIMIT 1")
 
     def _create_table(self, c: Any) -> None:
-        """Create the table, and chain a store that predates the chain, in one transaction
-        (see `PostgresRecorder`: a store with the columns is never re-chained)."""
+        """Create the table, and chain a store that predates the chain, in one transaction."""
         super()._create_table(c)
-        table = self.events_table_name
-        c.execute(self._take_write_lock)
-        c.execute(f"PRAGMA table_info({table})")
-        if any(row[1] == "chain_hash" for row in c.fetchall()):
-            return
-        c.execute(f"ALTER TABLE {table} ADD COLUMN chain_seq INTEGER")
-        c.execute(f"ALTER TABLE {table} ADD COLUMN chain_hash BLOB")
-        c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
-                  "ORDER BY rowid")
-        seq, prev, updates = 0, GENESIS, []
-        for rowid, originator_id, version, topic, state in c.fetchall():
-            seq += 1
-            prev = link(prev, seq, _uuid(originator_id), version, topic, state)
-            updates.append((seq, prev, rowid))
-        c.executemany(f"UPDATE {table} SET chain_seq = ?, chain_hash = ? WHERE rowid = ?",
-                      updates)
+        chain_sqlite_store(c, self.events_table_name)
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
@@ -386,6 +387,27 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
         if row is None or row[1] is None or row[2] is None:
             return None
         return Head(row[0], row[1], bytes(row[2]))
+
+
+def chain_sqlite_store(c: Any, table: str) -> None:
+    """Chain a SQLite store that predates the chain, in the caller's transaction, after
+    taking the database's write lock (see `PostgresRecorder`: a store that has the columns is
+    never re-chained)."""
+    c.execute(f"UPDATE {table} SET topic = topic WHERE 0")
+    c.execute(f"PRAGMA table_info({table})")
+    if any(row[1] == "chain_hash" for row in c.fetchall()):
+        return
+    c.execute(f"ALTER TABLE {table} ADD COLUMN chain_seq INTEGER")
+    c.execute(f"ALTER TABLE {table} ADD COLUMN chain_hash BLOB")
+    c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+              "ORDER BY rowid")
+    seq, prev, updates = 0, GENESIS, []
+    for rowid, originator_id, version, topic, state in c.fetchall():
+        seq += 1
+        prev = link(prev, seq, _uuid(originator_id), version, topic, state)
+        updates.append((seq, prev, rowid))
+    c.executemany(f"UPDATE {table} SET chain_seq = ?, chain_hash = ? WHERE rowid = ?",
+                  updates)
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:

@@ -33,10 +33,8 @@ class CertificationProjector:
     def __init__(self) -> None:
         self.name = "certification"
         self.topics: Sequence[str] = TOPICS
+        self.tables: Sequence[str] = ("certificates", "cert_views")
         self.facts = CertificationFacts()
-
-    def migrate(self, cur: Cursor) -> None:
-        views.migrate(cur)
 
     def reset(self) -> None:
         self.facts = CertificationFacts()

@@ -26,10 +26,6 @@ from shared.platform.db import Database
 from shared.platform.keyring import Keyring, current_keyring
 from shared.platform.store import Statement
 
-KEYS_DDL = (
-    "CREATE TABLE IF NOT EXISTS personal_data_keys (owner_id TEXT PRIMARY KEY, "
-    "kek_id TEXT NOT NULL, wrapped_key TEXT NOT NULL)"
-)
 CLEAR_KEYS_TABLE = "personal_keys"  # before envelope encryption: data keys in clear
 BATCH = 500
 
@@ -46,7 +42,8 @@ class PersonalDataVault:
         return ring if isinstance(ring, Keyring) else ring()
 
     def migrate(self) -> None:
-        self.db.execute(KEYS_DDL)
+        """The data step of `yrkesresan migrate` after the schema's revisions (it needs the
+        keyring, which no revision has)."""
         self._wrap_clear_keys()
 
     def new_key(self, owner_id: str) -> tuple[bytes, Statement]:

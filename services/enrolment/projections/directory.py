@@ -27,25 +27,6 @@ from shared.platform.store import PydanticMapper, ServiceApplication
 NAME = "enrolment-directory"
 PAGE = 2000
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS enrolment_positions "
-    "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS enrolment_regions (region_id TEXT PRIMARY KEY, name TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS enrolment_municipalities (municipality_id TEXT PRIMARY KEY, "
-    "name TEXT NOT NULL, region_id TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS enrolment_participants (participant_id TEXT PRIMARY KEY, "
-    "municipality_id TEXT NOT NULL, journey TEXT NOT NULL, role TEXT NOT NULL, "
-    "level TEXT NOT NULL, years_in_profession DOUBLE PRECISION NOT NULL, "
-    "registered_at TEXT NOT NULL, erased INTEGER NOT NULL DEFAULT 0)",
-    "CREATE INDEX IF NOT EXISTS enrolment_participants_municipality "
-    "ON enrolment_participants (municipality_id, participant_id)",
-    "CREATE TABLE IF NOT EXISTS enrolment_claims (claim_id TEXT PRIMARY KEY, participant_id TEXT)",
-    "CREATE TABLE IF NOT EXISTS enrolment_trainers (trainer_id TEXT PRIMARY KEY, "
-    "municipality_id TEXT NOT NULL, registered_at TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS enrolment_trainers_municipality "
-    "ON enrolment_trainers (municipality_id, trainer_id)",
-)
-
 _UPSERT_REGION = (
     "INSERT INTO enrolment_regions (region_id, name) VALUES (%s, %s) "
     "ON CONFLICT (region_id) DO UPDATE SET name = excluded.name"
@@ -129,13 +110,6 @@ class Directory:
         self.app = app
         assert isinstance(app.mapper, PydanticMapper)
         self.mapper = app.mapper
-
-    def migrate(self) -> None:
-        with self.db.transaction() as cur:
-            for ddl in DDL:
-                cur.execute(ddl)
-            cur.execute("INSERT INTO enrolment_positions (name, position) VALUES (%s, 0) "
-                        "ON CONFLICT (name) DO NOTHING", (NAME,))
 
     # -- following the log ------------------------------------------------------------------
 

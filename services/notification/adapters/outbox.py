@@ -20,17 +20,6 @@ from services.notification.messages import Holding
 from services.notification.policies import Notice
 from shared.platform.db import Cursor, Database
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS notices (key TEXT PRIMARY KEY, kind TEXT NOT NULL,"
-    " notice TEXT NOT NULL, status TEXT NOT NULL, not_before DOUBLE PRECISION NOT NULL,"
-    " attempts INTEGER NOT NULL DEFAULT 0, outcome TEXT, updated_at DOUBLE PRECISION)",
-    "CREATE INDEX IF NOT EXISTS notices_due ON notices (status, not_before)",
-    "CREATE TABLE IF NOT EXISTS calendars (occasion_id TEXT NOT NULL,"
-    " participant_id TEXT NOT NULL, sequence INTEGER NOT NULL, days TEXT NOT NULL,"
-    " cancelled INTEGER NOT NULL, PRIMARY KEY (occasion_id, participant_id))",
-    "CREATE TABLE IF NOT EXISTS summary_recipients (municipality_id TEXT PRIMARY KEY,"
-    " email TEXT NOT NULL)",
-)
 PENDING, SENT, SKIPPED, FAILED = "pending", "sent", "skipped", "failed"
 MAX_ATTEMPTS = 12
 
@@ -44,11 +33,6 @@ class Due:
 class Outbox:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    @staticmethod
-    def migrate(cur: Cursor) -> None:
-        for statement in DDL:
-            cur.execute(statement)
 
     @staticmethod
     def add(cur: Cursor, notices: Iterable[Notice], not_before: dt.datetime) -> int:

@@ -24,6 +24,7 @@ TOPICS = tuple(topic_name(s) for s in ("reference", "enrolment", "scheduling", "
 class NoticeProjector:
     name = "notification"
     topics: Sequence[str] = TOPICS
+    tables: Sequence[str] = ("notices", "calendars")
 
     def __init__(self, clock: Callable[[], dt.datetime], settle: dt.timedelta,
                  max_age: dt.timedelta) -> None:
@@ -34,9 +35,6 @@ class NoticeProjector:
         """How long a notice waits before it is sent, so that the events that travel with
         the one that made it due (in other partitions) have arrived when it is written."""
         self.max_age = max_age
-
-    def migrate(self, cur: Cursor) -> None:
-        Outbox.migrate(cur)
 
     def reset(self) -> None:
         with self.lock:
