@@ -32,11 +32,11 @@ from services.billing.projections.facts import (
     billing_runner,
 )
 from shared.events import models as contract
+from shared.platform import schema
 from shared.platform.commands import Command
 from shared.platform.copies import Known
 from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict
-from shared.platform import schema
 from shared.platform.settings import Settings
 from shared.platform.store import ServiceApplication, utcnow
 from shared.projections import Invoices

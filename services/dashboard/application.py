@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from services.dashboard import store
 from services.dashboard.store import FiguresStore
 from services.dashboard.stream import Worker
+from shared.platform import schema
 from shared.platform.db import Database
 from shared.platform.observability import configure_logging, serve_ops
 from shared.platform.production import refuse_unsafe_start
@@ -20,15 +20,14 @@ WEB_PORT = 8010
 
 
 def database(settings: Settings | None = None) -> Database:
-    return Database((settings or Settings()).database_url_for(NAME))
+    url = (settings or Settings()).database_url_for(NAME)
+    schema.require(NAME, url)
+    return Database(url)
 
 
 def migrate(url: str | None = None) -> None:
-    db = Database(url) if url else database()
-    try:
-        store.migrate(db)
-    finally:
-        db.close()
+    """Bring the dashboard's database to this code's schema (`services/dashboard/migrations`)."""
+    schema.upgrade(NAME, url or Settings().database_url_for(NAME))
 
 
 def run_worker(ops_port: int | None = None, group_id: str | None = None) -> None:

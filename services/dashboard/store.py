@@ -24,22 +24,6 @@ from shared.platform.db import Cursor, Database
 log = logging.getLogger(__name__)
 
 CONSUMER = "dashboard"
-CELLS_DDL = (
-    "CREATE TABLE IF NOT EXISTS dashboard_cells (key TEXT PRIMARY KEY, dimension TEXT NOT NULL,"
-    " parent TEXT, body TEXT NOT NULL)"
-)
-STATE_DDL = (
-    "CREATE TABLE IF NOT EXISTS dashboard_state (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"
-)
-
-
-def migrate(db: Database) -> None:
-    AppliedLog(db, CONSUMER).migrate()
-    db.execute(CELLS_DDL)
-    db.execute("CREATE INDEX IF NOT EXISTS dashboard_cells_dim ON dashboard_cells (dimension)")
-    db.execute(STATE_DDL)
-    db.execute("INSERT INTO dashboard_state (name, value) VALUES ('version', 0) "
-               "ON CONFLICT (name) DO NOTHING")
 
 
 class FiguresStore:

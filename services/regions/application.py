@@ -18,26 +18,13 @@ from dataclasses import dataclass
 
 from services.regions.domain import EnrolmentReady, RegionRouter, Routed, Unresolved, always
 from shared.events import ALL_TOPICS, REGION_TOPIC, Envelope, parse_envelope
+from shared.platform import schema
 from shared.platform.consumer import AppliedLog, ProjectionRunner
 from shared.platform.db import Cursor, Database
 from shared.platform.settings import Settings
 
 NAME = "regions"
 GROUP_ID = "yrkesresan.regions"
-
-DDL = (
-    "CREATE TABLE IF NOT EXISTS region_events (region_id TEXT NOT NULL, position BIGINT NOT NULL,"
-    " event_id TEXT NOT NULL, event_key TEXT NOT NULL, envelope TEXT NOT NULL,"
-    " PRIMARY KEY (region_id, position), UNIQUE (region_id, event_id))",
-    "CREATE TABLE IF NOT EXISTS region_held (event_id TEXT PRIMARY KEY, envelope TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS region_published (region_id TEXT PRIMARY KEY,"
-    " position BIGINT NOT NULL)",
-    # What was routed about each participant, and when it happened: a move that arrives late
-    # (backdated) sends what happened after it to the region joined too.
-    "CREATE TABLE IF NOT EXISTS region_participant_events (participant_id TEXT NOT NULL,"
-    " event_id TEXT NOT NULL, occurred_at TEXT NOT NULL, PRIMARY KEY (participant_id, event_id))",
-    "CREATE INDEX IF NOT EXISTS region_events_by_id ON region_events (event_id)",
-)
 
 # Kafka topic names allow these characters; a region id outside them gets no topic (its feed
 # still works), and the publisher says so.
@@ -54,16 +41,14 @@ class RegionLog:
 
     name = NAME
     topics: Sequence[str] = ALL_TOPICS
+    tables: Sequence[str] = ("region_events", "region_held", "region_published",
+                             "region_participant_events")
 
     def __init__(self, db: Database, enrolment_ready: EnrolmentReady = always) -> None:
         self.db = db
         self.enrolment_ready = enrolment_ready
         self.router = RegionRouter(enrolment_ready)
         self.next_position: dict[str, int] = {}
-
-    def migrate(self, cur: Cursor) -> None:
-        for ddl in DDL:
-            cur.execute(ddl)
 
     def reset(self) -> None:
         self.router = RegionRouter(self.enrolment_ready)
@@ -188,13 +173,11 @@ def database_url(url: str | None = None) -> str:
 
 
 def bootstrap(url: str | None = None) -> Regions:
+    schema.require(NAME, database_url(url))
     db = Database(database_url(url))
     return Regions(db, RegionLog(db))
 
 
 def migrate(url: str | None = None) -> None:
-    regions = bootstrap(url)
-    try:
-        regions.runner().migrate()
-    finally:
-        regions.close()
+    """Bring the process's database to this code's schema (`services/regions/migrations`)."""
+    schema.upgrade(NAME, database_url(url))

@@ -82,8 +82,7 @@ def _municipality_name(cur: Cursor, p: str, env: Envelope) -> None:
 
 MUNICIPALITY_NAMES = Fact(
     "municipality_names", topic_name("reference"),
-    ("CREATE TABLE IF NOT EXISTS {p}_municipality_names (municipality_id TEXT PRIMARY KEY, "
-     "name TEXT NOT NULL)",),
+    ("{p}_municipality_names",),
     {"MunicipalityJoined": _municipality_name},
 )
 """A municipality's name, for documents people file (billing's invoice basis)."""
@@ -258,8 +257,7 @@ def _year_closed(cur: Cursor, p: str, env: Envelope) -> None:
 
 CLOSED_YEARS = Fact(
     "closed_years", topic_name("billing"),
-    ("CREATE TABLE IF NOT EXISTS {p}_closed_years (region_id TEXT NOT NULL, "
-     "year INTEGER NOT NULL, PRIMARY KEY (region_id, year))",),
+    ("{p}_closed_years",),
     {"YearClosed": _year_closed},
 )
 """The years a region has closed (`YearClosed`, billing's): attendance for them is late."""
@@ -285,10 +283,7 @@ def _unassigned(cur: Cursor, p: str, env: Envelope) -> None:
 
 ASSIGNMENTS = Fact(
     "assignments", topic_name("scheduling"),
-    ("CREATE TABLE IF NOT EXISTS {p}_assignments (occasion_id TEXT NOT NULL, "
-     "trainer_id TEXT NOT NULL, role TEXT, stamp TEXT NOT NULL, "
-     "PRIMARY KEY (occasion_id, trainer_id))",
-     "CREATE INDEX IF NOT EXISTS {p}_assignments_trainer ON {p}_assignments (trainer_id)"),
+    ("{p}_assignments",),
     {"TrainerAssigned": _assigned, "TrainerUnassigned": _unassigned},
 )
 """Who is on which occasion's team, in which role (`TrainerAssigned`; the latest `occurred_at`

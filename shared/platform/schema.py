@@ -15,6 +15,7 @@ with one line that names `yrkesresan migrate` (`SchemaNotReady`).
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,8 @@ import psycopg
 
 from shared.platform.settings import sqlite_path
 
-SERVICES = ("enrolment", "scheduling", "certification", "billing", "notification")
+SERVICES = ("enrolment", "scheduling", "certification", "billing", "notification", "dashboard",
+            "regions")
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 
 
@@ -53,6 +55,7 @@ def head(service: str) -> str:
     """The revision this code expects a service's database to be at."""
     from alembic.script import ScriptDirectory
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugins announce themselves
     heads = ScriptDirectory.from_config(_config(service)).get_heads()
     if len(heads) != 1:
         raise RuntimeError(f"{service}: expected one migration head, found {heads}")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from services.dashboard import store
+from services.dashboard import application as dashboard
 from services.dashboard.adapters import signin
 from services.dashboard.adapters.signin import SignInSettings
 from services.dashboard.adapters.web import create_web
@@ -29,8 +29,9 @@ DEV = SignInSettings(dev=True, issuer="", client_id="", client_secret="")
 
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FiguresReader]:
-    db = Database(f"sqlite:///{tmp_path_factory.mktemp('dash') / 'dashboard.sqlite'}")
-    store.migrate(db)
+    url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'dashboard.sqlite'}"
+    dashboard.migrate(url)
+    db = Database(url)
     figures = FiguresStore(db)
     figures.restore()
     figures.apply_batch(list(demo_envelopes(60, seed=2)))

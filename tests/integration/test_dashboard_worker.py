@@ -16,7 +16,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from services.dashboard import store
+from services.dashboard import application as dashboard
 from services.dashboard.store import FiguresReader
 from shared.events import Envelope
 from shared.platform.broker import LocalBroker, free_port
@@ -53,8 +53,8 @@ def _applied(db: Database) -> int:
 def test_worker_killed_mid_stream_ends_with_the_replays_figures(
     database_url: str, broker: LocalBroker, tmp_path: Path
 ) -> None:
+    dashboard.migrate(database_url)
     db = Database(database_url)
-    store.migrate(db)
     envs = list(demo_envelopes(120, seed=7))
     log = tmp_path / "events.jsonl"
     log.write_bytes(b"".join(env.to_json() + b"\n" for env in envs))

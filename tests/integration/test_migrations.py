@@ -22,7 +22,8 @@ from tests.integration.test_audit_chain import Note, Noted
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("enrolment", "scheduling", "certification", "billing", "notification")
+SERVICES = ("enrolment", "scheduling", "certification", "billing", "notification", "dashboard",
+            "regions")
 
 
 @pytest.fixture

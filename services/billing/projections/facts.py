@@ -56,13 +56,9 @@ class FactsLog:
     def __init__(self, sqlite: bool) -> None:
         self.name = NAME
         self.topics: Sequence[str] = TOPICS
+        self.tables: Sequence[str] = ("billing_facts",)
         self.types = frozenset(fold().appliers)
         self._sqlite = sqlite
-
-    def migrate(self, cur: Cursor) -> None:
-        key = "INTEGER PRIMARY KEY" if self._sqlite else "BIGSERIAL PRIMARY KEY"
-        cur.execute(f"CREATE TABLE IF NOT EXISTS billing_facts (seq {key}, "
-                    "envelope TEXT NOT NULL)")
 
     def reset(self) -> None:
         """Nothing in memory: the table is the state."""

@@ -9,6 +9,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 from shared.platform.schema import create_event_store

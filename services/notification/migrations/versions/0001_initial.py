@@ -8,6 +8,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0001"

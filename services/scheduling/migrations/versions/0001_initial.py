@@ -8,6 +8,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 from shared.platform.schema import create_event_store
@@ -44,6 +45,8 @@ STATEMENTS = (
     "participant_id TEXT, course_id TEXT, occasion_id TEXT, revoked INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS scheduling_copy_certificates_completion ON "
     "scheduling_copy_certificates (participant_id, course_id, occasion_id)",
+    "CREATE TABLE IF NOT EXISTS scheduling_copy_closed_years (region_id TEXT NOT NULL, year "
+    "INTEGER NOT NULL, PRIMARY KEY (region_id, year))",
 )
 
 
