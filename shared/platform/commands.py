@@ -11,7 +11,8 @@ UTF-8), no integer beyond what SQLite and PostgreSQL take.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -48,3 +49,11 @@ class Command(BaseModel):
     """An imperative request; a command that does not validate records nothing."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+T = TypeVar("T")
+
+
+def page(rows: Sequence[T], limit: int, offset: int) -> list[T]:
+    """One page of a list in its own order: every list an API answers is bounded by `Limit`."""
+    return list(rows[offset:offset + limit])

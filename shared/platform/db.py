@@ -71,7 +71,9 @@ class Database:
             if self._pool is None:
                 self._pool = ConnectionPool(
                     _libpq_url(self.url), min_size=1, max_size=pool_size(),
-                    kwargs={"autocommit": True}, name="yrkesresan-db", open=True)
+                    kwargs={"autocommit": True}, name="yrkesresan-db", open=True,
+                    # A connection the server dropped (a restart) is replaced at checkout.
+                    check=ConnectionPool.check_connection)
             return self._pool
 
     @contextmanager

@@ -114,7 +114,11 @@ class Directory:
     # -- following the log ------------------------------------------------------------------
 
     def catch_up(self) -> int:
-        """Apply what the store recorded since the last call; return how many stored events."""
+        """Apply what the store recorded since the last call; return how many stored events.
+        A reader that finds the directory up to date takes no lock: only one that finds it
+        behind locks the position row, so that two never apply the same stretch of the log."""
+        if not self._behind():
+            return 0
         done = 0
         while True:
             with self.db.transaction() as cur:
@@ -130,6 +134,12 @@ class Directory:
                 cur.execute("UPDATE enrolment_positions SET position = %s WHERE name = %s",
                             (notes[-1].id, NAME))
             done += len(notes)
+
+    def _behind(self) -> bool:
+        rows = self.db.execute("SELECT position FROM enrolment_positions WHERE name = %s",
+                               (NAME,))
+        last = self.app.recorder.max_notification_id() or 0
+        return not rows or int(rows[0][0]) < last
 
     def _apply(self, cur: Cursor, notes: Sequence[Notification]) -> None:
         per_table: dict[str, list[Statement]] = {}

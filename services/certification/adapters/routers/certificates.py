@@ -11,7 +11,7 @@ from services.certification import views
 from services.certification.adapters import access, pdf
 from services.certification.adapters.routers.context import Context
 from shared.platform.auth import CurrentPrincipal
-from shared.platform.commands import Code
+from shared.platform.commands import Code, Limit, Offset, page
 
 
 def _public(ctx: Context, certificate: dict[str, Any]) -> dict[str, Any]:
@@ -25,12 +25,13 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(tags=["intyg"])
 
     @api.get("/participants/{participant_id}/certificates")
-    def list_certificates(participant_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
+    def list_certificates(participant_id: Code, who: CurrentPrincipal, limit: Limit = 1000,
+                          offset: Offset = 0) -> dict[str, Any]:
         check = access.read_participant(who, participant_id, ctx.cert.places)
         check(ctx.municipality_of(participant_id))
         rows = views.certificates_of(ctx.cert.db, participant_id)
         return {"participant_id": participant_id,
-                "certificates": [_public(ctx, r) for r in rows]}
+                "certificates": [_public(ctx, r) for r in page(rows, limit, offset)]}
 
     @api.get("/certificates/{certificate_id}")
     def get_certificate(certificate_id: Code, who: CurrentPrincipal) -> dict[str, Any]:

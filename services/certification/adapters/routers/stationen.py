@@ -21,7 +21,7 @@ from services.certification.adapters import access
 from services.certification.adapters.routers.context import Context
 from services.certification.adapters.routers.routes import with_certificates
 from shared.platform.auth import CurrentPrincipal
-from shared.platform.commands import Code
+from shared.platform.commands import Code, Limit, Offset, page
 
 LEVELS = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
 
@@ -77,10 +77,13 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(prefix="/stationen/{municipality_id}", tags=["Stationen"])
 
     @api.get("/staff")
-    def staff_list(municipality_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
+    def staff_list(municipality_id: Code, who: CurrentPrincipal, limit: Limit = 1000,
+                   offset: Offset = 0) -> dict[str, Any]:
+        """A page of the staff (`limit`, `offset`); the summary counts all of them."""
         access.administers(who, municipality_id)
         rows = staff(ctx, municipality_id)
-        return {"municipality_id": municipality_id, "staff": rows, "summary": {
+        return {"municipality_id": municipality_id, "staff": page(rows, limit, offset),
+                "summary": {
             "staff": len(rows),
             "booked": sum(1 for r in rows if r["booked"]),
             "lacking_preparations": sum(1 for r in rows if r["lacking_preparations"]),
@@ -99,21 +102,23 @@ def router(ctx: Context) -> APIRouter:
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @api.get("/level-ups")
-    def level_ups(municipality_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
+    def level_ups(municipality_id: Code, who: CurrentPrincipal, limit: Limit = 1000,
+                  offset: Offset = 0) -> dict[str, Any]:
         """Staff whose years in the profession have reached a higher level than recorded:
         level them up in enrolment (`POST /participants/{id}/level-up`)."""
         access.administers(who, municipality_id)
         due = [{"participant_id": r["participant_id"], "name": r["name"], "level": r["level"],
                 "level_up_due": r["level_up_due"]}
                for r in staff(ctx, municipality_id) if r["level_up_due"]]
-        return {"municipality_id": municipality_id, "level_ups_due": due}
+        return {"municipality_id": municipality_id, "level_ups_due": page(due, limit, offset)}
 
     @api.get("/manager-courses")
-    def manager_courses(municipality_id: Code, who: CurrentPrincipal) -> dict[str, Any]:
+    def manager_courses(municipality_id: Code, who: CurrentPrincipal, limit: Limit = 1000,
+                        offset: Offset = 0) -> dict[str, Any]:
         """The courses of the supervisors' and managers' own level (Arbetsledare och chef),
         as published."""
         access.administers(who, municipality_id)
         courses = [c for c in views.views(ctx.cert.db, "course") if c.get("level") == "chef"]
-        return {"level": "chef", "courses": courses}
+        return {"level": "chef", "courses": page(courses, limit, offset)}
 
     return api

@@ -11,7 +11,7 @@ from services.enrolment.adapters.routes import CsvFile, Service, actor
 from services.enrolment.application import JoinMunicipality, RegisterRegion
 from services.enrolment.csv_import import import_municipalities, import_regions
 from shared.platform.auth import CurrentPrincipal
-from shared.platform.commands import Code
+from shared.platform.commands import Code, Limit, Offset, page
 
 router = APIRouter(tags=["referensdata"])
 
@@ -33,8 +33,9 @@ def import_region_file(file: CsvFile, enrolment: Service,
 
 
 @router.get("/regions")
-def list_regions(enrolment: Service, who: CurrentPrincipal) -> dict[str, Any]:
-    return {"regions": enrolment.regions()}
+def list_regions(enrolment: Service, who: CurrentPrincipal, limit: Limit = 1000,
+                 offset: Offset = 0) -> dict[str, Any]:
+    return {"regions": page(enrolment.regions(), limit, offset)}
 
 
 @router.post("/municipalities", status_code=status.HTTP_201_CREATED)
@@ -57,12 +58,14 @@ def import_municipality_file(file: CsvFile, enrolment: Service,
 
 @router.get("/municipalities")
 def list_municipalities(enrolment: Service, who: CurrentPrincipal,
-                        region_id: Code | None = None) -> dict[str, Any]:
-    return {"municipalities": enrolment.municipalities(region_id)}
+                        region_id: Code | None = None, limit: Limit = 1000,
+                        offset: Offset = 0) -> dict[str, Any]:
+    return {"municipalities": page(enrolment.municipalities(region_id), limit, offset)}
 
 
 @router.get("/courses")
-def list_courses(enrolment: Service, who: CurrentPrincipal) -> dict[str, Any]:
+def list_courses(enrolment: Service, who: CurrentPrincipal, limit: Limit = 1000,
+                 offset: Offset = 0) -> dict[str, Any]:
     """The published courses as enrolment knows them from the bus (`CoursePublished`), with
     the preparations and deepening tasks participants mark."""
-    return {"courses": enrolment.courses()}
+    return {"courses": page(enrolment.courses(), limit, offset)}

@@ -10,7 +10,7 @@ from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
 from services.scheduling.application import BookParticipant
 from shared.platform.auth import CurrentPrincipal
-from shared.platform.commands import Code
+from shared.platform.commands import Code, Limit, Offset, page
 from shared.platform.http import CREATED
 
 router = APIRouter(tags=["bokningar"])
@@ -40,8 +40,8 @@ def cancel(occasion_id: Code, participant_id: Code, scheduling: Service,
 
 
 @router.get("/participants/{participant_id}/bookings")
-def bookings_of(participant_id: Code, scheduling: Service,
-                who: CurrentPrincipal) -> list[dict[str, Any]]:
+def bookings_of(participant_id: Code, scheduling: Service, who: CurrentPrincipal,
+                limit: Limit = 1000, offset: Offset = 0) -> list[dict[str, Any]]:
     check = access.bookings_of(who, participant_id)
     check(scheduling.known.participant(participant_id))
-    return scheduling.bookings_of(participant_id)
+    return page(scheduling.bookings_of(participant_id), limit, offset)

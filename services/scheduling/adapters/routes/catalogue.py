@@ -10,7 +10,7 @@ from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
 from services.scheduling.application import PublishCourse
 from shared.platform.auth import CurrentPrincipal
-from shared.platform.commands import Code
+from shared.platform.commands import Code, Limit, Offset, page
 from shared.platform.errors import NotFound
 from shared.platform.http import CREATED
 
@@ -36,8 +36,9 @@ def publish_course(cmd: PublishCourse, scheduling: Service, who: CurrentPrincipa
 
 
 @router.get("/courses")
-def list_courses(scheduling: Service, who: CurrentPrincipal) -> list[dict[str, Any]]:
-    return scheduling.courses()
+def list_courses(scheduling: Service, who: CurrentPrincipal, limit: Limit = 1000,
+                 offset: Offset = 0) -> list[dict[str, Any]]:
+    return page(scheduling.courses(), limit, offset)
 
 
 @router.get("/courses/{course_id}")

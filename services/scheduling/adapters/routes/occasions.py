@@ -11,7 +11,7 @@ from services.scheduling.adapters.routes import Service
 from services.scheduling.application import CancelOccasion, PlanOccasion
 from services.scheduling.domain import Occasion
 from shared.platform.auth import CurrentPrincipal
-from shared.platform.commands import Code
+from shared.platform.commands import Code, Limit, Offset, page
 from shared.platform.http import CREATED
 
 router = APIRouter(tags=["kurstillfällen"])
@@ -77,9 +77,12 @@ def cancel_occasion(occasion_id: Code, cmd: CancelOccasion, scheduling: Service,
 
 @router.get("/occasions")
 def list_occasions(scheduling: Service, who: CurrentPrincipal, region_id: Code | None = None,
-                   course_id: Code | None = None) -> list[dict[str, Any]]:
-    """Every occasion's public part; a trainer sees only the occasions they are on."""
-    return scheduling.occasions(region_id, course_id, trainer_id=access.only_trainers_own(who))
+                   course_id: Code | None = None, limit: Limit = 1000,
+                   offset: Offset = 0) -> list[dict[str, Any]]:
+    """The occasions' public part, a page at a time; a trainer sees only the occasions they
+    are on."""
+    return page(scheduling.occasions(region_id, course_id,
+                                     trainer_id=access.only_trainers_own(who)), limit, offset)
 
 
 @router.get("/occasions/{occasion_id}")

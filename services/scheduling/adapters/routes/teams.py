@@ -11,7 +11,7 @@ from services.scheduling.adapters import access
 from services.scheduling.adapters.routes import Service
 from services.scheduling.application import AssignTrainer, CallInReserve, Day, UnassignTrainer
 from shared.platform.auth import CurrentPrincipal
-from shared.platform.commands import Code
+from shared.platform.commands import Code, Limit, Offset, page
 from shared.platform.http import CREATED
 
 router = APIRouter(tags=["utbildarteam"])
@@ -63,8 +63,8 @@ def undo_call_in(occasion_id: Code, day: Day, reserve_id: Code, scheduling: Serv
 
 
 @router.get("/trainers/{trainer_id}/assignments")
-def assignments_of(trainer_id: Code, scheduling: Service,
-                   who: CurrentPrincipal) -> list[dict[str, Any]]:
+def assignments_of(trainer_id: Code, scheduling: Service, who: CurrentPrincipal,
+                   limit: Limit = 1000, offset: Offset = 0) -> list[dict[str, Any]]:
     check = access.assignments_of(who, trainer_id)
     check(scheduling.known.trainer(trainer_id))
-    return scheduling.assignments_of(trainer_id)
+    return page(scheduling.assignments_of(trainer_id), limit, offset)

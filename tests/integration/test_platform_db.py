@@ -1,0 +1,85 @@
+"""Our own SQL's connections on PostgreSQL come from a pool (`shared/platform/db.py`): many
+threads share a bounded number of connections, and a connection the server dropped is replaced
+on the next use. Every list an API answers is paged."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared.platform.db import Database
+from tests.integration.apis import Seeded, seeded
+
+pytestmark = pytest.mark.integration
+
+
+def test_threads_share_a_bounded_pool(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YRKESRESAN_DB_POOL_SIZE", "3")
+    db = Database(pg_url)
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(20):
+                with db.transaction() as cur:
+                    cur.execute("INSERT INTO t (k) VALUES (%s)", (i * 100 + j,))
+                db.execute("SELECT count(*) FROM t")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert db.execute("SELECT count(*) FROM t") == [(240,)]
+    assert db.pool.get_stats()["pool_size"] <= 3
+    db.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced(pg_url: str) -> None:
+    db = Database(pg_url)
+    pids = {db.execute("SELECT pg_backend_pid()")[0][0]}
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert db.execute("SELECT 1") == [(1,)]
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    yield from seeded(f"sqlite:///{tmp_path_factory.mktemp('paging') / 'store.sqlite'}")
+
+
+PAGED_DOCUMENTS = {  # answers that are objects holding a list: the list is the page
+    ("enrolment", "/regions"), ("enrolment", "/municipalities"), ("enrolment", "/courses"),
+    ("certification", "/participants/{participant_id}/certificates"),
+    ("certification", "/stationen/{municipality_id}/staff"),
+    ("certification", "/stationen/{municipality_id}/level-ups"),
+    ("certification", "/stationen/{municipality_id}/manager-courses"),
+}
+
+
+def test_every_list_endpoint_takes_a_bounded_page(world: Seeded, tmp_path: Path) -> None:
+    unpaged = []
+    for service, api in world.apis.items():
+        for path, operations in api.openapi()["paths"].items():
+            get = operations.get("get")
+            if get is None:
+                continue
+            answer = get["responses"].get("200", {}).get("content", {})
+            schema = answer.get("application/json", {}).get("schema", {})
+            if schema.get("type") != "array" and (service, path) not in PAGED_DOCUMENTS:
+                continue
+            params = {p["name"]: p for p in get.get("parameters", [])}
+            limit = params.get("limit", {}).get("schema", {})
+            if "offset" not in params or limit.get("maximum") is None:
+                unpaged.append(f"{service} GET {path}")
+    assert unpaged == []
