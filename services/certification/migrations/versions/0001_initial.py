@@ -39,6 +39,8 @@ STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS cert_views (kind TEXT NOT NULL, key TEXT NOT NULL, scope TEXT, "
     "body TEXT NOT NULL, PRIMARY KEY (kind, key))",
     "CREATE INDEX IF NOT EXISTS cert_views_scope ON cert_views (kind, scope)",
+    "CREATE TABLE IF NOT EXISTS cert_history (subject TEXT NOT NULL, event_id TEXT NOT NULL, "
+    "recorded TEXT NOT NULL, envelope TEXT NOT NULL, PRIMARY KEY (subject, event_id))",
 )
 
 

@@ -20,8 +20,8 @@ branch_labels = None
 depends_on = None
 
 STATEMENTS = (
-    "CREATE TABLE IF NOT EXISTS personal_keys (participant_id TEXT PRIMARY KEY, key TEXT NOT "
-    "NULL)",
+    "CREATE TABLE IF NOT EXISTS personal_data_keys (owner_id TEXT PRIMARY KEY, kek_id TEXT NOT "
+    "NULL, wrapped_key TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS enrolment_positions (name TEXT PRIMARY KEY, position BIGINT NOT "
     "NULL)",
     "CREATE TABLE IF NOT EXISTS enrolment_regions (region_id TEXT PRIMARY KEY, name TEXT NOT "
