@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.dashboard import store  # noqa: E402
+from services.dashboard import application as dashboard_app  # noqa: E402
 from services.dashboard.figures import Figures  # noqa: E402
 from services.dashboard.store import FiguresStore  # noqa: E402
 from shared.events import Envelope  # noqa: E402
@@ -56,9 +56,9 @@ def databases(postgres: bool) -> Iterator[Callable[[], Database]]:
                 url = stack.enter_context(scratch_database())
             else:
                 url = f"sqlite:///{folder}/dashboard-{next(made)}.sqlite"
+            dashboard_app.migrate(url)
             db = Database(url)
             stack.callback(db.close)
-            store.migrate(db)
             return db
 
         yield fresh

@@ -18,14 +18,6 @@ from typing import Any
 from shared.platform.db import Database
 from shared.platform.store import utcnow
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS personal_data_reads (read_id TEXT PRIMARY KEY, "
-    "subject_id TEXT NOT NULL, read_at TEXT NOT NULL, actor TEXT NOT NULL, "
-    "endpoint TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS personal_data_reads_subject "
-    "ON personal_data_reads (subject_id, read_at)",
-)
-
 
 @dataclass(frozen=True)
 class Reader:
@@ -38,10 +30,6 @@ class Reader:
 class ReadLog:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def migrate(self) -> None:
-        for statement in DDL:
-            self.db.execute(statement)
 
     def record(self, subject_ids: Sequence[str], reader: Reader) -> None:
         if not subject_ids:

@@ -22,6 +22,10 @@ depends_on = None
 STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS personal_data_keys (owner_id TEXT PRIMARY KEY, kek_id TEXT NOT "
     "NULL, wrapped_key TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS personal_data_reads (read_id TEXT PRIMARY KEY, subject_id TEXT "
+    "NOT NULL, read_at TEXT NOT NULL, actor TEXT NOT NULL, endpoint TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS personal_data_reads_subject ON personal_data_reads (subject_id, "
+    "read_at)",
     "CREATE TABLE IF NOT EXISTS enrolment_positions (name TEXT PRIMARY KEY, position BIGINT NOT "
     "NULL)",
     "CREATE TABLE IF NOT EXISTS enrolment_regions (region_id TEXT PRIMARY KEY, name TEXT NOT "

@@ -25,6 +25,9 @@ STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS region_held (event_id TEXT PRIMARY KEY, envelope TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS region_published (region_id TEXT PRIMARY KEY, position BIGINT "
     "NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS region_participant_events (participant_id TEXT NOT NULL, "
+    "event_id TEXT NOT NULL, occurred_at TEXT NOT NULL, PRIMARY KEY (participant_id, event_id))",
+    "CREATE INDEX IF NOT EXISTS region_events_by_id ON region_events (event_id)",
 )
 
 
