@@ -203,13 +203,14 @@ def fields_of(cls: type[EventData]) -> tuple[str, ...]:
 
 
 def packed(data: EventData) -> tuple[type[EventData], tuple[Any, ...]]:
-    cls = type(data)
-    return cls, tuple(getattr(data, name) for name in fields_of(cls))
+    cls, held = type(data), data.__dict__
+    return cls, tuple(held[name] for name in fields_of(cls))
 
 
 def unpacked(cls: type[EventData], values: tuple[Any, ...]) -> EventData:
-    """The model again, from values it validated when it was made."""
-    return cls.model_construct(**dict(zip(fields_of(cls), values, strict=True)))
+    """The model again, from its values (validating is quicker than pydantic's model_construct,
+    and nested parts pass as they are)."""
+    return cls.model_validate(dict(zip(fields_of(cls), values, strict=True)))
 Trainer = tuple[str, str]
 """(trainer_id, home municipality_id)"""
 
@@ -266,16 +267,10 @@ class Cohort:
         self.start = FIRST_START + dt.timedelta(weeks=index * weeks // of)
         self.events: list[Pending] = []
         self.years: set[int] = set()  # the years its course days fall in
-
-    @property
-    def planned_at(self) -> dt.datetime:
-        """Its occasions are planned ten weeks before the start."""
-        return local(self.start - dt.timedelta(weeks=10), 9)
-
-    @property
-    def first_at(self) -> dt.datetime:
-        """Its first event: trainers new to the region are registered the day before."""
-        return self.planned_at - dt.timedelta(days=1)
+        # its occasions are planned ten weeks before the start; trainers new to the region
+        # are registered the day before, its first event
+        self.planned_at = local(self.start - dt.timedelta(weeks=10), 9)
+        self.first_at = self.planned_at - dt.timedelta(days=1)
 
     def course_start(self, k: int) -> dt.date:
         return weekday_on_or_after(self.start + dt.timedelta(weeks=3 * k, days=k % 3))
@@ -625,6 +620,10 @@ def reference_data() -> list[EventData]:
     return events
 
 
+ON_A_DAY = frozenset({CourseDayAttended, AttendanceWithdrawn, TrainerDayDelivered})
+"""Facts about one course day: they belong to the year of the day's date."""
+
+
 class DemoLog:
     """Writes the log in the order recorded and adds what the services would derive from it.
 
@@ -737,9 +736,8 @@ class DemoLog:
         """Feed the pot folds what the event bears on: a day to its year's, a plan, a
         registration or a move to every year the cohort's days fall in."""
         data = env.data
-        occasion_id = getattr(data, "occasion_id", None)
-        day = getattr(data, "day", None)
-        if day is not None and occasion_id is not None:  # attended, withdrawn, delivered
+        if type(data) in ON_A_DAY:
+            occasion_id, day = data.occasion_id, data.day  # type: ignore[attr-defined]
             plan = self.completions[cohort].plan(occasion_id)
             years = {plan.dates[day].year} if plan is not None and day in plan.dates else set()
         else:
