@@ -620,6 +620,7 @@ def reference_data() -> list[EventData]:
     return events
 
 
+AFTER_ALL = 1 << 62  # the cohort index a year's close is queued under
 ON_A_DAY = frozenset({CourseDayAttended, AttendanceWithdrawn, TrainerDayDelivered})
 """Facts about one course day: they belong to the year of the day's date."""
 
@@ -656,8 +657,10 @@ class DemoLog:
         start = local(FIRST_START - dt.timedelta(weeks=12), 8)
         for n, data in enumerate(reference_data()):
             yield from self._emit(start + dt.timedelta(minutes=n), data, -1)
+        # a close sorts after whatever else is recorded at the same moment: the closed view
+        # holds what was recorded not after it
         pending: list[Pending] = [
-            (local(dt.date(year + 1, *CLOSING_DAY), 9), -1, 0,
+            (local(dt.date(year + 1, *CLOSING_DAY), 9), AFTER_ALL, 0,
              *packed(YearClosed(region_id=REGION_ID, year=year)), None)
             for year in self.closing_years()
         ]
@@ -676,11 +679,12 @@ class DemoLog:
                 continue
             recorded, index, _, cls, values, occurred = heapq.heappop(pending)
             data = unpacked(cls, values)
+            cohort_of = -1 if index == AFTER_ALL else index
             if occurred is None:
-                yield from self._emit(recorded, data, index)
+                yield from self._emit(recorded, data, cohort_of)
             else:
-                yield from self._emit(occurred, data, index, recorded)
-            if index >= 0:
+                yield from self._emit(occurred, data, cohort_of, recorded)
+            if cohort_of >= 0:
                 self.left[index] -= 1
                 if not self.left[index]:
                     self._end(index)

@@ -195,3 +195,15 @@ def test_the_command_writes_the_log_to_standard_output() -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == b"".join(demo_log(30, seed=3, years=1))
+
+
+def test_over_seven_years_every_closed_years_pot_is_the_folds() -> None:
+    """Late reports recorded at the very moment of a close belong to the closed view (recorded
+    not after it), as the pot fold reads them."""
+    seven = list(demo_log(1500, seed=2, years=7))
+    distributed = [parse_envelope(line) for line in seven if b'"PotDistributed"' in line]
+    assert [e.data.year for e in distributed] == list(range(2024, 2031))
+    for env in distributed:
+        pot = replay("pot", seven, REGION_ID, env.data.year)
+        assert (env.data.pot_sek, [s.amount_sek for s in env.data.trainers]) == (
+            pot["pot_sek"], [t["amount_sek"] for t in pot["trainers"]])
