@@ -25,7 +25,7 @@ from shared.platform.observability import EVENTS_APPLIED, EVENTS_DUPLICATE, EVEN
 log = logging.getLogger(__name__)
 
 BATCH = 2000
-WITHIN = 0.2
+WITHIN = 0.1
 
 
 def envelopes(values: Iterable[bytes | None]) -> list[Envelope]:
