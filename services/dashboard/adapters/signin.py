@@ -4,9 +4,10 @@ The session is the bearer token itself, in an HttpOnly cookie: every page verifi
 `shared.platform.auth.decode_token` (the same check the services make) and forwards it to the
 services' APIs, so the pages can show no more than the APIs would give the same person.
 
-- **OpenID Connect** (`YRKESRESAN_OIDC_ISSUER`, `_OIDC_CLIENT_ID`, `_OIDC_CLIENT_SECRET`): the
-  authorization code flow with PKCE against the provider's discovery document; the access token
-  it returns is the session.
+- **OpenID Connect** (`YRKESRESAN_OIDC_ISSUER`, by default the services' `YRKESRESAN_AUTH_ISSUER`;
+  `YRKESRESAN_OIDC_CLIENT_ID`, `_OIDC_CLIENT_SECRET`: the dashboard's own client at the
+  provider): the authorization code flow with PKCE against the provider's discovery document;
+  the access token it returns is the session, checked as the services check theirs.
 - **Development sign-in** (`YRKESRESAN_DASHBOARD_DEV_SIGNIN=1`, set by `make run` only): a page
   that picks a role and scope and issues a token with the system's own key. Never on otherwise.
 """
@@ -31,6 +32,7 @@ from shared.platform.auth import (
     decode_token,
     issue_token,
 )
+from shared.platform.settings import current_settings
 
 COOKIE = "yrkesresan_session"
 FLOW_COOKIE = "yrkesresan_oidc"
@@ -47,7 +49,8 @@ class SignInSettings:
     def from_environment(cls) -> SignInSettings:
         env = os.environ
         return cls(dev=env.get("YRKESRESAN_DASHBOARD_DEV_SIGNIN", "") == "1",
-                   issuer=env.get("YRKESRESAN_OIDC_ISSUER", "").rstrip("/"),
+                   issuer=(env.get("YRKESRESAN_OIDC_ISSUER") or current_settings().auth_issuer
+                           ).rstrip("/"),
                    client_id=env.get("YRKESRESAN_OIDC_CLIENT_ID", ""),
                    client_secret=env.get("YRKESRESAN_OIDC_CLIENT_SECRET", ""))
 
