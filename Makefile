@@ -5,17 +5,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint bench contract clean postgres
+.PHONY: help setup lock run test test-unit test-integration test-faults test-e2e lint bench contract clean postgres
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Every dependency at the version and hash of requirements-dev.lock (`make lock` writes it);
+# then the project itself, without resolving anything more.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-find-links --no-emit-index-url pyproject.toml
+
+lock: ## pin every dependency with hashes: requirements.lock (the image), requirements-dev.lock
+	$(BIN)/pip install --quiet pip-tools
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev --extra local -o requirements-dev.lock
 
 setup: $(STAMP) ## create the virtualenv and install everything (idempotent)
 	@command -v docker-compose >/dev/null || { \
@@ -41,11 +52,14 @@ run: setup ## start the whole system on embedded defaults (SQLite, local broker)
 test: setup postgres ## the whole suite: unit, integration (PostgreSQL, broker) and end-to-end
 	$(BIN)/pytest -q
 
-test-unit: setup ## fast tests, no database or broker
+test-unit: setup postgres ## fast tests, no broker; needs PostgreSQL: a test written once runs on SQLite and on PostgreSQL
 	$(BIN)/pytest -q tests/unit
 
 test-integration: setup postgres ## tests on real PostgreSQL and the real broker
 	$(BIN)/pytest -q tests/integration
+
+test-faults: setup ## fault drills: kill -9 of relay, consumer, API worker, broker; PostgreSQL restarted (a cluster of their own)
+	$(BIN)/pytest -q tests/faults
 
 test-e2e: setup postgres ## processes started as a user starts them
 	$(BIN)/pytest -q tests/e2e

@@ -22,9 +22,10 @@ from kafka.errors import TopicAlreadyExistsError
 
 from shared.events import ALL_TOPICS, DEADLETTER_TOPIC
 from shared.platform.chain import AUDIT_TOPIC
+from shared.platform.settings import Settings
 
 log = logging.getLogger(__name__)
-DEFAULT_PARTITIONS = 3
+DEFAULT_PARTITIONS = 3  # YRKESRESAN_TOPIC_PARTITIONS's default
 
 
 def tansu_binary() -> Path:
@@ -117,16 +118,22 @@ class LocalBroker:
 def ensure_topics(
     bootstrap: str,
     topics: Iterable[str] = (*ALL_TOPICS, DEADLETTER_TOPIC, AUDIT_TOPIC),
-    partitions: int = DEFAULT_PARTITIONS,
+    partitions: int | None = None,
 ) -> None:
-    """Create the topics with the partition count we mean (auto-created ones get the broker's)."""
+    """Create the missing topics with the partitions, replication factor and
+    `min.insync.replicas` configured (YRKESRESAN_TOPIC_*; auto-created ones get the broker's)."""
+    settings = Settings()
+    count = partitions or settings.topic_partitions
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topics if t not in existing]
         for topic in missing:
             try:
-                admin.create_topics([NewTopic(topic, partitions, 1)])
+                admin.create_topics([NewTopic(
+                    topic, count, settings.topic_replication_factor,
+                    topic_configs={"min.insync.replicas":
+                                   str(settings.topic_min_insync_replicas)})])
             except TopicAlreadyExistsError:
                 pass
     finally:

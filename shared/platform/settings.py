@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(default=1_000_000, ge=1)
     max_upload_bytes: int = Field(default=10_000_000, ge=1)
     max_csv_rows: int = Field(default=20_000, ge=1)
+    # The topics this system creates (`shared/platform/broker.py`): partitions, replication and
+    # how many replicas must hold a write (with acks=all) before it is acknowledged. Locally one
+    # broker; deploy/ runs three, replication 3 with 2 in sync.
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
 
     @property
     def production(self) -> bool:

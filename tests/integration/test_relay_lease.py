@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import psycopg
 import pytest
@@ -135,3 +136,18 @@ def test_a_second_relay_stands_by(database_url: str, broker: LocalBroker) -> Non
         for t in threads:
             t.join(timeout=30)
         e.close()
+
+
+def test_topic_partitions_and_replication_are_configuration(
+    broker: LocalBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YRKESRESAN_TOPIC_PARTITIONS", "5")
+    monkeypatch.setenv("YRKESRESAN_TOPIC_REPLICATION_FACTOR", "1")
+    monkeypatch.setenv("YRKESRESAN_TOPIC_MIN_INSYNC_REPLICAS", "1")
+    topic = f"yrkesresan.test-{uuid.uuid4().hex[:8]}.v1"
+    ensure_topics(broker.bootstrap, [topic])
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+    try:
+        assert len(consumer.partitions_for_topic(topic) or ()) == 5
+    finally:
+        consumer.close()

