@@ -134,3 +134,32 @@ def test_templates_and_script_are_in_the_package() -> None:
 
     assert (Path(web.__file__).parent / "static" / "dashboard.js").exists()
     assert web.PLOTLY_JS.exists()
+
+
+def test_plattformen_shows_billings_year_of_the_trainer(
+    reader: FiguresReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With billing's answer (as `GET /trainers/{id}/years/{year}` gives it): points, the
+    expected share and the days delivered; the trainer's own id only is asked for."""
+    from services.dashboard.adapters import web
+
+    asked: list[str] = []
+
+    async def fake_fetch(service: str, path: str, token: str, params: Any = None) -> Any:
+        asked.append(f"{service}{path}")
+        if service == "billing":
+            return {"trainer_id": "t-1", "points": 4.5, "expected_share_sek": 12345,
+                    "pots": [{"region_id": "rss-dalarna", "closed": False, "pot_sek": 40000,
+                              "total_points": 12.0, "points": 4.5,
+                              "expected_share_sek": 12345}],
+                    "days_delivered": [{"date": "2026-11-09", "occasion_id": "o-1", "day": 1,
+                                        "role": "leader", "points": 1.5}]}
+        return [{"occasion_id": "o-1", "course_id": "c-1", "role": "leader", "days": []}]
+
+    monkeypatch.setattr(web, "fetch", fake_fetch)
+    with _client(reader) as client:
+        _sign_in(client, "trainer", "t-1")
+        page = client.get("/plattformen")
+    assert page.status_code == 200
+    assert "12 345" in page.text and "Kursledare" in page.text and "2026-11-09" in page.text
+    assert all("/trainers/t-1/" in path for path in asked)
