@@ -242,7 +242,9 @@ def main() -> None:
         env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "KAFKA_BOOTSTRAP": broker.bootstrap,
                "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var,
                # the APIs trust the key this process signs its tokens with
-               "YRKESRESAN_AUTH_JWKS": jwks_source(current_settings())}
+               # (as an absolute path: a relative one fails every request, auth.py's
+               # file URI wants it absolute)
+               "YRKESRESAN_AUTH_JWKS": str(Path(jwks_source(current_settings())).resolve())}
         logs = Path(var)
         procs = [start(["serve", "scheduling", "--port", str(port)], env, logs / "api.log"),
                  start(["relay", "scheduling", "--ops-port", str(relay_port)], env,
