@@ -18,6 +18,8 @@ JWKS the APIs trust. In production the APIs trust the provider only
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import hashlib
@@ -267,7 +269,7 @@ class Verifier:
     def principal(self, token: str) -> Principal:
         s = self.settings
         try:
-            header = jwt.get_unverified_header(token)
+            header = _unverified_header(token)
             if header.get("alg") not in s.auth_algorithms:
                 raise InvalidToken(f"algoritmen {str(header.get('alg'))[:20]!r} godtas inte")
             key = self.keys.get_signing_key(str(header.get("kid")))
@@ -299,6 +301,21 @@ class Verifier:
         except ValidationError:
             raise InvalidToken("tokens omfång (kommun, region, deltagare, utbildare) är "
                                "ogiltigt") from None
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The header's `alg` and `kid`, to pick the key; `jwt.decode` then parses the whole token
+    strictly and checks the signature with that key (and that its algorithm is the key's).
+    Not `jwt.get_unverified_header`: it validates every segment character by character in
+    Python, and `decode` does it again, which doubled the cost of a check."""
+    head = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        raise InvalidToken("tokens huvud är inte läsbart") from None
+    if not isinstance(header, dict):
+        raise InvalidToken("tokens huvud är inte läsbart")
+    return header
 
 
 def _at(claims: Mapping[str, Any], path: str) -> Any:

@@ -153,3 +153,19 @@ def test_a_relative_jwks_path_is_read_from_the_working_directory(
     monkeypatch.chdir(tmp_path)
     v = Verifier.from_settings(Settings(auth_jwks="jwks.json", auth_issuer="https://idp.example"))
     assert v.principal(signed_by(key, ADMIN, iss="https://idp.example")) == ADMIN
+
+
+@pytest.mark.parametrize("token", ["", "a", "!!!.b.c", "€.x.y", "W10.x.y", "bnVsbA.x.y",
+                                   "eyJhbGciOiJSUzI1NiJ9", "eyJhbGciOlsiUlMyNTYiXX0.e30.x",
+                                   "W" * 3000 + ".x.y"])
+def test_a_token_that_is_not_one_is_refused_not_a_crash(token: str) -> None:
+    with pytest.raises(InvalidToken):
+        decode_token(token)
+
+
+def test_a_deeply_nested_header_is_refused_not_a_crash() -> None:
+    import base64
+
+    nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
+    with pytest.raises(InvalidToken):
+        decode_token(nested + ".x.y")
