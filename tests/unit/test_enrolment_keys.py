@@ -125,6 +125,7 @@ def test_rotating_the_kek_rewraps_the_data_keys_without_touching_an_event(
 
 def test_a_store_with_clear_data_keys_has_them_wrapped_by_migrate(database_url: str) -> None:
     ring = Keyring.generate()
+    migrate(database_url)  # today's schema (revisions); then a clear table as older stores had
     db = Database(database_url)
     db.execute("CREATE TABLE personal_keys (participant_id TEXT PRIMARY KEY, key TEXT NOT NULL)")
     key = bytes(range(32))
