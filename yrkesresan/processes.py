@@ -234,7 +234,8 @@ def regions(ops_port: int | None = None, group_id: str | None = None) -> None:
     publisher = RegionPublisher(service.db, settings.kafka_bootstrap)
     serve_ops(settings.host, ops_port or CONSUMER_OPS_PORTS["regions"],
               lambda: {"ok": consumer.healthy and publisher.healthy, "consumer": "regions",
-                       "published": publisher.published})
+                       "published": publisher.published,
+                       "held": len(service.log.router.pending)})  # waiting for a fact
 
     def stop() -> None:
         consumer.stop()

@@ -42,7 +42,7 @@ class RegionLog:
     name = NAME
     topics: Sequence[str] = ALL_TOPICS
     tables: Sequence[str] = ("region_events", "region_held", "region_published",
-                             "region_participant_events")
+                             "region_participant_events", "region_heads")
 
     def __init__(self, db: Database, enrolment_ready: EnrolmentReady = always) -> None:
         self.db = db
@@ -62,8 +62,7 @@ class RegionLog:
         for (raw,) in self.db.execute("SELECT envelope FROM region_held"):
             env = parse_envelope(raw)
             self.router.pending[str(env.id)] = env
-        for region, last in self.db.execute(
-                "SELECT region_id, MAX(position) FROM region_events GROUP BY region_id"):
+        for region, last in self.db.execute("SELECT region_id, position FROM region_heads"):
             self.router.regions.add(region)
             self.next_position[region] = int(last) + 1
 
@@ -114,6 +113,7 @@ class RegionLog:
                         "ON CONFLICT (event_id) DO NOTHING", (str(env.id), env.to_json().decode()))
         for event_id in routed.released:
             cur.execute("DELETE FROM region_held WHERE event_id = %s", (event_id,))
+        heads: dict[str, int] = {}
         for region, out in routed.out:
             position = self.next_position.get(region, 1)
             cur.execute(
@@ -122,11 +122,16 @@ class RegionLog:
                 (region, position, str(out.id), out.key(), out.to_json().decode()))
             if cur.rowcount == 1:
                 self.next_position[region] = position + 1
+                heads[region] = position
             if participant := getattr(out.data, "participant_id", None):
                 cur.execute(
                     "INSERT INTO region_participant_events (participant_id, event_id, occurred_at)"
                     " VALUES (%s, %s, %s) ON CONFLICT (participant_id, event_id) DO NOTHING",
                     (participant, str(out.id), _utc(out.occurred_at)))
+        for region, position in heads.items():  # the publisher polls these, not the log
+            cur.execute("INSERT INTO region_heads (region_id, position) VALUES (%s, %s) "
+                        "ON CONFLICT (region_id) DO UPDATE SET position = excluded.position",
+                        (region, position))
 
 
 def _utc(when: dt.datetime) -> str:

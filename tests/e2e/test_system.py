@@ -239,7 +239,8 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
     mail = _mail_ports()
     env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"), **_consumer_ports(), **mail,
            **{f"YRKESRESAN_{s.upper()}_PORT": str(p) for s, p in ports.items()},
-           **{f"YRKESRESAN_{s.upper()}_RELAY_OPS_PORT": str(free_port()) for s in SERVICES}}
+           **{f"YRKESRESAN_{s.upper()}_RELAY_OPS_PORT": str(free_port()) for s in SERVICES},
+           "YRKESRESAN_REGION_FEED_PORT": str(free_port())}
     env.pop("YRKESRESAN_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "yrkesresan", "run", "--broker-port", str(broker_port)],

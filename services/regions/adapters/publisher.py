@@ -48,7 +48,7 @@ class RegionPublisher:
         """region -> (published up to, last in log)."""
         done = dict(self.db.execute("SELECT region_id, position FROM region_published"))
         return {region: (int(done.get(region, 0)), int(last)) for region, last in self.db.execute(
-            "SELECT region_id, MAX(position) FROM region_events GROUP BY region_id")}
+            "SELECT region_id, position FROM region_heads")}
 
     def _record(self, region: str, position: int) -> None:
         self.db.execute(
