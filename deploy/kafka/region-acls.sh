@@ -43,7 +43,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   topic="yrkesresan.region.$region.v1"
   "$bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --create --if-not-exists \
     --topic "$topic" --partitions "$partitions" --replication-factor "${REPLICATION_FACTOR:-1}" \
-    --config retention.ms=-1
+    --config retention.ms=-1 --config "min.insync.replicas=${MIN_INSYNC_REPLICAS:-1}"
   "$bin/kafka-configs.sh" --bootstrap-server "$bootstrap" --alter --entity-type users \
     --entity-name "$user" --add-config "SCRAM-SHA-512=[iterations=8192,password=$password]"
   "$bin/kafka-acls.sh" --bootstrap-server "$bootstrap" --add --allow-principal "User:$user" \

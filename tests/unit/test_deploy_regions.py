@@ -53,6 +53,9 @@ def test_the_region_acls_job_runs_the_script_once_kafka_is_healthy(
     mounts = {v.split(":")[1]: v.split(":")[0] for v in job["volumes"]}
     assert Path(mounts["/opt/yrkesresan/region-acls.sh"]) == SCRIPT
     assert mounts["/etc/yrkesresan/regions.env"].endswith("deploy/regions.env")
+    topics_job = services["topics"]["environment"]
+    assert job["environment"]["REPLICATION_FACTOR"] == topics_job["REPLICATION_FACTOR"]
+    assert job["environment"]["MIN_INSYNC_REPLICAS"] == topics_job["MIN_INSYNC_REPLICAS"]
     assert [*job["entrypoint"], *job["command"]] == [
         "/bin/bash", "/opt/yrkesresan/region-acls.sh", "/etc/yrkesresan/regions.env",
         "kafka:9092"]
@@ -71,7 +74,8 @@ def _run(tmp_path: Path, regions: str) -> tuple[subprocess.CompletedProcess[str]
     regions_file = tmp_path / "regions.env"
     regions_file.write_text(regions)
     result = subprocess.run(["bash", str(SCRIPT), str(regions_file), "kafka:9092"],
-                            env={**os.environ, "KAFKA_BIN": str(bin_dir)},
+                            env={**os.environ, "KAFKA_BIN": str(bin_dir),
+                                 "REPLICATION_FACTOR": "3", "MIN_INSYNC_REPLICAS": "2"},
                             capture_output=True, text=True, timeout=60)
     lines = calls.read_text().splitlines() if calls.exists() else []
     return result, [shlex.split(line) for line in lines if line.strip()]
@@ -107,7 +111,9 @@ def test_each_region_may_read_its_own_topic_and_group_prefix_and_nothing_else(
         topics = [c for c in calls if c[0] == "kafka-topics.sh"
                   and _option(c, "--topic") == [f"yrkesresan.region.{region}.v1"]]
         assert len(topics) == 1 and "--if-not-exists" in topics[0]
-        assert _option(topics[0], "--config") == ["retention.ms=-1"]  # replayable from start
+        assert _option(topics[0], "--config") == [  # replayable from the start
+            "retention.ms=-1", "min.insync.replicas=2"]
+        assert _option(topics[0], "--replication-factor") == ["3"]
     assert len(acls) == 4  # two per region, nothing for anyone else
     for c in acls:
         assert "*" not in " ".join(c) and "All" not in _option(c, "--operation")

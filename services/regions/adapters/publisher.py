@@ -19,9 +19,9 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.regions.application import read_log, region_topic
-from shared.platform.broker import DEFAULT_PARTITIONS
 from shared.platform.db import Database
 from shared.platform.observability import EVENTS_RELAYED
+from shared.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,17 @@ class RegionPublisher:
                 self._created.discard(topic)
 
     def _create(self, topic: str) -> None:
-        """The region's topic, kept forever: a region may replay its stream from the start."""
+        """The region's topic, kept forever (a region may replay its stream from the start),
+        with the partitions and replication configured for every topic (YRKESRESAN_TOPIC_*)."""
+        settings = Settings()
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
         try:
             if topic not in set(admin.list_topics()):
                 try:
-                    admin.create_topics([NewTopic(topic, DEFAULT_PARTITIONS, 1,
-                                                  topic_configs={"retention.ms": "-1"})])
+                    admin.create_topics([NewTopic(
+                        topic, settings.topic_partitions, settings.topic_replication_factor,
+                        topic_configs={"retention.ms": "-1", "min.insync.replicas":
+                                       str(settings.topic_min_insync_replicas)})])
                 except TopicAlreadyExistsError:
                     pass
         finally:
