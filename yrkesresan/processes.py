@@ -204,7 +204,10 @@ def consume(name: str, ops_port: int | None = None, group_id: str | None = None)
         return
     settings = Settings()
     configure_logging(f"{name}-consumer", settings.log_level)
+    from yrkesresan import stores
+
     runner = projections()[name]()
+    runner.history = stores.history  # a changed fold rebuilds from the stores
     consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap, group_id=group_id)
     serve_ops(settings.host, ops_port or CONSUMER_OPS_PORTS[name],
               lambda: {"ok": consumer.healthy or consumer.standing_by,

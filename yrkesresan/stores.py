@@ -10,8 +10,8 @@ from typing import IO
 
 import orjson
 
-from shared.events import parse_envelope
-from shared.platform.consumer import ProjectionRunner
+from shared.events import Envelope, parse_envelope
+from shared.platform.consumer import ProjectionRunner, SnapshotOutdated
 from shared.platform.relay import envelope_of
 from shared.platform.store import PydanticMapper, ServiceApplication
 
@@ -53,18 +53,39 @@ def export_log(apps: Iterable[ServiceApplication], out: IO[bytes]) -> int:
 
 def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication], batch: int = 2000) -> int:
     """Feed a projection from the stores through the same runner the Kafka consumer uses;
-    envelopes it already applied are skipped by id. Returns how many were new."""
-    runner.restore()
+    envelopes it already applied are skipped by id (and by its fold). A projection whose
+    snapshot was folded by other code is wiped and rebuilt whole. Ends with a snapshot.
+    Returns how many were new."""
+    envelopes = (parse_envelope(raw) for raw in merged_envelopes(apps))
+    try:
+        runner.restore()
+    except SnapshotOutdated:
+        return runner.rebuild(envelopes, batch)
     applied = 0
     pending = []
-    for raw in merged_envelopes(apps):
-        pending.append(parse_envelope(raw))
+    for env in envelopes:
+        pending.append(env)
         if len(pending) >= batch:
-            applied += runner.apply_batch(pending)
+            applied += runner.apply_batch(pending, snapshot=False)
             pending = []
     if pending:
-        applied += runner.apply_batch(pending)
+        applied += runner.apply_batch(pending, snapshot=False)
+    runner.snapshot()
     return applied
+
+
+def history() -> Iterator[Envelope]:
+    """Every published event of every service's store, parsed: what a consumer whose fold
+    changed rebuilds from (`ProjectionRunner.history`)."""
+    from yrkesresan import processes
+
+    apps = [spec.store() for spec in processes.services().values()]
+    try:
+        for raw in merged_envelopes(apps):
+            yield parse_envelope(raw)
+    finally:
+        for app in apps:
+            app.close()
 
 
 def rebuild_projections(names: Iterable[str] | None = None) -> Iterator[tuple[str, int]]:

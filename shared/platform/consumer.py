@@ -1,19 +1,30 @@
 """Consumer base: applies contract envelopes exactly once to a read model.
 
-Every applied envelope is recorded (its id, and the envelope itself) in the same transaction as
-its effect, so a redelivered or re-published event changes nothing, and a projection can rebuild
-its in-memory fold from its own database without the broker (which may come back empty).
-Offsets are committed after the transaction. A message that is not a valid envelope goes to
-the dead-letter topic with the reason, and the consumer goes on.
+Every applied envelope is recorded (its id and a sequence number, and the envelope itself until
+a snapshot covers it) in the same transaction as its effect, so a redelivered event changes
+nothing, and a projection restores its in-memory fold from its own database without the broker
+(which may come back empty): from its latest snapshot and the envelopes applied after it
+(ADR 0020). The ids are kept for a bounded window; what is older than the window and comes
+again (a broker that came back empty and got everything re-published) is refused by the folds'
+own idempotence (`shared.projections.dedupe`) and the read models' upserts. Offsets are
+committed after the transaction. A message that is not a valid envelope goes to the dead-letter
+topic with the reason, and the consumer goes on.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
+import os
+import pickle
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -54,49 +65,272 @@ class Projector(Protocol):
     def apply(self, cur: Cursor, env: Envelope) -> None: ...
 
 
+def _setting(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
 class AppliedLog:
-    """The envelopes a projector has applied, in its own database."""
+    """What a projector applied, in its own database: each envelope's id with a sequence
+    number, and the envelope itself until a snapshot covers it. Ids older than the last
+    `window` are forgotten at each snapshot."""
+
+    def __init__(self, db: Database, consumer: str, *, keeps_envelopes: bool = True) -> None:
+        self.db = db
+        self.consumer = consumer
+        self.keeps_envelopes = keeps_envelopes
+        self.window = _setting("YRKESRESAN_APPLIED_WINDOW", 100_000)
+        self.seq: int | None = None
+
+    def last_seq(self) -> int:
+        """The sequence number of the last envelope applied (0 for none): an index lookup."""
+        rows = self.db.execute(
+            "SELECT max(seq) FROM applied_events WHERE consumer = %s", (self.consumer,))
+        return int(rows[0][0] or 0)
+
+    def resume(self) -> int:
+        self.seq = self.last_seq()
+        return self.seq
+
+    def _next(self) -> int:
+        if self.seq is None:
+            self.resume()
+        assert self.seq is not None
+        self.seq += 1
+        return self.seq
+
+    def _body(self, env: Envelope) -> str | None:
+        return env.to_json().decode() if self.keeps_envelopes else None
+
+    def record(self, cur: Cursor, env: Envelope) -> bool:
+        """Record the envelope; False when it was applied before (within the window)."""
+        seq = self._next()
+        cur.execute(
+            "INSERT INTO applied_events (consumer, event_id, seq, envelope) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
+            (self.consumer, str(env.id), seq, self._body(env)))
+        if cur.rowcount == 1:
+            return True
+        assert self.seq is not None
+        self.seq -= 1
+        return False
+
+    def record_many(self, cur: Cursor, envelopes: Sequence[Envelope]) -> None:
+        """Record envelopes known to be new (`fresh`)."""
+        cur.executemany(
+            "INSERT INTO applied_events (consumer, event_id, seq, envelope) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
+            [(self.consumer, str(env.id), self._next(), self._body(env)) for env in envelopes])
+
+    def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """The envelopes not applied before (within the window), each once."""
+        ids = list(dict.fromkeys(str(env.id) for env in envelopes))
+        seen: set[str] = set()
+        if not self.db.is_sqlite:
+            # one array parameter: an IN list of 500 becomes a prepared statement whose
+            # generic plan scans the whole table (seconds per batch once a year is in it)
+            rows = self.db.execute("SELECT event_id FROM applied_events WHERE consumer = %s "
+                                   "AND event_id = ANY(%s::text[])", (self.consumer, ids))
+            seen = {r[0] for r in rows}
+        for start in range(0, len(ids), 500) if self.db.is_sqlite else ():
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(
+                "SELECT event_id FROM applied_events WHERE consumer = %s AND event_id IN "
+                f"({', '.join(['%s'] * len(chunk))})", [self.consumer, *chunk])
+            seen |= {r[0] for r in rows}
+        fresh = []
+        for env in envelopes:
+            key = str(env.id)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(env)
+        return fresh
+
+    def envelopes(self, after: int = 0, page: int = 5000) -> Iterator[Envelope]:
+        """The envelopes kept (those no snapshot covers yet), in the order applied."""
+        while True:
+            rows = self.db.execute(
+                "SELECT seq, envelope FROM applied_events WHERE consumer = %s AND seq > %s "
+                "AND envelope IS NOT NULL ORDER BY seq LIMIT %s", (self.consumer, after, page))
+            for _, body in rows:
+                yield parse_envelope(body)
+            if len(rows) < page:
+                return
+            after = int(rows[-1][0])
+
+    def forget(self, cur: Cursor, covered: int) -> None:
+        """A snapshot covers everything up to `covered`: drop those envelopes, and the ids
+        that fell out of the window."""
+        cur.execute("UPDATE applied_events SET envelope = NULL WHERE consumer = %s "
+                    "AND seq <= %s AND envelope IS NOT NULL", (self.consumer, covered))
+        cur.execute("DELETE FROM applied_events WHERE consumer = %s AND seq <= %s",
+                    (self.consumer, covered - self.window))
+
+    def count(self) -> int:
+        """How many envelopes were applied, ever (the last sequence number)."""
+        return self.last_seq()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    fold_version: str
+    seq: int
+    state: Any
+
+
+class Snapshots:
+    """A projector's in-memory fold as of a sequence number of its applied log, pickled,
+    with the version of the code that folded it (`fold_version`)."""
 
     def __init__(self, db: Database, consumer: str) -> None:
         self.db = db
         self.consumer = consumer
 
-    def record(self, cur: Cursor, env: Envelope) -> bool:
-        """Record the envelope; False when it was applied before."""
+    def load(self) -> tuple[str, int, bytes] | None:
+        rows = self.db.execute("SELECT fold_version, seq, state FROM projection_snapshots "
+                               "WHERE consumer = %s", (self.consumer,))
+        return (str(rows[0][0]), int(rows[0][1]), bytes(rows[0][2])) if rows else None
+
+    def save(self, cur: Cursor, version: str, seq: int, state: bytes) -> None:
         cur.execute(
-            "INSERT INTO applied_events (consumer, event_id, envelope) VALUES (%s, %s, %s) "
-            "ON CONFLICT (consumer, event_id) DO NOTHING",
-            (self.consumer, str(env.id), env.to_json().decode()),
-        )
-        return cur.rowcount == 1
+            "INSERT INTO projection_snapshots (consumer, fold_version, seq, state) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer) DO UPDATE SET "
+            "fold_version = excluded.fold_version, seq = excluded.seq, state = excluded.state",
+            (self.consumer, version, seq, state))
 
-    def envelopes(self) -> Iterable[Envelope]:
-        rows = self.db.execute(
-            "SELECT envelope FROM applied_events WHERE consumer = %s", (self.consumer,)
-        )
-        return (parse_envelope(r[0]) for r in rows)
+    def drop(self, cur: Cursor) -> None:
+        cur.execute("DELETE FROM projection_snapshots WHERE consumer = %s", (self.consumer,))
 
-    def count(self) -> int:
-        rows = self.db.execute(
-            "SELECT count(*) FROM applied_events WHERE consumer = %s", (self.consumer,)
-        )
-        return int(rows[0][0])
+
+def fold_version(projector: Any) -> str:
+    """The version of the code that folds a projector's state: a hash of the rules
+    (`shared/projections`) and of the projector's own module and its siblings (and its
+    service's `domain.py`). A snapshot of another version is never loaded."""
+    own = getattr(projector, "fold_source", None) or type(projector).__module__
+    module = Path(__import__(own, fromlist=["_"]).__file__ or "")
+    files = {*Path(__file__).parents[1].joinpath("projections").glob("*.py"),
+             *module.parent.glob("*.py")}
+    domain = module.parent.parent / "domain.py"
+    if domain.exists():
+        files.add(domain)
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class SnapshotOutdated(RuntimeError):
+    """The snapshot was folded by other code, and the envelopes before it are gone."""
 
 
 class ProjectionRunner:
-    """Applies envelopes to one projector; used by the Kafka consumer and by rebuilds."""
+    """Applies envelopes to one projector; used by the Kafka consumer and by rebuilds.
+
+    A projector that keeps a fold in memory (`snapshot_state` and `restore_state`) gets a
+    snapshot every `YRKESRESAN_SNAPSHOT_EVERY` envelopes (at most every
+    `YRKESRESAN_SNAPSHOT_SECONDS`), and its applied log keeps only what came after it. A
+    projector whose state is its tables keeps no envelopes at all (`CopyRunner`); one that
+    has neither is restored from every envelope it applied, as before.
+    """
+
+    keeps_envelopes = True
 
     def __init__(self, projector: Projector, db: Database) -> None:
         self.projector = projector
         self.db = db
-        self.applied = AppliedLog(db, projector.name)
+        self.snapshots_kept = hasattr(projector, "snapshot_state")
+        self.applied = AppliedLog(db, projector.name, keeps_envelopes=self.keeps_envelopes)
+        self.snapshots = Snapshots(db, projector.name)
+        self.every = _setting("YRKESRESAN_SNAPSHOT_EVERY", 20_000)
+        self.min_seconds = _setting("YRKESRESAN_SNAPSHOT_SECONDS", 30)
+        self.history: Callable[[], Iterable[Envelope]] | None = None
+        """Every envelope from the source of truth (the services' stores), for when a snapshot
+        of another fold version must be replaced; set by the process that runs the consumer."""
+        self._covered = 0
+        self._snapshot_at = 0.0
+        self._version: str | None = None
+
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            self._version = fold_version(self.projector)
+        return self._version
 
     def restore(self) -> None:
-        """Rebuild the in-memory fold from what this projector applied before."""
+        """Bring the in-memory fold to what this projector applied before: its snapshot, and
+        the envelopes applied after it."""
         self.projector.reset()
-        self.projector.load(self.applied.envelopes())
+        self.applied.resume()
+        self._covered = 0
+        if not self.keeps_envelopes:
+            self.projector.load(())
+            return
+        held = self.snapshots.load() if self.snapshots_kept else None
+        if held is not None:
+            version, seq, state = held
+            if version != self.version:
+                self._replace_outdated(version)
+                return
+            self.projector.restore_state(pickle.loads(zlib.decompress(state)))  # type: ignore[attr-defined]
+            self._covered = seq
+        self.projector.load(self.applied.envelopes(after=self._covered))
+        self._snapshot_at = time.monotonic()
 
-    def apply_batch(self, envelopes: Sequence[Envelope]) -> int:
+    def _replace_outdated(self, version: str) -> None:
+        if self.history is None:
+            raise SnapshotOutdated(
+                f"{self.projector.name}: its snapshot was folded by other code ({version}, "
+                f"this code {self.version}); run `yrkesresan rebuild {self.projector.name}`")
+        log.warning("fold changed: rebuilding from the stores",
+                    extra={"consumer": self.projector.name, "snapshot": version,
+                           "code": self.version})
+        self.rebuild(self.history())
+
+    def rebuild(self, envelopes: Iterable[Envelope], batch: int = 5000) -> int:
+        """Wipe the projector's tables, applied log and snapshot; apply `envelopes` afresh;
+        end with a snapshot. Returns how many were applied."""
+        with self.db.transaction() as cur:
+            for table in self.projector.tables:
+                cur.execute(f"DELETE FROM {table}")
+            cur.execute("DELETE FROM applied_events WHERE consumer = %s", (self.projector.name,))
+            self.snapshots.drop(cur)
+        self.projector.reset()
+        self.applied.resume()
+        self._covered = 0
+        applied = 0
+        pending: list[Envelope] = []
+        for env in envelopes:
+            pending.append(env)
+            if len(pending) >= batch:
+                applied += self.apply_batch(pending, snapshot=False)
+                pending = []
+        if pending:
+            applied += self.apply_batch(pending, snapshot=False)
+        self.snapshot()
+        return applied
+
+    def snapshot(self) -> None:
+        """Write the fold as it stands, and forget what it covers."""
+        if not self.snapshots_kept:
+            if not self.keeps_envelopes:  # only the window of ids to trim
+                with self.db.transaction() as cur:
+                    self.applied.forget(cur, self.applied.seq or 0)
+                self._covered = self.applied.seq or 0
+                self._snapshot_at = time.monotonic()
+            return
+        seq = self.applied.seq or 0
+        state = zlib.compress(pickle.dumps(self.projector.snapshot_state(),  # type: ignore[attr-defined]
+                                           protocol=pickle.HIGHEST_PROTOCOL), 1)
+        with self.db.transaction() as cur:
+            self.snapshots.save(cur, self.version, seq, state)
+            self.applied.forget(cur, seq)
+        self._covered = seq
+        self._snapshot_at = time.monotonic()
+
+    def _snapshot_due(self) -> bool:
+        return ((self.applied.seq or 0) - self._covered >= self.every
+                and time.monotonic() - self._snapshot_at >= self.min_seconds)
+
+    def apply_batch(self, envelopes: Sequence[Envelope], *, snapshot: bool = True) -> int:
         """Apply a batch in one transaction; return how many were new."""
         applied = 0
         try:
@@ -110,6 +344,8 @@ class ProjectionRunner:
             raise
         EVENTS_APPLIED.labels(self.projector.name).inc(applied)
         EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - applied)
+        if snapshot and self._snapshot_due():
+            self.snapshot()
         return applied
 
 

@@ -330,6 +330,11 @@ class Alongside:
         self.name = main.name
         self.topics: Sequence[str] = tuple(sorted({*main.topics, *copy.topics}))
         self.tables: Sequence[str] = (*main.tables, *copy.tables)
+        if hasattr(main, "snapshot_state"):  # the main projector's fold is the state to keep
+            kept: Any = main
+            self.snapshot_state = kept.snapshot_state
+            self.restore_state = kept.restore_state
+            self.fold_source = getattr(main, "fold_source", type(main).__module__)
 
     def reset(self) -> None:
         self.main.reset()
@@ -343,11 +348,10 @@ class Alongside:
 
 
 class CopyRunner(ProjectionRunner):
-    """The consumers' runner, without reading every applied envelope back at start: a copy
-    keeps nothing in memory to restore."""
+    """The consumers' runner for a projector whose whole state is its tables: nothing in
+    memory to restore, so no envelope is kept, only the window of ids (ADR 0020)."""
 
-    def restore(self) -> None:
-        self.projector.reset()
+    keeps_envelopes = False
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -39,9 +39,16 @@ class FoldProjector:
         self._row = row
         self._scope = scope
         self.fold = make_fold()
+        self.fold_source = type(self.fold).__module__  # what `fold_version` hashes
 
     def reset(self) -> None:
         self.fold = self._make_fold()
+
+    def snapshot_state(self) -> Any:
+        return self.fold
+
+    def restore_state(self, state: Any) -> None:
+        self.fold = state
 
     def load(self, envelopes: Iterable[Envelope]) -> None:
         for env in envelopes:

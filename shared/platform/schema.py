@@ -171,6 +171,32 @@ def create_event_store(op: Any, service: str) -> None:
         chain_sqlite_store(cursor, "stored_events")
 
 
+def bound_applied_log(op: Any) -> None:
+    """For a revision (ADR 0020): `applied_events` gets a sequence number per consumer and
+    keeps an envelope only until a snapshot covers it (the column becomes nullable, so the
+    table is rebuilt: SQLite cannot alter a column); `projection_snapshots` holds the
+    snapshots. The rows kept are numbered in id order (the folds do not care about order).
+    Services sharing one database share these tables: the first revision to run converts."""
+    from sqlalchemy import inspect
+
+    bind = op.get_bind()
+    blob = "BLOB" if bind.dialect.name == "sqlite" else "BYTEA"
+    op.execute("CREATE TABLE IF NOT EXISTS projection_snapshots (consumer TEXT PRIMARY KEY, "
+               f"fold_version TEXT NOT NULL, seq BIGINT NOT NULL, state {blob} NOT NULL)")
+    columns = {c["name"] for c in inspect(bind).get_columns("applied_events")}
+    if "seq" in columns:
+        return
+    op.execute("CREATE TABLE applied_events_numbered (consumer TEXT NOT NULL, "
+               "event_id TEXT NOT NULL, seq BIGINT NOT NULL, envelope TEXT, "
+               "PRIMARY KEY (consumer, event_id))")
+    op.execute("INSERT INTO applied_events_numbered (consumer, event_id, seq, envelope) "
+               "SELECT consumer, event_id, ROW_NUMBER() OVER (PARTITION BY consumer "
+               "ORDER BY event_id), envelope FROM applied_events")
+    op.execute("DROP TABLE applied_events")
+    op.execute("ALTER TABLE applied_events_numbered RENAME TO applied_events")
+    op.execute("CREATE UNIQUE INDEX applied_events_seq ON applied_events (consumer, seq)")
+
+
 # --- Alembic's environment, shared by every service's `migrations/env.py` ---------------------
 
 

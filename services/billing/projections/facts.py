@@ -83,46 +83,22 @@ class BillingRunner(CopyRunner):
 
     projector: Alongside
 
-    def apply_batch(self, envelopes: Sequence[Envelope]) -> int:
-        fresh = self._fresh(envelopes)
+    def apply_batch(self, envelopes: Sequence[Envelope], *, snapshot: bool = True) -> int:
+        fresh = self.applied.fresh(envelopes)
         log, copy = self.projector.main, self.projector.copy
         assert isinstance(log, FactsLog)
         with self.db.transaction() as cur:
-            cur.executemany(
-                "INSERT INTO applied_events (consumer, event_id, envelope) VALUES (%s, %s, %s) "
-                "ON CONFLICT (consumer, event_id) DO NOTHING",
-                [(self.projector.name, str(env.id), raw) for env, raw in fresh])
+            self.applied.record_many(cur, fresh)
             cur.executemany("INSERT INTO billing_facts (envelope) VALUES (%s)",
-                            [(raw,) for env, raw in fresh if env.type in log.types])
-            for env, _ in fresh:
+                            [(env.to_json().decode(),) for env in fresh
+                             if env.type in log.types])
+            for env in fresh:
                 copy.apply(cur, env)
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
         EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - len(fresh))
+        if snapshot and self._snapshot_due():
+            self.snapshot()
         return len(fresh)
-
-    def _fresh(self, envelopes: Sequence[Envelope]) -> list[tuple[Envelope, str]]:
-        """The envelopes not applied before, each once, with their JSON."""
-        ids = list(dict.fromkeys(str(env.id) for env in envelopes))
-        seen: set[str] = set()
-        if not self.db.is_sqlite:
-            # one array parameter: an IN list of 500 becomes a prepared statement whose
-            # generic plan scans the whole table (seconds per batch once a year is in it)
-            rows = self.db.execute("SELECT event_id FROM applied_events WHERE consumer = %s "
-                                   "AND event_id = ANY(%s::text[])", (self.projector.name, ids))
-            seen = {r[0] for r in rows}
-        for start in range(0, len(ids), 500) if self.db.is_sqlite else ():
-            chunk = ids[start:start + 500]
-            rows = self.db.execute(
-                "SELECT event_id FROM applied_events WHERE consumer = %s AND event_id IN "
-                f"({', '.join(['%s'] * len(chunk))})", [self.projector.name, *chunk])
-            seen |= {r[0] for r in rows}
-        fresh = []
-        for env in envelopes:
-            key = str(env.id)
-            if key not in seen:
-                seen.add(key)
-                fresh.append((env, env.to_json().decode()))
-        return fresh
 
 
 def billing_runner(db: Database) -> BillingRunner:

@@ -14,6 +14,7 @@ restart the facts are rebuilt from the envelopes applied before, without acting 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from services.certification import views
 from services.certification.domain import CertifiedCompletion
@@ -38,6 +39,12 @@ class CertificationProjector:
 
     def reset(self) -> None:
         self.facts = CertificationFacts()
+
+    def snapshot_state(self) -> Any:
+        return self.facts
+
+    def restore_state(self, state: Any) -> None:
+        self.facts = state
 
     def load(self, envelopes: Iterable[Envelope]) -> None:
         for env in envelopes:
@@ -99,40 +106,19 @@ class CertificationRunner(ProjectionRunner):
         super().__init__(projector, db)
         self.policy = policy
 
-    def _fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
-        """The envelopes not applied before, each once."""
-        ids = list(dict.fromkeys(str(env.id) for env in envelopes))
-        seen: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows = self.db.execute(
-                "SELECT event_id FROM applied_events WHERE consumer = %s AND event_id IN "
-                f"({', '.join(['%s'] * len(chunk))})", [self.projector.name, *chunk])
-            seen |= {r[0] for r in rows}
-        fresh = []
-        for env in envelopes:
-            key = str(env.id)
-            if key not in seen:
-                seen.add(key)
-                fresh.append(env)
-        return fresh
-
-    def apply_batch(self, envelopes: Sequence[Envelope]) -> int:
-        fresh = self._fresh(envelopes)
+    def apply_batch(self, envelopes: Sequence[Envelope], *, snapshot: bool = True) -> int:
+        fresh = self.applied.fresh(envelopes)
         try:
             touched = [(env, self.projector.facts.apply(env)) for env in fresh]
             certified = self.policy.act(self.projector.facts, touched)
             with self.db.transaction() as cur:
-                cur.executemany(
-                    "INSERT INTO applied_events (consumer, event_id, envelope) "
-                    "VALUES (%s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
-                    [(self.projector.name, str(env.id), env.to_json().decode())
-                     for env in fresh])
-                views.write_history(cur, history.rows(fresh))
+                self.applied.record_many(cur, fresh)
                 self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
             self.restore()  # the facts may hold part of a batch the database never recorded
             raise
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
         EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - len(fresh))
+        if snapshot and self._snapshot_due():
+            self.snapshot()
         return len(fresh)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from services.notification.adapters.outbox import Outbox
 from services.notification.domain import Facts
@@ -39,6 +40,14 @@ class NoticeProjector:
     def reset(self) -> None:
         with self.lock:
             self.facts = Facts()
+
+    def snapshot_state(self) -> Any:
+        with self.lock:
+            return self.facts
+
+    def restore_state(self, state: Any) -> None:
+        with self.lock:
+            self.facts = state
 
     def load(self, envelopes: Iterable[Envelope]) -> None:
         with self.lock:

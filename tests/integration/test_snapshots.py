@@ -1,0 +1,117 @@
+"""A consumer restores its fold from a snapshot and the envelopes applied after it, and its
+applied log stays bounded (ADR 0020): on SQLite and PostgreSQL, with the progression
+projection of certification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from services.certification import application as certification
+from shared.events import Envelope
+from shared.platform import schema
+from shared.platform.consumer import ProjectionRunner, SnapshotOutdated
+from shared.platform.db import Database
+from yrkesresan.demo import demo_envelopes
+
+pytestmark = pytest.mark.integration
+
+EVERY, WINDOW = 50, 200
+
+
+@pytest.fixture
+def url(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("YRKESRESAN_SNAPSHOT_EVERY", str(EVERY))
+    monkeypatch.setenv("YRKESRESAN_SNAPSHOT_SECONDS", "0")
+    monkeypatch.setenv("YRKESRESAN_APPLIED_WINDOW", str(WINDOW))
+    certification.migrate(database_url)
+    yield database_url
+
+
+def view(db: Database) -> list[tuple[str, str]]:
+    return [(str(k), str(b)) for k, b in
+            db.execute("SELECT key, body FROM view_progression ORDER BY key")]
+
+
+def feed(runner: ProjectionRunner, envelopes: list[Envelope], batch: int = 40) -> None:
+    for i in range(0, len(envelopes), batch):
+        runner.apply_batch(envelopes[i:i + batch])
+
+
+def runner_on(url: str) -> ProjectionRunner:
+    return certification.bootstrap(url).runner()
+
+
+def test_a_restart_loads_the_snapshot_and_only_the_envelopes_after_it(
+        url: str, tmp_path: Path) -> None:
+    envelopes = list(demo_envelopes(25, seed=3))
+    assert len(envelopes) > 4 * WINDOW
+    first = runner_on(url)
+    first.restore()
+    feed(first, envelopes[:-30])
+    db = first.db
+    kept = db.execute("SELECT count(*) FROM applied_events WHERE envelope IS NOT NULL")[0][0]
+    ids = db.execute("SELECT count(*) FROM applied_events")[0][0]
+    assert kept < EVERY + 40 and ids <= WINDOW + EVERY + 40  # bounded, not the whole log
+    assert db.execute("SELECT count(*) FROM projection_snapshots")[0][0] == 1
+
+    second = runner_on(url)
+    loaded: list[Envelope] = []
+    load = second.projector.load
+
+    def counting(envs: Iterable[Envelope]) -> None:
+        loaded.extend(envs)
+        load(loaded)
+
+    second.projector.load = counting  # type: ignore[method-assign]
+    second.restore()
+    assert len(loaded) == kept  # the tail only
+    feed(second, envelopes[-30:])
+    feed(second, envelopes)  # everything again: older than the window, yet applied once
+
+    once_url = f"sqlite:///{tmp_path / 'once.sqlite'}"
+    certification.migrate(once_url)
+    once = runner_on(once_url)
+    once.restore()
+    feed(once, envelopes, batch=1000)
+    assert view(db) == view(once.db)
+
+
+def test_a_snapshot_of_other_code_is_refused_or_rebuilt_from_history(url: str) -> None:
+    envelopes = list(demo_envelopes(8, seed=5))
+    runner = runner_on(url)
+    runner.restore()
+    feed(runner, envelopes)
+    runner.snapshot()
+    expected = view(runner.db)
+    runner.db.execute("UPDATE projection_snapshots SET fold_version = 'older-rules'")
+
+    again = runner_on(url)
+    with pytest.raises(SnapshotOutdated, match="yrkesresan rebuild progression"):
+        again.restore()
+    again.history = lambda: iter(envelopes)
+    again.restore()
+    assert view(again.db) == expected
+    assert again.db.execute("SELECT fold_version FROM projection_snapshots")[0][0] == again.version
+
+
+def test_the_revision_numbers_an_applied_log_kept_whole(database_url: str) -> None:
+    """A database whose applied log predates snapshots (every envelope kept): the revision
+    numbers it, and a restart folds it all."""
+    schema.upgrade("certification", database_url, "0001")
+    envelopes = list(demo_envelopes(5, seed=9))
+    db = Database(database_url)
+    with db.transaction() as cur:
+        cur.executemany(
+            "INSERT INTO applied_events (consumer, event_id, envelope) VALUES (%s, %s, %s)",
+            [("progression", str(e.id), e.to_json().decode()) for e in envelopes])
+    schema.upgrade("certification", database_url)
+    assert db.execute("SELECT count(*), max(seq) FROM applied_events") == [
+        (len(envelopes), len(envelopes))]
+    runner = runner_on(database_url)
+    runner.restore()
+    assert runner.applied.count() == len(envelopes)
+    assert len(runner.projector.main.fold.result()["participants"]) == 5  # type: ignore[attr-defined]
+    db.close()
