@@ -213,6 +213,25 @@ def export(
     typer.echo(f"{count} events written to {log}", err=True)
 
 
+@app.command("import-log")
+def import_log(
+    log: Annotated[Path, typer.Option("--log", exists=True, dir_okay=False, readable=True,
+                                      help="a contract log (JSON Lines), e.g. an export")],
+) -> None:
+    """Write a contract log into the services' stores (the inverse of `export`): idempotent
+    and resumable, with a progress bar; the consumers then rebuild or follow the relays."""
+    from yrkesresan.import_log import LogLineError, import_command
+
+    try:
+        report = import_command(log)
+    except LogLineError as e:
+        typer.echo(f"yrkesresan import-log: {log}: {e}", err=True)
+        raise typer.Exit(1) from None
+    unknown = "".join(f", {n} av okänd typ {t}" for t, n in sorted(report.unknown.items()))
+    typer.echo(f"importerade: {report.imported}, fanns redan: {report.present}{unknown}",
+               err=True)
+
+
 @app.command()
 def rebuild(projection: Annotated[str | None, typer.Argument(
         help="one consumer's projection (default: every one)")] = None) -> None:

@@ -109,7 +109,8 @@ def envelope_of(
     if not isinstance(originator, uuid.UUID):
         originator = uuid.UUID(originator)
     envelope: dict[str, Any] = {
-        "id": stored_event_id_text(originator, note.originator_version),
+        # An imported event keeps the id it had in its log (`yrkesresan import-log`).
+        "id": state.get("event_id") or stored_event_id_text(originator, note.originator_version),
         "type": type_name,
         "schema_version": SCHEMA_VERSION,
         "occurred_at": state["occurred_at"],

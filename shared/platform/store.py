@@ -54,6 +54,9 @@ class DomainEvent(BaseModel):
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
     actor: str | None = None
     correlation_id: str | None = None
+    event_id: str | None = None
+    """The envelope id an imported event had in the log it came from (`yrkesresan
+    import-log`); events the services record have none, their id derives from the stream."""
 
     class_version: ClassVar[int] = 1
 
@@ -80,6 +83,8 @@ class PydanticMapper(Mapper[uuid.UUID]):
     def to_stored_event(self, domain_event: DomainEventProtocol[uuid.UUID]) -> StoredEvent:
         event = cast(DomainEvent, domain_event)
         state = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
+        if state.get("event_id") is None:
+            state.pop("event_id", None)
         if type(event).class_version > 1:
             state["class_version"] = type(event).class_version
         stored = self.transcoder.encode(state)
@@ -252,6 +257,33 @@ class PostgresRecorder(PostgresApplicationRecorder):
             return None
         return Head(row["notification_id"], row["chain_seq"], bytes(row["chain_hash"]))
 
+    def insert_bulk(self, events: Sequence[StoredEvent]) -> None:
+        """Many events in one transaction by COPY, for an import: the same table lock, chain
+        and notification as the insert function, with the hashes computed here
+        (`shared.platform.chain.link`, the same formula)."""
+        names = {"schema": Identifier(self.datastore.schema),
+                 "table": Identifier(self.events_table_name),
+                 "channel": Identifier(self.channel_name)}
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as curs:
+            curs.execute(SQL("LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE").format(**names))
+            curs.execute(SQL("NOTIFY {channel}").format(**names))
+            curs.execute(SQL("SELECT chain_seq, chain_hash FROM {schema}.{table} "
+                             "ORDER BY notification_id DESC LIMIT 1").format(**names))
+            head = curs.fetchone()
+            seq = int(head["chain_seq"]) if head and head["chain_seq"] is not None else 0
+            prev = bytes(head["chain_hash"]) if head and head["chain_hash"] else GENESIS
+            copy_sql = SQL("COPY {schema}.{table} (originator_id, originator_version, topic, "
+                           "state, chain_seq, chain_hash) FROM STDIN (FORMAT BINARY)")
+            with curs.copy(copy_sql.format(**names)) as copy:
+                copy.set_types(["uuid", "int8", "text", "bytea", "int8", "bytea"])
+                for e in events:
+                    originator = _uuid(e.originator_id)
+                    seq += 1
+                    prev = link(prev, seq, originator, e.originator_version, e.topic, e.state)
+                    copy.write_row((originator, e.originator_version, e.topic, e.state, seq,
+                                    prev))
+
 
 def _chain_names(schema: str, table: str, event_type: str, channel: str,
                  lock_timeout: int) -> dict[str, Any]:
@@ -373,6 +405,11 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
                                              s.state, seq, prev))
             ids.append(c.lastrowid)
         return ids
+
+    def insert_bulk(self, events: Sequence[StoredEvent]) -> None:
+        """Many events in one transaction, chained (see `PostgresRecorder.insert_bulk`)."""
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_events(c, events)
 
     def select_chain(self, after: int, limit: int) -> list[ChainedRow]:
         with self.datastore.transaction(commit=False) as c:
