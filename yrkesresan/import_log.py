@@ -33,6 +33,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from services.certification.domain import new_verification_code
 from shared.events import ContractError, UnknownEventType, stored_event_id_text
 from shared.events.fast import decode_envelope
 from shared.platform.store import (
@@ -138,6 +139,8 @@ class Importer:
         self.stores = stores
         self.classes = domain_classes()
         self.topics = {name: get_topic(cls) for name, (_, cls) in self.classes.items()}
+        self.regions: dict[str, str] = {}  # occasion -> region, as the log plans them
+        self._aggregates: dict[str, uuid.UUID] = {}  # many events share an aggregate
 
     def run(self, lines: Iterable[bytes], advance: Callable[[int], None] = lambda _: None,
             chunk: int = CHUNK) -> Report:
@@ -168,12 +171,28 @@ class Importer:
             originator, streamed = uuid.UUID(rest), True
         else:
             kind, keys = PLACEMENT[env["type"]]
-            originator = aggregate_id(kind, "|".join(str(data[k]) for k in keys))
+            key = kind + ":" + "|".join(str(data[k]) for k in keys)
+            originator = self._aggregates.get(key)  # type: ignore[assignment]
+            if originator is None:
+                originator = self._aggregates[key] = aggregate_id(*key.split(":", 1))
             streamed = False
         body = {"timestamp": env.get("recorded_at") or env["occurred_at"],
                 "occurred_at": env["occurred_at"], "actor": env.get("actor"),
                 "correlation_id": env.get("correlation_id"), **data}
+        if env["type"] == "CourseOccasionPlanned":
+            self.regions[data["occasion_id"]] = data["region_id"]
+        elif env["type"] == "CertificateIssued":
+            body.update(self._certificate_details(env))
         return _Planned(service, originator, env["id"], self.topics[env["type"]], body, streamed)
+
+    def _certificate_details(self, env: dict[str, Any]) -> dict[str, Any]:
+        """What only certification keeps about a certificate (the contract's event does not
+        carry it), for one issued elsewhere: a verification code minted as certification
+        mints them, the occasion's region, the completion date."""
+        occasion = env["data"]["occasion_id"]
+        return {"verification_code": new_verification_code(),
+                "region_id": self.regions.get(occasion, ""),
+                "completed_on": str(env["occurred_at"])[:10], "evidence": []}
 
     def _chunk(self, envelopes: list[dict[str, Any]], report: Report) -> None:
         per_store: dict[str, list[_Planned]] = defaultdict(list)
@@ -204,9 +223,10 @@ class Importer:
                 continue
             held.add(p.event_id)
             version = versions.get(p.originator, 0) + 1
-            if p.streamed:  # an export of ours: find the version its id derives from
-                version = _version_of(p.originator, p.event_id, version) or version
-            if stored_event_id_text(p.originator, version) != p.event_id:
+            derived = p.streamed and _version_of(p.originator, p.event_id, version)
+            if derived:  # an export of ours: the version its id derives from
+                version = derived
+            else:  # an id of its own: kept beside the event
                 p.body["event_id"] = p.event_id
             versions[p.originator] = version
             events.append(StoredEvent(originator_id=p.originator, originator_version=version,

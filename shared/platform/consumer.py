@@ -318,8 +318,17 @@ class ProjectionRunner:
                 self._snapshot_at = time.monotonic()
             return
         seq = self.applied.seq or 0
-        state = zlib.compress(pickle.dumps(self.projector.snapshot_state(),  # type: ignore[attr-defined]
-                                           protocol=pickle.HIGHEST_PROTOCOL), 1)
+        try:
+            state = zlib.compress(pickle.dumps(
+                self.projector.snapshot_state(),  # type: ignore[attr-defined]
+                protocol=pickle.HIGHEST_PROTOCOL), 1)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            # A fold holding something pickle cannot take: restore from the whole log, as
+            # before snapshots, rather than stop.
+            log.warning("no snapshot: the fold cannot be pickled",
+                        extra={"consumer": self.projector.name, "error": repr(e)})
+            self.snapshots_kept = False
+            return
         with self.db.transaction() as cur:
             self.snapshots.save(cur, self.version, seq, state)
             self.applied.forget(cur, seq)
