@@ -88,17 +88,36 @@ def history() -> Iterator[Envelope]:
             app.close()
 
 
-def rebuild_projections(names: Iterable[str] | None = None) -> Iterator[tuple[str, int]]:
+def rebuild_projections(names: Iterable[str] | None = None, batch: int = 2000
+                        ) -> Iterator[tuple[str, int]]:
     """Rebuild the named projections (default: every one in `processes.projections()`, the
-    registry the consumers run from) from every service's store: (name, events applied)."""
+    registry the consumers run from) from every service's store, reading the stores once for
+    all of them: (name, events applied). One whose snapshot was folded by other code is
+    wiped first and rebuilt whole."""
     from yrkesresan import processes
 
     registry = processes.projections()
     apps = [spec.store() for spec in processes.services().values()]
     try:
-        for name in names or list(registry):
-            runner = registry[name]()
-            yield name, rebuild(runner, apps)
+        runners = {name: registry[name]() for name in names or list(registry)}
+        for runner in runners.values():
+            try:
+                runner.restore()
+            except SnapshotOutdated:
+                runner.rebuild(())
+        applied = dict.fromkeys(runners, 0)
+        pending: list[Envelope] = []
+        for raw in merged_envelopes(apps):
+            pending.append(parse_envelope(raw))
+            if len(pending) >= batch:
+                for name, runner in runners.items():
+                    applied[name] += runner.apply_batch(pending, snapshot=False)
+                pending = []
+        for name, runner in runners.items():
+            if pending:
+                applied[name] += runner.apply_batch(pending, snapshot=False)
+            runner.snapshot()
+            yield name, applied[name]
     finally:
         for app in apps:
             app.close()

@@ -318,6 +318,18 @@ class Copy:
         for write in self._writers.get(env.type, ()):
             write(cur, self.prefix, env)
 
+    def apply_many(self, cur: Cursor, envelopes: Iterable[Envelope]) -> None:
+        """A batch's writes, each statement run for all its rows at once (`executemany`).
+        Statements are grouped by their text, which reorders them across statements: the
+        copies' writes do not depend on order (latest `occurred_at` wins, by the stamps),
+        as the bus gives none across partitions."""
+        batch = _Batch()
+        for env in envelopes:
+            for write in self._writers.get(env.type, ()):
+                write(batch, self.prefix, env)  # type: ignore[arg-type]
+        for sql, rows in batch.statements.items():
+            cur.executemany(sql, rows)
+
 
 class Alongside:
     """A projector and a copy fed by the same consumer, in the same transaction per batch,
@@ -339,12 +351,32 @@ class Alongside:
     def reset(self) -> None:
         self.main.reset()
 
+    def apply_many(self, cur: Cursor, envelopes: Sequence[Envelope]) -> None:
+        main_many = getattr(self.main, "apply_many", None)
+        if main_many is not None:
+            main_many(cur, envelopes)
+        else:
+            for env in envelopes:
+                self.main.apply(cur, env)
+        self.copy.apply_many(cur, envelopes)
+
     def load(self, envelopes: Iterable[Envelope]) -> None:
         self.main.load(envelopes)
 
     def apply(self, cur: Cursor, env: Envelope) -> None:
         self.main.apply(cur, env)
         self.copy.apply(cur, env)
+
+
+class _Batch:
+    """Stands in for a cursor to gather a batch's writes, by statement, in order."""
+
+    def __init__(self) -> None:
+        self.statements: dict[str, list[Sequence[Any]]] = {}
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.statements.setdefault(sql, []).append(params)
+        return []
 
 
 class CopyRunner(ProjectionRunner):

@@ -113,6 +113,7 @@ class CertificationRunner(ProjectionRunner):
             certified = self.policy.act(self.projector.facts, touched)
             with self.db.transaction() as cur:
                 self.applied.record_many(cur, fresh)
+                views.write_history(cur, history.rows(fresh))
                 self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
             self.restore()  # the facts may hold part of a batch the database never recorded
