@@ -395,8 +395,10 @@ class Cohort:
         return occasion
 
     def _days(self, course: CourseSpec, first: dt.date) -> tuple[CourseDay, ...]:
-        """Blocks a fortnight apart; each day's mode from what the catalogue allows (on the
-        later days of an occasion the region chooses digital about half the time)."""
+        """Blocks a fortnight apart; each day's mode from what the catalogue allows: where a
+        first day may be either, the region gives it digitally about a third of the time; on
+        the later days it chooses digital about half the time."""
+        first_digital = self.rng.random() < 0.3
         later_digital = self.rng.random() < 0.5
         days: list[CourseDay] = []
         for b, block in enumerate(course.blocks):
@@ -404,8 +406,9 @@ class Cohort:
             for i in range(block):
                 number = len(days) + 1
                 allowed = course.day_modes[number - 1]
+                either_digital = later_digital if number > 1 else first_digital
                 digital = DayMode.DIGITAL in allowed and (
-                    DayMode.ON_SITE not in allowed or (number > 1 and later_digital))
+                    DayMode.ON_SITE not in allowed or either_digital)
                 mode = DayMode.DIGITAL if digital else DayMode.ON_SITE
                 date = weekday_on_or_after(block_start + dt.timedelta(days=i))
                 days.append(CourseDay(day=number, date=date, mode=mode))
