@@ -71,8 +71,9 @@ def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Databa
     db = Database(url)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _applied(db) == len(envs), 120, f"the demo's events ({tmp_path})")
-        wait_for(lambda: _up(base), 30, "the web application")
+        # bounded generously: on a shared 2-core machine a start can take a minute
+        wait_for(lambda: _applied(db) == len(envs), 300, f"the demo's events ({tmp_path})")
+        wait_for(lambda: _up(base), 120, f"the web application ({tmp_path / 'web.log'})")
         yield base, db
     finally:
         for proc in procs:

@@ -67,15 +67,15 @@ def test_worker_killed_mid_stream_ends_with_the_replays_figures(
     _produce(producer, envs[:half])
     worker = _worker(env, group, worker_log)
     try:
-        wait_for(lambda: _applied(db) > 0, 90, "the worker's first batch")
+        wait_for(lambda: _applied(db) > 0, 240, f"the worker's first batch (log: {worker_log})")
         _produce(producer, envs[half:] + envs[:500])  # the rest, and redeliveries
-        wait_for(lambda: _applied(db) > half, 90, "the worker in the second half")
+        wait_for(lambda: _applied(db) > half, 240, "the worker in the second half")
         worker.send_signal(signal.SIGKILL)  # mid-stream: no commit, no goodbye
         worker.wait(10)
         killed_at = _applied(db)
         assert killed_at < len(envs), "the worker was not killed mid-stream"
         worker = _worker(env, group, worker_log)
-        wait_for(lambda: _applied(db) == len(envs), 120,
+        wait_for(lambda: _applied(db) == len(envs), 300,
                  f"every event applied after the restart (log: {worker_log})")
         expected = _replay("dashboard", log)
         wait_for(lambda: FiguresReader(db).document() == expected, 30, "the figures stored")
