@@ -18,15 +18,16 @@ from kafka import KafkaConsumer, TopicPartition
 
 from services.regions.application import region_topic
 from shared.events import parse_envelope
-from shared.platform.auth import Principal, Role, issue_token
+from shared.platform.auth import Principal, Role
 from tests.e2e.test_system import system  # noqa: F401 - the fixture
+from tests.tokens import mint
 from yrkesresan.launcher import System, _once_known
 
 pytestmark = pytest.mark.e2e
 
 
 def bearer(role: Role, **scope: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + issue_token(Principal(subject="e2e", role=role,
+    return {"Authorization": "Bearer " + mint(Principal(subject="e2e", role=role,
                                                                **scope))}
 
 

@@ -291,7 +291,7 @@ def test_missing_secrets_stop_the_configuration(tmp_path: Path) -> None:
     empty.write_text("")
     result = _compose_config(empty)
     assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr or "YRKESRESAN_AUTH_SECRET" in result.stderr
+    assert "POSTGRES_PASSWORD" in result.stderr or "YRKESRESAN_KEYRING_HOST_FILE" in result.stderr
 
 
 def test_the_env_example_holds_placeholders_only() -> None:
