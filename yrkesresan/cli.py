@@ -95,11 +95,18 @@ def migrate(
 def serve(
     service: Service,
     port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes (one per core)")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="worker processes (one per core; default YRKESRESAN_<SERVICE>_WORKERS, "
+                    "else YRKESRESAN_API_WORKERS, else 1)")] = None,
 ) -> None:
     """Run one service's HTTP API."""
+    import os
+
     from yrkesresan import processes
 
+    if workers is None:
+        workers = int(os.environ.get(f"YRKESRESAN_{service.upper()}_WORKERS")
+                      or os.environ.get("YRKESRESAN_API_WORKERS") or 1)
     processes.serve(service, port, workers)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,18 +29,26 @@ from yrkesresan.supervision import APP, INFRA, Supervised, Supervisor
 SERVICES = tuple(SERVICE_PORTS)
 
 
+class PortConflict(RuntimeError):
+    """A process found the port it was given taken (start again on other ports)."""
+
+
+_ADDRESS_IN_USE = re.compile(r"address (already )?in use", re.IGNORECASE)
+
+
 class System:
     """The processes of `processes.registry()` (and, given a port, the local broker) under one
     supervisor (`yrkesresan/supervision.py`): each restarted when it dies, all stopped together.
     The child processes share one environment."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, broker_port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, broker_port: int | None = None,
+                 programs: Sequence[Program] | None = None) -> None:
         self.env = {**os.environ, **env}
         self.log_dir = log_dir
         self.broker_port = broker_port
         if broker_port is not None:
             self.env["KAFKA_BOOTSTRAP"] = f"127.0.0.1:{broker_port}"
-        self.programs = {p.name: p for p in registry()}
+        self.programs = {p.name: p for p in (registry() if programs is None else programs)}
         smtp, _ = self.mail_ports()
         self.env.setdefault("YRKESRESAN_SMTP_HOST", "127.0.0.1")
         self.env.setdefault("YRKESRESAN_SMTP_PORT", str(smtp))
@@ -127,12 +136,8 @@ class System:
         for url in urls if urls is not None else self.health_urls().values():
             while True:
                 for name, state in self.states().items():
-                    if state["statename"] == "FATAL":
-                        log = self.log_dir / (name + ".log")
-                        tail = log.read_text(errors="replace").splitlines()[-15:] if (
-                            log.exists()) else []
-                        raise RuntimeError(f"{name} keeps exiting; {log} ends:\n"
-                                           + "\n".join(tail))
+                    if state["statename"] in ("BACKOFF", "EXITED", "FATAL"):
+                        self._raise_for(name, state["statename"])
                 try:
                     if httpx.get(url, timeout=1).status_code == 200:
                         break
@@ -141,6 +146,16 @@ class System:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{url} did not become healthy")
                 time.sleep(0.2)
+
+    def _raise_for(self, name: str, state: str) -> None:
+        """A process that did not start: PortConflict when its port was taken, RuntimeError
+        once the supervisor gave up on it."""
+        log = self.log_dir / (name + ".log")
+        tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+        if any(_ADDRESS_IN_USE.search(line) for line in tail):
+            raise PortConflict(f"{name}: its port is taken")
+        if state == "FATAL":
+            raise RuntimeError(f"{name} keeps exiting; {log} ends:\n" + "\n".join(tail))
 
     def kill(self, name: str, sig: int) -> int:
         """Send a signal to one process (the supervisor restarts it); returns its pid."""

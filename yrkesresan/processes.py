@@ -174,8 +174,10 @@ def serve(name: str, port: int | None = None, workers: int = 1) -> None:
         return
     # Several worker processes (one per core): uvicorn imports the app by name in each.
     os.environ["YRKESRESAN_SERVE_SERVICE"] = name
+    # A worker that does not answer uvicorn's ping within the timeout is killed and replaced:
+    # on a busy machine a starting worker needs more than the default 5 s.
     uvicorn.run("yrkesresan.processes:api_from_environment", factory=True, workers=workers,
-                **where)
+                timeout_worker_healthcheck=30, **where)
 
 
 def api_from_environment() -> Any:

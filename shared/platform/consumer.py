@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
 from shared.events import (
     DEADLETTER_TOPIC,
@@ -39,7 +39,7 @@ from shared.events import (
     parse_envelope,
 )
 from shared.platform.db import Cursor, Database
-from shared.platform.lease import Lease
+from shared.platform.lease import Lease, LeaseLost
 from shared.platform.observability import (
     CONSUMER_LAG,
     EVENTS_APPLIED,
@@ -400,6 +400,7 @@ class EnvelopeConsumer:
         # One working member per group, so that it has every partition (shared/platform/lease.py).
         self.lease = Lease(runner.db.url, f"consumer:{self.group_id}") if lease else None
         self.standing_by = False
+        self._topic_ids: dict[str, Any] = {}  # the broker's id of each topic, as last seen
         self._dlq: KafkaProducer | None = None
 
     def _consumer(self) -> KafkaConsumer:
@@ -409,7 +410,10 @@ class EnvelopeConsumer:
             group_id=self.group_id,
             client_id=f"{self.group_id}-{uuid.uuid4().hex[:6]}",
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            # No committed offset, or one out of range (the broker came back empty): we seek
+            # to offset 0 ourselves (`_from_the_start`) rather than trust where the broker
+            # says a log begins, which the local broker can get wrong after a restart.
+            auto_offset_reset="none",
             session_timeout_ms=6000,
             heartbeat_interval_ms=1500,
             max_poll_records=2000,
@@ -439,19 +443,25 @@ class EnvelopeConsumer:
         return self.runner.apply_batch(valid)
 
     def run(self) -> None:
-        """Stand by until this instance holds the group's lease, then consume; raises LeaseLost
-        when the lease is lost (the process ends, and is started again to stand by)."""
-        if self.lease is not None:
-            self.standing_by = True
-            taken = self.lease.acquire(self.stopping)
-            self.standing_by = False
-            if not taken:
-                return
-        try:
-            self._consume()
-        finally:
+        """Stand by until this instance holds the group's lease, then consume. A lost lease
+        (its database connection ended: a server restart) takes the consumer out of the
+        group, and it stands by again, in the same process."""
+        while not self.stopping.is_set():
             if self.lease is not None:
-                self.lease.release()
+                self.standing_by, self.healthy = True, False
+                taken = self.lease.acquire(self.stopping)
+                self.standing_by = False
+                if not taken:
+                    return
+            try:
+                self._consume()
+                return
+            except LeaseLost:
+                log.warning("lease lost; leaving the group to stand by",
+                            extra={"group": self.group_id})
+            finally:
+                if self.lease is not None:
+                    self.lease.release()
 
     def _consume(self) -> None:
         self.runner.restore()
@@ -463,6 +473,9 @@ class EnvelopeConsumer:
                     self.lease.check()
                 try:
                     batches = consumer.poll(timeout_ms=500)
+                except (NoOffsetForPartitionError, OffsetOutOfRangeError) as e:
+                    self._from_the_start(consumer, e.args[0] if e.args else ())
+                    continue
                 except KafkaError as e:
                     log.warning("poll failed; retrying", extra={"error": repr(e)})
                     self.stopping.wait(1)
@@ -484,10 +497,35 @@ class EnvelopeConsumer:
                     self._commit(consumer)
                 self.healthy = True
                 self._update_lag(consumer)
+                self._after_recreated_topics(consumer)
         finally:
             consumer.close()
             if self._dlq is not None:
                 self._dlq.close(timeout=1)
+
+    @staticmethod
+    def _from_the_start(consumer: KafkaConsumer, partitions: Iterable[Any]) -> None:
+        """Read these partitions from offset 0: what was applied before is skipped by id."""
+        for tp in partitions:
+            log.info("reading a partition from its start", extra={
+                "topic": tp.topic, "partition": tp.partition})
+            consumer.seek(tp, 0)
+
+    def _after_recreated_topics(self, consumer: KafkaConsumer) -> None:
+        """A topic the broker lost and that was created again (a new topic id) is read again
+        from the start: fetching on at the old offsets would skip what now lies below them."""
+        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)
+        if cluster is None:
+            return
+        ids = {t: cluster.topic_id(t) for t in self.runner.projector.topics}
+        recreated = {t for t, known in self._topic_ids.items()
+                     if known is not None and ids.get(t) not in (None, known)}
+        self._topic_ids.update({t: i for t, i in ids.items() if i is not None})
+        if recreated:
+            log.warning("topics created again on the broker; reading them from the start",
+                        extra={"topics": sorted(recreated)})
+            self._from_the_start(consumer, [tp for tp in consumer.assignment()
+                                            if tp.topic in recreated])
 
     @staticmethod
     def _rewind(consumer: KafkaConsumer, records: Sequence[Any]) -> None:

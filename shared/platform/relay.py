@@ -29,7 +29,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Notification
+import psycopg
+from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.utils import resolve_topic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
@@ -39,7 +40,7 @@ from shared.events.fast import decode_envelope
 from shared.platform.broker import ensure_topics
 from shared.platform.chain import AUDIT_TOPIC, PublishedHead
 from shared.platform.db import Database
-from shared.platform.lease import Lease
+from shared.platform.lease import Lease, LeaseLost
 from shared.platform.observability import EVENTS_RELAYED, RELAY_LAG
 from shared.platform.store import (
     PROVENANCE_FIELDS,
@@ -153,6 +154,7 @@ class Relay:
         head_every_s: float = 10.0,
         head_every_events: int = 10_000,
         lease: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.name = f"{app.service}-relay"
@@ -173,6 +175,7 @@ class Relay:
         self._acked: dict[tuple[str, int], int] = {}
         self._producer: KafkaProducer | None = None
         self.healthy = False
+        self.clock = clock  # seconds, for when a head is due
         self.head_every_s = head_every_s
         self.head_every_events = head_every_events
         self.head: PublishedHead | None = None  # the last one published
@@ -318,7 +321,7 @@ class Relay:
         if self.position <= published:
             return None
         due = (self.position - published >= self.head_every_events
-               or time.monotonic() - self._head_at >= self.head_every_s)
+               or self.clock() - self._head_at >= self.head_every_s)
         chain_head = getattr(self.app.recorder, "chain_head", None)  # absent: not chained
         if not (due or force) or chain_head is None:
             return None
@@ -329,24 +332,28 @@ class Relay:
         producer = self._connect()
         producer.send(AUDIT_TOPIC, key=self.app.service.encode(),
                       value=head.model_dump_json().encode()).get(timeout=30)
-        self.head, self._head_at = head, time.monotonic()
+        self.head, self._head_at = head, self.clock()
         return head
 
     def run(self, on_idle: Callable[[], None] | None = None) -> None:
-        """Work while this instance holds the lease (stand by until then); raises LeaseLost
-        when it is lost, so that the process ends and is started again, to stand by."""
-        if self.lease is not None:
-            self.standing_by = True
-            taken = self.lease.acquire(self.stopping)
-            self.standing_by = False
-            if not taken:
-                return
-        try:
-            self._work(on_idle)
-        finally:
-            self._drop_producer()
+        """Work while this instance holds the lease (stand by until then). A lost lease (its
+        database connection ended: a server restart) makes it stand by again."""
+        while not self.stopping.is_set():
             if self.lease is not None:
-                self.lease.release()
+                self.standing_by, self.healthy = True, False
+                taken = self.lease.acquire(self.stopping)
+                self.standing_by = False
+                if not taken:
+                    return
+            try:
+                self._work(on_idle)
+                return
+            except LeaseLost:
+                log.warning("lease lost; standing by", extra={"relay": self.name})
+            finally:
+                self._drop_producer()
+                if self.lease is not None:
+                    self.lease.release()
 
     def _work(self, on_idle: Callable[[], None] | None) -> None:
         self.position = self.positions.get(self.name)
@@ -375,10 +382,10 @@ class Relay:
                     self.stopping.wait(self.idle_sleep)
             except BrokerWentEmpty as e:
                 self.topics_emptied({e.topic}, str(e))
-            except (KafkaError, OSError, TimeoutError) as e:
+            except (KafkaError, OSError, TimeoutError, PersistenceError, psycopg.Error) as e:
                 self.healthy = False
-                log.warning("broker unavailable; retrying", extra={"error": repr(e),
-                                                                  "retry_in_s": backoff})
+                log.warning("broker or database unavailable; retrying",
+                            extra={"error": repr(e), "retry_in_s": backoff})
                 self._drop_producer()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
