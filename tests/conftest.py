@@ -15,8 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.broker import LocalBroker, ensure_topics
 from tests import tokens
+from tests.ports import start_broker
 
 tokens.configure()  # every token of the session is signed with the session's own key pair
 
@@ -86,7 +87,7 @@ def module_database_url(request: pytest.FixtureRequest,
 @pytest.fixture(scope="session")
 def broker() -> Iterator[LocalBroker]:
     """A real Kafka-protocol broker (tansu, in memory) for the whole test session."""
-    b = LocalBroker(free_port()).start()
+    b = start_broker()
     ensure_topics(b.bootstrap)
     yield b
     b.stop()

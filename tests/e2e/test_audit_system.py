@@ -6,7 +6,6 @@ naming the event after a row is edited."""
 from __future__ import annotations
 
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +15,12 @@ import orjson
 import pytest
 
 from shared.events import parse_envelope
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
 from shared.platform.chain import chained_rows
 from shared.platform.db import Database
+from shared.platform.relay import RelayPositions
 from shared.platform.store import ServiceApplication
-from tests.e2e.test_system import _ports_env
 from tests.integration.helpers import wait_for
+from tests.ports import start_system
 from yrkesresan import processes, stores
 from yrkesresan.launcher import SERVICES, System, load_certification_demo, load_demo
 
@@ -35,31 +34,24 @@ WITHOUT_POSITION = {"billing_facts": "envelope"}
 
 @pytest.fixture
 def system(pg_url: str, tmp_path: Path) -> Iterator[System]:
-    broker = LocalBroker(free_port()).start()
-    ensure_topics(broker.bootstrap)
-    system = System({**_ports_env(broker), "YRKESRESAN_DATABASE_URL": pg_url}, tmp_path / "logs")
+    system = start_system({"YRKESRESAN_DATABASE_URL": pg_url}, tmp_path / "logs")
     try:
-        system.migrate()
-        system.start_all()
-        system.wait_healthy([f"{u}/health" for u in system.urls().values()])
         yield system
     finally:
         system.stop()
-        broker.stop()
 
 
 def settled(runners: dict[str, Any], apps: list[ServiceApplication]) -> bool:
-    """Every consumer has applied every event its topics hold in the stores (twice in a row,
-    a moment apart: certification's consumer stores new events as it applies)."""
-    def behind() -> list[str]:
-        on_topic = Counter(parse_envelope(raw).topic for raw in stores.merged_envelopes(apps))
-        return [name for name, runner in runners.items()
-                if runner.applied.count() < sum(on_topic[t] for t in runner.projector.topics)]
-
-    if behind():
-        return False
-    time.sleep(1)
-    return not behind()
+    """Every relay has published what its store holds and every consumer has applied every
+    event its topics hold in the stores. (Certification's consumer stores certificates as it
+    applies, in the same transaction: then its relay is behind, and this is not yet settled.)"""
+    for app in apps:
+        relayed = RelayPositions(Database(app.database_url)).get(f"{app.service}-relay")
+        if relayed < (app.recorder.max_notification_id() or 0):
+            return False
+    on_topic = Counter(parse_envelope(raw).topic for raw in stores.merged_envelopes(apps))
+    return all(runner.applied.count() == sum(on_topic[t] for t in runner.projector.topics)
+               for runner in runners.values())
 
 
 def audit(system: System, *args: str) -> subprocess.CompletedProcess[str]:

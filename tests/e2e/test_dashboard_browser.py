@@ -20,9 +20,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from shared.events import Envelope, new_envelope
 from shared.events.models import ParticipantRegistered
-from shared.platform.broker import LocalBroker, free_port
+from shared.platform.broker import LocalBroker
 from shared.platform.db import Database
 from tests.integration.helpers import wait_for
+from tests.ports import random_ports
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,7 @@ def _applied(db: Database) -> int:
 def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Database]]:
     """Worker and web application as processes on a fresh database; the demo log produced."""
     url = f"sqlite:///{tmp_path / 'dashboard.sqlite'}"
-    port = free_port()
+    port, ops_port = random_ports(2)
     env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap,
            "YRKESRESAN_DASHBOARD_DATABASE_URL": url, "YRKESRESAN_DASHBOARD_DEV_SIGNIN": "1"}
     subprocess.run([sys.executable, "-m", "yrkesresan", "migrate", "-s", "dashboard"], env=env,
@@ -63,7 +64,7 @@ def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Databa
     logs = (tmp_path / "worker.log").open("wb"), (tmp_path / "web.log").open("wb")
     procs = [
         subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", "worker",
-                          "--group-id", f"browser-{port}", "--ops-port", str(free_port())],
+                          "--group-id", f"browser-{port}", "--ops-port", str(ops_port)],
                          env=env, stdout=logs[0], stderr=subprocess.STDOUT),
         subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", "web", "--port",
                           str(port)], env=env, stdout=logs[1], stderr=subprocess.STDOUT),

@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from tests.ports import ports_env, start_system
 from tests.tokens import mint
 from yrkesresan.launcher import SERVICES, System
-from yrkesresan.processes import CONSUMER_OPS_PORTS
+from yrkesresan.processes import registry
 
 pytestmark = pytest.mark.e2e
 
@@ -30,41 +30,21 @@ ADMIN = {"Authorization": "Bearer " + mint(
     Principal(subject="admin", role=Role.MUNICIPAL_ADMIN, municipality_id="m1"))}
 
 
-def _ports_env(broker: LocalBroker) -> dict[str, str]:
-    env = {"KAFKA_BOOTSTRAP": broker.bootstrap, "YRKESRESAN_LOG_LEVEL": "INFO"}
-    for service in SERVICES:
-        env[f"YRKESRESAN_{service.upper()}_PORT"] = str(free_port())
-        env[f"YRKESRESAN_{service.upper()}_RELAY_OPS_PORT"] = str(free_port())
-    env |= _consumer_ports() | _mail_ports()
-    env["YRKESRESAN_REGION_FEED_PORT"] = str(free_port())
-    return env
-
-
-def _consumer_ports() -> dict[str, str]:
-    return {f"YRKESRESAN_{c.upper().replace('-', '_')}_CONSUMER_OPS_PORT": str(free_port())
-            for c in CONSUMER_OPS_PORTS}
-
-
-def _mail_ports() -> dict[str, str]:
-    return {name: str(free_port()) for name in (
-        "YRKESRESAN_MAILCATCHER_SMTP_PORT", "YRKESRESAN_MAILCATCHER_HTTP_PORT",
-        "YRKESRESAN_NOTIFICATION_OPS_PORT", "YRKESRESAN_DASHBOARD_PORT",
-        "YRKESRESAN_DASHBOARD_OPS_PORT")}
-
-
 @pytest.fixture
 def system(pg_url: str, tmp_path: Path) -> Iterator[System]:
-    broker = LocalBroker(free_port()).start()
-    ensure_topics(broker.bootstrap)
-    system = System({**_ports_env(broker), "YRKESRESAN_DATABASE_URL": pg_url}, tmp_path / "logs")
+    """Every process and the broker under the supervisor, on ports drawn at random (started
+    again on others if one is taken: tests/ports.py)."""
+    system = start_system({"YRKESRESAN_DATABASE_URL": pg_url, "YRKESRESAN_LOG_LEVEL": "INFO"},
+                          tmp_path / "logs")
     try:
-        system.migrate()
-        system.start_all()
-        system.wait_healthy([f"{u}/health" for u in system.urls().values()])
         yield system
     finally:
         system.stop()
-        broker.stop()
+
+
+def _metric(url: str, name: str) -> float:
+    lines = httpx.get(url, timeout=5).text.splitlines()
+    return sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith(name + "{"))
 
 
 def _reference_data(enrolment: str) -> None:
@@ -100,15 +80,11 @@ def test_registration_flows_from_api_to_progression(system: System) -> None:
     assert row == {"participant_id": pid, "municipality_id": "m1", "journey": "barn_och_unga",
                    "level": "van", "completed_courses": [], "certificates": 0}
     # Every process counts what it did, and logs JSON lines without personal data.
-    def metric(url: str, name: str) -> float:
-        lines = httpx.get(url, timeout=5).text.splitlines()
-        return sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith(name + "{"))
-
-    assert metric(f"{urls['enrolment']}/metrics", "yrkesresan_events_stored_total") >= 5
+    assert _metric(f"{urls['enrolment']}/metrics", "yrkesresan_events_stored_total") >= 5
     relay_ops = f"http://127.0.0.1:{system.ops_port('enrolment_relay', 0)}/metrics"
-    assert metric(relay_ops, "yrkesresan_events_relayed_total") >= 3
+    assert _metric(relay_ops, "yrkesresan_events_relayed_total") >= 3
     consumer_ops = f"http://127.0.0.1:{system.ops_port('progression_consumer', 0)}"
-    assert metric(f"{consumer_ops}/metrics", "yrkesresan_events_applied_total") >= 3
+    assert _metric(f"{consumer_ops}/metrics", "yrkesresan_events_applied_total") >= 3
     assert httpx.get(f"{consumer_ops}/health", timeout=5).json()["ok"] is True
     logs = b"".join(p.read_bytes() for p in system.log_dir.glob("*.log"))
     assert b"Sara" not in logs and b"sara@testby.se" not in logs
@@ -223,10 +199,15 @@ def test_relay_killed_mid_stream_loses_nothing_and_duplicates_nothing(system: Sy
         return len(r.json()["participants"])
 
     _wait(lambda: count() >= total, 180, f"{total} participants in the projection")
-    time.sleep(2)  # anything re-published after the kill has arrived by now
+    # Settled: the relay has published all it stored, and the consumer has read all the broker
+    # holds (both lag gauges at 0): what was re-published after the kill has been applied too.
+    relay = f"http://127.0.0.1:{system.ops_port('enrolment_relay', 0)}/metrics"
+    consumer = f"http://127.0.0.1:{system.ops_port('progression_consumer', 0)}"
+    _wait(lambda: _metric(relay, "yrkesresan_relay_lag_events") == 0
+          and _metric(f"{consumer}/metrics", "yrkesresan_consumer_lag_messages") == 0, 60,
+          "relay and consumer caught up")
     assert count() == total
-    health = httpx.get(f"http://127.0.0.1:{system.ops_port('progression_consumer', 0)}/health",
-                       timeout=5).json()
+    health = httpx.get(f"{consumer}/health", timeout=5).json()
     assert health["applied"] == total + 2  # + region and municipality, each applied once
 
 
@@ -234,24 +215,26 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
     tmp_path: Path,
 ) -> None:
     """`yrkesresan run` (what `make run` calls) on embedded defaults: SQLite and local broker."""
-    broker_port = free_port()
-    ports = {s: free_port() for s in SERVICES}
-    mail = _mail_ports()
-    env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"), **_consumer_ports(), **mail,
-           **{f"YRKESRESAN_{s.upper()}_PORT": str(p) for s, p in ports.items()},
-           **{f"YRKESRESAN_{s.upper()}_RELAY_OPS_PORT": str(free_port()) for s in SERVICES},
-           "YRKESRESAN_REGION_FEED_PORT": str(free_port())}
-    env.pop("YRKESRESAN_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "yrkesresan", "run", "--broker-port", str(broker_port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
-    try:
+    for attempt in range(1, 4):  # on other ports when one was taken (tests/ports.py)
+        ports_of, broker_port = ports_env(registry())
+        env = {**os.environ, "YRKESRESAN_VAR_DIR": str(tmp_path / "var"), **ports_of}
+        env.pop("YRKESRESAN_DATABASE_URL", None)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yrkesresan", "run", "--broker-port", str(broker_port)],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        output: list[str] = []
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line)
             if "Press Ctrl-C" in line:
                 break
+        if any("Press Ctrl-C" in line for line in output) or attempt == 3 or not any(
+                "PortConflict" in line for line in output):
+            break
+        proc.wait(timeout=60)
+    ports = {s: int(ports_of[f"YRKESRESAN_{s.upper()}_PORT"]) for s in SERVICES}
+    mail = ports_of
+    try:
         assert any("Demo data" in line for line in output), "".join(output)
         assert any("Re-planning demo" in line for line in output), "".join(output)
         assert any("Billing demo" in line for line in output), "".join(output)

@@ -5,7 +5,6 @@ rewritten with every hash computed anew."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 
 from services.enrolment import application as enrolment
 from services.enrolment.application import JoinMunicipality, RegisterRegion
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.chain import (
     AUDIT_TOPIC,
     GENESIS,
@@ -32,6 +31,7 @@ from tests.integration.audit_helpers import (
     url_of,
 )
 from tests.integration.helpers import read_topic
+from tests.ports import start_broker
 from yrkesresan.audit import published_heads
 from yrkesresan.cli import app as cli
 
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_broker() -> Iterator[LocalBroker]:
     """A broker of this test's own: its audit topic holds only this test's heads."""
-    b = LocalBroker(free_port()).start()
+    b = start_broker()
     ensure_topics(b.bootstrap)
     yield b
     b.stop()
@@ -82,13 +82,15 @@ def test_the_relay_publishes_the_head_every_n_seconds(
     enrolment.migrate(database_url)
     e = enrolment.bootstrap(database_url)
     seed(e, 2)
-    relay = Relay(e.app, broker.bootstrap, head_every_events=10_000, head_every_s=0.2)
+    now = [1000.0]  # the relay's clock, in seconds: moved on by hand, never slept through
+    relay = Relay(e.app, broker.bootstrap, head_every_events=10_000, head_every_s=0.2,
+                  clock=lambda: now[0])
     relay.run_once()
     assert relay.publish_head() is not None  # the first head is due at once
     e.register_region(RegisterRegion(region_id="x", name="RSS X"))
     relay.run_once()
     assert relay.publish_head() is None
-    time.sleep(0.3)
+    now[0] += 0.3
     assert relay.publish_head() is not None
     e.close()
 

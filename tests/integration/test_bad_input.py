@@ -18,8 +18,8 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from shared.platform.broker import free_port
 from tests.integration.apis import DALARNA, Seeded, seeded
+from tests.ports import bound_port
 
 pytestmark = pytest.mark.integration
 
@@ -168,8 +168,8 @@ class Server:
     """The enrolment API under uvicorn in a thread, as `yrkesresan serve` runs it."""
 
     def __init__(self, world: Seeded) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(world.apis["enrolment"], host="127.0.0.1", port=self.port,
+        self.port = 0  # the server binds a free one; read back once started
+        config = uvicorn.Config(world.apis["enrolment"], host="127.0.0.1", port=0,
                                 log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -180,6 +180,7 @@ class Server:
         while not self.server.started:
             assert time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.05)
+        self.port = bound_port(self.server)
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -39,12 +39,13 @@ from services.scheduling.catalogue import SHIPPED
 from shared.events import ContractError, parse_envelope, topic_name
 from shared.events import models as contract
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import EVENTS_DUPLICATE
 from shared.platform.relay import Relay
 from tests.feeding import feed, pump
 from tests.integration.helpers import in_thread, read_topic, wait_for
+from tests.ports import start_broker
 from tests.tokens import mint
 from yrkesresan import stores
 from yrkesresan.replay import replay
@@ -254,7 +255,7 @@ def own_pipe(pg_url: str) -> Iterator[Pipe]:
     """A pipe on a broker of its own: envelope ids are deterministic (stream and version,
     ADR 0002) and a course is the same aggregate in every test's store, so on the session's
     broker the stricter course of the test above (its version 2) would shadow this one's."""
-    broker = LocalBroker(free_port()).start()
+    broker = start_broker()
     ensure_topics(broker.bootstrap)
     for service in (enrolment, scheduling, certification):
         service.migrate(pg_url)

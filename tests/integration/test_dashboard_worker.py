@@ -19,9 +19,10 @@ from kafka import KafkaProducer
 from services.dashboard import application as dashboard
 from services.dashboard.store import FiguresReader
 from shared.events import Envelope
-from shared.platform.broker import LocalBroker, free_port
+from shared.platform.broker import LocalBroker
 from shared.platform.db import Database
 from tests.integration.helpers import wait_for
+from tests.ports import random_ports
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ def _worker(env: dict[str, str], group: str, log: Path) -> subprocess.Popen[byte
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "yrkesresan", "dashboard", "worker", "--group-id", group,
-             "--ops-port", str(free_port())], env=env, stdout=out, stderr=subprocess.STDOUT)
+             "--ops-port", str(random_ports(1)[0])], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _produce(producer: KafkaProducer, envs: list[Envelope]) -> None:

@@ -25,17 +25,18 @@ from services.notification import application as notification
 from services.notification.adapters.mailcatcher import MailCatcher, Received
 from shared.events import Envelope, new_envelope
 from shared.events import models as m
-from shared.platform.broker import LocalBroker, free_port
+from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.relay import Relay
 from tests.integration.helpers import in_thread, wait_for
+from tests.ports import bound_port, on_a_port
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def catcher() -> Iterator[MailCatcher]:
-    c = MailCatcher(smtp_port=free_port(), http_port=None).start()
+    c = on_a_port(lambda port: MailCatcher(smtp_port=port, http_port=None).start())
     yield c
     c.stop()
 
@@ -44,12 +45,11 @@ def catcher() -> Iterator[MailCatcher]:
 def enrolment_api(pg_url: str) -> Iterator[tuple[enrolment.Enrolment, str]]:
     enrolment.migrate(pg_url)
     e = enrolment.bootstrap(pg_url)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_api(e), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_api(e), host="127.0.0.1", port=0,
                                            log_config=None, access_log=False))
     thread = in_thread(server.run)
     wait_for(lambda: server.started, 30, "enrolment's API")
-    yield e, f"http://127.0.0.1:{port}"
+    yield e, f"http://127.0.0.1:{bound_port(server)}"
     server.should_exit = True
     thread.join(timeout=10)
     e.close()

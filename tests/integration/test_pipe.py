@@ -12,11 +12,12 @@ from services.enrolment import application as enrolment
 from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
 from shared.events import DEADLETTER_TOPIC, new_envelope, topic_name
 from shared.events.models import ParticipantRegistered
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import EVENTS_UNKNOWN_TYPE
 from shared.platform.relay import Relay
 from tests.integration.helpers import envelopes, in_thread, read_topic, wait_for
+from tests.ports import start_broker
 
 pytestmark = pytest.mark.integration
 
@@ -110,8 +111,8 @@ def test_projection_is_exact_under_duplicates_and_dead_letters(
 def test_broker_coming_back_empty_is_noticed_and_projection_stays_exact(pg_url: str) -> None:
     """The local broker keeps everything in memory; after a restart the relay must publish
     again from the store and the consumer's deduplication must keep the count exact."""
-    port = free_port()
-    broker = LocalBroker(port).start()
+    broker = start_broker()
+    port = broker.port  # the restarted broker comes back on the same one
     ensure_topics(broker.bootstrap)
     enrolment.migrate(pg_url)
     certification.migrate(pg_url)

@@ -21,7 +21,7 @@ from services.regions.application import Regions, bootstrap, migrate
 from shared.events import models as contract
 from shared.events import new_envelope, parse_envelope
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import free_port
+from tests.ports import bound_port
 from tests.regions_world import World, two_regions
 from tests.tokens import mint
 from yrkesresan import stores
@@ -158,8 +158,7 @@ def test_a_follower_receives_what_is_added_after_it_connected(
 ) -> None:
     """Over a real server (uvicorn), as a region's client reads it: the backlog, then an event
     routed while the answer is open."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_api(regions), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_api(regions), host="127.0.0.1", port=0,
                                            log_config=None, timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -167,6 +166,7 @@ def test_a_follower_receives_what_is_added_after_it_connected(
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        port = bound_port(server)
         me = bearer(Role.REGIONAL_COORDINATOR, region_id=world.b)
         backlog = len(world.expected(world.b))
         late = new_envelope(contract.PriceListSet.model_validate({

@@ -17,7 +17,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.regions.application import migrate, region_topic
 from shared.events import parse_envelope
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.broker import LocalBroker, ensure_topics
+from tests.ports import random_ports, start_broker
 from tests.regions_world import World, two_regions
 
 pytestmark = pytest.mark.integration
@@ -71,7 +72,7 @@ def region_broker() -> Iterator[LocalBroker]:
     """A broker of the module's own: the regions process reads the service topics from their
     start, and the session's broker holds other tests' events (among them their catalogues,
     which go to every region)."""
-    b = LocalBroker(free_port()).start()
+    b = start_broker()
     ensure_topics(b.bootstrap)
     yield b
     b.stop()
@@ -87,7 +88,8 @@ def regions_process(pg_url: str, region_broker: LocalBroker, tmp_path: Path) -> 
     group = f"yrkesresan.regions.test-{uuid.uuid4().hex[:8]}"  # other tests share the broker
     proc = subprocess.Popen(
         [sys.executable, "-m", "yrkesresan", "consume", "regions", "--ops-port",
-         str(free_port()), "--group-id", group], env=env, stdout=log, stderr=subprocess.STDOUT)
+         str(random_ports(1)[0]), "--group-id", group],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
     yield proc
     proc.terminate()
     try:

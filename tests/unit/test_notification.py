@@ -31,8 +31,8 @@ from services.notification.adapters.mailcatcher import MailCatcher, Received
 from services.notification.adapters.outbox import SKIPPED
 from shared.events import Envelope, new_envelope
 from shared.events import models as m
-from shared.platform.broker import free_port
 from shared.platform.consumer import ProjectionRunner
+from tests.ports import on_a_port, refusing_port
 
 STOCKHOLM_NOON = dt.time(11, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 3, 2)  # a Monday
@@ -122,7 +122,7 @@ def planned(occasion: str = "occ-1", days: tuple[dt.date, ...] = (DAY1, DAY2)
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     clock = Clock(dt.datetime.combine(TODAY, STOCKHOLM_NOON))
-    catcher = MailCatcher(smtp_port=free_port(), http_port=None).start()
+    catcher = on_a_port(lambda port: MailCatcher(smtp_port=port, http_port=None).start())
     enrol_url = f"sqlite:///{tmp_path / 'enrolment.sqlite'}"
     enrolment.migrate(enrol_url)
     e = enrolment.bootstrap(enrol_url)
@@ -393,9 +393,10 @@ def test_logs_hold_ids_not_addresses_or_names(world: World, caplog: pytest.LogCa
 
 
 def test_an_unreachable_smtp_server_is_retried(world: World) -> None:
-    world.service.settings.smtp_port = free_port()  # nobody listens there
-    world.apply(world.event(planned()), world.book("Anna"))
-    assert world.deliver() == 0
+    with refusing_port() as nobody_listens:
+        world.service.settings.smtp_port = nobody_listens
+        world.apply(world.event(planned()), world.book("Anna"))
+        assert world.deliver() == 0
     world.service.settings.smtp_port = world.catcher.smtp_port
     world.clock.now += dt.timedelta(seconds=notification.backoff(0))
     assert world.deliver() == 1
