@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import Field
 
+from services.billing import views
 from services.billing.domain import (
     PotDistributed,
     PriceList,
@@ -39,7 +40,6 @@ from shared.platform.db import Database
 from shared.platform.errors import CommandRejected, Conflict
 from shared.platform.settings import Settings
 from shared.platform.store import ServiceApplication, utcnow
-from shared.projections import Invoices
 from shared.projections.pot import Distribution, distribute
 
 # Bounds a price list is typed within: a slip of the keyboard, not a price, beyond them.
@@ -67,19 +67,6 @@ class SetPriceList(Command):
 
     components: Components = Components()
     points: DayPoints = DayPoints()
-
-
-def components_of(fold: Invoices, region_id: str, year: int) -> dict[str, int]:
-    """The price list's components in force, by name (the fold holds pydantic models or, fed
-    from `billing_facts`, the contract's msgspec Structs: both read field by field)."""
-    held = fold.facts.prices.components(region_id, year)
-    return {name: getattr(held, name) for name in contract.PriceComponents.model_fields}
-
-
-def empty_row(municipality_id: str) -> dict[str, Any]:
-    """The `invoices` row of a municipality with nothing to pay in a region and year."""
-    return {"municipality_id": municipality_id, "participant_days": 0, "gross_sek": 0,
-            "pot_credit_sek": 0, "adjustment_days": 0, "adjustment_sek": 0, "net_sek": 0}
 
 
 class BillingApplication(ServiceApplication):
@@ -160,43 +147,14 @@ class Billing:
         return self.view.read(lambda f: f.result(region_id, year))
 
     def price_list(self, region_id: str, year: int) -> dict[str, Any]:
-        def query(f: Invoices) -> dict[str, Any]:
-            return {"region_id": region_id, "year": year,
-                    "components": components_of(f, region_id, year),
-                    "points": {role: float(f.facts.prices.points(region_id, year, role))
-                               for role in ("leader", "trainer")},
-                    "price_sek": f.facts.prices.price(region_id, year)}
-        return self.view.read(query)
+        """The price list in force: the region's own for the year, else GR's model."""
+        return self.view.read(lambda f: views.price_list(f, region_id, year))
 
     def invoice_basis(self, region_id: str, year: int, municipality_id: str) -> dict[str, Any]:
-        """One municipality's invoice basis (fakturaunderlag) in a region and year: its row of
-        the contract's `invoices` document, the price list behind it, the participant-days it
-        is made of (occasion, day, date, participant id; a closed year's as closed) and those
-        behind its adjustment from the closed year before, all from the same fold."""
-        def query(f: Invoices) -> dict[str, Any]:
-            document = f.result(region_id, year)
-            row = next((r for r in document["municipalities"]
-                        if r["municipality_id"] == municipality_id), None)
-            cutoff = f.facts.closed_at(region_id, year)  # a closed year: its closed view
-            lines = sorted(
-                (d.date, d.plan.occasion_id, d.day, d.participant_id)
-                for d in f.facts.counted_days(region_id, year, cutoff)
-                if d.municipality_id == municipality_id)
-            adjusted, _ = f.adjustment_lines(region_id, year, cutoff)
-            adjustments = sorted(
-                (d.date, d.plan.occasion_id, d.day, d.participant_id, sign)
-                for d, sign in adjusted if d.municipality_id == municipality_id)
-            return {**(row or empty_row(municipality_id)),
-                    "price_sek": document["price_sek"],
-                    "components": components_of(f, region_id, year),
-                    "lines": [{"occasion_id": o, "day": day, "date": date.isoformat(),
-                               "participant_id": p} for date, o, day, p in lines],
-                    "adjustment_lines": [
-                        {"occasion_id": o, "day": day, "date": date.isoformat(),
-                         "participant_id": p, "days": sign}
-                        for date, o, day, p, sign in adjustments]}
-
-        basis = self.view.read(query)
+        """One municipality's invoice basis (fakturaunderlag) in a region and year, with the
+        participant-days behind it (`views.invoice_basis`) and the names people file it by."""
+        basis = self.view.read(lambda f: views.invoice_basis(f, region_id, year,
+                                                             municipality_id))
         return {"region_id": region_id,
                 "region_name": self.known.name_of_region(region_id) or region_id,
                 "municipality_name": (self.known.name_of_municipality(municipality_id)
@@ -204,48 +162,14 @@ class Billing:
                 "year": year, "closed": self.closed(region_id, year) is not None, **basis}
 
     def plattformen(self, trainer_id: str, year: int) -> dict[str, Any]:
-        """Plattformen, a trainer's own page: the teams they are on, the days they delivered
-        in the year, their points and the pot share they can expect at today's figures (the
-        closed year's, where their region has closed it), from the pot fold."""
+        """Plattformen, a trainer's own page (`views.plattformen`): the teams they are on now
+        (billing's copy of the bus), the days they delivered, their points and the pot share
+        they can expect at today's figures."""
         assignments = self.known.assignments_of(trainer_id)
         trainer = self.known.trainer(trainer_id)
-
-        def query(f: Invoices) -> dict[str, Any]:
-            facts = f.facts
-            days = [d for d in facts.trainer_days(None, year) if d.trainer_id == trainer_id]
-            delivered, pots = [], []
-            for region_id in sorted({d.plan.region_id for d in days}):
-                cutoff = facts.closed_at(region_id, year)
-                pot = distribute(facts, region_id, year)
-                share = next((s for s in pot.trainers if s.trainer_id == trainer_id), None)
-                pots.append({"region_id": region_id, "closed": cutoff is not None,
-                             "pot_sek": pot.pot_sek, "total_points": float(pot.total_points),
-                             "points": float(share.points) if share else 0.0,
-                             "expected_share_sek": share.amount_sek if share else 0})
-                delivered += [
-                    {"occasion_id": d.plan.occasion_id, "course_id": d.plan.course_id,
-                     "region_id": region_id, "day": d.day, "date": d.date.isoformat(),
-                     "role": d.role,
-                     "points": float(facts.prices.points(region_id, year, d.role, cutoff))}
-                    for d in facts.trainer_days(region_id, year, cutoff)
-                    if d.trainer_id == trainer_id]
-            teams = []
-            for occasion_id, role in assignments.items():
-                plan = facts.occasions.plan(occasion_id)
-                teams.append({"occasion_id": occasion_id, "role": role,
-                              "course_id": plan.course_id if plan else None,
-                              "region_id": plan.region_id if plan else None,
-                              "dates": sorted(d.isoformat() for d in plan.dates.values())
-                              if plan else []})
-            delivered.sort(key=lambda d: (d["date"], d["occasion_id"], d["day"]))
-            return {"assignments": teams, "days_delivered": delivered, "pots": pots}
-
-        page = self.view.read(query)
-        pots = page["pots"]
+        page = self.view.read(lambda f: views.plattformen(f, trainer_id, year, assignments))
         return {"trainer_id": trainer_id, "year": year,
-                "municipality_id": trainer.municipality_id if trainer else None,
-                "points": sum(p["points"] for p in pots),
-                "expected_share_sek": sum(p["expected_share_sek"] for p in pots), **page}
+                "municipality_id": trainer.municipality_id if trainer else None, **page}
 
     def runner(self) -> BillingRunner:
         """What the `billing` consumer applies the bus's envelopes with."""
