@@ -37,7 +37,7 @@ from services.scheduling.application import (
 )
 from shared.events import ContractError, parse_envelope, topic_name
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import LocalBroker
+from shared.platform.broker import LocalBroker, ensure_topics, free_port
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.errors import Conflict
 from shared.platform.observability import EVENTS_DUPLICATE
@@ -89,11 +89,21 @@ class Pipe:
 
 
 @pytest.fixture
-def pipe(pg_url: str, broker: LocalBroker) -> Iterator[Pipe]:
+def own_broker() -> Iterator[LocalBroker]:
+    """A broker of this test's own: it delivers every message of every topic again, which
+    would leave the session's broker twice as full for the tests that read it after."""
+    b = LocalBroker(free_port()).start()
+    ensure_topics(b.bootstrap)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def pipe(pg_url: str, own_broker: LocalBroker) -> Iterator[Pipe]:
     for service in (enrolment, scheduling, billing):
         service.migrate(pg_url)
     p = Pipe(uuid.uuid4().hex[:8], enrolment.bootstrap(pg_url), scheduling.bootstrap(pg_url),
-             billing.bootstrap(pg_url), broker)
+             billing.bootstrap(pg_url), own_broker)
     yield p
     p.close()
 
