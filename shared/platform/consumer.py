@@ -265,6 +265,8 @@ class ProjectionRunner:
             self.projector.load(())
             return
         held = self.snapshots.load() if self.snapshots_kept else None
+        if held is not None and held[1] > (self.applied.seq or 0):
+            held = None  # the log was wiped after it (a rebuild from scratch): not ours any more
         if held is not None:
             version, seq, state = held
             if version != self.version:

@@ -115,3 +115,20 @@ def test_the_revision_numbers_an_applied_log_kept_whole(database_url: str) -> No
     assert runner.applied.count() == len(envelopes)
     assert len(runner.projector.main.fold.result()["participants"]) == 5  # type: ignore[attr-defined]
     db.close()
+
+
+def test_a_wiped_log_and_tables_rebuild_whole_despite_the_snapshot(url: str) -> None:
+    """Wiping a projection's tables and applied log (a rebuild from scratch) makes its
+    snapshot stale: the rebuild folds everything again instead of trusting it."""
+    envelopes = list(demo_envelopes(8, seed=6))
+    runner = runner_on(url)
+    runner.restore()
+    feed(runner, envelopes)
+    runner.snapshot()
+    expected = view(runner.db)
+    runner.db.execute("DELETE FROM view_progression")
+    runner.db.execute("DELETE FROM applied_events WHERE consumer = 'progression'")
+    again = runner_on(url)
+    again.restore()
+    feed(again, envelopes)
+    assert view(again.db) == expected

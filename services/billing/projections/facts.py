@@ -87,12 +87,16 @@ class BillingRunner(CopyRunner):
         fresh = self.applied.fresh(envelopes)
         log, copy = self.projector.main, self.projector.copy
         assert isinstance(log, FactsLog)
-        with self.db.transaction() as cur:
-            self.applied.record_many(cur, fresh)
-            cur.executemany("INSERT INTO billing_facts (envelope) VALUES (%s)",
-                            [(env.to_json().decode(),) for env in fresh
-                             if env.type in log.types])
-            copy.apply_many(cur, fresh)
+        try:
+            with self.db.transaction() as cur:
+                self.applied.record_many(cur, fresh)
+                cur.executemany("INSERT INTO billing_facts (envelope) VALUES (%s)",
+                                [(env.to_json().decode(),) for env in fresh
+                                 if env.type in log.types])
+                copy.apply_many(cur, fresh)
+        except Exception:
+            self.applied.resume()  # the numbers taken for a batch that was rolled back
+            raise
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
         EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - len(fresh))
         if snapshot and self._snapshot_due():
