@@ -20,10 +20,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from shared.events import Envelope, new_envelope
 from shared.events.models import ParticipantRegistered
-from shared.platform.broker import LocalBroker
+from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.db import Database
 from tests.integration.helpers import wait_for
-from tests.ports import random_ports
+from tests.ports import random_ports, start_broker
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +48,16 @@ def _produce(bootstrap: str, envs: list[Envelope]) -> None:
 
 def _applied(db: Database) -> int:
     return int(db.execute("SELECT count(*) FROM applied_events WHERE consumer = 'dashboard'")[0][0])
+
+
+@pytest.fixture
+def broker() -> Iterator[LocalBroker]:
+    """A broker of this test's own (not the session's): the worker reads its topics from the
+    start, and the session's broker holds what every other test produced."""
+    broker = start_broker()
+    ensure_topics(broker.bootstrap)
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,23 @@ from kafka import KafkaProducer
 from services.dashboard import application as dashboard
 from services.dashboard.store import FiguresReader
 from shared.events import Envelope
-from shared.platform.broker import LocalBroker
+from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.db import Database
 from tests.integration.helpers import wait_for
-from tests.ports import random_ports
+from tests.ports import random_ports, start_broker
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_broker() -> Iterator[LocalBroker]:
+    """A broker of this test's own: the worker reads its topics from the start, and the
+    session's broker holds what every other test produced."""
+    broker = start_broker()
+    ensure_topics(broker.bootstrap)
+    yield broker
+    broker.stop()
 
 
 def _worker(env: dict[str, str], group: str, log: Path) -> subprocess.Popen[bytes]:
@@ -52,8 +63,9 @@ def _applied(db: Database) -> int:
 
 
 def test_worker_killed_mid_stream_ends_with_the_replays_figures(
-    database_url: str, broker: LocalBroker, tmp_path: Path
+    database_url: str, own_broker: LocalBroker, tmp_path: Path
 ) -> None:
+    broker = own_broker
     dashboard.migrate(database_url)
     db = Database(database_url)
     envs = list(demo_envelopes(120, seed=7))
