@@ -9,7 +9,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from shared.events import Envelope, parse_envelope
+from shared.events import ContractError, Envelope, parse_envelope
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
@@ -47,3 +47,12 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 30) -
 
 def envelopes(values: list[bytes]) -> list[Envelope]:
     return [parse_envelope(v) for v in values]
+
+
+def contract_valid(value: bytes) -> bool:
+    """Whether a message on a topic is an envelope the contract accepts."""
+    try:
+        parse_envelope(value)
+    except ContractError:
+        return False
+    return True
