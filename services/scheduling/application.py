@@ -67,7 +67,13 @@ from shared.platform.access import hidden
 from shared.platform.commands import Code, Command, Text, printable
 from shared.platform.copies import CopyRunner, Known, KnownParticipant
 from shared.platform.db import Database
-from shared.platform.errors import CommandRejected, Conflict, NotFound
+from shared.platform.errors import (
+    CommandRejected,
+    Conflict,
+    NotFound,
+    swedish_message,
+    swedish_reason,
+)
 from shared.platform.settings import Settings
 from shared.platform.store import Aggregate, ServiceApplication, utcnow
 
@@ -267,7 +273,8 @@ class MoveDay(Command):
         except ValidationError as e:
             error = e.errors(include_url=False)[0]
             where = ".".join(str(p) for p in error["loc"]) or "date"
-            raise CommandRejected(f"{where}: {error['msg']}", field=where) from None
+            raise CommandRejected(swedish_message(where, swedish_reason(error)),
+                                  field=where) from None
 
 
 class CancelOccasion(Command):

@@ -61,7 +61,35 @@ _REASONS = {
     "list_type": "måste vara en lista",
     "tuple_type": "måste vara en lista",
     "extra_forbidden": "okänt fält",
+    "string_sub_type": "måste vara en text",
+    "bytes_type": "måste vara en text",
+    "uuid_parsing": "måste vara ett UUID",
+    "uuid_type": "måste vara ett UUID",
+    "url_parsing": "måste vara en webbadress",
+    "url_scheme": "måste vara en webbadress som börjar med http:// eller https://",
+    "decimal_parsing": "måste vara ett tal",
+    "decimal_type": "måste vara ett tal",
+    "list_type_with_default": "måste vara en lista",
+    "frozen_instance": "får inte ändras",
+    "is_instance_of": "har fel typ",
+    "model_type": "måste vara ett objekt",
+    "none_required": "ska utelämnas",
+    "date_type": "måste vara ett datum (ÅÅÅÅ-MM-DD)",
+    "date_future": "måste ligga i framtiden",
+    "date_past": "måste ligga bakåt i tiden",
+    "datetime_type": "måste vara en tidpunkt med tidszon (ISO 8601)",
+    "time_parsing": "måste vara ett klockslag (TT:MM)",
+    "time_type": "måste vara ett klockslag (TT:MM)",
+    "union_tag_invalid": "har en okänd typ",
+    "union_tag_not_found": "saknar uppgift om typ",
+    "recursion_loop": "är för djupt nästlat",
+    "value_error": "är ogiltigt",
+    "assertion_error": "är ogiltigt",
 }
+
+# For a pydantic error type without a reason of its own: a Swedish sentence rather than
+# pydantic's English one (which goes to people).
+UNKNOWN_REASON = "är ogiltigt"
 
 
 def swedish_reason(error: ErrorDetails) -> str:
@@ -84,10 +112,16 @@ def swedish_reason(error: ErrorDetails) -> str:
             return f"måste vara mindre än {_number(ctx.get('lt'))}"
         case "enum" | "literal_error":
             return f"måste vara en av {ctx.get('expected')}"
-        case "value_error":
-            return str(ctx.get("error", error["msg"]))
+        case "value_error" if ctx.get("error") is not None:
+            # Our validators raise Swedish reasons (`shared.platform.commands.printable`).
+            return str(ctx["error"])
         case kind:
-            return _REASONS.get(kind, error["msg"])
+            return _REASONS.get(kind, UNKNOWN_REASON)
+
+
+def swedish_message(field: str | None, reason: str) -> str:
+    """One sentence for people naming the field at fault and why."""
+    return f"Fältet {field}: {reason}." if field else f"Begärans innehåll: {reason}."
 
 
 def _number(value: Any) -> str:

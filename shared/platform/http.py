@@ -1,6 +1,8 @@
 """What every service's HTTP API shares: health, metrics, body limits, and how rejections are
 answered: a JSON body whose `detail` says why (in Swedish) and, where one field is at fault,
-`field` names it. The input itself is never repeated (it may be someone's name or address)."""
+`field` names it. A 422 from validation lists its issues in `detail`, each with pydantic's
+`loc` and `type` and a Swedish `msg` naming the field; `message` joins them. The input itself
+is never repeated (it may be someone's name or address)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from shared.platform.errors import CommandRejected, swedish_reason
+from shared.platform.errors import CommandRejected, swedish_message, swedish_reason
 from shared.platform.limits import BodyLimit, Limits
 
 
 class Issue(BaseModel):
-    """One thing wrong with a request: where (`loc`, `field`) and why (`reason`)."""
+    """One thing wrong with a request: where (`loc`, `field`) and why (`reason`); `msg` is
+    the two as one Swedish sentence for people ("Fältet name: får ha högst 200 tecken.").
+    `loc` and `type` are pydantic's, for programs."""
 
     loc: list[str | int]
     msg: str
@@ -33,6 +37,7 @@ class Problem(BaseModel):
     detail: str | list[Issue]
     field: str | None = None
     reason: str | None = None
+    message: str | None = None
     errors: list[dict[str, Any]] | None = None
 
 
@@ -64,7 +69,8 @@ def service_api(title: str, description: str, health: Callable[[], dict[str, Any
         issues = [_issue(e) for e in exc.errors()]
         first = issues[0] if issues else {}
         return JSONResponse(
-            {"detail": issues, "field": first.get("field"), "reason": first.get("reason")},
+            {"detail": issues, "field": first.get("field"), "reason": first.get("reason"),
+             "message": " ".join(dict.fromkeys(i["msg"] for i in issues))},
             status_code=422)
 
     @api.get("/health", tags=["drift"],
@@ -104,9 +110,10 @@ def _issue(error: Any) -> dict[str, Any]:
     unknown field, a dictionary key), so they are cut short and made printable."""
     loc = [p if isinstance(p, int) else _printable(str(p)) for p in error.get("loc", ())]
     named = [str(p) for p in loc if p not in _WHERE]
-    return {"loc": loc, "msg": _printable(str(error.get("msg", ""))),
-            "type": str(error.get("type", "")), "field": ".".join(named) or None,
-            "reason": _printable(swedish_reason(error))}
+    field = ".".join(named) or None
+    reason = _printable(swedish_reason(error))
+    return {"loc": loc, "msg": swedish_message(field, reason),
+            "type": str(error.get("type", "")), "field": field, "reason": reason}
 
 
 def _not_json(error: Any) -> str:

@@ -124,6 +124,12 @@ def test_odd_input_is_a_422_naming_the_field(
     body = response.json()
     assert field in {issue["field"] for issue in body["detail"]}, body
     assert all(issue["reason"] for issue in body["detail"])
+    # For people: a Swedish sentence naming the field (pydantic's `msg` is English); for
+    # programs: pydantic's `loc` and `type` as they were.
+    named = next(issue for issue in body["detail"] if issue["field"] == field)
+    sentence = f"Fältet {field}: " if field else "Begärans innehåll: "
+    assert named["msg"] == f"{sentence}{named['reason']}.", named
+    assert named["msg"] in body["message"] and named["type"] and named["loc"]
     assert echo not in response.text
     assert world.events() == before
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from shared.platform.errors import CommandRejected, Conflict
+from shared.platform.errors import CommandRejected, Conflict, swedish_message, swedish_reason
 
 if TYPE_CHECKING:  # the service itself is imported when a command runs: `yrkesresan` starts fast
     from services.scheduling.application import EstimateNeeds, PlanOccasion, Scheduling
@@ -100,8 +100,8 @@ def _command(occasion_id: str, rows: list[dict[str, str]]) -> PlanOccasion:
 
 
 def _reason(e: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in x['loc'])}: {x['msg']}"
-                     for x in e.errors(include_url=False))
+    return " ".join(swedish_message(".".join(str(p) for p in x["loc"]) or None,
+                                    swedish_reason(x)) for x in e.errors(include_url=False))
 
 
 @sub.command("plan-occasions")
