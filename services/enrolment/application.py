@@ -346,24 +346,26 @@ class Enrolment:
             return None
         return self.vault.open(participant.participant_id, participant.ciphertext)
 
-    def view(self, participant: Participant, personal: bool,
+    def view(self, participant: Participant, personal: bool | Sequence[str],
              reader: Reader | None = None) -> dict[str, Any]:
-        """The account as shown to a caller; personal data only to those allowed to see it,
-        and each time recorded with who reads it and why (`reader`)."""
+        """The account as shown to a caller; personal data only to those allowed to see it
+        (`personal`: True for all of it, or the fields the caller may see), and each time
+        recorded with who reads it and why (`reader`)."""
         shown = participant.facts()
-        if personal:
+        if fields := _personal_fields(personal):
             if reader is not None:
                 self.reads.record([participant.participant_id], reader)
             data = self.personal_data(participant) or {}
-            shown |= {k: data.get(k) for k in ("name", "email", "area_of_work")}
+            shown |= {k: data.get(k) for k in fields}
         return shown
 
-    def participants_of(self, municipality_id: str, personal: bool, limit: int = 100,
-                        offset: int = 0, reader: Reader | None = None) -> list[dict[str, Any]]:
+    def participants_of(self, municipality_id: str, personal: bool | Sequence[str],
+                        limit: int = 100, offset: int = 0,
+                        reader: Reader | None = None) -> list[dict[str, Any]]:
         self.municipality(municipality_id)
         self.directory.catch_up()
         rows = self.directory.participants(municipality_id, limit, offset)
-        if personal and reader is not None:  # one row per person shown, in one transaction
+        if _personal_fields(personal) and reader is not None:  # one row per person, one commit
             self.reads.record([r["participant_id"] for r in rows], reader)
         return [self.view(self.participant(r["participant_id"]), personal) for r in rows]
 
@@ -503,6 +505,15 @@ class Enrolment:
         self.vault.db.close()
         if self.directory.db is not self.vault.db:
             self.directory.db.close()
+
+
+PERSONAL_FIELDS = ("name", "email", "area_of_work")
+
+
+def _personal_fields(personal: bool | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(personal, bool):
+        return PERSONAL_FIELDS if personal else ()
+    return tuple(f for f in PERSONAL_FIELDS if f in personal)
 
 
 def _checked_as_of(as_of: dt.date | None) -> dt.date:

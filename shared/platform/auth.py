@@ -56,6 +56,17 @@ class Role(StrEnum):
     NATIONAL_ANALYST = "national_analyst"
     AUDITOR = "auditor"  # reads the audit trail of any participant (issue 10)
     SYSTEM = "system"
+    # Service accounts that read one thing of enrolment's and nothing else, each read recorded
+    # (`services/enrolment/adapters/access.py`): certification a participant's name for an
+    # intyg or a staff list, notification a participant's name and address for a message.
+    NAME_READER = "name_reader"
+    ADDRESS_READER = "address_reader"
+
+
+# The role each calling service's own token carries (`service_token`): the narrowest that does
+# its job, never the system role.
+SERVICE_ROLES: dict[str, Role] = {"certification": Role.NAME_READER,
+                                  "notification": Role.ADDRESS_READER}
 
 
 class Principal(BaseModel):
@@ -185,7 +196,8 @@ _service_lock = threading.Lock()
 
 def service_token(service: str, settings: Settings | None = None) -> str:
     """The token a service presents when it calls another (certification asks enrolment for
-    names, notification for addresses): the system role, subject `service:<name>`.
+    names, notification for addresses): the role of `SERVICE_ROLES` (only that read, never
+    the system role), subject `service:<name>`.
 
     With `YRKESRESAN_AUTH_TOKEN_URL` (and the process's client id and secret) it comes from
     the provider, by the OAuth 2 client-credentials grant; otherwise it is signed with the
@@ -199,7 +211,8 @@ def service_token(service: str, settings: Settings | None = None) -> str:
             token, lifetime = _client_credentials(s)
         else:
             lifetime = 600.0
-            token = issue_token(Principal(subject=f"service:{service}", role=Role.SYSTEM),
+            token = issue_token(Principal(subject=f"service:{service}",
+                                          role=SERVICE_ROLES[service]),
                                 ttl_hours=lifetime / 3600, settings=s)
         _service_tokens[service] = (token, time.monotonic() + lifetime / 2)
         return token

@@ -342,6 +342,47 @@ def test_each_read_of_personal_data_is_recorded_and_the_auditor_lists_it(world: 
     assert world.http.get(f"/participants/{pid}/reads", headers=admin).status_code == 403
 
 
+def test_the_service_accounts_read_only_what_they_need_and_each_read_is_recorded(
+        world: World) -> None:
+    """Certification's account reads a name (an intyg, a staff list), notification's a name
+    and an address (a message): nothing else of enrolment's, and never anything written."""
+    pid = world.self_id
+    names, addresses = _token(Role.NAME_READER), _token(Role.ADDRESS_READER)
+    shown = world.http.get(f"/participants/{pid}", headers=names).json()
+    assert shown["name"] == "Anna Andersson"
+    assert "email" not in shown and "area_of_work" not in shown
+    listed = world.http.get("/participants", params={"municipality_id": "falun"},
+                            headers=names).json()["participants"]
+    assert {row["participant_id"]: row["name"] for row in listed}[pid] == "Anna Andersson"
+    assert all("email" not in row for row in listed)
+    shown = world.http.get(f"/participants/{pid}", headers=addresses).json()
+    assert (shown["name"], shown["email"]) == ("Anna Andersson", "anna@falun.example.se")
+    assert "area_of_work" not in shown
+    before = world.events()
+    for headers in (names, addresses):
+        assert world.http.get(f"/participants/{uuid.uuid4()}", headers=headers).status_code == 404
+        for method, path, body in (
+                ("POST", "/participants", {"municipality_id": "falun", "name": "X",
+                                           "email": "x@falun.example.se", "role": "x",
+                                           "years_in_profession": 1}),
+                ("DELETE", f"/participants/{pid}", None),
+                ("POST", f"/participants/{pid}/move", {"to_municipality_id": "mora"}),
+                ("GET", "/trainers", None), ("GET", f"/participants/{pid}/reads", None),
+                ("POST", "/regions", {"region_id": "x", "name": "X"})):
+            r = world.http.request(method, path, json=body, headers=headers,
+                                   params={"municipality_id": "falun"})
+            assert r.status_code == 403, (method, path, r.text)
+    assert world.http.get("/participants", params={"municipality_id": "falun"},
+                          headers=addresses).status_code == 403  # one person at a time
+    assert world.events() == before
+    reads = world.http.get(f"/participants/{pid}/reads",
+                           headers=_token(Role.AUDITOR)).json()["reads"]
+    assert sorted((x["actor"].split(":")[0], x["endpoint"]) for x in reads) == [
+        ("address_reader", "GET /participants/{participant_id}"),
+        ("name_reader", "GET /participants"),
+        ("name_reader", "GET /participants/{participant_id}")]
+
+
 def test_reads_of_a_trainers_personal_data_are_recorded_too(world: World) -> None:
     coordinator = _token(Role.REGIONAL_COORDINATOR, region_id="rss-dalarna")
     r = world.http.post("/trainers", headers=coordinator, json={

@@ -147,6 +147,8 @@ class World:
             "trainer": Principal(subject="karin", role=Role.TRAINER,
                                  trainer_id=self.ids["karin"]),
             "auditor": Principal(subject="aud", role=Role.AUDITOR),
+            "names": Principal(subject="service:certification", role=Role.NAME_READER),
+            "addresses": Principal(subject="service:notification", role=Role.ADDRESS_READER),
         }[role]
 
     def events(self, service: str) -> int:
@@ -474,7 +476,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         "invoice") for what in ("", "/fakturaunderlag.csv", "/fakturaunderlag.pdf")},
 }
 
-ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer", "auditor")
+# "names" and "addresses": certification's and notification's service accounts (one read each,
+# of anyone: like system, nothing is out of their scope)
+ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer", "auditor",
+       "names", "addresses")
 Expected = int | frozenset[int] | None
 Row = tuple[str, str, Expected, Expected, Expected]  # role, endpoint, in, out, unknown
 DENIED: tuple[Expected, Expected, Expected] = (403, 403, 403)
@@ -502,9 +507,10 @@ ROWS: list[Row] = [
     # enrolment: participants
     *rows("POST /participants", system=(201, None, 404), admin=(201, 404, 404)),
     *rows("POST /participants/import", system=(200, None, 404), admin=(200, 404, 404)),
-    *rows("GET /participants", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED),
+    *rows("GET /participants", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
+          names=(200, None, 404)),
     *rows("GET /participants/{id}", system=(200, None, 404), admin=SCOPED, coordinator=SCOPED,
-          participant=SCOPED),
+          participant=SCOPED, names=(200, None, 404), addresses=(200, None, 404)),
     *rows("POST /participants/{id}/move", system=(200, None, 404), admin=SCOPED),
     *rows("POST /participants/{id}/level-up", system=(200, None, 404), admin=SCOPED),
     *rows("DELETE /participants/{id}", system=(200, None, 404), admin=SCOPED),

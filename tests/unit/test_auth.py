@@ -108,9 +108,10 @@ def test_provider_claims_map_to_roles_and_scopes_by_configuration(tmp_path: Path
         v.mapped({**keycloak, "kommun": ["falun", "mora"]})
 
 
-def test_service_tokens_name_the_service_with_the_system_role() -> None:
+def test_service_tokens_name_the_service_with_its_narrow_role() -> None:
     who = decode_token(service_token("notification"))
-    assert (who.subject, who.role) == ("service:notification", Role.SYSTEM)
+    assert (who.subject, who.role) == ("service:notification", Role.ADDRESS_READER)
+    assert decode_token(service_token("certification")).role is Role.NAME_READER
     assert service_token("notification") == service_token("notification")  # reused
 
 

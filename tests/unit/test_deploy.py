@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from shared.events import ALL_TOPICS, DEADLETTER_TOPIC
+from shared.platform.auth import SERVICE_ROLES, Role
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -348,18 +349,26 @@ def test_the_processes_calling_enrolment_get_their_own_tokens_from_keycloak(
     realm = _realm()
     assert any(c["clientId"] == client and c["serviceAccountsEnabled"] for c in realm["clients"])
     account = next(u for u in realm["users"] if u.get("serviceAccountClientId") == client)
-    assert account["realmRoles"] == ["system"]
+    # the narrowest role that does the job (ADR 0019), the one our own tokens carry too
+    assert account["realmRoles"] == [SERVICE_ROLES[client].value]
+    assert SERVICE_ROLES[client] is not Role.SYSTEM
 
 
 def test_the_realm_has_our_roles_the_claims_we_read_and_a_user_per_role() -> None:
-    from shared.platform.auth import Role
     from shared.platform.settings import Settings
 
     realm = _realm()
     assert {r["name"] for r in realm["roles"]["realm"]} >= {r.value for r in Role}
     people = [u for u in realm["users"] if "serviceAccountClientId" not in u]
     held = {role for u in people for role in u["realmRoles"]}
-    assert held >= {r.value for r in Role} - {"system"}  # system: service accounts only
+    services = {u["serviceAccountClientId"]: u["realmRoles"] for u in realm["users"]
+                if "serviceAccountClientId" in u}
+    accounts = {r.value for r in SERVICE_ROLES.values()}
+    assert held >= {r.value for r in Role} - {"system"} - accounts
+    assert not held & accounts  # a person never holds a service account's role
+    assert all("system" not in roles for roles in services.values())
+    for u in people:  # ids are minted by enrolment: no made-up id in the export
+        assert not {"participant_id", "trainer_id"} & set(u["attributes"]), u["username"]
     for u in people:
         assert u["credentials"][0]["value"] == "${YRKESRESAN_KEYCLOAK_DEMO_PASSWORD}"
     s = Settings()

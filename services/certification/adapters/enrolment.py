@@ -1,7 +1,8 @@
 """Names from enrolment, over HTTP, at the moment a certificate or a staff list is rendered.
 
 Names live only in enrolment (ADR 0005). Certification asks for them with a service token when
-a person is to read them, and keeps nothing: not in its database, not in its logs, never on the
+a person is to read them (role `name_reader`: names only, never an address, each read recorded
+by enrolment), and keeps nothing: not in its database, not in its logs, never on the
 bus. An erased participant has no name any more; enrolment down means no name, said so.
 """
 

@@ -15,6 +15,11 @@ System may do everything. Otherwise:
 | register a trainer | the administrator of the trainer's home municipality; the coordinator of its region (regions recruit trainer teams) |
 | list a municipality's trainers, read a trainer | the trainer themself; the administrator of the home municipality; the coordinator of its region (all with name and e-mail: they build the teams) |
 | list who read a participant's or trainer's personal data (`.../reads`) | the auditor (everyone's) |
+| read a participant's name (an intyg, a staff list): `GET /participants/{id}`, `GET /participants` | certification's service account (`name_reader`): the name only, never the address |
+| read a participant's name and address (a message) `GET /participants/{id}` | notification's service account (`address_reader`) |
+
+The two service accounts may do nothing else (403 everywhere else, in all four services); what
+they read is recorded like any other read, under their pseudonym.
 
 Every read of a person's name or e-mail through the API is recorded (`adapters/reads.py`).
 
@@ -39,6 +44,13 @@ from shared.platform.auth import Principal, Role, forbid, require
 SYSTEM, PARTICIPANT, ADMIN, COORDINATOR, TRAINER, AUDITOR = (
     Role.SYSTEM, Role.PARTICIPANT, Role.MUNICIPAL_ADMIN, Role.REGIONAL_COORDINATOR, Role.TRAINER,
     Role.AUDITOR)
+NAMES, ADDRESSES = Role.NAME_READER, Role.ADDRESS_READER
+
+# Which of a participant's personal data each role is shown when it may read the account:
+# all of it (True), some fields, or none (the coordinator: the pseudonymous facts only).
+Shown = bool | tuple[str, ...]
+_SHOWN: dict[Role, Shown] = {COORDINATOR: False, NAMES: ("name",),
+                             ADDRESSES: ("name", "email")}
 
 RegionOf = Callable[[str], str | None]  # a municipality's region; None if it does not exist
 
@@ -77,18 +89,18 @@ def register_in(who: Principal, municipality_id: str) -> None:
         raise hidden("municipality_id", municipality_id)
 
 
-def list_participants(who: Principal, municipality_id: str) -> Callable[[RegionOf], bool]:
-    """The check returns whether personal data is shown."""
-    require(who, ADMIN, COORDINATOR)
+def list_participants(who: Principal, municipality_id: str) -> Callable[[RegionOf], Shown]:
+    """The check returns which personal data is shown (`Shown`)."""
+    require(who, ADMIN, COORDINATOR, NAMES)
 
-    def check(region_of: RegionOf) -> bool:
+    def check(region_of: RegionOf) -> Shown:
         region = region_of(municipality_id)
         if region is None or (
             (who.role is ADMIN and who.municipality_id != municipality_id)
             or (who.role is COORDINATOR and who.region_id != region)
         ):
             raise hidden("municipality_id", municipality_id)
-        return who.role is not COORDINATOR
+        return _SHOWN.get(who.role, True)
 
     return check
 
@@ -110,13 +122,14 @@ def _participant(who: Principal, participant_id: str, participant: Participant |
 
 
 def read_participant(who: Principal, participant_id: str,
-                     region_of: RegionOf) -> Callable[[Participant | None], bool]:
-    """The check returns whether personal data is shown (not to coordinators)."""
-    require(who, PARTICIPANT, ADMIN, COORDINATOR)
+                     region_of: RegionOf) -> Callable[[Participant | None], Shown]:
+    """The check returns which personal data is shown (`Shown`: none to coordinators, the
+    name to certification's account, name and address to notification's)."""
+    require(who, PARTICIPANT, ADMIN, COORDINATOR, NAMES, ADDRESSES)
 
-    def check(participant: Participant | None) -> bool:
+    def check(participant: Participant | None) -> Shown:
         _participant(who, participant_id, participant, region_of)
-        return who.role is not COORDINATOR
+        return _SHOWN.get(who.role, True)
 
     return check
 

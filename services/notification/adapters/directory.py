@@ -1,6 +1,7 @@
 """Addresses from enrolment, over HTTP with a service token: they never travel on the bus.
 
-`GET /participants/{id}` answers the system role with the account and its personal data; an
+`GET /participants/{id}` answers notification's own account (role `address_reader`: this read
+and nothing else, each read recorded by enrolment) with the account, its name and address; an
 erased account has none (its key is destroyed), and gets no message.
 """
 
