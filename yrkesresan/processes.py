@@ -149,8 +149,21 @@ def _certification_keys() -> list[str]:
     return production_problems()
 
 
+def _key_encryption_keys() -> list[str]:
+    """Enrolment opens personal data: it needs the KEK, in the keyring or apart from it
+    (`YRKESRESAN_KEK_FILE`); the other processes may run without one."""
+    from shared.platform.keyring import load_keyring
+
+    try:
+        load_keyring(Settings()).kek  # noqa: B018 (raises naming what is missing)
+    except (OSError, ValueError, KeyError) as e:
+        return [str(e)]
+    return []
+
+
 # What each process checks, beyond the platform's own, before a production start.
 OWN_CHECKS: dict[str, list[Callable[[], list[str]]]] = {
+    "enrolment-api": [_key_encryption_keys],
     "certification-api": [_certification_keys],
     "progression-consumer": [_certification_keys],
     "certification-consumer": [_certification_keys],

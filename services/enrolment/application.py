@@ -223,6 +223,76 @@ class Enrolment:
                     return True
         return False
 
+    def rekey_email_claims(self, retiring: str, actor: str | None = None,
+                           progress: Progress = no_progress) -> dict[str, int]:
+        """Before the e-mail key `retiring` leaves the keyring: every address an account holds
+        under it is claimed again under the current key (new `EmailClaimed` /
+        `TrainerEmailClaimed` events; the participant's old claim is released, so an erasure
+        later frees the address under the key that remains). The address is read from the
+        account's sealed personal data, so erased accounts (no key, and no claim held) are
+        skipped. No recorded event changes. Safe to run again: an address already claimed
+        under the current key is left as it is. Returns counts by kind."""
+        ks = self.keys.email
+        if retiring == ks.current:
+            raise CommandRejected(f"{retiring} är den aktuella e-postnyckeln: rotera först "
+                                  "(`yrkesresan keys rotate email`).", field="key_id")
+        ks.key(retiring)  # KeyError naming it when the ring has no such key
+        counts = {"participants": 0, "trainers": 0, "checked": 0}
+        after = ""
+        while owners := self.vault.owners(after):
+            after = owners[-1]
+            for owner in owners:
+                counts["checked"] += 1
+                if (participant := self.find_participant(owner)) is not None:
+                    counts["participants"] += self._rekey_participant(participant, retiring,
+                                                                      actor)
+                elif (trainer := self.find_trainer(owner)) is not None:
+                    counts["trainers"] += self._rekey_trainer(trainer, retiring, actor)
+            progress("rekey", counts["checked"], counts["checked"])
+        return counts
+
+    def _rekey_participant(self, participant: Participant, retiring: str,
+                           actor: str | None) -> int:
+        pid = participant.participant_id
+        email = (self.personal_data(participant) or {}).get("email")
+        if not email:
+            return 0
+        ks = self.keys.email
+        old_key = aggregate_id("email", f"{retiring}:{ks.hash(email, retiring)}")
+        if not self.app.exists(old_key):
+            return 0
+        old = self.app.load(EmailClaim, old_key)
+        if old.participant_id != pid:
+            return 0
+        new_key = self.email_key(email)
+        new = self.app.load(EmailClaim, new_key) if self.app.exists(new_key) else EmailClaim(
+            new_key)
+        if new.participant_id not in (None, pid):  # cannot happen while the old key is checked
+            raise Conflict(f"E-postadressen hos {pid} är tagen under den aktuella nyckeln.")
+        if new.participant_id is None:
+            new.claim(pid, actor)
+        old.release(actor)
+        self.save(new, old, conflict="Ett konto ändrades samtidigt; kör igen.")
+        return 1
+
+    def _rekey_trainer(self, trainer: Trainer, retiring: str, actor: str | None) -> int:
+        tid = trainer.trainer_id
+        data = (self.vault.open(tid, trainer.ciphertext) if trainer.ciphertext else None) or {}
+        if not (email := data.get("email")):
+            return 0
+        ks = self.keys.email
+        old_key = aggregate_id("trainer-email", f"{retiring}:{ks.hash(email, retiring)}")
+        if not self.app.exists(old_key) or (
+                self.app.load(TrainerEmailClaim, old_key).trainer_id != tid):
+            return 0
+        new_key = self._claim_ids("trainer-email", email)[0]
+        if self.app.exists(new_key):
+            return 0  # done before (trainer claims are never released)
+        new = TrainerEmailClaim(new_key)
+        new.claim(tid, actor)
+        self.save(new, conflict="Ett utbildarkonto ändrades samtidigt; kör igen.")
+        return 1
+
     # -- reference data ---------------------------------------------------------------------
 
     def register_region(self, cmd: RegisterRegion, actor: str | None = None) -> None:

@@ -14,9 +14,16 @@ Three purposes, never sharing a key:
 
 The keyring is a JSON file kept apart from the databases (`YRKESRESAN_KEYRING_FILE`; in
 production a secret mounted into the processes, or its content in `YRKESRESAN_KEYRING`), so a
-database backup alone opens nothing. Without one, development uses `var/keys/keyring.dev.json`,
-created once. `yrkesresan keys rotate PURPOSE` adds a key and makes it current; the old keys
-stay (to read, and to find what they keyed) until nothing needs them.
+database backup alone opens nothing. The KEK may be handed over apart from the rest
+(`YRKESRESAN_KEK_FILE`, a secret mounted into enrolment only, or `YRKESRESAN_KEK`): then it
+replaces the keyring's `kek`, which the keyring file may leave out. Without a keyring,
+development uses `var/keys/keyring.dev.json`, created once and marked `"development": true`;
+a production start refuses a keyring or KEK so marked, or named `*.dev.*`.
+
+`yrkesresan keys rotate PURPOSE` adds a key and makes it current; the old keys stay (to read,
+and to find what they keyed) until `yrkesresan keys retire PURPOSE ID` removes one nothing
+needs any more (e-mail: after claiming each held address again under the current key; KEK:
+after `rewrap`).
 """
 
 from __future__ import annotations
@@ -77,6 +84,9 @@ class KeySet:
 @dataclass(frozen=True)
 class Keyring:
     sets: dict[str, KeySet]
+    # Made by `load_keyring` for development (`var/keys/keyring.dev.json`): a production start
+    # refuses it, whichever way it is handed over (file, environment, a copy under a new name).
+    development: bool = False
 
     @property
     def email(self) -> KeySet:
@@ -88,26 +98,48 @@ class Keyring:
 
     @property
     def kek(self) -> KeySet:
-        return self.sets["kek"]
+        try:
+            return self.sets["kek"]
+        except KeyError:
+            raise ValueError("keyring: no key-encryption keys here (this process was given "
+                             "none: set YRKESRESAN_KEK_FILE, or keep them in the keyring)"
+                             ) from None
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Keyring:
+    def from_json(cls, text: str | bytes, kek: str | bytes | None = None) -> Keyring:
+        """A keyring from its JSON; `kek`: the key-encryption keys from a source of their own
+        (`{"current": ..., "keys": {...}}`, `YRKESRESAN_KEK_FILE`), replacing the ring's."""
         raw = json.loads(text)
-        missing = [p for p in PURPOSES if p not in raw]
+        if kek is not None:
+            separate = json.loads(kek)
+            raw["kek"] = separate
+            raw["development"] = raw.get("development") or separate.get("development")
+        missing = [p for p in PURPOSES if p not in raw and p != "kek"]
         if missing:
             raise ValueError(f"keyring: no keys for {', '.join(missing)}")
-        return cls({p: KeySet(p, raw[p]["current"], {
-            kid: base64.b64decode(k) for kid, k in raw[p]["keys"].items()}) for p in PURPOSES})
+        # Without a KEK the ring serves the processes that never open personal data (only
+        # enrolment does; `Keyring.kek` says what is missing if asked).
+        return cls({p: _key_set(p, raw[p]) for p in PURPOSES if p in raw},
+                   development=bool(raw.get("development")))
 
-    def to_json(self) -> str:
-        return json.dumps({p: {"current": s.current, "keys": {
-            kid: base64.b64encode(k).decode() for kid, k in s.keys.items()}}
-            for p, s in self.sets.items()}, indent=2)
+    def to_json(self, purposes: tuple[str, ...] = PURPOSES) -> str:
+        document: dict[str, Any] = {p: _set_json(self.sets[p]) for p in purposes
+                                    if p in self.sets}
+        if self.development:
+            document["development"] = True
+        return json.dumps(document, indent=2)
+
+    def set_json(self, purpose: str) -> str:
+        """One purpose's keys as their own document (a separate KEK file)."""
+        document: dict[str, Any] = _set_json(self.sets[purpose])
+        if self.development:
+            document["development"] = True
+        return json.dumps(document, indent=2)
 
     @classmethod
-    def generate(cls) -> Keyring:
+    def generate(cls, *, development: bool = False) -> Keyring:
         return cls({p: KeySet(p, f"{p}-1", {f"{p}-1": secrets.token_bytes(KEY_BYTES)})
-                    for p in PURPOSES})
+                    for p in PURPOSES}, development)
 
     def rotated(self, purpose: str) -> Keyring:
         """A new random key for `purpose`, current from now on; the older ones are kept."""
@@ -115,7 +147,18 @@ class Keyring:
         n = 1 + max(int(kid.rsplit("-", 1)[-1]) for kid in old.keys if kid[-1].isdigit())
         kid = f"{purpose}-{n}"
         new = KeySet(purpose, kid, {**old.keys, kid: secrets.token_bytes(KEY_BYTES)})
-        return Keyring({**self.sets, purpose: new})
+        return Keyring({**self.sets, purpose: new}, self.development)
+
+    def retired(self, purpose: str, kid: str) -> Keyring:
+        """The keyring without `kid` (never the current key: rotate first). Whether nothing
+        needs it any more is the caller's to make sure of (`yrkesresan keys retire`)."""
+        old = self.sets[purpose]
+        if kid == old.current:
+            raise ValueError(f"keyring: {kid} is {purpose}'s current key; rotate first")
+        old.key(kid)
+        kept = {k: v for k, v in old.keys.items() if k != kid}
+        return Keyring({**self.sets, purpose: KeySet(purpose, old.current, kept)},
+                       self.development)
 
     # --- envelope encryption -----------------------------------------------------------------
 
@@ -131,6 +174,16 @@ class Keyring:
         return AESGCM(self.kek.key(kid)).decrypt(raw[:12], raw[12:], _aad(kid, owner))
 
 
+def _key_set(purpose: str, raw: dict[str, Any]) -> KeySet:
+    return KeySet(purpose, raw["current"],
+                  {kid: base64.b64decode(k) for kid, k in raw["keys"].items()})
+
+
+def _set_json(ks: KeySet) -> dict[str, Any]:
+    return {"current": ks.current,
+            "keys": {kid: base64.b64encode(k).decode() for kid, k in ks.keys.items()}}
+
+
 def _aad(kid: str, owner: str) -> bytes:
     """A wrapped key cannot be passed off as another person's, or as wrapped by another KEK."""
     return f"dek\x1f{kid}\x1f{owner}".encode()
@@ -142,13 +195,25 @@ def keyring_path(settings: Settings) -> Path:
     return keys_dir(settings) / DEV_KEYRING
 
 
+def separate_kek(settings: Settings) -> str | None:
+    """The key-encryption keys when they are handed over apart from the keyring
+    (`YRKESRESAN_KEK`, or the secret mounted at `YRKESRESAN_KEK_FILE`), else None."""
+    if settings.kek:
+        return settings.kek
+    if settings.kek_file:
+        return Path(settings.kek_file).read_text()
+    return None
+
+
 def load_keyring(settings: Settings) -> Keyring:
+    kek = separate_kek(settings)
     if settings.keyring:
-        return Keyring.from_json(settings.keyring)
+        return Keyring.from_json(settings.keyring, kek)
     path = keyring_path(settings)
     if settings.keyring_file:
-        return Keyring.from_json(path.read_bytes())
-    return Keyring.from_json(dev_file(path, lambda: Keyring.generate().to_json().encode()))
+        return Keyring.from_json(path.read_bytes(), kek)
+    return Keyring.from_json(dev_file(path, lambda: Keyring.generate(
+        development=True).to_json().encode()), kek)
 
 
 @functools.cache
@@ -159,23 +224,52 @@ def current_keyring() -> Keyring:
 
 
 def keyring_problems(settings: Settings) -> list[str]:
-    """What the keyring lacks for production (empty: nothing)."""
+    """What the keyring lacks for production (empty: nothing): it must be configured, and
+    neither it nor a KEK handed over apart may be a development key (by file name, or by the
+    mark `load_keyring` puts in the development keyring, however it was copied)."""
     if not (settings.keyring or settings.keyring_file):
         return ["YRKESRESAN_KEYRING_FILE (or YRKESRESAN_KEYRING) is not set: the e-mail, "
                 "pseudonym and key-encryption keys would be development keys"]
     if settings.keyring_file and is_development_key(settings.keyring_file):
         return ["YRKESRESAN_KEYRING_FILE is the development keyring"]
+    if settings.kek_file and is_development_key(settings.kek_file):
+        return ["YRKESRESAN_KEK_FILE is a development key"]
     try:
-        load_keyring(settings)
+        ring = load_keyring(settings)
     except (OSError, ValueError, KeyError, TypeError) as e:
         return [f"the keyring cannot be used: {e}"]
+    if ring.development:
+        which = ("the key-encryption keys (YRKESRESAN_KEK/_KEK_FILE)"
+                 if separate_kek(settings) and not _marked(_keyring_text(settings))
+                 else "the keyring")
+        return [f"{which} are development keys (made by `make run`); make new ones with "
+                "`yrkesresan keys new`"]
     return []
 
 
-def write_keyring(path: Path, ring: Keyring) -> None:
-    """Replace the file at once (a reader never sees half a keyring), owner-readable only."""
+def _keyring_text(settings: Settings) -> str:
+    return settings.keyring or Path(settings.keyring_file).read_text()
+
+
+def _marked(text: str) -> bool:
+    return bool(json.loads(text).get("development"))
+
+
+def write_keyring(path: Path, ring: Keyring, settings: Settings | None = None) -> None:
+    """Replace the file at once (a reader never sees half a keyring), owner-readable only.
+    With a KEK file of its own (`YRKESRESAN_KEK_FILE`) the KEK goes there, not into the
+    keyring file."""
+    if settings is not None and settings.kek_file:
+        _replace(Path(settings.kek_file), ring.set_json("kek"))
+        if not settings.keyring:  # the rest is in the environment: not ours to write
+            _replace(path, ring.to_json(tuple(p for p in PURPOSES if p != "kek")))
+    else:
+        _replace(path, ring.to_json())
+
+
+def _replace(path: Path, text: str) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(ring.to_json())
+    tmp.write_text(text)
     tmp.chmod(0o600)
     tmp.replace(path)
 

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # kept apart from the databases, or its content; unset: `var/keys/keyring.dev.json`.
     keyring_file: str = ""
     keyring: str = ""
+    # The key-encryption keys apart from the rest (`{"current": ..., "keys": {...}}`): a secret
+    # mounted into the processes that open personal data (enrolment), or its content; they
+    # replace the keyring's `kek`. Unset: the keyring's own.
+    kek_file: str = ""
+    kek: str = ""
     # Bearer tokens (`shared.platform.auth`): who issues them, for whom, and where the issuer's
     # public keys are (a JWKS URL or file). Empty issuer and JWKS: the local development key
     # pair under `var/keys/`, which `yrkesresan token` signs with.

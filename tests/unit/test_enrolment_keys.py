@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -23,8 +24,8 @@ from services.enrolment.application import (
 )
 from services.enrolment.csv_import import ImportRejected, import_participants
 from shared.platform.db import Database
-from shared.platform.errors import Conflict
-from shared.platform.keyring import Keyring, KeySet
+from shared.platform.errors import CommandRejected, Conflict
+from shared.platform.keyring import Keyring, KeySet, keyring_problems, load_keyring
 from shared.platform.settings import Settings
 
 ANNA = {"municipality_id": "falun", "name": "Anna Andersson", "email": "anna@falun.example.se",
@@ -138,3 +139,87 @@ def test_a_store_with_clear_data_keys_has_them_wrapped_by_migrate(database_url: 
     with pytest.raises(Exception):  # noqa: B017
         db.execute("SELECT * FROM personal_keys")
     db.close()
+
+
+def test_retiring_an_email_key_claims_the_addresses_again_under_the_current_one(
+        database_url: str, ring: Keyring) -> None:
+    """An operator retiring a rotated-out e-mail key: `rekey_email_claims` claims each held
+    address under the current key (the old claim released), then the key leaves the ring. An
+    address registered under the old key still cannot be registered twice, nothing recorded
+    before changes, and an erasure afterwards frees the address."""
+    before = _with(database_url, ring)
+    anna = before.register_participant(RegisterParticipant(**ANNA))
+    bo = before.register_participant(RegisterParticipant(**{**ANNA, "email": "bo@x.se"}))
+    before.erase_participant(bo)  # erased: no address to read, its claim already released
+    ulf = {"municipality_id": "falun", "name": "Ulf", "email": "ulf@falun.example.se"}
+    before.register_trainer(RegisterTrainer(**ulf))
+    recorded = list(before.app.recorder.select_notifications(1, 10_000))
+    before.close()
+
+    rotated = ring.rotated("email")
+    e = _with(database_url, rotated)
+    with pytest.raises(CommandRejected):
+        e.rekey_email_claims("email-2")  # the current key: rotate first
+    assert e.rekey_email_claims("email-1") == {"participants": 1, "trainers": 1, "checked": 2}
+    assert e.rekey_email_claims("email-1") == {"participants": 0, "trainers": 0, "checked": 2}
+    after_rekey = list(e.app.recorder.select_notifications(1, 10_000))
+    assert after_rekey[:len(recorded)] == recorded  # only new events, none changed
+    e.close()
+
+    retired = rotated.retired("email", "email-1")
+    assert list(retired.email.keys) == ["email-2"]
+    with pytest.raises(ValueError):
+        rotated.retired("email", "email-2")
+    e = _with(database_url, retired)
+    events = _events(e)
+    with pytest.raises(Conflict):
+        e.register_participant(RegisterParticipant(**ANNA))
+    with pytest.raises(Conflict):
+        e.register_trainer(RegisterTrainer(**ulf))
+    assert _events(e) == events
+    assert e.register_participant(RegisterParticipant(**{**ANNA, "email": "bo@x.se"}))
+    e.erase_participant(anna)
+    assert e.register_participant(RegisterParticipant(**ANNA)) != anna
+    e.close()
+
+
+def test_the_kek_can_come_apart_from_the_keyring(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production hands the KEK over on its own (a secret mounted into enrolment): it replaces
+    the keyring's, and a development keyring or KEK is refused at a production start."""
+    ring = Keyring.generate()
+    kek = Keyring.generate()
+    (tmp_path / "kek.json").write_text(kek.set_json("kek"))
+    rest = ring.to_json(("email", "actor"))  # a keyring without a KEK of its own
+    s = Settings(keyring=rest, kek_file=str(tmp_path / "kek.json"))
+    loaded = load_keyring(s)
+    assert loaded.kek == kek.kek and loaded.email == ring.email
+    assert load_keyring(Settings(keyring=rest, kek=kek.set_json("kek"))).kek == kek.kek
+    without = load_keyring(Settings(keyring=rest))  # a process that opens no personal data
+    assert without.actor == ring.actor
+    with pytest.raises(ValueError, match="YRKESRESAN_KEK_FILE"):
+        without.kek  # noqa: B018
+
+    idp = {"env": "production", "auth_issuer": "https://idp.example",
+           "auth_jwks": "https://idp.example/k"}
+    assert keyring_problems(Settings(**idp, keyring=rest, kek_file=str(tmp_path / "kek.json"))
+                            ) == []
+    dev = Keyring.generate(development=True)
+    assert load_keyring(Settings(var_dir=tmp_path / "var")).development  # `make run`'s
+    copied = keyring_problems(Settings(**idp, keyring=dev.to_json()))  # a copy, renamed
+    assert copied and "the keyring are development keys" in copied[0]
+    (tmp_path / "dev-kek.json").write_text(dev.set_json("kek"))
+    marked = keyring_problems(Settings(**idp, keyring=rest,
+                                       kek_file=str(tmp_path / "dev-kek.json")))
+    assert marked and "YRKESRESAN_KEK" in marked[0]
+    (tmp_path / "kek.dev.json").write_text(kek.set_json("kek"))
+    assert keyring_problems(Settings(**idp, keyring=rest, kek_file=str(
+        tmp_path / "kek.dev.json"))) == ["YRKESRESAN_KEK_FILE is a development key"]
+
+    from yrkesresan.processes import OWN_CHECKS
+
+    monkeypatch.setenv("YRKESRESAN_KEYRING", rest)  # enrolment without its KEK: refused
+    (check,) = OWN_CHECKS["enrolment-api"]
+    assert "YRKESRESAN_KEK_FILE" in check()[0]
+    monkeypatch.setenv("YRKESRESAN_KEK_FILE", str(tmp_path / "kek.json"))
+    assert check() == []

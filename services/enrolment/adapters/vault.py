@@ -113,6 +113,13 @@ class PersonalDataVault:
                                 (current, again, owner, kek_id))
             done += len(rows)
 
+    def owners(self, after: str = "", limit: int = 1000) -> list[str]:
+        """Whose personal data can still be read (a key is held), in id order after `after`:
+        the accounts an e-mail key re-keying visits (the erased have none)."""
+        return [str(owner) for owner, in self.db.execute(
+            "SELECT owner_id FROM personal_data_keys WHERE owner_id > %s ORDER BY owner_id "
+            "LIMIT %s", (after, limit))]
+
     def wrapped_by(self) -> dict[str, int]:
         """How many data keys each KEK wraps (ids only)."""
         rows = self.db.execute(
