@@ -297,3 +297,7 @@ dashboard_cli.register(app)
 from yrkesresan import keys_cmd  # noqa: E402
 
 keys_cmd.register(app)
+
+from yrkesresan import idp_cmd  # noqa: E402
+
+idp_cmd.register(app)
