@@ -133,19 +133,23 @@ class System:
         """Until every URL (by default every process's health) answers 200; a process the
         supervisor gave up on fails at once, with the end of its log."""
         deadline = time.monotonic() + timeout
-        for url in urls if urls is not None else self.health_urls().values():
-            while True:
-                for name, state in self.states().items():
-                    if state["statename"] in ("BACKOFF", "EXITED", "FATAL"):
-                        self._raise_for(name, state["statename"])
-                try:
-                    if httpx.get(url, timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{url} did not become healthy")
-                time.sleep(0.2)
+        # One client for every poll: `httpx.get` builds a client (and its TLS context) per
+        # call, some 60 ms of CPU, which at five polls a second took a third of a core from
+        # the processes being waited for.
+        with httpx.Client(timeout=1) as http:
+            for url in urls if urls is not None else self.health_urls().values():
+                while True:
+                    for name, state in self.states().items():
+                        if state["statename"] in ("BACKOFF", "EXITED", "FATAL"):
+                            self._raise_for(name, state["statename"])
+                    try:
+                        if http.get(url).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{url} did not become healthy")
+                    time.sleep(0.2)
 
     def _raise_for(self, name: str, state: str) -> None:
         """A process that did not start: PortConflict when its port was taken, RuntimeError
@@ -575,6 +579,9 @@ def dashboard_filled(system: System, participants: int, certificates: int,
             "(Plattformen, with a trainer id above).")
 
 
+STARTUP_TIMEOUT = 600.0  # seconds for every process to answer its health check
+
+
 def run_system(demo: bool = True, broker_port: int = 9092) -> None:
     """`make run`: every process under a supervisor until SIGTERM or SIGINT, which stop them
     all (each with its process group) before this returns."""
@@ -589,7 +596,10 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
     try:
         system.migrate()
         system.start_all()
-        system.wait_healthy([*system.health_urls().values()])
+        # Twenty Python processes importing at once take 2-3 CPU seconds each: on a shared
+        # 2-core machine (load average 30) the last one answered after more than two minutes.
+        # A process the supervisor gave up on still fails at once (wait_healthy).
+        system.wait_healthy([*system.health_urls().values()], timeout=STARTUP_TIMEOUT)
         print("Yrkesresan is running (embedded defaults: SQLite under var/, broker "
               f"{system.env['KAFKA_BOOTSTRAP']}). Logs: {var / 'logs'}; the supervisor's "
               f"(every exit and restart): {var / 'logs' / 'supervisord.log'}")
