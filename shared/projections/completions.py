@@ -85,6 +85,11 @@ class Completions:
         # the occasions of it they attended
         self._bits_given = 0
         self._by_participant: dict[str, dict[str, str]] = {}
+        self._wire()
+
+    def _wire(self) -> None:
+        """The handler per type: bound methods, made again after unpickling (a snapshot keeps
+        the fold's facts, not its functions)."""
         self._handlers: dict[str, Callable[[Envelope], CompletionChanges]] = {
             "CourseDayAttended": self._attended,
             "PreparationCompleted": self._prepared_item,
@@ -94,6 +99,15 @@ class Completions:
             "CourseOccasionCancelled": self._cancelled,
             "AttendanceWithdrawn": self._withdrawn,
         }
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        del state["_handlers"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._wire()
 
     # --- the fold -------------------------------------------------------------------------
 

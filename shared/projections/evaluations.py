@@ -37,6 +37,11 @@ class Evaluations:
         self._seen = SeenIds()
         self._completions = Completions()
         self._responses: LatestBy[ResponseKey, Response] = LatestBy()
+        self._wire()
+
+    def _wire(self) -> None:
+        """The handler per type (closures over this fold), made again after unpickling: a
+        snapshot keeps the fold's facts, not its functions."""
         self._handlers: dict[str, Callable[[Envelope], Changed]] = {
             "EvaluationSubmitted": self._submitted,
         }
@@ -44,6 +49,15 @@ class Evaluations:
             self._handlers[name] = _courses_of(handler)
         for name in PLAN_EVENTS:  # a new plan may change an occasion's mode
             self._handlers[name] = self._with_plan_course(self._handlers[name])
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        del state["_handlers"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._wire()
 
     @property
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:

@@ -41,6 +41,9 @@ class Progression:
         self._memberships = Memberships()
         self._levels: LatestBy[str, str] = LatestBy()
         self._journeys: LatestBy[str, str] = LatestBy()
+        self._wire()
+
+    def _wire(self) -> None:
         # type -> (is it a completion fact, its handler): one look-up per event
         self._dispatch: dict[str, tuple[bool, Callable[[Envelope], Any]]] = {
             "ParticipantRegistered": (False, self._registered),
@@ -49,6 +52,16 @@ class Progression:
             **{name: (True, handler)
                for name, handler in self._completions.fact_handlers.items()},
         }
+
+    def __getstate__(self) -> dict[str, object]:
+        """The facts; the dispatch table of bound methods is made again on unpickling."""
+        state = dict(self.__dict__)
+        del state["_dispatch"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._wire()
 
     @property
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:

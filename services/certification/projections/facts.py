@@ -10,6 +10,7 @@ and at which level, who is booked on which occasion, and the event ids behind ea
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -20,7 +21,7 @@ from shared.events import models as contract
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
 from shared.projections.evaluations import Evaluations
 from shared.projections.memberships import Memberships
-from shared.projections.versions import LatestBy, stamp_of
+from shared.projections.versions import LatestBy, Stamp, stamp_of
 
 
 @dataclass
@@ -59,8 +60,11 @@ class CertificationFacts:
         self.bookings: LatestBy[tuple[str, str], bool] = LatestBy()  # (participant, occasion)
         self.booked_on: dict[str, set[str]] = {}  # occasion -> participants ever booked
         self.occasions_of: dict[str, set[str]] = {}  # participant -> occasions ever booked
-        self.attended: dict[tuple[str, str], dict[int, Envelope]] = {}  # earliest report a day
-        self.prepared: dict[tuple[str, str], dict[str, Envelope]] = {}  # (participant, course)
+        # The evidence: per day attended, the stamp (`occurred_at`, id) of its earliest report;
+        # per preparation, of its earliest report. Stamps, not envelopes: a fold of the
+        # national history holds millions of them.
+        self.attended: dict[tuple[str, str], dict[int, Stamp]] = {}  # (participant, occasion)
+        self.prepared: dict[tuple[str, str], dict[str, Stamp]] = {}  # (participant, course)
 
     # -- the fold ---------------------------------------------------------------------------
 
@@ -131,18 +135,18 @@ class CertificationFacts:
     def _on_CourseDayAttended(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         data = cast(contract.CourseDayAttended, env.data)
         days = self.attended.setdefault((data.participant_id, data.occasion_id), {})
-        held = days.get(data.day)
-        if held is None or stamp_of(env) < stamp_of(held):
-            days[data.day] = env
+        held, stamp = days.get(data.day), stamp_of(env)
+        if held is None or stamp < held:
+            days[data.day] = stamp
         self.occasions_of.setdefault(data.participant_id, set()).add(data.occasion_id)
         t.participants.add(data.participant_id)
 
     def _on_PreparationCompleted(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         data = cast(contract.PreparationCompleted, env.data)
         items = self.prepared.setdefault((data.participant_id, data.course_id), {})
-        held = items.get(data.item_id)
-        if held is None or stamp_of(env) < stamp_of(held):
-            items[data.item_id] = env
+        held, stamp = items.get(data.item_id), stamp_of(env)
+        if held is None or stamp < held:
+            items[data.item_id] = stamp
         t.participants.add(data.participant_id)
 
     def _on_plan(self, env: Envelope, t: Touched) -> None:
@@ -169,12 +173,13 @@ class CertificationFacts:
         dates = plan.dates if plan else {}
         days = self.attended.get((participant_id, occasion_id), {})
         rows: list[dict[str, Any]] = [
-            {"event_id": str(env.id), "type": "CourseDayAttended", "day": day,
-             "date": str(dates.get(day, env.occurred_at.date()))}
-            for day, env in sorted(days.items()) if day in dates]
+            {"event_id": str(uuid.UUID(int=event)), "type": "CourseDayAttended", "day": day,
+             "date": str(dates.get(day, at.date()))}
+            for day, (at, event) in sorted(days.items()) if day in dates]
         items = self.prepared.get((participant_id, course_id), {})
-        rows += [{"event_id": str(env.id), "type": "PreparationCompleted", "item_id": item,
-                  "date": str(env.occurred_at.date())} for item, env in sorted(items.items())]
+        rows += [{"event_id": str(uuid.UUID(int=event)), "type": "PreparationCompleted",
+                  "item_id": item, "date": str(at.date())}
+                 for item, (at, event) in sorted(items.items())]
         return tuple(rows)
 
     def participants_of(self, municipality_id: str | None) -> Iterable[str]:

@@ -11,7 +11,8 @@ the region's occasions prints the region's rows.
 An occasion's region is that of its plan in force, as the national completion fold holds it
 (the latest plan wins there); the events of an occasion whose plan has not arrived wait for
 it. Should a later plan move an occasion to another region, the two regions' folds are built
-again from the events kept.
+again from the events kept. They are kept as their JSON (a fraction of a parsed envelope's
+memory, and what a snapshot can pickle) and parsed again in the rare case they are re-fed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.events import Envelope
+from shared.events.fast import decode_envelope
 from shared.projections.evaluations import Evaluations
 from shared.projections.occasions import Plan
 
@@ -29,8 +31,8 @@ class RegionalEvaluations:
         self._plan_of = plan_of  # the national fold's plan in force, applied before us
         self._types = frozenset(Evaluations().appliers)
         self._folds: dict[str, Evaluations] = {}
-        self._general: list[Envelope] = []  # concerning no occasion: every region's
-        self._by_occasion: dict[str, list[Envelope]] = {}
+        self._general: list[bytes] = []  # concerning no occasion: every region's
+        self._by_occasion: dict[str, list[bytes]] = {}
         self._region_of: dict[str, str] = {}  # occasion -> the region its events went to
 
     def apply(self, env: Envelope) -> set[str]:
@@ -39,9 +41,9 @@ class RegionalEvaluations:
             return set()
         occasion_id: str | None = getattr(env.data, "occasion_id", None)
         if occasion_id is None:
-            self._general.append(env)
+            self._general.append(env.to_json())
             return {region for region, fold in self._folds.items() if fold.apply(env)}
-        self._by_occasion.setdefault(occasion_id, []).append(env)
+        self._by_occasion.setdefault(occasion_id, []).append(env.to_json())
         plan = self._plan_of(occasion_id)
         if plan is None:
             return set()  # waits for the occasion's plan
@@ -53,7 +55,7 @@ class RegionalEvaluations:
             self._region_of[occasion_id] = region
             fold = self._fold(region)  # a new fold is fed the occasion's events here
             for waiting in self._by_occasion[occasion_id] if known else ():
-                fold.apply(waiting)
+                fold.apply(decode_envelope(waiting))
             return {region}
         self._region_of[occasion_id] = region
         for moved in (held, region):  # the occasion changed region
@@ -70,10 +72,10 @@ class RegionalEvaluations:
         fold = self._folds.get(region_id)
         if fold is None:
             fold = self._folds[region_id] = Evaluations()
-            for env in self._general:
-                fold.apply(env)
+            for raw in self._general:
+                fold.apply(decode_envelope(raw))
             for occasion_id, region in self._region_of.items():
                 if region == region_id:
-                    for env in self._by_occasion[occasion_id]:
-                        fold.apply(env)
+                    for raw in self._by_occasion[occasion_id]:
+                        fold.apply(decode_envelope(raw))
         return fold
