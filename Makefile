@@ -39,6 +39,11 @@ setup: $(STAMP) ## create the virtualenv and install everything (idempotent)
 	    echo "installing chromium (Debian package; the dashboard's browser test drives it)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "warning: chromium missing; the dashboard's browser test will fail" >&2; fi; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing fonts-dejavu-core (the PDFs embed DejaVu: names outside Latin-1)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; \
+	  else echo "warning: DejaVu fonts missing; PDFs fall back to Helvetica" >&2; fi; }
 
 postgres: ## make sure the local PostgreSQL answers (tests need it)
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     auth_client_secret: str = ""
     host: str = "127.0.0.1"
     log_level: str = "INFO"
+    # Where the PDFs' TrueType fonts (DejaVu) are (`shared/platform/pdf_fonts.py`); unset: the
+    # usual system folders (Debian's fonts-dejavu-core).
+    pdf_font_dir: str = ""
     # What one request may carry (`shared/platform/limits.py`): a JSON body, an uploaded file
     # (multipart), and the data rows of one CSV file.
     max_json_bytes: int = Field(default=1_000_000, ge=1)

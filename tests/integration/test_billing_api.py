@@ -195,7 +195,9 @@ def test_the_invoice_basis_as_csv_for_swedish_excel_and_as_pdf(
     text = csv.content.decode("utf-8-sig")
     rows = [line.split(";") for line in text.split("\r\n")]
     assert rows[0][:4] == ["Region", "Kommun", "År", "Kurstillfälle"]
-    assert rows[1] == [DALARNA, "falun", "2025", "occ-1", "1", "2025-03-07", "p0", "1250,00"]
+    assert rows[0][-1] == "Anmärkning"  # every column of every row has a heading
+    assert rows[1] == [DALARNA, "falun", "2025", "occ-1", "1", "2025-03-07", "p0", "1250,00",
+                       ""]
     assert ["Att fakturera (kr)", "4800,00"] in rows
     pdf = client.get(f"{INVOICES}/falun/fakturaunderlag.pdf", headers=FALUN_ADMIN)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

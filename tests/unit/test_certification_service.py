@@ -213,6 +213,17 @@ def test_the_pdf_is_swedish_and_the_name_is_fetched_not_kept(issued, cert) -> No
     assert NAME.encode() not in database
 
 
+def test_the_pdf_prints_a_name_outside_latin_1(issued) -> None:  # type: ignore[no-untyped-def]
+    """Helvetica (WinAnsi) printed black boxes for Ł, Ż, ć, Đ, Š: the intyg embeds DejaVu."""
+    client, names, row = issued
+    name = "Łukasz Żółć-Ćosić Đorđević Šárá"
+    names.name_of = lambda participant_id: name  # type: ignore[method-assign]
+    r = client.get(f"/certificates/{row['certificate_id']}/intyg.pdf",
+                   headers=token(role=Role.PARTICIPANT, participant_id="p1"))
+    assert r.status_code == 200
+    assert name in PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+
+
 def test_the_credential_verifies_and_one_changed_byte_fails(issued) -> None:  # type: ignore[no-untyped-def]
     client, _, row = issued
     r = client.get(f"/certificates/{row['certificate_id']}/credential",

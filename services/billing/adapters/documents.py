@@ -11,12 +11,15 @@ import csv
 import datetime as dt
 import io
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from shared.platform.pdf_fonts import pdf_fonts
 
 GREEN = colors.HexColor("#1f5f4a")
 COMPONENTS = (("venue_and_fika", "Lokal och fika"), ("administration", "Administration"),
@@ -41,15 +44,19 @@ def invoice_csv(doc: dict[str, Any]) -> bytes:
     w = csv.writer(out, delimiter=";", lineterminator="\r\n")
     price = kronor(doc["price_sek"])
     w.writerow(["Region", "Kommun", "År", "Kurstillfälle", "Dag", "Datum", "Deltagar-id",
-                "Pris per deltagardag (kr)"])
+                "Pris per deltagardag (kr)", "Anmärkning"])
     for line in doc["lines"]:
         w.writerow([doc["region_id"], doc["municipality_id"], doc["year"], line["occasion_id"],
-                    line["day"], line["date"], line["participant_id"], price])
+                    line["day"], line["date"], line["participant_id"], price, ""])
     previous = doc["year"] - 1
+    # An adjustment counts at the closed year's price (adjustment_sek = adjustment_days × that
+    # price, in the fold), which may differ from this year's.
+    closed_price = (kronor(doc["adjustment_sek"] / doc["adjustment_days"])
+                    if doc["adjustment_days"] else "")
     for line in doc["adjustment_lines"]:
         w.writerow([doc["region_id"], doc["municipality_id"], previous, line["occasion_id"],
-                    line["day"], line["date"], line["participant_id"], price,
-                    f"Justering från {previous}: {line['days']:+d} deltagardag"])
+                    line["day"], line["date"], line["participant_id"], closed_price,
+                    f"Justering från {previous}: {_days(line['days'], signed=True)}"])
     w.writerow([])
     for label, value in (
         ("Deltagardagar", str(doc["participant_days"])),
@@ -65,28 +72,36 @@ def invoice_csv(doc: dict[str, Any]) -> bytes:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = getSampleStyleSheet()
+    base, fonts = getSampleStyleSheet(), pdf_fonts()
     return {
         "title": ParagraphStyle("title", parent=base["Title"], alignment=0, fontSize=20,
-                                textColor=GREEN, spaceAfter=4 * mm),
-        "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=10, leading=13),
+                                fontName=fonts.bold, textColor=GREEN, spaceAfter=4 * mm),
+        "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=10, leading=13,
+                               fontName=fonts.regular),
         "small": ParagraphStyle("small", parent=base["BodyText"], fontSize=8, leading=10,
-                                textColor=colors.HexColor("#555555")),
+                                fontName=fonts.regular, textColor=colors.HexColor("#555555")),
         "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12, textColor=GREEN,
-                             spaceBefore=5 * mm, spaceAfter=2 * mm),
+                             fontName=fonts.bold, spaceBefore=5 * mm, spaceAfter=2 * mm),
     }
+
+
+def _days(n: int, signed: bool = False) -> str:
+    """"1 deltagardag", "3 deltagardagar" (with a sign: "+1 deltagardag")."""
+    figure = f"{n:+d}" if signed else str(n)
+    return f"{figure} deltagardag" if abs(n) == 1 else f"{figure} deltagardagar"
 
 
 def _grid(rows: list[list[Any]], widths: list[float], header: bool = True,
           right: tuple[int, ...] = (1, 2)) -> Table:
     """A table with a header row; the columns in `right` (figures) aligned right."""
-    style: list[Any] = [("FONT", (0, 0), (-1, -1), "Helvetica", 9),
+    fonts = pdf_fonts()
+    style: list[Any] = [("FONT", (0, 0), (-1, -1), fonts.regular, 9),
              ("LINEBELOW", (0, 0), (-1, 0), 0.6, GREEN),
              ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f2f6f4")]),
              ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
     style += [("ALIGN", (column, 0), (column, -1), "RIGHT") for column in right]
     if header:
-        style.append(("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9))
+        style.append(("FONT", (0, 0), (-1, 0), fonts.bold, 9))
     return Table(rows, colWidths=widths, repeatRows=1 if header else 0, style=TableStyle(style))
 
 
@@ -105,9 +120,11 @@ def invoice_pdf(doc: dict[str, Any], today: dt.date | None = None) -> bytes:
               "Preliminärt: året är inte stängt, och beloppen kan ändras till årsavslutet.")
     story: list[Any] = [
         Paragraph(title, s["title"]),
-        Paragraph(f"<b>Kommun:</b> {doc['municipality_name']} ({doc['municipality_id']})",
-                  s["body"]),
-        Paragraph(f"<b>Region (RSS):</b> {doc['region_name']} ({doc['region_id']})", s["body"]),
+        # names go into paragraph markup: escaped ("Region Jämtland & Härjedalen")
+        Paragraph(f"<b>Kommun:</b> {escape(doc['municipality_name'])} "
+                  f"({escape(doc['municipality_id'])})", s["body"]),
+        Paragraph(f"<b>Region (RSS):</b> {escape(doc['region_name'])} "
+                  f"({escape(doc['region_id'])})", s["body"]),
         Paragraph(f"<b>Avser:</b> kursdagar inom Yrkesresan under {year}", s["body"]),
         Paragraph(f"<b>Upprättat:</b> {today.isoformat()}", s["body"]),
         Paragraph(f"<b>Status:</b> {status}", s["body"]),
@@ -123,7 +140,7 @@ def invoice_pdf(doc: dict[str, Any], today: dt.date | None = None) -> bytes:
         ["Att fakturera", "", kronor_text(doc["net_sek"])],
     ]
     table = _grid(summary, [100 * mm, 25 * mm, 45 * mm])
-    table.setStyle(TableStyle([("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 10),
+    table.setStyle(TableStyle([("FONT", (0, -1), (-1, -1), pdf_fonts().bold, 10),
                                ("LINEABOVE", (0, -1), (-1, -1), 0.8, GREEN)]))
     story += [table, Paragraph("Pris per deltagare och kursdag", s["h2"])]
     components = [["Del", "", "Kronor"]] + [
@@ -134,12 +151,12 @@ def invoice_pdf(doc: dict[str, Any], today: dt.date | None = None) -> bytes:
         adjusted = [["Kurstillfälle", "Dag", "Datum", "Deltagar-id", "Dagar"]] + [
             [line["occasion_id"], str(line["day"]), line["date"], line["participant_id"],
              f"{line['days']:+d}"] for line in doc["adjustment_lines"]]
-        story += [Paragraph(f"Justering från {previous}: {doc['adjustment_days']:+d} "
-                            "deltagardagar", s["h2"]),
+        story += [Paragraph(f"Justering från {previous}: "
+                            f"{_days(doc['adjustment_days'], signed=True)}", s["h2"]),
                   Paragraph(f"Rapporterat eller återkallat efter att {previous} stängdes; "
                             f"räknas med {previous} års pris.", s["small"]), Spacer(1, 2 * mm),
                   _grid(adjusted, [48 * mm, 10 * mm, 22 * mm, 76 * mm, 14 * mm], right=(1, 4))]
-    story += [Paragraph(f"Underlag {year}: {len(doc['lines'])} deltagardagar", s["h2"]),
+    story += [Paragraph(f"Underlag {year}: {_days(len(doc['lines']))}", s["h2"]),
               Paragraph("Varje deltagare och kursdag räknas en gång, på den kommun deltagaren "
                         "tillhörde när närvaron rapporterades. Deltagare anges med id, "
                         "utan namn.", s["small"]), Spacer(1, 2 * mm)]
@@ -150,7 +167,7 @@ def invoice_pdf(doc: dict[str, Any], today: dt.date | None = None) -> bytes:
 
     def footer(canvas: Any, document: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 8)
+        canvas.setFont(pdf_fonts().regular, 8)
         canvas.setFillColor(colors.HexColor("#555555"))
         canvas.drawString(20 * mm, 10 * mm, f"Yrkesresan · fakturaunderlag {year} · "
                           f"{doc['municipality_id']} · {doc['region_id']}")

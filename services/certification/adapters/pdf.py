@@ -15,7 +15,10 @@ import segno
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
+
+from shared.platform.pdf_fonts import pdf_fonts
 
 LEVELS = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
 JOURNEYS = {"barn_och_unga": "Barn och unga"}
@@ -67,17 +70,25 @@ def _centred(pdf: Canvas, text: str, y: float, font: str, size: float,
     pdf.drawCentredString(A4[0] / 2, y, text)
 
 
+def _fitted(text: str, font: str, size: float, room: float) -> float:
+    """The size, at most `size`, at which `text` fits in `room` points: a long name shrinks
+    rather than running off the page."""
+    wide = stringWidth(text, font, size)
+    return size if wide <= room else max(10.0, size * room / wide)
+
+
 def _body(pdf: Canvas, width: float, height: float, certificate: dict[str, Any],
           course: dict[str, Any], name: str, region_name: str) -> None:
+    fonts = pdf_fonts()
     journey = JOURNEYS.get(course.get("journey", ""), course.get("journey", ""))
     top = height - 45 * mm
-    _centred(pdf, "INTYG", top, "Helvetica-Bold", 40, GREEN)
-    _centred(pdf, f"Yrkesresan – {journey}", top - 14 * mm, "Helvetica", 14)
-    _centred(pdf, "Härmed intygas att", top - 34 * mm, "Helvetica-Oblique", 13)
-    _centred(pdf, name, top - 48 * mm, "Helvetica-Bold", 24)
-    _centred(pdf, "har genomfört kursen", top - 60 * mm, "Helvetica-Oblique", 13)
+    _centred(pdf, "INTYG", top, fonts.bold, 40, GREEN)
+    _centred(pdf, f"Yrkesresan – {journey}", top - 14 * mm, fonts.regular, 14)
+    _centred(pdf, "Härmed intygas att", top - 34 * mm, fonts.italic, 13)
+    _centred(pdf, name, top - 48 * mm, fonts.bold, _fitted(name, fonts.bold, 24, width - 50 * mm))
+    _centred(pdf, "har genomfört kursen", top - 60 * mm, fonts.italic, 13)
     _centred(pdf, course.get("title", certificate["course_id"]), top - 74 * mm,
-             "Helvetica-Bold", 20, GREEN)
+             fonts.bold, 20, GREEN)
     dates = course_dates(certificate)
     lines = [
         ("Nivå", LEVELS.get(course.get("level", ""), course.get("level", ""))),
@@ -88,31 +99,32 @@ def _body(pdf: Canvas, width: float, height: float, certificate: dict[str, Any],
     ]
     y = top - 95 * mm
     for label, value in lines:
-        pdf.setFont("Helvetica-Bold", 11)
+        pdf.setFont(fonts.bold, 11)
         pdf.setFillColor(colors.black)
         pdf.drawRightString(width / 2 - 3 * mm, y, f"{label}:")
-        pdf.setFont("Helvetica", 11)
+        pdf.setFont(fonts.regular, 11)
         pdf.drawString(width / 2 + 3 * mm, y, value)
         y -= 7 * mm
-    pdf.setFont("Helvetica", 9)
+    pdf.setFont(fonts.regular, 9)
     pdf.setFillColor(colors.dimgrey)
     pdf.drawCentredString(width / 2, y - 4 * mm, "Intyget visar att deltagaren närvarat alla "
                           "kursdagar och gjort kursens obligatoriska förberedelser.")
 
 
 def _verification(pdf: Canvas, width: float, certificate: dict[str, Any], url: str) -> None:
+    fonts = pdf_fonts()
     size = 32 * mm
     x, y = width - 25 * mm - size, 25 * mm
     _qr(pdf, url, x, y, size)
     pdf.setFillColor(colors.black)
-    pdf.setFont("Helvetica-Bold", 11)
+    pdf.setFont(fonts.bold, 11)
     pdf.drawString(25 * mm, y + size - 6 * mm, "Verifieringskod")
-    pdf.setFont("Courier-Bold", 16)
+    pdf.setFont(fonts.mono, 16)
     pdf.drawString(25 * mm, y + size - 14 * mm, certificate["verification_code"])
-    pdf.setFont("Helvetica", 9)
+    pdf.setFont(fonts.regular, 9)
     pdf.drawString(25 * mm, y + size - 21 * mm,
                    "Kontrollera intyget genom att skanna QR-koden eller besöka")
-    pdf.setFont("Helvetica", 8)
+    pdf.setFont(fonts.regular, 8)
     pdf.drawString(25 * mm, y + size - 26 * mm, url)
     pdf.drawString(25 * mm, y + 2 * mm, f"Intygs-id: {certificate['certificate_id']}")
 
@@ -131,13 +143,14 @@ def _qr(pdf: Canvas, data: str, x: float, y: float, size: float) -> None:
 
 
 def _revoked(pdf: Canvas, width: float, height: float, reason: str) -> None:
+    fonts = pdf_fonts()
     pdf.saveState()
     pdf.setFillColor(colors.Color(0.75, 0.1, 0.1, alpha=0.35))
     pdf.translate(width / 2, height / 2)
     pdf.rotate(30)
-    pdf.setFont("Helvetica-Bold", 64)
+    pdf.setFont(fonts.bold, 64)
     pdf.drawCentredString(0, 0, "ÅTERKALLAT")
     pdf.restoreState()
-    pdf.setFont("Helvetica-Bold", 10)
+    pdf.setFont(fonts.bold, 10)
     pdf.setFillColor(colors.Color(0.6, 0.05, 0.05))
     pdf.drawCentredString(width / 2, 62 * mm, f"Intyget är återkallat: {reason}"[:110])
