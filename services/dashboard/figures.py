@@ -11,11 +11,16 @@ responses that count); this module only groups what those folds hold. What goes 
   day; registrations to the month of registration. *Active* is a participant with at least one
   participant-day that counts; *started* a (participant, occasion) with one. The completion rate
   is completions / started.
-- **Day figures** (participant-days, course days, pot so far) follow the contract's
-  participant-day rule: the occasion's region, the municipality charged, the day's month. A
-  course day is an (occasion, day) with at least one participant-day. The pot of a cell is the
-  sum of its participant-days' `trainer_pot` (so a region's is its pot, per the pot rule).
-- **Evaluation figures** by occasion mode (on site, digital, mixed): responses are anonymous,
+- **Day figures** (participant-days, course days) follow the contract's participant-day rule
+  (`BillingFacts.counted_days_of`): the occasion's region, the municipality charged, the day's
+  month. A course day is an (occasion, day) with at least one participant-day.
+- **Pot so far** is the pot rule's (`shared.projections.pot.pot_days`): per region and year the
+  days the pot counts (the closed view's once the year is closed: later reports, withdrawals
+  and moves change nothing in it) times the price in force then. A cell's pot is what the days
+  among them that belong to it put in; a region's `pot_by_year` is its pot, as `yrkesresan
+  replay pot` prints it, and the nation's the sum of the regions'.
+- **Evaluation figures** by occasion mode (on site, digital, mixed), with the evaluation rule's
+  means and response rate (`shared.projections.evaluations`): responses are anonymous,
   so they belong to the occasion (its region, course, the course's journey and level, month),
   never to a municipality. The response rate is responses / completions of the same occasions.
 - **Days to certificate**: from the occasion's first day to the `CertificateIssued` of the
@@ -39,11 +44,14 @@ from shared.events.models import (
     EvaluationSubmitted,
     MunicipalityJoined,
     ParticipantRegistered,
+    PriceListSet,
     RegionRegistered,
+    YearClosed,
 )
-from shared.projections.billing import BillingFacts
-from shared.projections.evaluations import Evaluations
+from shared.projections.billing import BillingFacts, CountedDay
+from shared.projections.evaluations import Evaluations, mean_scores, response_rate
 from shared.projections.occasions import Plan
+from shared.projections.pot import pot_days
 from shared.projections.progression import Progression
 from shared.projections.versions import LatestBy, stamp_of
 
@@ -135,14 +143,16 @@ def _evaluation(responses: int, completions: int, totals: dict[str, list[int]]) 
     return {
         "responses": responses,
         "completions": completions,
-        "response_rate": round(responses / completions, 4) if completions else 0.0,
+        "response_rate": round(response_rate(responses, completions), 4),
         "mean": round(scores / answers, 3) if answers else None,
-        "mean_scores": {q: round(s / n, 3) for q, (s, n) in sorted(totals.items())},
+        "mean_scores": {q: round(mean, 3) for q, mean in mean_scores(
+            {q: (s, n) for q, (s, n) in totals.items()}).items()},
     }
 
 
 Source = tuple[str, ...]
-"""("registered", participant), ("on", participant, occasion) or ("responses", occasion)."""
+"""("registered", participant), ("on", participant, occasion), ("responses", occasion) or
+("pot", region, year) (the year as text)."""
 
 # Events that change the figures of one participant, and where their id is.
 _OF_PARTICIPANT = frozenset({
@@ -151,9 +161,8 @@ _OF_PARTICIPANT = frozenset({
 # Events that change an occasion's plan: its attendees' figures and its responses'.
 _OF_OCCASION = frozenset({
     "CourseOccasionPlanned", "CourseOccasionRescheduled", "CourseOccasionCancelled"})
-# Names, regions, price lists: rare, and they touch everything; the figures are recounted.
-_OF_EVERYTHING = frozenset({
-    "RegionRegistered", "MunicipalityJoined", "CoursePublished", "PriceListSet"})
+# Events that change a participant-day's standing, and so the pot of its region and year.
+_OF_POT = frozenset({"CourseDayAttended", "AttendanceWithdrawn", *_OF_OCCASION})
 
 
 class Figures:
@@ -182,12 +191,16 @@ class Figures:
         self._attendees: dict[str, set[str]] = {}  # occasion -> participants
         self._certificates_of: dict[str, set[str]] = {}
         self._responses_of: dict[str, set[str]] = {}  # occasion -> respondents
+        self._residents: dict[str, set[str]] = {}  # municipality -> participants there now
+        self._home: dict[str, str] = {}  # participant -> municipality now
+        self._pot_years: dict[str, set[tuple[str, int]]] = {}  # occasion -> (region, year)s
         # the sums: what each source added, and per cell the total
         self._parts: dict[Source, Part] = {}
         self._totals: dict[str, dict[Any, int]] = {}
         self._distinct: dict[str, dict[tuple[str, ...], int]] = {}  # cell -> key -> sources
         self._documents: dict[str, dict[str, Any]] = {}
         self._dirty: set[Source] = set()
+        self._relabel: set[str] = set()  # cells whose name or region changed
         self._recount = False
         own: dict[str, Callable[[Envelope], object]] = {
             "RegionRegistered": self._region,
@@ -198,6 +211,8 @@ class Figures:
             "CertificateIssued": self._certified,
             "CertificateRevoked": self._certificate_revoked,
             "EvaluationSubmitted": self._evaluated,
+            "PriceListSet": self._pot_year,
+            "YearClosed": self._pot_year,
         }
         parts = [self.progression.appliers, self.evaluations.appliers, self.billing.appliers,
                  own]
@@ -217,14 +232,22 @@ class Figures:
         handler = self._appliers.get(env.type)
         if handler is None:
             return False
-        handler(env)
         kind = env.type
+        before = self._municipalities.get(env.data.municipality_id) if (  # type: ignore[attr-defined]
+            kind == "MunicipalityJoined") else None
+        handler(env)
         if kind in _OF_PARTICIPANT:
             self._participant_changed(env)
         elif kind in _OF_OCCASION:
             self._occasion_changed(env.data.occasion_id)  # type: ignore[attr-defined]
-        elif kind in _OF_EVERYTHING:
-            self._recount = True
+        if kind in _OF_POT:
+            self._pot_changed(env.data.occasion_id)  # type: ignore[attr-defined]
+        elif kind == "MunicipalityJoined":
+            self._municipality_changed(env.data.municipality_id, before)  # type: ignore[attr-defined]
+        elif kind == "CoursePublished":
+            self._course_changed(env.data.course_id)  # type: ignore[attr-defined]
+        elif kind == "RegionRegistered":
+            self._relabel.add("region:" + env.data.region_id)  # type: ignore[attr-defined]
         return True
 
     # --- the names, dates and indexes the figures group by ---------------------------------
@@ -271,6 +294,42 @@ class Figures:
         self._responses_of.setdefault(data.occasion_id, set()).add(data.respondent_id)
         self._dirty.add(("responses", data.occasion_id))
 
+    def _pot_year(self, env: Envelope) -> None:
+        """A price list or a closed year: the pot of that region and year."""
+        data = cast(PriceListSet | YearClosed, env.data)
+        self._dirty.add(("pot", data.region_id, str(data.year)))
+
+    def _pot_changed(self, occasion_id: str) -> None:
+        """The pots of every region and year the occasion's days have been planned in."""
+        years = self._pot_years.get(occasion_id)
+        if years is None:
+            years = self._pot_years[occasion_id] = set()
+        plan = self.billing.occasions.plan(occasion_id)
+        if plan is not None:
+            years |= {(plan.region_id, date.year) for date in plan.dates.values()}
+        for region_id, year in years:
+            self._dirty.add(("pot", region_id, str(year)))
+
+    def _municipality_changed(self, municipality_id: str,
+                              before: tuple[str, str] | None) -> None:
+        """A municipality's name: its cell. Its region (or its arrival): the figures of the
+        participants who live there, which go to the region too."""
+        self._relabel.add("municipality:" + municipality_id)
+        after = self._municipalities.get(municipality_id)
+        if before is not None and after is not None and before[1] == after[1]:
+            return
+        for participant_id in self._residents.get(municipality_id, ()):
+            self._dirty.add(("registered", participant_id))
+            for attended in self._attended.get(participant_id, ()):
+                self._dirty.add(("on", participant_id, attended))
+
+    def _course_changed(self, course_id: str) -> None:
+        """A course's title, journey, level or parts: its cell, its occasions' responses and
+        what their participants completed."""
+        self._relabel.add("course:" + course_id)
+        for occasion_id in self.billing.occasions.of_course(course_id):
+            self._occasion_changed(occasion_id)
+
     def _occasion_changed(self, occasion_id: str) -> None:
         self._dirty.add(("responses", occasion_id))
         for participant_id in self._attendees.get(occasion_id, ()):
@@ -286,8 +345,25 @@ class Figures:
             self._dirty.add(("on", participant_id, occasion_id))
             return
         self._dirty.add(("registered", participant_id))
+        self._move_in(participant_id)
         for attended in self._attended.get(participant_id, ()):
             self._dirty.add(("on", participant_id, attended))
+            self._pot_changed(attended)  # their days: charged elsewhere, or at their level
+
+    def _move_in(self, participant_id: str) -> None:
+        """Keep `_residents` (who lives where now) up to date for one participant."""
+        row = self.progression.participant(participant_id)
+        now = None if row is None else row["municipality_id"]
+        was = self._home.get(participant_id)
+        if was == now:
+            return
+        if was is not None:
+            self._residents[was].discard(participant_id)
+        if now is None:
+            self._home.pop(participant_id, None)
+        else:
+            self._home[participant_id] = now
+            self._residents.setdefault(now, set()).add(participant_id)
 
     # --- the figures ------------------------------------------------------------------------
 
@@ -295,10 +371,10 @@ class Figures:
         """Recount what the events since the last call may have changed: each changed cell's
         figures, None for a cell that no longer has any."""
         if self._recount:
-            self._recount, self._dirty = False, set()
+            self._recount, self._dirty, self._relabel = False, set(), set()
             return self._recount_everything()
         dirty, self._dirty = self._dirty, set()
-        touched: set[str] = set()
+        touched, self._relabel = self._relabel, set()
         for source in dirty:
             touched |= self._replace(source, self._part_of(source))
         return self._describe_all(touched)
@@ -325,6 +401,7 @@ class Figures:
         sources: set[Source] = {("registered", p) for p, _ in self._registered.items()}
         sources |= {("on", p, o) for p, occasions in self._attended.items() for o in occasions}
         sources |= {("responses", o) for o in self._responses_of}
+        sources |= {("pot", r, str(y)) for years in self._pot_years.values() for r, y in years}
         touched: set[str] = set()
         for source in sources:
             touched |= self._replace(source, self._part_of(source))
@@ -392,6 +469,8 @@ class Figures:
             return self._registration(source[1])
         if source[0] == "on":
             return self._on(source[1], source[2])
+        if source[0] == "pot":
+            return self._pot(source[1], int(source[2]))
         return self._responses(source[1])
 
     def _own_cells(self, participant_id: str) -> tuple[str, ...]:
@@ -425,24 +504,16 @@ class Figures:
                 counts[metric] = counts.get(metric, 0) + amount
 
         own = self._own_cells(participant_id)
-        journey_level = own[3:5]
-        prices = self.billing.prices
         started: Plan | None = None
         for d in self.billing.counted_days_of(participant_id, (occasion_id,)):
-            plan = started = d.plan
-            cells = ("nation:" + NATION, f"region:{plan.region_id}",
-                     f"municipality:{d.municipality_id}", *journey_level,
-                     f"course:{plan.course_id}", f"month:{month_of(d.date)}")
-            pot = prices.trainer_pot(plan.region_id, d.date.year)
+            started = d.plan
             course_day = ("course_day", occasion_id, d.day)
-            for cell in cells:  # the hot loop: one pass, no calls
+            for cell in self._day_cells(d, own):  # the hot loop: one pass, no calls
                 counts = part.get(cell)
                 if counts is None:
                     counts = part[cell] = {}
                 counts["participant_days"] = counts.get("participant_days", 0) + 1
-                counts["pot_sek"] = counts.get("pot_sek", 0) + pot
                 counts[course_day] = 1
-            add((f"region:{plan.region_id}",), ("pot", d.date.year), pot)
         if started is not None:
             cells = self._on_occasion(own, started)
             add(cells, "started")
@@ -459,6 +530,35 @@ class Figures:
                 days = (issued.date() - min(completed.dates.values())).days
                 add(cells, ("certificate_days", days))
             add(self._occasion_cells(completed), ("evaluation", completed.mode, "completions"))
+        return part
+
+    @staticmethod
+    def _day_cells(d: CountedDay, own: tuple[str, ...]) -> tuple[str, ...]:
+        """The cells of a participant-day: the nation, the occasion's region, the municipality
+        charged, the participant's journey and level, the course, the day's month."""
+        return ("nation:" + NATION, f"region:{d.plan.region_id}",
+                f"municipality:{d.municipality_id}", *own[3:5],
+                f"course:{d.plan.course_id}", f"month:{month_of(d.date)}")
+
+    def _pot(self, region_id: str, year: int) -> Part:
+        """What a region's pot of a year puts in each cell: per day the pot counts (the pot
+        rule's, `pot_days`), its price; and the whole pot to the region's `pot_by_year`."""
+        held = pot_days(self.billing, region_id, year)
+        if not held.days or not held.price_sek:
+            return {}
+        price = held.price_sek
+        part: Part = {}
+        own: dict[str, tuple[str, ...]] = {}
+        for d in held.days:
+            cells = own.get(d.participant_id)
+            if cells is None:
+                cells = own[d.participant_id] = self._own_cells(d.participant_id)
+            for cell in self._day_cells(d, cells):
+                counts = part.get(cell)
+                if counts is None:
+                    counts = part[cell] = {}
+                counts["pot_sek"] = counts.get("pot_sek", 0) + price
+        part[f"region:{region_id}"][("pot", year)] = held.pot_sek
         return part
 
     def _certified_of(self, participant_id: str) -> dict[tuple[str, str, str], dt.datetime]:

@@ -117,7 +117,7 @@ class Evaluations:
             "course_id": course_id,
             "completions": completions,
             "responses": len(answers),
-            "response_rate": len(answers) / completions if completions else 0.0,
+            "response_rate": response_rate(len(answers), completions),
             "mean_scores": _mean_scores(response for _, response in answers),
             "by_mode": {
                 mode: {"responses": len(responses), "mean_scores": _mean_scores(responses)}
@@ -142,15 +142,34 @@ class Evaluations:
         return self._responses.get((occasion_id, respondent_id))
 
 
-def _mean_scores(responses: Iterable[Mapping[str, int]]) -> dict[str, float]:
-    """Per question, the mean over the responses that answered it; sorted by question."""
-    totals: dict[str, list[int]] = {}
+ScoreTotals = dict[str, tuple[int, int]]
+"""Per question: (the sum of its scores, how many responses answered it)."""
+
+
+def score_totals(responses: Iterable[Mapping[str, int]]) -> ScoreTotals:
+    """Per question, the sum of the scores and the number of responses that answered it."""
+    totals: dict[str, tuple[int, int]] = {}
     for response in responses:
         for question_id, score in response.items():
-            total = totals.setdefault(question_id, [0, 0])
-            total[0] += score
-            total[1] += 1
-    return {q: s / n for q, (s, n) in sorted(totals.items())}
+            held = totals.get(question_id, (0, 0))
+            totals[question_id] = (held[0] + score, held[1] + 1)
+    return totals
+
+
+def mean_scores(totals: Mapping[str, tuple[int, int]]) -> dict[str, float]:
+    """Per question, the mean over the responses that answered it; sorted by question. From
+    totals (`score_totals`), so a reader that keeps them as sums (the national dashboard,
+    per region and month) takes its means by the same rule."""
+    return {q: s / n for q, (s, n) in sorted(totals.items()) if n}
+
+
+def response_rate(responses: int, completions: int) -> float:
+    """Responses / completions; 0 where there are no completions."""
+    return responses / completions if completions else 0.0
+
+
+def _mean_scores(responses: Iterable[Mapping[str, int]]) -> dict[str, float]:
+    return mean_scores(score_totals(responses))
 
 
 def _courses_of(

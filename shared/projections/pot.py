@@ -17,9 +17,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
-from shared.projections.billing import BillingFacts, OnBillingFacts
+from shared.projections.billing import BillingFacts, CountedDay, OnBillingFacts
 
 
 def divide_pot(pot_sek: int, points: Mapping[str, Fraction]) -> dict[str, int]:
@@ -83,6 +83,31 @@ class Distribution:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PotDays:
+    """What a region's pot of a year is made of: the participant-days it counts and the
+    kronor each one puts in it (`trainer_pot` of the price list in force)."""
+
+    days: tuple[CountedDay, ...]
+    price_sek: int
+
+    @property
+    def pot_sek(self) -> int:
+        return len(self.days) * self.price_sek
+
+
+def pot_days(facts: BillingFacts, region_id: str, year: int,
+             cutoff: dt.datetime | None | Literal["closed"] = "closed") -> PotDays:
+    """The days and price of a region's pot of a year: in the closed view once the year is
+    closed (`"closed"`, the default), else in the log as recorded by `cutoff` (None: all of
+    it). The pot, its distribution and every reader of the pot (the national dashboard's
+    "pot so far") take it from here."""
+    if cutoff == "closed":
+        cutoff = facts.closed_at(region_id, year)
+    return PotDays(tuple(facts.counted_days(region_id, year, cutoff)),
+                   facts.prices.trainer_pot(region_id, year, cutoff))
+
+
 def distribute(facts: BillingFacts, region_id: str, year: int) -> Distribution:
     """The pot of a region and year from the billing facts, divided by points: the closed
     view's once the year is closed, else the whole log's."""
@@ -93,8 +118,7 @@ def distribute_as_of(
     facts: BillingFacts, region_id: str, year: int, cutoff: dt.datetime | None
 ) -> Distribution:
     """The pot of a region and year in the log as recorded by `cutoff` (None: all of it)."""
-    days = sum(facts.participant_days(region_id, year, cutoff).values())
-    pot_sek = days * facts.prices.trainer_pot(region_id, year, cutoff)
+    pot_sek = pot_days(facts, region_id, year, cutoff).pot_sek
     points = facts.trainer_points(region_id, year, cutoff)
     earned = {t: tp for t, tp in points.items() if tp.points > 0}
     amounts = divide_pot(pot_sek, {t: tp.points for t, tp in earned.items()})

@@ -3,11 +3,16 @@ personal data in them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import orjson
 
 from services.dashboard.figures import Figures
+from shared.events import new_envelope
+from shared.events.models import AttendanceWithdrawn, PriceListSet, RegionRegistered, YearClosed
+from shared.projections.evaluations import Evaluations
+from shared.projections.pot import Pot
 from yrkesresan.demo import demo_envelopes
 
 
@@ -62,3 +67,85 @@ def test_figures_kept_batch_by_batch_equal_a_recount() -> None:
             kept = fold.cells()
             assert kept == fold.recount()
     assert fold.cells() == fold.recount() == _document(envs)["cells"]
+
+
+def test_pot_so_far_is_the_pot_rules_closed_views_included() -> None:
+    """A region's pot in the figures is what `yrkesresan replay pot` gives, year by year: the
+    closed view's for a closed year (the demo reports days late, after the close, and
+    withdraws some), and the nation's pot is the sum of the regions'."""
+    envs = list(demo_envelopes(30, seed=3))
+    pot = Pot()
+    for env in envs:
+        pot.apply(env)
+    closes = {(e.data.region_id, e.data.year): e for e in envs if isinstance(e.data, YearClosed)}
+    closed = set(closes)
+    # a day of a closed year withdrawn after the close: the whole log loses it, the pot not
+    day = next(d for d in pot.facts.counted_days()
+               if (d.plan.region_id, d.date.year) in closed)
+    close = closes[day.plan.region_id, day.date.year]
+    late = (close.recorded_at or close.occurred_at) + dt.timedelta(days=3)
+    envs.append(new_envelope(AttendanceWithdrawn(
+        participant_id=day.participant_id, occasion_id=day.plan.occasion_id, day=day.day,
+        reason="rapporterad av misstag"),
+        occurred_at=late, recorded_at=late))
+    pot.apply(envs[-1])
+    cells = _document(envs)["cells"]
+    late = [(r, y) for r, y in closed
+            if sum(pot.facts.participant_days(r, y).values()) * pot.facts.prices.trainer_pot(r, y)
+            != pot.result(r, y)["pot_sek"]]
+    assert late, "the demo has a closed year whose whole log differs from its closed view"
+    regions = [c for c in cells.values() if c["dimension"] == "region"]
+    shown = {(c["id"], int(y)): sek for c in regions for y, sek in c["pot_by_year"].items()}
+    assert set(late) <= shown.keys()
+    for (region_id, year), sek in shown.items():
+        assert sek == pot.result(region_id, year)["pot_sek"], (region_id, year)
+    assert cells["nation:SE"]["pot_sek"] == sum(shown.values())
+    for dimension in ("municipality", "journey", "level", "course", "month"):
+        assert sum(c["pot_sek"] for c in cells.values()
+                   if c["dimension"] == dimension) == sum(shown.values()), dimension
+
+
+def test_evaluation_means_by_mode_are_the_evaluation_rules() -> None:
+    """Per course and mode the dashboard's means and response count are the `evaluations`
+    projection's (which response counts, how a mean is taken)."""
+    envs = list(demo_envelopes(30, seed=3))
+    cells = _document(envs)["cells"]
+    evaluations = Evaluations()
+    for env in envs:
+        evaluations.apply(env)
+    rows = evaluations.result()["courses"]
+    assert any(row["by_mode"] for row in rows)
+    for row in rows:
+        shown = cells[f"course:{row['course_id']}"]["evaluations"]
+        for mode, held in row["by_mode"].items():
+            assert shown[mode]["responses"] == held["responses"]
+            assert shown[mode]["mean_scores"] == {
+                q: round(m, 3) for q, m in held["mean_scores"].items()}
+
+
+def test_a_reference_event_recounts_only_what_it_touches() -> None:
+    """A region's new name changes its cell alone; a price list the pot of its region and
+    year alone (not every participant's figures); the figures still equal a recount."""
+    envs = list(demo_envelopes(25, seed=4))
+    fold = Figures()
+    for env in envs:
+        fold.apply(env)
+    fold.cells()
+    region = next(e.data for e in envs if isinstance(e.data, RegionRegistered))
+    renamed = new_envelope(RegionRegistered(region_id=region.region_id, name="Nytt namn"),
+                           occurred_at=dt.datetime.now(dt.UTC))
+    fold.apply(renamed)
+    assert fold._dirty == set()  # nothing to recount: a name
+    assert set(fold.changed_cells()) == {f"region:{region.region_id}"}
+    price = next(e for e in envs if isinstance(e.data, PriceListSet))
+    moment = price.occurred_at + dt.timedelta(seconds=1)  # recorded before any close
+    raised = new_envelope(price.data.model_copy(update={"components": price.data.components
+                          .model_copy(update={"trainer_pot": price.data.components.trainer_pot
+                                              + 10})}), occurred_at=moment, recorded_at=moment)
+    before = fold.cells()[f"region:{price.data.region_id}"]["pot_by_year"][str(price.data.year)]
+    fold.apply(raised)
+    assert fold._dirty == {("pot", price.data.region_id, str(price.data.year))}
+    changed = fold.changed_cells()
+    after = changed[f"region:{price.data.region_id}"]["pot_by_year"]  # type: ignore[index]
+    assert after[str(price.data.year)] > before
+    assert fold.cells() == fold.recount()
