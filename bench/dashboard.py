@@ -9,8 +9,8 @@ hands them over, to three things on the same database, in the same run:
   `applied_events` (id and body), one transaction per batch (`AppliedLog`, the shared code);
 - **fold**: the dashboard's fold alone, in memory (`Figures.apply`), and computing every cell
   once at the end (`Figures.cells`);
-- **dashboard**: the worker's own step, `FiguresStore.apply_batch`: the baseline's records, the
-  fold, and the cells that changed written in the same transaction.
+- **dashboard**: the worker's own step, `ProjectionRunner.apply_batch` over `FiguresStore`: the
+  baseline's records, the fold, and the cells that changed written in the same transaction.
 
 It prints events/s for each, the dashboard's rate as a ratio of the baseline's, and the
 dashboard's rate over the first and the last third of the log: a batch recounts the sources it
@@ -48,7 +48,7 @@ from services.dashboard.store import FiguresReader, FiguresStore  # noqa: E402
 from shared.events import Envelope, new_envelope, topic_name  # noqa: E402
 from shared.events.models import Level, ParticipantRegistered  # noqa: E402
 from shared.platform.broker import free_port  # noqa: E402
-from shared.platform.consumer import AppliedLog  # noqa: E402
+from shared.platform.consumer import AppliedLog, ProjectionRunner  # noqa: E402
 from shared.platform.db import Database  # noqa: E402
 from yrkesresan.demo import demo_envelopes  # noqa: E402
 
@@ -100,12 +100,12 @@ def fold_only(envs: Sequence[Envelope]) -> tuple[float, float]:
 
 def dashboard(db: Database, envs: Sequence[Envelope], size: int) -> tuple[float, list[float]]:
     """Total seconds, and the seconds of each batch."""
-    figures = FiguresStore(db)
-    figures.restore()
+    runner = ProjectionRunner(FiguresStore(db), db)
+    runner.restore()
     each = []
     for batch in batches(envs, size):
         started = time.perf_counter()
-        figures.apply_batch(batch)
+        runner.apply_batch(batch)
         each.append(time.perf_counter() - started)
     return sum(each), each
 

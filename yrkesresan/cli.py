@@ -246,7 +246,7 @@ def rebuild(projection: Annotated[str | None, typer.Argument(
     the broker."""
     from yrkesresan import processes, stores
 
-    registry = processes.projections()
+    registry = processes.rebuildable()
     if projection is not None and projection not in registry:
         raise typer.BadParameter(
             f"unknown projection {projection!r}; choose one of {', '.join(registry)}")

@@ -52,17 +52,28 @@ def _store_of(service: Any) -> ServiceApplication:
     return store
 
 
+def _runner(service: str, which: str = "runner") -> Callable[[], Any]:
+    return lambda: getattr(importlib.import_module(
+        f"services.{service}.application").bootstrap(), which)()
+
+
 def projections() -> dict[str, Callable[[], Any]]:
     """The consumers' runners by name, each bootstrapped by its service when started."""
-    def runner(service: str, which: str = "runner") -> Callable[[], Any]:
-        return lambda: getattr(importlib.import_module(
-            f"services.{service}.application").bootstrap(), which)()
+    return {"progression": _runner("certification"),
+            "certification": _runner("certification", "certification_runner"),
+            "scheduling-registry": _runner("scheduling"),
+            "enrolment-catalogue": _runner("enrolment"),
+            "billing": _runner("billing")}
 
-    return {"progression": runner("certification"),
-            "certification": runner("certification", "certification_runner"),
-            "scheduling-registry": runner("scheduling"),
-            "enrolment-catalogue": runner("enrolment"),
-            "billing": runner("billing")}
+
+def rebuildable() -> dict[str, Callable[[], Any]]:
+    """Every projection `yrkesresan rebuild` brings up to date from the stores: the
+    consumers' (`projections`), and the two that their own processes feed from the bus, the
+    same runner either way: the dashboard's figures (its faust worker) and the regions' logs
+    (`yrkesresan consume regions`). A rebuild applies only what they miss: the regions' logs
+    keep no snapshot, so they are never wiped by it and keep their positions (a region's feed
+    resumes from one)."""
+    return {**projections(), "dashboard": _runner("dashboard"), "regions": _runner("regions")}
 
 
 # Every consumer, and the port of its `/health` and `/metrics` by default
@@ -234,9 +245,9 @@ def consume(name: str, ops_port: int | None = None, group_id: str | None = None)
 
 def regions(ops_port: int | None = None, group_id: str | None = None) -> None:
     """The regions' stream processor: routes the service topics into each region's log and
-    publishes it to `yrkesresan.region.<region_id>.v1` (services/regions). Not a projection
-    of the registry: its log keeps the order events were routed in, which a rebuild from the
-    stores would not reproduce."""
+    publishes it to `yrkesresan.region.<region_id>.v1` (services/regions). Its own process,
+    not a consumer of `projections`: it must read every enrolment partition before it routes
+    (a rebuild from the stores, in recording order, need not: see `rebuildable`)."""
     import threading
 
     from services.regions import application as regions_app

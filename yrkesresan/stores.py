@@ -90,13 +90,13 @@ def history() -> Iterator[Envelope]:
 
 def rebuild_projections(names: Iterable[str] | None = None, batch: int = 2000
                         ) -> Iterator[tuple[str, int]]:
-    """Rebuild the named projections (default: every one in `processes.projections()`, the
-    registry the consumers run from) from every service's store, reading the stores once for
-    all of them: (name, events applied). One whose snapshot was folded by other code is
-    wiped first and rebuilt whole."""
+    """Rebuild the named projections (default: every one in `processes.rebuildable()`, the
+    consumers' registry, the dashboard and the regions' logs) from every service's store,
+    reading the stores once for all of them: (name, events applied). One whose snapshot was
+    folded by other code is wiped first and rebuilt whole."""
     from yrkesresan import processes
 
-    registry = processes.projections()
+    registry = processes.rebuildable()
     apps = [spec.store() for spec in processes.services().values()]
     try:
         runners = {name: registry[name]() for name in names or list(registry)}

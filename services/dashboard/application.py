@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from services.dashboard.store import FiguresStore
 from services.dashboard.stream import Worker
+from shared.events import Envelope
 from shared.platform import schema
+from shared.platform.consumer import ProjectionRunner
 from shared.platform.db import Database
 from shared.platform.observability import configure_logging, serve_ops
 from shared.platform.production import refuse_unsafe_start
@@ -25,20 +29,45 @@ def database(settings: Settings | None = None) -> Database:
     return Database(url)
 
 
+@dataclass
+class Dashboard:
+    """The figures' database and projector; `runner` is what the worker and `yrkesresan
+    rebuild dashboard` feed."""
+
+    db: Database
+    figures: FiguresStore
+
+    def runner(self) -> ProjectionRunner:
+        return ProjectionRunner(self.figures, self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def bootstrap(url: str | None = None) -> Dashboard:
+    url = url or Settings().database_url_for(NAME)
+    schema.require(NAME, url)
+    db = Database(url)
+    return Dashboard(db, FiguresStore(db))
+
+
 def migrate(url: str | None = None) -> None:
     """Bring the dashboard's database to this code's schema (`services/dashboard/migrations`)."""
     schema.upgrade(NAME, url or Settings().database_url_for(NAME))
 
 
-def run_worker(ops_port: int | None = None, group_id: str | None = None) -> None:
+def run_worker(ops_port: int | None = None, group_id: str | None = None,
+               history: Callable[[], Iterable[Envelope]] | None = None) -> None:
     """The stream processor in the foreground: restores the figures from its database, then
     follows the bus. `/health` answers once it is following."""
     refuse_unsafe_start("dashboard-worker")
     settings = Settings()
     configure_logging("dashboard-worker", settings.log_level)
-    figures = FiguresStore(database(settings))
-    restored = figures.restore()
-    worker = Worker(figures, settings.kafka_bootstrap, group_id=group_id or "yrkesresan.dashboard",
+    runner = bootstrap(settings.database_url_for(NAME)).runner()
+    runner.history = history  # a changed fold rebuilds from the stores
+    runner.restore()
+    restored = runner.applied.count()
+    worker = Worker(runner, settings.kafka_bootstrap, group_id=group_id or "yrkesresan.dashboard",
                     datadir=settings.var_dir / "faust")
     serve_ops(settings.host, ops_port or WORKER_OPS_PORT,
               lambda: {"ok": True, "consumer": NAME, "restored": restored,

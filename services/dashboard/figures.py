@@ -219,7 +219,7 @@ class Figures:
         self._appliers: dict[str, Callable[[Envelope], object]] = {}
         for name in {name for part in parts for name in part}:
             handlers = tuple(part[name] for part in parts if name in part)
-            self._appliers[name] = handlers[0] if len(handlers) == 1 else _each(handlers)
+            self._appliers[name] = handlers[0] if len(handlers) == 1 else _Each(handlers)
 
     @property
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:
@@ -631,9 +631,15 @@ class Figures:
         return cell | figures
 
 
-def _each(handlers: tuple[Callable[[Envelope], object], ...]) -> Callable[[Envelope], None]:
-    def apply(env: Envelope) -> None:
-        for handler in handlers:
-            handler(env)
+class _Each:
+    """Several folds' handlers of one event type, in turn (a class, not a closure: the fold
+    is pickled for its snapshot)."""
 
-    return apply
+    __slots__ = ("handlers",)
+
+    def __init__(self, handlers: tuple[Callable[[Envelope], object], ...]) -> None:
+        self.handlers = handlers
+
+    def __call__(self, env: Envelope) -> None:
+        for handler in self.handlers:
+            handler(env)

@@ -2,23 +2,23 @@
 
 faust's own answer, a Table with its changelog topic, does not survive a worker restart on the
 local broker (its recovery reads to the end offsets, which tansu reports wrongly; KAFKA.md), and
-a broker restart loses the topics anyway. So the worker keeps, in one transaction per batch:
-every envelope it applied (its id: a redelivery is applied once; the envelope: the fold is
-rebuilt from them after a restart, without the broker) and the figures of every cell that
+a broker restart loses the topics anyway. So the worker keeps, as every consumer does
+(`ProjectionRunner`, ADR 0020), in one transaction per batch: every envelope it applied (its id:
+a redelivery is applied once; the envelope until a snapshot of the fold covers it: the fold is
+restored from them after a restart, without the broker) and the figures of every cell that
 changed. The web application reads the cells, and the version that says they changed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 
 from services.dashboard.figures import Figures
-from shared.events import Envelope
-from shared.platform.consumer import AppliedLog
+from shared.events import ALL_TOPICS, Envelope
 from shared.platform.db import Cursor, Database
 
 log = logging.getLogger(__name__)
@@ -27,20 +27,35 @@ CONSUMER = "dashboard"
 
 
 class FiguresStore:
-    """The worker's side: applies batches of envelopes to the fold and stores the figures."""
+    """The worker's side, a projector like every consumer's (`ProjectionRunner`: the applied
+    log, batches in one transaction, snapshots of the fold, `yrkesresan rebuild dashboard`):
+    applies envelopes to the fold and stores the cells that changed."""
+
+    name = CONSUMER
+    topics: Sequence[str] = ALL_TOPICS
+    tables: Sequence[str] = ("dashboard_cells",)
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.applied = AppliedLog(db, CONSUMER)
         self.fold = Figures()
         self._written: dict[str, bytes] = {}
 
-    def restore(self) -> int:
-        """Rebuild the fold from the envelopes applied before (any order: the folds do not
-        care) and bring the stored cells up to it; the number of envelopes."""
+    def reset(self) -> None:
         self.fold = Figures()
+        self._written = {}
+
+    def snapshot_state(self) -> Figures:
+        self.fold.changed_cells()  # nothing pending in what is pickled
+        return self.fold
+
+    def restore_state(self, state: Figures) -> None:
+        self.fold = state
+
+    def load(self, envelopes: Iterable[Envelope]) -> None:
+        """The fold from the envelopes applied after its snapshot (any order: the folds do
+        not care), and the stored cells brought up to it."""
         count = 0
-        for env in self.applied.envelopes():
+        for env in envelopes:
             self.fold.apply(env)
             count += 1
         self._written = {key: body.encode() for key, body in self.db.execute(
@@ -48,21 +63,17 @@ class FiguresStore:
         with self.db.transaction() as cur:
             self._write(cur, everything=True)
         log.info("dashboard figures restored", extra={"envelopes": count})
-        return count
 
-    def apply_batch(self, envelopes: Sequence[Envelope]) -> int:
-        """Apply a batch in one transaction with its ids; how many were new."""
-        try:
-            with self.db.transaction() as cur:
-                new = [env for env in envelopes if self.applied.record(cur, env)]
-                for env in new:
-                    self.fold.apply(env)
-                if new:
-                    self._write(cur)
-        except Exception:
-            self.restore()  # the fold may hold part of a batch the database rolled back
-            raise
-        return len(new)
+    def apply(self, cur: Cursor, env: Envelope) -> None:
+        self.apply_many(cur, [env])
+
+    def apply_many(self, cur: Cursor, envelopes: Sequence[Envelope]) -> None:
+        """Apply the new envelopes of a batch (the runner records their ids in the same
+        transaction) and write the cells they changed."""
+        for env in envelopes:
+            self.fold.apply(env)
+        if envelopes:
+            self._write(cur)
 
     def _write(self, cur: Cursor, everything: bool = False) -> None:
         """Write the cells that changed since the last write (`everything`: compare every cell

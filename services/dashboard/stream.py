@@ -1,7 +1,8 @@
 """The dashboard's stream processor: a faust-streaming agent over the contract's topics.
 
 The agent takes the envelopes in batches (up to `BATCH` or what arrived within `WITHIN`
-seconds) and hands each batch to the figures store, off the event loop, in one transaction.
+seconds) and hands each batch to the figures' runner (`ProjectionRunner` over `FiguresStore`,
+the same code `yrkesresan rebuild dashboard` runs), off the event loop, in one transaction.
 faust acks a batch's offsets only after the agent has taken the next one, so offsets are
 committed after the figures: a crash re-reads at most the batches not yet committed, and their
 ids make them change nothing. No faust Table: see `store.py` for why the figures live in the
@@ -18,9 +19,9 @@ from typing import Any
 
 import faust
 
-from services.dashboard.store import FiguresStore
 from shared.events import ALL_TOPICS, ContractError, Envelope, UnknownEventType, parse_envelope
-from shared.platform.observability import EVENTS_APPLIED, EVENTS_DUPLICATE, EVENTS_UNKNOWN_TYPE
+from shared.platform.consumer import ProjectionRunner
+from shared.platform.observability import EVENTS_UNKNOWN_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,10 @@ def envelopes(values: Iterable[bytes | None]) -> list[Envelope]:
 class Worker:
     """The faust app and what it feeds; `healthy` once the first batch (or none) is in."""
 
-    def __init__(self, store: FiguresStore, bootstrap: str, group_id: str = "yrkesresan.dashboard",
-                 topics: Iterable[str] = ALL_TOPICS, datadir: Path = Path("var/faust")) -> None:
-        self.store = store
+    def __init__(self, runner: ProjectionRunner, bootstrap: str,
+                 group_id: str = "yrkesresan.dashboard", topics: Iterable[str] = ALL_TOPICS,
+                 datadir: Path = Path("var/faust")) -> None:
+        self.runner = runner
         self.applied = 0
         datadir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
@@ -74,10 +76,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         async for values in stream.take(BATCH, within=WITHIN):
             batch = envelopes(values)
-            new = await loop.run_in_executor(None, self.store.apply_batch, batch)
-            self.applied += new
-            EVENTS_APPLIED.labels("dashboard").inc(new)
-            EVENTS_DUPLICATE.labels("dashboard").inc(len(batch) - new)
+            self.applied += await loop.run_in_executor(None, self.runner.apply_batch, batch)
 
     def run(self, loglevel: str = "INFO") -> None:
         """Run the worker in the foreground until SIGTERM or SIGINT."""

@@ -19,6 +19,7 @@ from services.dashboard.adapters.signin import SignInSettings
 from services.dashboard.adapters.web import create_web
 from services.dashboard.store import FiguresReader, FiguresStore
 from shared.platform.auth import Principal, Role
+from shared.platform.consumer import ProjectionRunner
 from shared.platform.db import Database
 from tests.tokens import mint
 from yrkesresan.demo import demo_envelopes
@@ -32,9 +33,9 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FiguresReader]:
     url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'dashboard.sqlite'}"
     dashboard.migrate(url)
     db = Database(url)
-    figures = FiguresStore(db)
-    figures.restore()
-    figures.apply_batch(list(demo_envelopes(60, seed=2)))
+    runner = ProjectionRunner(FiguresStore(db), db)
+    runner.restore()
+    runner.apply_batch(list(demo_envelopes(60, seed=2)))
     yield FiguresReader(db)
     db.close()
 

@@ -10,8 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from services.certification import application as certification
+from services.dashboard import application as dashboard
+from services.dashboard.store import FiguresReader
 from services.enrolment import application as enrolment
 from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
+from services.regions import application as regions
+from services.regions.application import read_log
 from tests.integration.audit_helpers import configure_services, url_of
 from yrkesresan import processes, stores
 from yrkesresan.cli import app as cli
@@ -49,7 +53,7 @@ def test_rebuild_from_stores_equals_replay_of_the_export(pg_url: str) -> None:
     cert.close()
 
 
-def test_the_rebuild_command_covers_every_projection_of_the_registry(
+def test_the_rebuild_command_covers_every_projection_dashboard_and_region_logs_included(
     database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     configure_services(database_url, monkeypatch, tmp_path)
@@ -59,13 +63,26 @@ def test_the_rebuild_command_covers_every_projection_of_the_registry(
     minted = e.register_participant(RegisterParticipant(
         municipality_id="m1", name="Hemlig Person", email="hemlig@example.se",
         role="chef", years_in_profession=3))
+    processes.migrate(["dashboard", "regions"])
     result = CliRunner().invoke(cli, ["rebuild"])
     assert result.exit_code == 0, result.output
     assert "3 new events applied to progression" in result.output
-    for name in processes.projections():
+    assert set(processes.projections()) < set(processes.rebuildable())
+    for name in processes.rebuildable():
         assert f"new events applied to {name}" in result.output
     cert = certification.bootstrap(url_of("certification"))
     assert [r["participant_id"] for r in cert.progression.list(cert.db)] == [minted]
+    # the dashboard's figures and the region's log, fed by their own processes when running
+    assert "3 new events applied to dashboard" in result.output
+    figures = dashboard.bootstrap(url_of("dashboard"))
+    nation = FiguresReader(figures.db).cell("nation:SE")
+    assert nation is not None and nation["registered"] == 1
+    figures.close()
+    assert "3 new events applied to regions" in result.output
+    region = regions.bootstrap(url_of("regions"))
+    assert [e.position for e in read_log(region.db, "r1")] == [1, 2, 3]
+    assert any(minted in e.envelope for e in read_log(region.db, "r1"))
+    region.close()
     result = CliRunner().invoke(cli, ["rebuild", "progression"])
     assert "0 new events applied to progression" in result.output
     assert CliRunner().invoke(cli, ["rebuild", "nosuch"]).exit_code == 2

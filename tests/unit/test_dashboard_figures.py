@@ -4,6 +4,7 @@ personal data in them."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import random
 
 import orjson
@@ -149,3 +150,18 @@ def test_a_reference_event_recounts_only_what_it_touches() -> None:
     after = changed[f"region:{price.data.region_id}"]["pot_by_year"]  # type: ignore[index]
     assert after[str(price.data.year)] > before
     assert fold.cells() == fold.recount()
+
+
+def test_the_fold_pickled_for_a_snapshot_goes_on_as_the_live_one() -> None:
+    """The worker's runner snapshots the fold (ADR 0020): a fold restored from its pickle and
+    given the rest of the log ends with the figures of one that never stopped."""
+    envs = list(demo_envelopes(20, seed=6))
+    half = len(envs) // 2
+    fold = Figures()
+    for env in envs[:half]:
+        fold.apply(env)
+    fold.changed_cells()
+    restored = pickle.loads(pickle.dumps(fold, protocol=pickle.HIGHEST_PROTOCOL))
+    for env in envs[half:]:
+        restored.apply(env)
+    assert restored.cells() == _document(envs)["cells"]

@@ -17,8 +17,9 @@ def worker_command(
 ) -> None:
     """Run the stream processor (faust): the bus → the figures in the dashboard's database."""
     from services.dashboard import application
+    from yrkesresan import stores
 
-    application.run_worker(ops_port, group_id)
+    application.run_worker(ops_port, group_id, history=stores.history)
 
 
 @dashboard.command("web")
