@@ -94,8 +94,12 @@ def serve_web(port: int | None = None) -> None:
 def _no_dev_signin() -> list[str]:
     from services.dashboard.adapters.signin import SignInSettings
 
-    if SignInSettings.from_environment().dev:
+    sign_in = SignInSettings.from_environment()
+    if sign_in.dev:
         return ["YRKESRESAN_DASHBOARD_DEV_SIGNIN=1 (anyone could pick a role) is set"]
+    if not (sign_in.oidc and sign_in.client_secret):
+        return ["no OpenID Connect client (YRKESRESAN_OIDC_CLIENT_ID, _OIDC_CLIENT_SECRET): "
+                "nobody could sign in"]
     return []
 
 

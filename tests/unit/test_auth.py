@@ -170,3 +170,20 @@ def test_a_deeply_nested_header_is_refused_not_a_crash() -> None:
     nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
     with pytest.raises(InvalidToken):
         decode_token(nested + ".x.y")
+
+
+def test_the_dashboard_pages_need_an_oidc_client_and_no_development_sign_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.dashboard.application import _no_dev_signin
+
+    for name in ("YRKESRESAN_OIDC_CLIENT_ID", "YRKESRESAN_OIDC_CLIENT_SECRET",
+                 "YRKESRESAN_DASHBOARD_DEV_SIGNIN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("YRKESRESAN_OIDC_ISSUER", "https://idp.example/realms/yr")
+    assert "no OpenID Connect client" in " ".join(_no_dev_signin())
+    monkeypatch.setenv("YRKESRESAN_OIDC_CLIENT_ID", "yrkesresan-dashboard")
+    monkeypatch.setenv("YRKESRESAN_OIDC_CLIENT_SECRET", "s3cret")
+    assert _no_dev_signin() == []
+    monkeypatch.setenv("YRKESRESAN_DASHBOARD_DEV_SIGNIN", "1")
+    assert "DEV_SIGNIN" in " ".join(_no_dev_signin())

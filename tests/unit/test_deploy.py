@@ -38,6 +38,7 @@ OPS_PORTS = {
     "billing-consumer": 8206,
     "regions-consumer": 8205,
     "notification": 8300,
+    "dashboard-worker": 8204,
 }
 ROLES = {
     "migrate": ["yrkesresan", "migrate"],
@@ -48,12 +49,15 @@ ROLES = {
                  "billing", "regions")},
     "notification": ["yrkesresan", "notify"],
     "region-feed": ["yrkesresan", "region-feed"],
+    "dashboard-worker": ["yrkesresan", "dashboard", "worker"],
+    "dashboard-web": ["yrkesresan", "dashboard", "web"],
 }
 KAFKA_NODES = ("kafka", "kafka-2", "kafka-3")
 INFRASTRUCTURE = {"postgres", *KAFKA_NODES, "topics", "region-acls", "keycloak"}
 BUS_PROCESSES = {f"{s}-relay" for s in API_PORTS} | {
     "progression-consumer", "certification-consumer", "scheduling-registry-consumer",
-    "enrolment-catalogue-consumer", "billing-consumer", "regions-consumer", "notification"}
+    "enrolment-catalogue-consumer", "billing-consumer", "regions-consumer", "notification",
+    "dashboard-worker"}
 SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
            "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY", "YRKESRESAN_SMTP_PASSWORD",
            "KEYCLOAK_ADMIN_PASSWORD", "YRKESRESAN_KEYCLOAK_DEMO_PASSWORD",
@@ -180,6 +184,7 @@ def test_only_the_apis_are_published_on_their_documented_ports(services: dict[st
     assert published == {
         **{f"{service}-api": [("127.0.0.1", port, port)] for service, port in API_PORTS.items()},
         "region-feed": [("127.0.0.1", 8006, 8006)],
+        "dashboard-web": [("127.0.0.1", 8010, 8010)],
         "kafka": [("127.0.0.1", 9094, 9094)],
         "kafka-2": [("127.0.0.1", 9095, 9094)],
         "kafka-3": [("127.0.0.1", 9096, 9094)],
@@ -454,3 +459,31 @@ def test_the_production_image_has_no_development_broker() -> None:
     assert "supervisor" not in runtime
     makefile = (REPO / "Makefile").read_text()
     assert "--require-hashes -r requirements-dev.lock" in makefile
+
+
+def test_the_dashboard_signs_in_with_its_keycloak_client(services: dict[str, Any]) -> None:
+    """dashboard-web: OpenID Connect with the realm's `yrkesresan-dashboard` client, the
+    provider's document fetched inside the compose network, people sent back to the address
+    registered with the client; no development sign-in. The worker follows the bus."""
+    web = services["dashboard-web"]
+    env = web["environment"]
+    realm = json.loads(REALM_FILE.read_text())
+    client = next(c for c in realm["clients"] if c["clientId"] == env["YRKESRESAN_OIDC_CLIENT_ID"])
+    assert client["standardFlowEnabled"] and not client["publicClient"]
+    assert client["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert client["secret"] == "${YRKESRESAN_OIDC_CLIENT_SECRET}"
+    assert env["YRKESRESAN_OIDC_CLIENT_SECRET"] == "change-me-dashboard-client-secret"
+    assert services["keycloak"]["environment"]["YRKESRESAN_OIDC_CLIENT_SECRET"] == (
+        env["YRKESRESAN_OIDC_CLIENT_SECRET"])
+    public = env["YRKESRESAN_DASHBOARD_PUBLIC_URL"]
+    assert services["keycloak"]["environment"]["YRKESRESAN_DASHBOARD_PUBLIC_URL"] == public
+    assert client["redirectUris"] == ["${YRKESRESAN_DASHBOARD_PUBLIC_URL}/logga-in/klar"]
+    assert env["YRKESRESAN_OIDC_DISCOVERY_URL"] == (
+        "http://keycloak:8080/realms/yrkesresan/.well-known/openid-configuration")
+    assert "YRKESRESAN_DASHBOARD_DEV_SIGNIN" not in env
+    assert web["command"] == ["yrkesresan", "dashboard", "web", "--port", "8010"]
+    assert _health_url(web) == "http://127.0.0.1:8010/health"
+    assert web["depends_on"]["keycloak"]["condition"] == "service_healthy"
+    for service in ("certification", "scheduling", "billing"):
+        assert env[f"YRKESRESAN_{service.upper()}_URL"] == (
+            f"http://{service}-api:{API_PORTS[service]}")

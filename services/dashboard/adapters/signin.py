@@ -6,8 +6,12 @@ services' APIs, so the pages can show no more than the APIs would give the same 
 
 - **OpenID Connect** (`YRKESRESAN_OIDC_ISSUER`, by default the services' `YRKESRESAN_AUTH_ISSUER`;
   `YRKESRESAN_OIDC_CLIENT_ID`, `_OIDC_CLIENT_SECRET`: the dashboard's own client at the
-  provider): the authorization code flow with PKCE against the provider's discovery document;
-  the access token it returns is the session, checked as the services check theirs.
+  provider): the authorization code flow with PKCE against the provider's discovery document
+  (`YRKESRESAN_OIDC_DISCOVERY_URL` where the dashboard reaches the provider at another address
+  than people do, as inside a compose network; by default `<issuer>/.well-known/...`); the
+  access token it returns is the session, checked as the services check theirs. The provider
+  sends people back to `YRKESRESAN_DASHBOARD_PUBLIC_URL`/logga-in/klar where that is set (the
+  address registered with it), else to the address the request came in on.
 - **Development sign-in** (`YRKESRESAN_DASHBOARD_DEV_SIGNIN=1`, set by `make run` only): a page
   that picks a role and scope and issues a token with the system's own key. Never on otherwise.
 """
@@ -44,6 +48,8 @@ class SignInSettings:
     issuer: str
     client_id: str
     client_secret: str
+    discovery_url: str = ""
+    public_url: str = ""
 
     @classmethod
     def from_environment(cls) -> SignInSettings:
@@ -52,7 +58,9 @@ class SignInSettings:
                    issuer=(env.get("YRKESRESAN_OIDC_ISSUER") or current_settings().auth_issuer
                            ).rstrip("/"),
                    client_id=env.get("YRKESRESAN_OIDC_CLIENT_ID", ""),
-                   client_secret=env.get("YRKESRESAN_OIDC_CLIENT_SECRET", ""))
+                   client_secret=env.get("YRKESRESAN_OIDC_CLIENT_SECRET", ""),
+                   discovery_url=env.get("YRKESRESAN_OIDC_DISCOVERY_URL", ""),
+                   public_url=env.get("YRKESRESAN_DASHBOARD_PUBLIC_URL", "").rstrip("/"))
 
     @property
     def oidc(self) -> bool:
@@ -96,7 +104,7 @@ def dev_token(role: str, scope: str) -> str:
 
 
 def _discovery(settings: SignInSettings) -> dict[str, Any]:
-    url = f"{settings.issuer}/.well-known/openid-configuration"
+    url = settings.discovery_url or f"{settings.issuer}/.well-known/openid-configuration"
     response = httpx.get(url, timeout=10)
     response.raise_for_status()
     document: dict[str, Any] = response.json()

@@ -160,7 +160,7 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
             return page(request, "fel.html", None, 404, title="Finns inte",
                         message="Ingen identitetsleverantör är konfigurerad.")
         try:
-            url, flow = signin.authorization_url(sign_in, _callback(request))
+            url, flow = signin.authorization_url(sign_in, _callback(request, sign_in))
         except Exception:
             return page(request, "fel.html", None, 502, title="Inloggningen svarar inte",
                         message="Identitetsleverantören svarar inte. Försök igen om en stund.")
@@ -173,7 +173,7 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
                   state: Annotated[str, Query(max_length=200)] = "") -> Response:
         flow = request.cookies.get(FLOW_COOKIE, "")
         try:
-            token = signin.exchange(sign_in, flow, state, code, _callback(request))
+            token = signin.exchange(sign_in, flow, state, code, _callback(request, sign_in))
         except Exception:
             return page(request, "fel.html", None, 401, title="Inloggningen misslyckades",
                         message="Inloggningen kunde inte slutföras. Försök igen.")
@@ -361,7 +361,10 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
     return web
 
 
-def _callback(request: Request) -> str:
+def _callback(request: Request, sign_in: SignInSettings) -> str:
+    """Where the provider sends people back: the public address registered with it, if set."""
+    if sign_in.public_url:
+        return f"{sign_in.public_url}{request.app.url_path_for('oidc_done')}"
     return str(request.url_for("oidc_done"))
 
 
