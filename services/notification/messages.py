@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from services.notification.calendar import MODE_WORDS, Entry, location
 from services.notification.domain import Course, Day, Facts, Plan
-from services.notification.policies import SWEDEN, Kind, Notice
+from services.notification.policies import RELEASED_WITH_THE_OCCASION, SWEDEN, Kind, Notice
 
 WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
@@ -140,6 +140,41 @@ def booked(ctx: Context, n: Notice) -> Outcome:
                  Holding(plan.sequence, plan.days))
 
 
+def unbooked(ctx: Context, n: Notice) -> Outcome:
+    """A booking cancelled (by the participant's administrator, or the coordinator) while the
+    occasion goes ahead: the calendar entries sent with the confirmation are taken back."""
+    assert n.participant_id is not None and n.occasion_id is not None
+    if n.participant_id in ctx.facts.erased:
+        return Skip("deltagaren är raderad")
+    plan = ctx.facts.plan(n.occasion_id)
+    if plan is None:
+        return Wait("kurstillfällets plan har inte kommit")
+    course = ctx.facts.courses.get(plan.course_id)
+    if course is None:
+        return Wait("kursen har inte kommit")
+    cancelled_at = ctx.facts.cancelled.get(n.occasion_id)
+    if cancelled_at is not None and n.participant_id in ctx.facts.released_since(
+            n.occasion_id, cancelled_at - RELEASED_WITH_THE_OCCASION):
+        return Skip("bokningen släpptes när kurstillfället ställdes in: det meddelandet tar "
+                    "bort kalenderposterna")
+    if ctx.facts.is_booked(n.occasion_id, n.participant_id):
+        return Skip("deltagaren är bokad igen")
+    if plan.last_day < ctx.today:
+        return Skip("kurstillfället har redan ägt rum")
+    held = ctx.held(n.occasion_id, n.participant_id)
+    if held is None:
+        return Skip("ingen kalenderinbjudan skickad")
+    if held.cancelled:
+        return Skip("redan meddelad")
+    body = (f"Din bokning till kurstillfället {course.title} är avbokad.\n\n"
+            f"Kursdagar som tas bort ur din kalender:\n{_days_text(held.days)}\n\n"
+            "De bifogade kalenderfilerna tar bort kursdagarna ur din kalender. Tala med din "
+            "arbetsledare om du vill boka ett annat kurstillfälle.")
+    return Draft(f"Avbokad: {course.title}", body,
+                 _entries(plan, course.title, held.days, cancel=True),
+                 Holding(plan.sequence, held.days, cancelled=True))
+
+
 def rescheduled(ctx: Context, n: Notice) -> Outcome:
     found = _occasion(ctx, n)
     if not isinstance(found, tuple):
@@ -238,6 +273,7 @@ def certificate(ctx: Context, n: Notice) -> Outcome:
 
 COMPOSERS: dict[Kind, Callable[[Context, Notice], Outcome]] = {
     Kind.BOOKED: booked,
+    Kind.UNBOOKED: unbooked,
     Kind.RESCHEDULED: rescheduled,
     Kind.CANCELLED: cancelled,
     Kind.REMINDER: reminder,

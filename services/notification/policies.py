@@ -31,6 +31,7 @@ SUMMARY_TIME = dt.time(7, 0)
 
 class Kind(StrEnum):
     BOOKED = "booked"  # booking confirmed, or a place from the waitlist
+    UNBOOKED = "unbooked"  # a booking cancelled, the occasion going ahead
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     REMINDER = "reminder"
@@ -73,6 +74,14 @@ def when_participant_booked_confirm(facts: Facts, env: Envelope) -> list[Notice]
                    occasion_id=d.occasion_id, stream_id=env.stream_id, position=env.position)]
 
 
+def when_booking_cancelled_clear_the_calendar(facts: Facts, env: Envelope) -> list[Notice]:
+    """Whether it is sent is decided when it is due (`messages.unbooked`): not when the
+    booking was released by the occasion's cancellation, which has a message of its own."""
+    d = cast(m.BookingCancelled, env.data)
+    return [Notice(f"unbooked:{env.id}", Kind.UNBOOKED, participant_id=d.participant_id,
+                   occasion_id=d.occasion_id)]
+
+
 def when_occasion_rescheduled_update_calendars(facts: Facts, env: Envelope) -> list[Notice]:
     d = cast(m.CourseOccasionRescheduled, env.data)
     if not facts.plan_in_force_is(d.occasion_id, env):
@@ -105,6 +114,7 @@ def when_certificate_issued_send_the_link(facts: Facts, env: Envelope) -> list[N
 
 POLICIES: dict[type, Policy] = {
     m.ParticipantBooked: when_participant_booked_confirm,
+    m.BookingCancelled: when_booking_cancelled_clear_the_calendar,
     m.CourseOccasionRescheduled: when_occasion_rescheduled_update_calendars,
     m.CourseOccasionCancelled: when_occasion_cancelled_tell_the_booked,
     m.CourseCompleted: when_course_completed_invite_to_evaluation,

@@ -282,7 +282,35 @@ def test_a_removed_day_is_cancelled_and_a_cancelled_occasion_cancels_every_entry
     assert [(e["method"], e["uid"], e["sequence"], e["status"])
             for e in map(_event, _calendars(cancel))] == [
         ("CANCEL", "kurstillfalle-occ-1-dag-1@yrkesresan", 2, "CANCELLED")]
-    assert len(world.to("Bo")) == 2  # confirmation and the re-plan, no cancellation
+    # confirmation, the re-plan, and his own cancellation: not the occasion's
+    assert [r.summary()["subject"] for r in world.to("Bo")][2:] == [
+        "Avbokad: Samtal och delaktighet"]
+
+
+def test_a_cancelled_booking_takes_its_calendar_entries_back_once(world: World) -> None:
+    world.apply(world.event(planned()), world.book("Anna"), world.book("Bo"))
+    world.deliver()
+    unbooked = world.event(m.BookingCancelled(occasion_id="occ-1",
+                                              participant_id=world.people["Anna"]))
+    world.apply(unbooked)
+    world.deliver()
+    world.apply(unbooked)  # delivered again
+    world.deliver()
+    confirmation, cancel = world.to("Anna")
+    assert cancel.summary()["subject"] == "Avbokad: Samtal och delaktighet"
+    assert "Din bokning till kurstillfället Samtal och delaktighet är avbokad." in cancel.text()
+    assert [(e["method"], e["uid"], e["status"]) for e in map(_event, _calendars(cancel))] == [
+        ("CANCEL", f"kurstillfalle-occ-1-dag-{day}@yrkesresan", "CANCELLED") for day in (1, 2)]
+    assert [_event(c)["uid"] for c in _calendars(confirmation)] == [
+        _event(c)["uid"] for c in _calendars(cancel)]
+    assert len(world.to("Bo")) == 1  # the occasion goes ahead: nothing new for Bo
+    # The occasion cancelled later: Anna's calendar holds nothing of it any more.
+    world.clock.now += dt.timedelta(days=1)
+    world.apply(world.event(m.CourseOccasionCancelled(occasion_id="occ-1", reason="Lokalen")))
+    world.deliver()
+    assert len(world.to("Anna")) == 2
+    assert world.to("Bo")[-1].summary()["subject"] == (
+        "Inställt kurstillfälle: Samtal och delaktighet")
 
 
 def test_bookings_released_by_the_cancellation_itself_are_told(world: World) -> None:
@@ -293,7 +321,8 @@ def test_bookings_released_by_the_cancellation_itself_are_told(world: World) -> 
     cancelled = world.event(m.CourseOccasionCancelled(occasion_id="occ-1", reason="Lokalen"))
     world.apply(released, cancelled)
     world.deliver()
-    cancel = world.to("Anna")[-1]
+    confirmation, cancel = world.to("Anna")  # the occasion's message only, no "Avbokad"
+    assert cancel.summary()["subject"] == "Inställt kurstillfälle: Samtal och delaktighet"
     assert [_event(c)["method"] for c in _calendars(cancel)] == ["CANCEL", "CANCEL"]
 
 
