@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from shared.projections.levels import JOURNEY_NAMES, LEVEL_NAMES
+
 CONTEXT = ["https://www.w3.org/ns/credentials/v2",
            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 ALGORITHM = "EdDSA"
@@ -72,6 +74,8 @@ def credential_document(certificate: dict[str, Any], course: dict[str, Any],
     """The unsigned OpenBadgeCredential of one certificate."""
     issued = dt.datetime.fromisoformat(certificate["issued_at"]).astimezone(dt.UTC)
     title = course.get("title", certificate["course_id"])
+    journey = JOURNEY_NAMES.get(course.get("journey", ""), course.get("journey", ""))
+    level = LEVEL_NAMES.get(course.get("level", ""), course.get("level", "")).lower()
     return {
         "@context": CONTEXT,
         "id": f"urn:uuid:{certificate['certificate_id']}",
@@ -88,8 +92,7 @@ def credential_document(certificate: dict[str, Any], course: dict[str, Any],
                 "type": ["Achievement"],
                 "achievementType": "Course",
                 "name": title,
-                "description": f"Kurs i Yrkesresan {course.get('journey', '')}, nivå "
-                               f"{course.get('level', '')}, kurstillfälle "
+                "description": f"Kurs i Yrkesresan {journey}, nivå {level}, kurstillfälle "
                                f"{certificate['occasion_id']}.",
                 "criteria": {"narrative": CRITERIA},
                 "inLanguage": "sv",

@@ -12,6 +12,10 @@ import datetime as dt
 
 from shared.events.models import Level
 
+# What a Swedish reader sees for a level or a journey (intyg, credentials, Stationen, pages).
+LEVEL_NAMES = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
+JOURNEY_NAMES = {"barn_och_unga": "Barn och unga"}
+
 SUPERVISOR_ROLES = frozenset({"arbetsledare", "chef", "enhetschef", "sektionschef"})
 
 # Years in the profession at which a level is reached; supervisors and managers are Chef.

@@ -19,9 +19,9 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from shared.platform.pdf_fonts import pdf_fonts
+from shared.projections.levels import JOURNEY_NAMES as JOURNEYS
+from shared.projections.levels import LEVEL_NAMES as LEVELS
 
-LEVELS = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
-JOURNEYS = {"barn_och_unga": "Barn och unga"}
 MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
           "september", "oktober", "november", "december")
 GREEN = colors.HexColor("#1f5f4a")

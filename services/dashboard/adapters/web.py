@@ -34,10 +34,10 @@ from services.dashboard.adapters.signin import COOKIE, FLOW_COOKIE, SignInSettin
 from services.dashboard.store import FiguresReader
 from shared.platform.auth import Principal
 from shared.platform.commands import Code
+from shared.projections.levels import LEVEL_NAMES as LEVELS
 
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-LEVELS = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
 ROLES = {"national_analyst": "Nationell analytiker", "regional_coordinator": "Regional samordnare",
          "municipal_admin": "Kommunadministratör", "trainer": "Utbildare", "system": "System",
          "participant": "Deltagare"}

@@ -22,8 +22,7 @@ from services.certification.adapters.routers.context import Context
 from services.certification.adapters.routers.routes import with_certificates
 from shared.platform.auth import CurrentPrincipal
 from shared.platform.commands import Code, Limit, Offset, page
-
-LEVELS = {"ny": "Ny", "van": "Van", "erfaren": "Erfaren", "chef": "Arbetsledare och chef"}
+from shared.projections.levels import LEVEL_NAMES as LEVELS
 
 
 def staff_row(ctx: Context, doc: dict[str, Any], name: str | None) -> dict[str, Any]:
