@@ -224,13 +224,16 @@ def export(
 def import_log(
     log: Annotated[Path, typer.Option("--log", exists=True, dir_okay=False, readable=True,
                                       help="a contract log (JSON Lines), e.g. an export")],
+    batch: Annotated[int, typer.Option(
+        "--batch", min=1, help="envelopes per transaction of each store: what an interrupted "
+        "import loses and a re-run writes again")] = 200_000,
 ) -> None:
     """Write a contract log into the services' stores (the inverse of `export`): idempotent
     and resumable, with a progress bar; the consumers then rebuild or follow the relays."""
     from yrkesresan.import_log import LogLineError, import_command
 
     try:
-        report = import_command(log)
+        report = import_command(log, batch)
     except LogLineError as e:
         typer.echo(f"yrkesresan import-log: {log}: {e}", err=True)
         raise typer.Exit(1) from None

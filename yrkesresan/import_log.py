@@ -25,18 +25,19 @@ import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from services.certification.domain import new_verification_code
 from shared.events import ContractError, UnknownEventType, stored_event_id_text
 from shared.events.fast import decode_envelope
 from shared.platform.store import (
+    BulkRow,
     DomainEvent,
     PostgresRecorder,
     ServiceApplication,
@@ -47,6 +48,11 @@ from shared.platform.store import (
 
 SERVICES = ("enrolment", "scheduling", "certification", "billing")
 CHUNK = 20_000
+COMMIT = 200_000  # envelopes per transaction of each store
+MEMO = 1_000_000  # placement keys whose aggregate id is remembered; then forgotten at once
+BUDGET = 2_000_000
+"""Envelope ids the import keeps in memory (over all stores) for the aggregates it touched
+lately: about 100 MB."""
 
 # The aggregate a service's command records each type in: (kind, key fields), as
 # `aggregate_id(kind, "|".join(keys))`; where a log has `stream_id`, that wins.
@@ -124,66 +130,177 @@ def check(lines: Iterable[bytes]) -> int:
     return count
 
 
-@dataclass
-class _Planned:
-    service: str
-    originator: uuid.UUID
-    event_id: str
-    topic: str
-    body: dict[str, Any]
-    streamed: bool  # the originator came from `stream_id`: the id may derive from a version
+class _Aggregate:
+    """What the importer knows of one aggregate: its id, last version and the envelope ids
+    its events have (kept or derived)."""
+
+    __slots__ = ("held", "originator", "version")
+
+    def __init__(self, originator: uuid.UUID, version: int = 0,
+                 held: set[str] | None = None) -> None:
+        self.originator = originator
+        self.version = version
+        self.held = held if held is not None else set()
+
+
+class _Store:
+    """One service's store as the import sees it: the aggregates it touched lately, in an
+    order of last use, within a budget of envelope ids held in memory.
+
+    An aggregate the cache does not hold is read from the store once (its last version and
+    its events' ids), in one query for all of a chunk's, then kept while it is in use: no
+    aggregate is loaded event by event, and no event of it is read twice while it stays. One
+    that falls out of the cache is read again if it comes back. While the store held nothing
+    when the import began and nothing has fallen out yet, an aggregate the cache does not
+    hold cannot be in the store, and is not looked for."""
+
+    def __init__(self, app: ServiceApplication, budget: int) -> None:
+        self.app = app
+        self.budget = budget
+        self.aggregates: dict[str, _Aggregate] = {}  # by id as text, least recent first
+        self.held = 0  # envelope ids held in memory, over all cached aggregates
+        self.complete = is_empty(app)  # the cache knows every aggregate the store has
+
+    def load(self, wanted: dict[str, uuid.UUID]) -> None:
+        """Bring the aggregates named (id as text -> id) into the cache, from the store."""
+        if self.complete:
+            for text, originator in wanted.items():
+                self.aggregates[text] = _Aggregate(originator)
+            return
+        versions, held = existing(self.app, set(wanted.values()))
+        for text, originator in wanted.items():
+            ids = held.get(originator, set())
+            self.aggregates[text] = _Aggregate(originator, versions.get(originator, 0), ids)
+            self.held += len(ids)
+
+    def evict(self) -> None:
+        """Drop the least recently used aggregates while over the budget."""
+        aggregates = self.aggregates
+        while self.held > self.budget and aggregates:
+            key = next(iter(aggregates))
+            self.held -= len(aggregates.pop(key).held)
+            self.complete = False
 
 
 class Importer:
-    def __init__(self, stores: dict[str, ServiceApplication]) -> None:
-        self.stores = stores
+    def __init__(self, stores: dict[str, ServiceApplication], budget: int = BUDGET) -> None:
+        self.stores = {name: _Store(app, budget // len(stores)) for name, app in stores.items()}
         self.classes = domain_classes()
-        self.topics = {name: get_topic(cls) for name, (_, cls) in self.classes.items()}
+        # per type: its service, stored topic and placement (kind, key fields)
+        self.types = {name: (service, get_topic(cls), PLACEMENT[name])
+                      for name, (service, cls) in self.classes.items()}
         self.regions: dict[str, str] = {}  # occasion -> region, as the log plans them
-        self._aggregates: dict[str, uuid.UUID] = {}  # many events share an aggregate
+        # placement key -> aggregate id and its text (the cache's key: a str keeps its hash)
+        self.originators: dict[str, tuple[uuid.UUID, str]] = {}
 
     def run(self, lines: Iterable[bytes], advance: Callable[[int], None] = lambda _: None,
-            chunk: int = CHUNK) -> Report:
+            chunk: int = CHUNK, commit: int = COMMIT) -> Report:
+        """Import the envelopes of `lines`, `chunk` at a time, committing every store about
+        every `commit` envelopes; `advance(n)` after each chunk."""
         report = Report()
-        pending: list[dict[str, Any]] = []
-        for raw in lines:
-            if not raw.strip():
-                continue
-            pending.append(orjson.loads(raw))
-            if len(pending) >= chunk:
-                self._chunk(pending, report)
-                advance(len(pending))
-                pending = []
-        if pending:
-            self._chunk(pending, report)
-            advance(len(pending))
+        chunks = _chunks(lines, chunk)
+        more = True
+        while more:
+            # One transaction per store, open over several chunks: the server inserts one
+            # chunk's rows while the next is prepared.
+            with ExitStack() as transactions:
+                writers: dict[str, Callable[[Iterable[BulkRow]], None]] = {}
+                read = 0
+                while read < commit:
+                    part = next(chunks, None)
+                    if part is None:
+                        more = False
+                        break
+                    self._chunk(part, report, writers, transactions)
+                    advance(len(part))
+                    read += len(part)
+            for store in self.stores.values():
+                store.evict()
         return report
 
-    def _plan(self, env: dict[str, Any]) -> _Planned | None:
-        known = self.classes.get(env["type"])
-        if known is None:
-            return None
-        service, _ = known
-        data = env["data"]
-        stream = env.get("stream_id") or ""
-        prefix, _, rest = stream.partition(":")
-        if prefix == service and rest:
-            originator, streamed = uuid.UUID(rest), True
-        else:
-            kind, keys = PLACEMENT[env["type"]]
-            key = kind + ":" + "|".join(str(data[k]) for k in keys)
-            originator = self._aggregates.get(key)  # type: ignore[assignment]
-            if originator is None:
-                originator = self._aggregates[key] = aggregate_id(*key.split(":", 1))
-            streamed = False
-        body = {"timestamp": env.get("recorded_at") or env["occurred_at"],
-                "occurred_at": env["occurred_at"], "actor": env.get("actor"),
-                "correlation_id": env.get("correlation_id"), **data}
-        if env["type"] == "CourseOccasionPlanned":
-            self.regions[data["occasion_id"]] = data["region_id"]
-        elif env["type"] == "CertificateIssued":
-            body.update(self._certificate_details(env))
-        return _Planned(service, originator, env["id"], self.topics[env["type"]], body, streamed)
+    def _chunk(self, lines: list[bytes], report: Report,
+               writers: dict[str, Callable[[Iterable[BulkRow]], None]],
+               transactions: ExitStack) -> None:
+        """Place a chunk's envelopes, bring their aggregates into the cache, and send each
+        store's share to its transaction (opened on its first rows)."""
+        per_store: dict[str, list[tuple[tuple[uuid.UUID, str], dict[str, Any], str, bool]]] = \
+            defaultdict(list)
+        types, unknown, originators = self.types, report.unknown, self.originators
+        if len(originators) > MEMO:
+            originators.clear()
+        for raw in lines:
+            env = orjson.loads(raw)
+            kind = env["type"]
+            known = types.get(kind)
+            if known is None:
+                unknown[kind] = unknown.get(kind, 0) + 1
+                continue
+            service, topic, (aggregate, fields) = known
+            stream = env.get("stream_id") or ""
+            prefix, _, rest = stream.partition(":")
+            streamed = prefix == service and bool(rest)
+            if streamed:
+                key = stream
+            else:
+                data = env["data"]
+                key = aggregate + ":" + "|".join([str(data[f]) for f in fields])
+            named = originators.get(key)
+            if named is None:
+                originator = uuid.UUID(rest) if streamed else aggregate_id(*key.split(":", 1))
+                named = originators[key] = (originator, str(originator))
+            per_store[service].append((named, env, topic, streamed))
+        for service, planned in per_store.items():
+            store = self.stores[service]
+            cached = store.aggregates
+            wanted = {text: originator for (originator, text), _, _, _ in planned
+                      if text not in cached}
+            if wanted:
+                store.load(wanted)
+            rows = self._rows(store, planned, report)
+            if rows:
+                write = writers.get(service)
+                if write is None:
+                    recorder = store.app.recorder
+                    assert isinstance(recorder, PostgresRecorder | SQLiteRecorder)
+                    write = writers[service] = transactions.enter_context(
+                        recorder.bulk_writer())
+                write(rows)
+                report.imported += len(rows)
+
+    def _rows(self, store: _Store,
+              planned: list[tuple[tuple[uuid.UUID, str], dict[str, Any], str, bool]],
+              report: Report) -> list[BulkRow]:
+        """The events to write (versions after the aggregates' own, ids not held yet)."""
+        rows: list[BulkRow] = []
+        cached = store.aggregates
+        dumps = orjson.dumps
+        for (_, text), env, topic, streamed in planned:
+            agg = cached.pop(text)
+            cached[text] = agg  # the most recently used, last
+            event_id = env["id"]
+            if event_id in agg.held:
+                report.present += 1
+                continue
+            agg.held.add(event_id)
+            store.held += 1
+            version = agg.version + 1
+            data = env["data"]
+            body = {"timestamp": env.get("recorded_at") or env["occurred_at"],
+                    "occurred_at": env["occurred_at"], "actor": env.get("actor"),
+                    "correlation_id": env.get("correlation_id"), **data}
+            derived = streamed and _version_of(agg.originator, event_id, version)
+            if derived:  # an export of ours: the version its id derives from
+                version = derived
+            else:  # an id of its own: kept beside the event
+                body["event_id"] = event_id
+            kind = env["type"]
+            if kind == "CourseOccasionPlanned":
+                self.regions[data["occasion_id"]] = data["region_id"]
+            elif kind == "CertificateIssued":
+                body.update(self._certificate_details(env))
+            agg.version = version
+            rows.append((agg.originator, version, topic, dumps(body)))
+        return rows
 
     def _certificate_details(self, env: dict[str, Any]) -> dict[str, Any]:
         """What only certification keeps about a certificate (the contract's event does not
@@ -194,44 +311,18 @@ class Importer:
                 "region_id": self.regions.get(occasion, ""),
                 "completed_on": str(env["occurred_at"])[:10], "evidence": []}
 
-    def _chunk(self, envelopes: list[dict[str, Any]], report: Report) -> None:
-        per_store: dict[str, list[_Planned]] = defaultdict(list)
-        for env in envelopes:
-            planned = self._plan(env)
-            if planned is None:
-                report.unknown[env["type"]] = report.unknown.get(env["type"], 0) + 1
-                continue
-            per_store[planned.service].append(planned)
-        for service, batch in per_store.items():
-            events, present = self._stored(service, batch)
-            report.present += present
-            if events:
-                recorder = self.stores[service].recorder
-                assert isinstance(recorder, PostgresRecorder | SQLiteRecorder)
-                recorder.insert_bulk(events)
-                report.imported += len(events)
 
-    def _stored(self, service: str, planned: list[_Planned]) -> tuple[list[StoredEvent], int]:
-        """The events to write (versions after the aggregates' own, ids not held yet), and
-        how many were held already."""
-        versions, held = existing(self.stores[service], {p.originator for p in planned})
-        events: list[StoredEvent] = []
-        present = 0
-        for p in planned:
-            if p.event_id in held:
-                present += 1
-                continue
-            held.add(p.event_id)
-            version = versions.get(p.originator, 0) + 1
-            derived = p.streamed and _version_of(p.originator, p.event_id, version)
-            if derived:  # an export of ours: the version its id derives from
-                version = derived
-            else:  # an id of its own: kept beside the event
-                p.body["event_id"] = p.event_id
-            versions[p.originator] = version
-            events.append(StoredEvent(originator_id=p.originator, originator_version=version,
-                                      topic=p.topic, state=orjson.dumps(p.body)))
-        return events, present
+def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    """The non-blank lines, `size` at a time."""
+    part: list[bytes] = []
+    for raw in lines:
+        if raw.strip():
+            part.append(raw)
+            if len(part) >= size:
+                yield part
+                part = []
+    if part:
+        yield part
 
 
 def _version_of(originator: uuid.UUID, event_id: str, start: int, reach: int = 64) -> int | None:
@@ -243,13 +334,18 @@ def _version_of(originator: uuid.UUID, event_id: str, start: int, reach: int = 6
     return None
 
 
+def is_empty(app: ServiceApplication) -> bool:
+    """Whether a store holds no event at all."""
+    return not app.recorder.select_notifications(start=None, limit=1, inclusive_of_start=True)
+
+
 def existing(app: ServiceApplication, originators: set[uuid.UUID]
-             ) -> tuple[dict[uuid.UUID, int], set[str]]:
-    """Per aggregate its last version, and the envelope ids its events have (kept or
-    derived), for the aggregates named."""
+             ) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, set[str]]]:
+    """Per aggregate named that the store has: its last version, and the envelope ids its
+    events have (kept or derived)."""
     recorder = app.recorder
     versions: dict[uuid.UUID, int] = {}
-    ids: set[str] = set()
+    ids: dict[uuid.UUID, set[str]] = {}
     if isinstance(recorder, PostgresRecorder):
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -272,7 +368,8 @@ def existing(app: ServiceApplication, originators: set[uuid.UUID]
                 rows += [(uuid.UUID(r[0]), r[1], r[2]) for r in c.fetchall()]
     for originator, version, kept in rows:
         versions[originator] = max(versions.get(originator, 0), version)
-        ids.add(kept or stored_event_id_text(originator, version))
+        ids.setdefault(originator, set()).add(
+            kept or stored_event_id_text(originator, version))
     return versions, ids
 
 
@@ -281,8 +378,9 @@ def lines_of(path: Path) -> Iterator[bytes]:
         yield from f
 
 
-def import_command(log: Path) -> Report:
-    """Validate the log, then import it with a progress bar on standard error."""
+def import_command(log: Path, batch: int = COMMIT) -> Report:
+    """Validate the log, then import it with a progress bar on standard error, committing
+    each store every `batch` envelopes."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -303,8 +401,8 @@ def import_command(log: Path) -> Report:
                       TextColumn("händelser"), TimeElapsedColumn(), TimeRemainingColumn(),
                       console=console, disable=not sys.stderr.isatty()) as progress:
             task = progress.add_task("import", total=total)
-            return Importer(stores).run(lines_of(log),
-                                        lambda n: progress.advance(task, n))
+            return Importer(stores).run(lines_of(log), lambda n: progress.advance(task, n),
+                                        chunk=min(CHUNK, batch), commit=batch)
     finally:
         for app in stores.values():
             app.close()

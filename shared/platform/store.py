@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import struct
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Self, TypeVar, cast
 
 import orjson
@@ -34,7 +36,7 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import EventData
-from shared.platform.chain import GENESIS, LINK_SQL, ChainedRow, Head, link
+from shared.platform.chain import GENESIS, LINK_SQL, ChainedRow, Head, link, link_bytes
 from shared.platform.observability import EVENTS_STORED
 from shared.platform.settings import Settings, eventsourcing_env
 
@@ -177,6 +179,9 @@ A = TypeVar("A", bound=Aggregate)
 Statement = tuple[str, Sequence[Any]]
 """SQL with `%s` placeholders and its parameters."""
 
+BulkRow = tuple[uuid.UUID, int, str, bytes]
+"""A stored event for `insert_bulk`: originator id, originator version, topic, state."""
+
 
 class PostgresRecorder(PostgresApplicationRecorder):
     """The library's recorder, writing each save as one statement, with statements of our own
@@ -257,10 +262,18 @@ class PostgresRecorder(PostgresApplicationRecorder):
             return None
         return Head(row["notification_id"], row["chain_seq"], bytes(row["chain_hash"]))
 
-    def insert_bulk(self, events: Sequence[StoredEvent]) -> None:
-        """Many events in one transaction by COPY, for an import: the same table lock, chain
-        and notification as the insert function, with the hashes computed here
-        (`shared.platform.chain.link`, the same formula)."""
+    def insert_bulk(self, events: Iterable[BulkRow]) -> None:
+        """Many events in one transaction by COPY, for an import (see `bulk_writer`)."""
+        with self.bulk_writer() as write:
+            write(events)
+
+    @contextmanager
+    def bulk_writer(self) -> Iterator[Callable[[Iterable[BulkRow]], None]]:
+        """A transaction that writes events by COPY, for an import: the same table lock,
+        chain and notification as the insert function, with the hashes computed here
+        (`shared.platform.chain.link_bytes`, the same formula). Yields `write(events)`, which
+        may be called many times: the rows stream to the server as they are made, so that it
+        inserts while the caller prepares the next ones. Commits on leaving."""
         names = {"schema": Identifier(self.datastore.schema),
                  "table": Identifier(self.events_table_name),
                  "channel": Identifier(self.channel_name)}
@@ -276,13 +289,60 @@ class PostgresRecorder(PostgresApplicationRecorder):
             copy_sql = SQL("COPY {schema}.{table} (originator_id, originator_version, topic, "
                            "state, chain_seq, chain_hash) FROM STDIN (FORMAT BINARY)")
             with curs.copy(copy_sql.format(**names)) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea", "int8", "bytea"])
-                for e in events:
-                    originator = _uuid(e.originator_id)
-                    seq += 1
-                    prev = link(prev, seq, originator, e.originator_version, e.topic, e.state)
-                    copy.write_row((originator, e.originator_version, e.topic, e.state, seq,
-                                    prev))
+                rows = ChainedCopy(seq, prev)
+                copy.write(COPY_SIGNATURE)
+
+                def write(events: Iterable[BulkRow]) -> None:
+                    for block in rows.blocks(events):
+                        copy.write(block)
+
+                yield write
+                copy.write(COPY_TRAILER)
+
+
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # no flags, no header extension
+COPY_TRAILER = b"\xff\xff"
+_ROW_HEAD = struct.Struct(">hi16siqi")  # 6 fields; uuid; int8 version; the topic's length
+_ROW_STATE = struct.Struct(">i")  # the state's length
+_ROW_CHAIN = struct.Struct(">iqi32s")  # int8 chain_seq; bytea chain_hash
+
+
+class ChainedCopy:
+    """Rows of a binary COPY into an events table (originator_id, originator_version, topic,
+    state, chain_seq, chain_hash), each linked to the one before, from chain position `seq`
+    and hash `prev` on. PostgreSQL's binary COPY format (a signature, per row a field count
+    and length-prefixed fields, a trailer) is written here and sent with psycopg's block
+    `write`: its row-by-row `write_row` adapts each value through Python-level dumpers,
+    several times the cost of packing a row with `struct`."""
+
+    def __init__(self, seq: int, prev: bytes) -> None:
+        self.seq, self.prev = seq, prev
+        self.topics: dict[str, bytes] = {}
+
+    def blocks(self, events: Iterable[BulkRow], size: int = 1 << 20) -> Iterator[bytes]:
+        """The rows of `events`, in blocks of about `size` bytes."""
+        seq, prev, topics = self.seq, self.prev, self.topics
+        head, state_length, chain = _ROW_HEAD.pack, _ROW_STATE.pack, _ROW_CHAIN.pack
+        block = bytearray()
+        for originator, version, topic, state in events:
+            seq += 1
+            raw = originator.bytes
+            encoded = topics.get(topic)
+            if encoded is None:
+                encoded = topics[topic] = topic.encode()
+            prev = link_bytes(prev, seq, raw, version, encoded, state)
+            block += head(6, 16, raw, 8, version, len(encoded))
+            block += encoded
+            block += state_length(len(state))
+            block += state
+            block += chain(8, seq, 32, prev)
+            if len(block) >= size:
+                self.seq, self.prev = seq, prev
+                yield bytes(block)
+                block = bytearray()
+        self.seq, self.prev = seq, prev
+        if block:
+            yield bytes(block)
 
 
 def _chain_names(schema: str, table: str, event_type: str, channel: str,
@@ -406,10 +466,22 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
             ids.append(c.lastrowid)
         return ids
 
-    def insert_bulk(self, events: Sequence[StoredEvent]) -> None:
+    def insert_bulk(self, events: Iterable[BulkRow]) -> None:
         """Many events in one transaction, chained (see `PostgresRecorder.insert_bulk`)."""
+        with self.bulk_writer() as write:
+            write(events)
+
+    @contextmanager
+    def bulk_writer(self) -> Iterator[Callable[[Iterable[BulkRow]], None]]:
+        """One write transaction; yields `write(events)` (see `PostgresRecorder`)."""
         with self.datastore.transaction(commit=True) as c:
-            self._insert_events(c, events)
+
+            def write(events: Iterable[BulkRow]) -> None:
+                self._insert_events(c, [StoredEvent(originator_id=o, originator_version=v,
+                                                    topic=t, state=s)
+                                        for o, v, t, s in events])
+
+            yield write
 
     def select_chain(self, after: int, limit: int) -> list[ChainedRow]:
         with self.datastore.transaction(commit=False) as c:

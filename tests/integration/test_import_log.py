@@ -90,3 +90,78 @@ def test_a_bad_line_is_refused_before_anything_is_written(sqlite_url: str, tmp_p
     exported = tmp_path / "exported.jsonl"
     assert cli(env, "export", "--log", str(exported)).returncode == 0
     assert exported.read_bytes() == b""
+
+
+def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_with_replay(
+        pg_url: str, tmp_path: Path) -> None:
+    """kill -9 of an import whose earlier batches are committed and whose current batch is
+    open in every store it touched (held at the certification store's lock, which the test
+    holds): the next run writes exactly what is missing, and the stores then rebuild into
+    the progression that `yrkesresan replay` folds from the log."""
+    import psycopg
+
+    from tests.integration.helpers import wait_for
+
+    given = tmp_path / "given.jsonl"
+    given.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in demo_log(60, seed=9)))
+    entered = read(given)
+    env = environment(pg_url, tmp_path / "var")
+    assert cli(env, "migrate").returncode == 0
+
+    def stored() -> int:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            return sum(conn.execute(f"SELECT count(*) FROM {service}_events").fetchone()[0]
+                       for service in ("enrolment", "scheduling", "certification", "billing"))
+
+    def waiting_for_the_lock() -> bool:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            return bool(conn.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'certification_events' AND NOT l.granted").fetchone()[0])
+
+    holder = psycopg.connect(pg_url)
+    holder.execute("LOCK TABLE certification_events IN EXCLUSIVE MODE")  # reads go on
+    importing = subprocess.Popen(
+        [sys.executable, "-m", "yrkesresan", "import-log", "--log", str(given), "--batch", "300"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # The import stops at certification's first event (a completion, after the earlier
+        # batches) until the lock is free; the store's lock timeout is 10 s.
+        wait_for(lambda: waiting_for_the_lock() or importing.poll() is not None, timeout=120,
+                 what="the import to wait for the certification store's lock")
+        assert importing.poll() is None, importing.stderr.read() if importing.stderr else ""
+        importing.kill()  # SIGKILL: nothing of the open batch is committed by the client
+        importing.wait(timeout=60)
+    finally:
+        if importing.poll() is None:
+            importing.kill()
+        holder.rollback()
+        holder.close()
+    held = stored()
+    assert 0 < held < len(entered)  # earlier batches committed, the open one rolled back
+
+    resumed = cli(env, "import-log", "--log", str(given), "--batch", "300")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"importerade: {len(entered) - held}, fanns redan: {held}" in resumed.stderr
+    assert stored() == len(entered)
+
+    exported = tmp_path / "exported.jsonl"
+    assert cli(env, "export", "--log", str(exported)).returncode == 0
+    assert sorted(e["id"] for e in read(exported)) == sorted(e["id"] for e in entered)
+    verified = cli(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    assert cli(env, "rebuild", "progression").returncode == 0
+    replayed = cli(env, "replay", "progression", "--log", str(given))
+    assert replayed.returncode == 0, replayed.stderr
+    participants = orjson.loads(replayed.stdout)["participants"]
+    assert len(participants) == 60
+    read_model = subprocess.run(
+        [sys.executable, "-c",
+         "import orjson, sys\n"
+         "from services.certification import application as c\n"
+         "cert = c.bootstrap()\n"
+         "sys.stdout.buffer.write(orjson.dumps(cert.progression.list(cert.db, limit=10**6)))\n"
+         "cert.close()\n"], env=env, capture_output=True, timeout=600)
+    assert read_model.returncode == 0, read_model.stderr
+    assert orjson.loads(read_model.stdout) == participants

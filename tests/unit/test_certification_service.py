@@ -545,3 +545,17 @@ def test_a_withdrawal_before_the_attendance_issues_nothing(cert) -> None:  # typ
     runner.apply_batch([withdrawn(1, -60), *reversed(facts())])
     assert "CertificateIssued" not in stored(cert)
     assert views.certificates_of(cert.db, "p1") == []
+
+
+def test_a_verification_code_is_twelve_of_the_alphabets_32_letters_in_three_groups() -> None:
+    import re
+
+    from services.certification.domain import VERIFICATION_ALPHABET, new_verification_code
+
+    assert len(set(VERIFICATION_ALPHABET)) == 32  # five random bits pick each letter
+    codes = {new_verification_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    letters = re.escape(VERIFICATION_ALPHABET)
+    assert all(re.fullmatch(f"[{letters}]{{4}}-[{letters}]{{4}}-[{letters}]{{4}}", c)
+               for c in codes)
+    assert set("".join(codes).replace("-", "")) == set(VERIFICATION_ALPHABET)
