@@ -37,10 +37,14 @@ def services() -> dict[str, ServiceSpec]:
 
 def _spec(name: str) -> ServiceSpec:
     application = importlib.import_module(f"services.{name}.application")
-    http = importlib.import_module(f"services.{name}.adapters.http")
+
+    def api() -> Any:  # imported when wanted: the web stack is seconds of imports
+        http = importlib.import_module(f"services.{name}.adapters.http")
+        return http.create_api(application.bootstrap())
+
     return ServiceSpec(
         application.migrate,
-        lambda: http.create_api(application.bootstrap()),
+        api,
         lambda: _store_of(application.bootstrap()),
     )
 

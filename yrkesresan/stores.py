@@ -6,30 +6,41 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
 from shared.events import Envelope, parse_envelope
 from shared.platform.consumer import ProjectionRunner, SnapshotOutdated
-from shared.platform.relay import envelope_of
+from shared.platform.relay import envelope_fields, envelope_of
 from shared.platform.store import PydanticMapper, ServiceApplication
 
+BATCH = 10_000
+"""Envelopes per transaction of a rebuild: each row a batch touches is written once."""
 
-def store_envelopes(app: ServiceApplication, page: int = 5000) -> Iterator[bytes]:
-    """Every published event of one store, in the order recorded, as envelope JSON."""
-    assert isinstance(app.mapper, PydanticMapper)
+
+PAGE = 20_000
+"""Stored events read per statement."""
+
+
+def _notifications(app: ServiceApplication, page: int = PAGE) -> Iterator[Any]:
     position: int | None = None
     while True:
         notes = app.recorder.select_notifications(
             start=position, limit=page, inclusive_of_start=position is None)
         if not notes:
             return
-        for note in notes:
-            message = envelope_of(app.mapper, app.service, note)
-            if message is not None:
-                yield message[2]
+        yield from notes
         position = notes[-1].id
+
+
+def store_envelopes(app: ServiceApplication, page: int = PAGE) -> Iterator[bytes]:
+    """Every published event of one store, in the order recorded, as envelope JSON."""
+    assert isinstance(app.mapper, PydanticMapper)
+    for note in _notifications(app, page):
+        message = envelope_of(app.mapper, app.service, note)
+        if message is not None:
+            yield message[2]
 
 
 def merged_envelopes(apps: Iterable[ServiceApplication]) -> Iterator[bytes]:
@@ -43,6 +54,22 @@ def merged_envelopes(apps: Iterable[ServiceApplication]) -> Iterator[bytes]:
         yield raw
 
 
+def merged_parsed(apps: Iterable[ServiceApplication]) -> Iterator[Envelope]:
+    """`merged_envelopes`, parsed as the consumers parse what the relays publish: the same
+    envelopes in the same order, with one parse each (what rebuilds read)."""
+
+    def keyed(app: ServiceApplication) -> Iterator[tuple[str, dict[str, Any]]]:
+        mapper = app.mapper
+        assert isinstance(mapper, PydanticMapper)
+        for note in _notifications(app):
+            made = envelope_fields(mapper, app.service, note)
+            if made is not None:
+                yield made[2]["recorded_at"], made[2]
+
+    for _, fields in heapq.merge(*(keyed(a) for a in apps), key=lambda pair: pair[0]):
+        yield parse_envelope(orjson.dumps(fields))
+
+
 def export_log(apps: Iterable[ServiceApplication], out: IO[bytes]) -> int:
     count = 0
     for raw in merged_envelopes(apps):
@@ -51,27 +78,49 @@ def export_log(apps: Iterable[ServiceApplication], out: IO[bytes]) -> int:
     return count
 
 
-def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication], batch: int = 2000) -> int:
+def _start(runner: ProjectionRunner) -> bool:
+    """Bring a runner to what it applied before; True when it starts from scratch (nothing
+    applied yet, or a fold of other code or a rebuild that stopped half-way: wiped): then only
+    its window of ids is recorded, at the end, with its snapshot."""
+    try:
+        runner.restore()
+        if runner.applied.seq:
+            return False
+    except SnapshotOutdated:
+        pass
+    runner.start_rebuild()
+    return True
+
+
+def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication],
+            batch: int = BATCH) -> int:
     """Feed a projection from the stores through the same runner the Kafka consumer uses;
     envelopes it already applied are skipped by id (and by its fold). A projection whose
     snapshot was folded by other code is wiped and rebuilt whole. Ends with a snapshot.
     Returns how many were new."""
-    envelopes = (parse_envelope(raw) for raw in merged_envelopes(apps))
-    try:
-        runner.restore()
-    except SnapshotOutdated:
-        return runner.rebuild(envelopes, batch)
-    applied = 0
-    pending = []
-    for env in envelopes:
+    return dict(_feed({"one": runner}, apps, batch))["one"]
+
+
+def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplication],
+          batch: int) -> Iterator[tuple[str, int]]:
+    """Read the stores once, feeding every runner each batch; (name, events applied)."""
+    scratch = {name for name, runner in runners.items() if _start(runner)}
+    applied = dict.fromkeys(runners, 0)
+    pending: list[Envelope] = []
+    for env in merged_parsed(apps):
         pending.append(env)
         if len(pending) >= batch:
-            applied += runner.apply_batch(pending, snapshot=False)
+            for name, runner in runners.items():
+                applied[name] += runner.apply_batch(pending, snapshot=False)
             pending = []
-    if pending:
-        applied += runner.apply_batch(pending, snapshot=False)
-    runner.snapshot()
-    return applied
+    for name, runner in runners.items():
+        if pending:
+            applied[name] += runner.apply_batch(pending, snapshot=False)
+        if name in scratch:
+            runner.finish_rebuild()
+        else:
+            runner.snapshot()
+        yield name, applied[name]
 
 
 def history() -> Iterator[Envelope]:
@@ -81,14 +130,13 @@ def history() -> Iterator[Envelope]:
 
     apps = [spec.store() for spec in processes.services().values()]
     try:
-        for raw in merged_envelopes(apps):
-            yield parse_envelope(raw)
+        yield from merged_parsed(apps)
     finally:
         for app in apps:
             app.close()
 
 
-def rebuild_projections(names: Iterable[str] | None = None, batch: int = 2000
+def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH
                         ) -> Iterator[tuple[str, int]]:
     """Rebuild the named projections (default: every one in `processes.rebuildable()`, the
     consumers' registry, the dashboard and the regions' logs) from every service's store,
@@ -99,25 +147,8 @@ def rebuild_projections(names: Iterable[str] | None = None, batch: int = 2000
     registry = processes.rebuildable()
     apps = [spec.store() for spec in processes.services().values()]
     try:
-        runners = {name: registry[name]() for name in names or list(registry)}
-        for runner in runners.values():
-            try:
-                runner.restore()
-            except SnapshotOutdated:
-                runner.rebuild(())
-        applied = dict.fromkeys(runners, 0)
-        pending: list[Envelope] = []
-        for raw in merged_envelopes(apps):
-            pending.append(parse_envelope(raw))
-            if len(pending) >= batch:
-                for name, runner in runners.items():
-                    applied[name] += runner.apply_batch(pending, snapshot=False)
-                pending = []
-        for name, runner in runners.items():
-            if pending:
-                applied[name] += runner.apply_batch(pending, snapshot=False)
-            runner.snapshot()
-            yield name, applied[name]
+        yield from _feed({name: registry[name]() for name in names or list(registry)}, apps,
+                         batch)
     finally:
         for app in apps:
             app.close()

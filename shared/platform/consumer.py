@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,34 @@ class AppliedLog:
         self.keeps_envelopes = keeps_envelopes
         self.window = _setting("YRKESRESAN_APPLIED_WINDOW", 100_000)
         self.seq: int | None = None
+        self.deferred: OrderedDict[str, int] | None = None
+        """During a rebuild from scratch (`defer`): the last `window` ids applied, with their
+        numbers, written once at its end (`write_deferred`) instead of row by row."""
+
+    def defer(self) -> None:
+        """A rebuild from scratch begins (the log is empty): number what is applied and keep
+        only the window's ids in memory, for `write_deferred` at the end. Nothing applied
+        before can come again, so `fresh` asks the database nothing."""
+        self.seq = 0
+        self.deferred = OrderedDict()
+
+    def write_deferred(self, cur: Cursor) -> None:
+        """The window of ids a rebuild kept in memory, into the log (no envelopes: the
+        snapshot written with them covers everything)."""
+        assert self.deferred is not None
+        cur.copy_rows("applied_events", ("consumer", "event_id", "seq"),
+                      ((self.consumer, event_id, seq) for event_id, seq in self.deferred.items()))
+        self.deferred = None
+
+    def _remember(self, envelopes: Iterable[Envelope]) -> None:
+        assert self.deferred is not None and self.seq is not None
+        held, seq = self.deferred, self.seq
+        for env in envelopes:
+            seq += 1
+            held[str(env.id)] = seq
+        while len(held) > self.window:
+            held.popitem(last=False)
+        self.seq = seq
 
     def last_seq(self) -> int:
         """The sequence number of the last envelope applied (0 for none): an index lookup."""
@@ -103,6 +132,11 @@ class AppliedLog:
 
     def record(self, cur: Cursor, env: Envelope) -> bool:
         """Record the envelope; False when it was applied before (within the window)."""
+        if self.deferred is not None:
+            if str(env.id) in self.deferred:
+                return False
+            self._remember((env,))
+            return True
         seq = self._next()
         cur.execute(
             "INSERT INTO applied_events (consumer, event_id, seq, envelope) "
@@ -116,6 +150,9 @@ class AppliedLog:
 
     def record_many(self, cur: Cursor, envelopes: Sequence[Envelope]) -> None:
         """Record envelopes known to be new (`fresh`)."""
+        if self.deferred is not None:
+            self._remember(envelopes)
+            return
         cur.executemany(
             "INSERT INTO applied_events (consumer, event_id, seq, envelope) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
@@ -123,6 +160,13 @@ class AppliedLog:
 
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes not applied before (within the window), each once."""
+        if self.deferred is not None:  # a rebuild from scratch: only its own window to ask
+            recent, unique = self.deferred, {}
+            for env in envelopes:
+                key = str(env.id)
+                if key not in recent:
+                    unique.setdefault(key, env)
+            return list(unique.values())
         ids = list(dict.fromkeys(str(env.id) for env in envelopes))
         seen: set[str] = set()
         if not self.db.is_sqlite:
@@ -222,6 +266,11 @@ class SnapshotOutdated(RuntimeError):
     """The snapshot was folded by other code, and the envelopes before it are gone."""
 
 
+REBUILDING = "rebuilding"
+"""The fold version of the mark a rebuild from scratch leaves until it ends: a consumer that
+finds it (the rebuild stopped half-way) rebuilds again rather than trust a partial fold."""
+
+
 class ProjectionRunner:
     """Applies envelopes to one projector; used by the Kafka consumer and by rebuilds.
 
@@ -261,10 +310,15 @@ class ProjectionRunner:
         self.projector.reset()
         self.applied.resume()
         self._covered = 0
+        held = self.snapshots.load()
+        if held is not None and held[0] == REBUILDING:
+            self._replace_outdated(REBUILDING)
+            return
         if not self.keeps_envelopes:
             self.projector.load(())
             return
-        held = self.snapshots.load() if self.snapshots_kept else None
+        if not self.snapshots_kept:
+            held = None
         if held is not None and held[1] > (self.applied.seq or 0):
             held = None  # the log was wiped after it (a rebuild from scratch): not ours any more
         if held is not None:
@@ -279,25 +333,63 @@ class ProjectionRunner:
 
     def _replace_outdated(self, version: str) -> None:
         if self.history is None:
+            why = ("a rebuild of it stopped before its end" if version == REBUILDING else
+                   f"its snapshot was folded by other code ({version}, this code "
+                   f"{self.version})")
             raise SnapshotOutdated(
-                f"{self.projector.name}: its snapshot was folded by other code ({version}, "
-                f"this code {self.version}); run `yrkesresan rebuild {self.projector.name}`")
+                f"{self.projector.name}: {why}; run `yrkesresan rebuild {self.projector.name}`")
         log.warning("fold changed: rebuilding from the stores",
                     extra={"consumer": self.projector.name, "snapshot": version,
                            "code": self.version})
         self.rebuild(self.history())
 
-    def rebuild(self, envelopes: Iterable[Envelope], batch: int = 5000) -> int:
-        """Wipe the projector's tables, applied log and snapshot; apply `envelopes` afresh;
-        end with a snapshot. Returns how many were applied."""
+    @property
+    def rebuilds_fast(self) -> bool:
+        """Whether a rebuild from scratch may keep only the window of ids (its state at the end
+        is in its tables or its snapshot), rather than every envelope applied."""
+        return self.snapshots_kept or not self.keeps_envelopes
+
+    def start_rebuild(self) -> None:
+        """Wipe the projector's tables, applied log and snapshot, leaving the mark of a rebuild
+        under way; what `apply_batch` applies from here on records its ids in memory only, and
+        `finish_rebuild` writes the window of them with the snapshot."""
         with self.db.transaction() as cur:
             for table in self.projector.tables:
                 cur.execute(f"DELETE FROM {table}")
             cur.execute("DELETE FROM applied_events WHERE consumer = %s", (self.projector.name,))
             self.snapshots.drop(cur)
+            if self.rebuilds_fast:
+                self.snapshots.save(cur, REBUILDING, 0, b"")
         self.projector.reset()
-        self.applied.resume()
         self._covered = 0
+        if self.rebuilds_fast:
+            self.applied.defer()
+        else:
+            self.applied.resume()
+
+    def finish_rebuild(self) -> None:
+        """The end of a rebuild: the window of ids and the snapshot, in one transaction."""
+        if self.applied.deferred is None:
+            self.snapshot()
+            return
+        seq = self.applied.seq or 0
+        state = self._pickled() if self.snapshots_kept else None
+        if self.snapshots_kept and state is None:
+            raise RuntimeError(f"{self.projector.name}: its fold cannot be pickled, and a "
+                               "rebuild keeps no envelopes to restore it from")
+        with self.db.transaction() as cur:
+            self.applied.write_deferred(cur)
+            if state is not None:
+                self.snapshots.save(cur, self.version, seq, state)
+            else:
+                self.snapshots.drop(cur)  # the mark
+        self._covered = seq
+        self._snapshot_at = time.monotonic()
+
+    def rebuild(self, envelopes: Iterable[Envelope], batch: int = 5000) -> int:
+        """Wipe the projector's tables, applied log and snapshot; apply `envelopes` afresh;
+        end with a snapshot. Returns how many were applied."""
+        self.start_rebuild()
         applied = 0
         pending: list[Envelope] = []
         for env in envelopes:
@@ -307,8 +399,24 @@ class ProjectionRunner:
                 pending = []
         if pending:
             applied += self.apply_batch(pending, snapshot=False)
-        self.snapshot()
+        self.finish_rebuild()
         return applied
+
+    def _pickled(self) -> bytes | None:
+        try:
+            return zlib.compress(pickle.dumps(
+                self.projector.snapshot_state(),  # type: ignore[attr-defined]
+                protocol=pickle.HIGHEST_PROTOCOL), 1)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            log.warning("no snapshot: the fold cannot be pickled",
+                        extra={"consumer": self.projector.name, "error": repr(e)})
+            return None
+
+    def rolled_back(self) -> None:
+        """A batch's transaction rolled back: bring the fold back to what the database holds
+        (in a rebuild from scratch, the rebuild fails instead: its mark stays)."""
+        if self.applied.deferred is None:
+            self.restore()
 
     def snapshot(self) -> None:
         """Write the fold as it stands, and forget what it covers."""
@@ -320,15 +428,10 @@ class ProjectionRunner:
                 self._snapshot_at = time.monotonic()
             return
         seq = self.applied.seq or 0
-        try:
-            state = zlib.compress(pickle.dumps(
-                self.projector.snapshot_state(),  # type: ignore[attr-defined]
-                protocol=pickle.HIGHEST_PROTOCOL), 1)
-        except (pickle.PicklingError, AttributeError, TypeError) as e:
+        state = self._pickled()
+        if state is None:
             # A fold holding something pickle cannot take: restore from the whole log, as
             # before snapshots, rather than stop.
-            log.warning("no snapshot: the fold cannot be pickled",
-                        extra={"consumer": self.projector.name, "error": repr(e)})
             self.snapshots_kept = False
             return
         with self.db.transaction() as cur:
@@ -355,7 +458,7 @@ class ProjectionRunner:
                     for env in fresh:
                         self.projector.apply(cur, env)
         except Exception:
-            self.restore()  # the fold may hold part of a batch the database rolled back
+            self.rolled_back()  # the fold may hold part of a batch the database rolled back
             raise
         applied = len(fresh)
         EVENTS_APPLIED.labels(self.projector.name).inc(applied)

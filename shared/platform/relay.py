@@ -101,6 +101,24 @@ def envelope_of(
     mapper: PydanticMapper, stream: str, note: Notification
 ) -> tuple[str, bytes, bytes] | None:
     """(topic, key, value) of one stored event, or None for events that are never published."""
+    made = envelope_fields(mapper, stream, note)
+    if made is None:
+        return None
+    topic, key_field, envelope = made
+    # Validated on the way out: what leaves the service is contract-valid or nothing leaves.
+    # The bytes are read back as replay reads a log (msgspec Structs generated from the
+    # contract models, `shared.events.fast`): pydantic's verdict, in its words, on anything
+    # msgspec refuses, and several times faster than building pydantic's envelope.
+    value = orjson.dumps(envelope)
+    decode_envelope(value)
+    return topic, str(envelope["data"][key_field]).encode(), value
+
+
+def envelope_fields(
+    mapper: PydanticMapper, stream: str, note: Notification
+) -> tuple[str, str, dict[str, Any]] | None:
+    """(topic, the data field that keys it, the envelope's fields, not yet validated) of one
+    stored event, or None for events that are never published."""
     contract = _contract_of_topic(note.topic)
     if contract is None:
         return None
@@ -123,13 +141,7 @@ def envelope_of(
     for optional in ("actor", "correlation_id"):
         if state.get(optional):
             envelope[optional] = state[optional]
-    # Validated on the way out: what leaves the service is contract-valid or nothing leaves.
-    # The bytes are read back as replay reads a log (msgspec Structs generated from the
-    # contract models, `shared.events.fast`): pydantic's verdict, in its words, on anything
-    # msgspec refuses, and several times faster than building pydantic's envelope.
-    value = orjson.dumps(envelope)
-    decode_envelope(value)
-    return topic, str(envelope["data"][key_field]).encode(), value
+    return topic, key_field, envelope
 
 
 class BrokerWentEmpty(Exception):

@@ -224,6 +224,10 @@ class PostgresRecorder(PostgresApplicationRecorder):
         self._select_head = SQL(
             "SELECT notification_id, chain_seq, chain_hash FROM {schema}.{table} "
             "WHERE notification_id <= %s ORDER BY notification_id DESC LIMIT 1").format(**names)
+        self._select_events_of = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(**names)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],
@@ -252,6 +256,16 @@ class PostgresRecorder(PostgresApplicationRecorder):
                                r["originator_version"], r["topic"], _bytes(r["state"]),
                                r["chain_seq"], _bytes(r["chain_hash"]))
                     for r in curs.fetchall()]
+
+    def select_events_of(self, originator_ids: Sequence[uuid.UUID]) -> list[StoredEvent]:
+        """Every event of several aggregates, each in version order, in one statement."""
+        if not originator_ids:
+            return []
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_events_of, (list(originator_ids),))
+            return [StoredEvent(originator_id=r["originator_id"],
+                                originator_version=r["originator_version"], topic=r["topic"],
+                                state=bytes(r["state"])) for r in curs.fetchall()]
 
     def chain_head(self, upto: int) -> Head | None:
         """The chain position and hash stored with the last event at or before `upto`."""
@@ -483,6 +497,21 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
 
             yield write
 
+    def select_events_of(self, originator_ids: Sequence[uuid.UUID]) -> list[StoredEvent]:
+        """Every event of several aggregates, each in version order."""
+        found: list[StoredEvent] = []
+        ids = [i.hex for i in originator_ids]
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                c.execute(f"SELECT originator_id, originator_version, topic, state FROM "
+                          f"{self.events_table_name} WHERE originator_id IN "
+                          f"({', '.join('?' * len(chunk))}) "
+                          "ORDER BY originator_id, originator_version", chunk)
+                found += [StoredEvent(originator_id=_uuid(r[0]), originator_version=r[1],
+                                      topic=r[2], state=r[3]) for r in c.fetchall()]
+        return found
+
     def select_chain(self, after: int, limit: int) -> list[ChainedRow]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self._select_chain, (after, limit))
@@ -552,6 +581,20 @@ class ServiceApplication(Application[uuid.UUID]):
         """The aggregate, or KeyError-like `AggregateNotFoundError` from the library."""
         projector = cast(Callable[[Any, Iterable[Any]], Any], cls.project)
         return cast(A, self.repository.get(aggregate_id, projector_func=projector))
+
+    def load_many(self, cls: type[A], aggregate_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, A]:
+        """The aggregates of these ids that exist, read in one statement (a batch of a
+        consumer decides on many at once), folded as `load` folds one."""
+        events: dict[uuid.UUID, list[Any]] = {}
+        for stored in self.chain.select_events_of(list(dict.fromkeys(aggregate_ids))):
+            event = self.mapper.to_domain_event(stored)
+            events.setdefault(_uuid(stored.originator_id), []).append(event)
+        found: dict[uuid.UUID, A] = {}
+        for key, stream in events.items():
+            aggregate = cls.project(None, stream)
+            if aggregate is not None:
+                found[key] = aggregate
+        return found
 
     def exists(self, aggregate_id: uuid.UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

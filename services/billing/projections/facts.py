@@ -95,7 +95,7 @@ class BillingRunner(CopyRunner):
                                  if env.type in log.types])
                 copy.apply_many(cur, fresh)
         except Exception:
-            self.applied.resume()  # the numbers taken for a batch that was rolled back
+            self.rolled_back()  # the numbers taken for a batch that was rolled back
             raise
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
         EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - len(fresh))

@@ -116,7 +116,7 @@ class CertificationRunner(ProjectionRunner):
                 views.write_history(cur, history.rows(fresh))
                 self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
-            self.restore()  # the facts may hold part of a batch the database never recorded
+            self.rolled_back()  # the facts may hold part of a batch the database never recorded
             raise
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
         EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - len(fresh))
