@@ -161,7 +161,7 @@ class AppliedLog:
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes not applied before (within the window), each once."""
         if self.deferred is not None:  # a rebuild from scratch: only its own window to ask
-            recent, unique = self.deferred, {}
+            recent, unique = self.deferred, dict[str, Envelope]()
             for env in envelopes:
                 key = str(env.id)
                 if key not in recent:

@@ -132,3 +132,52 @@ def test_a_wiped_log_and_tables_rebuild_whole_despite_the_snapshot(url: str) -> 
     again.restore()
     feed(again, envelopes)
     assert view(again.db) == expected
+
+
+def test_a_rebuild_from_scratch_writes_only_the_window_of_ids_with_its_snapshot(
+        url: str, tmp_path: Path) -> None:
+    envelopes = list(demo_envelopes(25, seed=3))
+    runner = runner_on(url)
+    assert runner.rebuild(iter(envelopes), batch=100) == len(envelopes)
+    db = runner.db
+    assert db.execute("SELECT count(*), min(seq), max(seq), count(envelope) FROM applied_events "
+                      "WHERE consumer = 'progression'") == [
+        (WINDOW, len(envelopes) - WINDOW + 1, len(envelopes), 0)]
+    assert db.execute("SELECT fold_version, seq FROM projection_snapshots") == [
+        (runner.version, len(envelopes))]
+
+    once_url = f"sqlite:///{tmp_path / 'once.sqlite'}"
+    certification.migrate(once_url)
+    once = runner_on(once_url)
+    once.restore()
+    feed(once, envelopes, batch=1000)
+    assert view(db) == view(once.db)
+
+    again = runner_on(url)
+    again.restore()
+    assert again.applied.count() == len(envelopes)
+    assert again.apply_batch(envelopes[-WINDOW:]) == 0  # the window's ids are refused
+    assert view(again.db) == view(once.db)
+
+
+def test_a_rebuild_stopped_half_way_is_rebuilt_rather_than_trusted(url: str) -> None:
+    envelopes = list(demo_envelopes(8, seed=5))
+    expected_runner = runner_on(url)
+    expected_runner.rebuild(iter(envelopes))
+    expected = view(expected_runner.db)
+
+    def stops() -> Iterator[Envelope]:
+        yield from envelopes[:len(envelopes) // 2]
+        raise RuntimeError("the machine stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        runner_on(url).rebuild(stops(), batch=50)
+    assert view(expected_runner.db) != expected  # half of it: not to be trusted
+
+    again = runner_on(url)
+    with pytest.raises(SnapshotOutdated, match="a rebuild of it stopped before its end; run "
+                                               "`yrkesresan rebuild progression`"):
+        again.restore()
+    again.history = lambda: iter(envelopes)
+    again.restore()
+    assert view(again.db) == expected
