@@ -38,13 +38,14 @@ def invoice_basis(fold: Invoices, region_id: str, year: int,
     """One municipality's row of the contract's `invoices` document, the price list behind
     it, the participant-days it is made of (a closed year's as closed) and those behind its
     adjustment from the closed year before, with their sign."""
-    document = fold.result(region_id, year)
+    with fold.facts.memo():  # the document, its pot and the lines count the same days
+        document = fold.result(region_id, year)
+        cutoff = fold.facts.closed_at(region_id, year)  # a closed year: its closed view
+        lines = sorted((d.date, d.plan.occasion_id, d.day, d.participant_id)
+                       for d in fold.facts.counted_days(region_id, year, cutoff)
+                       if d.municipality_id == municipality_id)
     row = next((r for r in document["municipalities"]
                 if r["municipality_id"] == municipality_id), None)
-    cutoff = fold.facts.closed_at(region_id, year)  # a closed year: its closed view
-    lines = sorted((d.date, d.plan.occasion_id, d.day, d.participant_id)
-                   for d in fold.facts.counted_days(region_id, year, cutoff)
-                   if d.municipality_id == municipality_id)
     adjusted, _ = fold.adjustment_lines(region_id, year, cutoff)
     adjustments = sorted((d.date, d.plan.occasion_id, d.day, d.participant_id, sign)
                          for d, sign in adjusted if d.municipality_id == municipality_id)

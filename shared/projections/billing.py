@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple, cast
@@ -74,6 +75,10 @@ class TrainerPoints:
 class BillingFacts:
     """Participant-days, trainer-days, plans, memberships and price lists, folded."""
 
+    # While `memo()` is open, what `counted_days` found, by its arguments (a class default:
+    # folds pickled before it existed load with none).
+    _memo: dict[tuple[str | None, int | None, dt.datetime | None], list[CountedDay]] | None = None
+
     def __init__(self) -> None:
         self._seen = SeenIds()
         self.occasions = Occasions()
@@ -126,6 +131,21 @@ class BillingFacts:
         or (with a `cutoff`) in the log as recorded by then."""
         return Counter(d.municipality_id for d in self.counted_days(region_id, year, cutoff))
 
+    @contextmanager
+    def memo(self) -> Iterator[None]:
+        """For one read that counts the same days more than once (an invoice basis folds the
+        region's document, its pot and the municipality's lines: three passes over every
+        participant-day), `counted_days` counts once. Nothing may be applied meanwhile: the
+        readers hold the fold's lock. Re-entrant: an inner `memo()` shares the outer's."""
+        if self._memo is not None:
+            yield
+            return
+        self._memo = {}
+        try:
+            yield
+        finally:
+            self._memo = None
+
     def counted_days(
         self, region_id: str | None = None, year: int | None = None,
         cutoff: dt.datetime | None = None,
@@ -139,6 +159,17 @@ class BillingFacts:
         attendance's `occurred_at` (see `Timeline.at` for an attendance older than every
         membership event).
         """
+        if self._memo is None:
+            return self._counted_days(region_id, year, cutoff)
+        days = self._memo.get((region_id, year, cutoff))
+        if days is None:
+            days = self._memo[region_id, year, cutoff] = list(
+                self._counted_days(region_id, year, cutoff))
+        return iter(days)
+
+    def _counted_days(
+        self, region_id: str | None, year: int | None, cutoff: dt.datetime | None,
+    ) -> Iterator[CountedDay]:
         plans = (self.occasions.plans.items() if region_id is None and cutoff is None
                  else self.occasions.in_region(region_id, cutoff))
         for occasion_id, plan in plans:

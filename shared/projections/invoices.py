@@ -69,8 +69,9 @@ class Invoices(OnBillingFacts):
         an adjustment."""
         cutoff = self.facts.closed_at(region_id, year)
         price = self.facts.prices.price(region_id, year, cutoff)
-        days = self.facts.participant_days(region_id, year, cutoff)
-        credits = distribute_as_of(self.facts, region_id, year, cutoff).municipalities
+        with self.facts.memo():  # the days and the pot's credits count the same days
+            days = self.facts.participant_days(region_id, year, cutoff)
+            credits = distribute_as_of(self.facts, region_id, year, cutoff).municipalities
         adjustment_days, closed_price = self.adjustments(region_id, year, cutoff)
         rows = []
         for municipality_id in sorted(days.keys() | credits.keys() | adjustment_days.keys()):
