@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
+from kafka.structs import OffsetAndMetadata
 
 from shared.events import (
     DEADLETTER_TOPIC,
@@ -484,6 +486,11 @@ def deadletter_value(record: Any, consumer: str, reason: str) -> bytes:
     })
 
 
+def _cluster(consumer: Any) -> Any:
+    """The metadata a kafka-python consumer holds (topic ids), or None."""
+    return getattr(getattr(consumer, "_client", None), "cluster", None)
+
+
 class EnvelopeConsumer:
     """A Kafka consumer group member feeding one projector."""
 
@@ -505,7 +512,8 @@ class EnvelopeConsumer:
         # One working member per group, so that it has every partition (shared/platform/lease.py).
         self.lease = Lease(runner.db.url, f"consumer:{self.group_id}") if lease else None
         self.standing_by = False
-        self._topic_ids: dict[str, Any] = {}  # the broker's id of each topic, as last seen
+        # Each assigned partition: the broker's id of its topic when its position was taken.
+        self._incarnation: dict[TopicPartition, Any] = {}
         self._dlq: KafkaProducer | None = None
 
     def _consumer(self) -> KafkaConsumer:
@@ -523,6 +531,7 @@ class EnvelopeConsumer:
             heartbeat_interval_ms=1500,
             max_poll_records=2000,
             request_timeout_ms=30000,
+            metadata_max_age_ms=10_000,  # a topic created again is seen within seconds
         )
 
     def _deadletter(self, record: Any, reason: str) -> None:
@@ -558,12 +567,23 @@ class EnvelopeConsumer:
                 self.standing_by = False
                 if not taken:
                     return
+                # The pool may have lived through a database outage and be waiting out its
+                # reconnection backoff (seconds, doubling); the lease just showed that the
+                # server answers, so work on fresh connections.
+                self.runner.db.reset()
             try:
                 self._consume()
                 return
             except LeaseLost:
                 log.warning("lease lost; leaving the group to stand by",
                             extra={"group": self.group_id})
+            except psycopg.OperationalError as e:
+                if self.lease is None:
+                    raise
+                # The database went away before the lease check noticed (as the fold was
+                # restored, or batch after batch): stand by again rather than exit.
+                log.warning("database unavailable; standing by again",
+                            extra={"group": self.group_id, "error": repr(e)})
             finally:
                 if self.lease is not None:
                     self.lease.release()
@@ -585,7 +605,15 @@ class EnvelopeConsumer:
                     log.warning("poll failed; retrying", extra={"error": repr(e)})
                     self.stopping.wait(1)
                     continue
-                records = [r for batch in batches.values() for r in batch]
+                # A position taken in a topic the broker has since created again means nothing
+                # there: those partitions are read from the start, and what this poll fetched
+                # from them at the old positions is left for that reading.
+                stale = self._recreated(consumer)
+                if stale:
+                    log.warning("topics created again on the broker; reading them from the start",
+                                extra={"topics": sorted({tp.topic for tp in stale})})
+                    self._from_the_start(consumer, stale)
+                records = [r for tp, batch in batches.items() if tp not in stale for r in batch]
                 if records:
                     try:
                         self.process(records)
@@ -595,42 +623,51 @@ class EnvelopeConsumer:
                                     extra={"error": repr(e), "errors_in_a_row": errors})
                         if errors >= self.max_errors:
                             raise
+                        if isinstance(e, psycopg.OperationalError):
+                            self.runner.db.reset()  # fresh connections, not a pool's backoff
                         self._rewind(consumer, records)
                         self.stopping.wait(min(2**errors * 0.1, 5))
                         continue
                     errors = 0
-                    self._commit(consumer)
+                    self._commit(consumer, records)
                 self.healthy = True
                 self._update_lag(consumer)
-                self._after_recreated_topics(consumer)
         finally:
             consumer.close()
             if self._dlq is not None:
                 self._dlq.close(timeout=1)
 
-    @staticmethod
-    def _from_the_start(consumer: KafkaConsumer, partitions: Iterable[Any]) -> None:
+    def _from_the_start(self, consumer: KafkaConsumer, partitions: Iterable[Any]) -> None:
         """Read these partitions from offset 0: what was applied before is skipped by id."""
         for tp in partitions:
             log.info("reading a partition from its start", extra={
                 "topic": tp.topic, "partition": tp.partition})
             consumer.seek(tp, 0)
+            # Offset 0 is right in any incarnation of the topic; its id is learned next poll.
+            self._incarnation.pop(tp, None)
 
-    def _after_recreated_topics(self, consumer: KafkaConsumer) -> None:
-        """A topic the broker lost and that was created again (a new topic id) is read again
-        from the start: fetching on at the old offsets would skip what now lies below them."""
-        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)
+    def _recreated(self, consumer: KafkaConsumer) -> list[TopicPartition]:
+        """The assigned partitions whose topic the broker now names by another id than when
+        their position was taken (the broker lost the topic and it was created again).
+
+        Checked per partition, against the id each position was taken under, so that a
+        change seen while the group rebalances (no partitions assigned) is not lost: the
+        client keeps a position across a rebalance for a partition it keeps."""
+        cluster = _cluster(consumer)
         if cluster is None:
-            return
-        ids = {t: cluster.topic_id(t) for t in self.runner.projector.topics}
-        recreated = {t for t, known in self._topic_ids.items()
-                     if known is not None and ids.get(t) not in (None, known)}
-        self._topic_ids.update({t: i for t, i in ids.items() if i is not None})
-        if recreated:
-            log.warning("topics created again on the broker; reading them from the start",
-                        extra={"topics": sorted(recreated)})
-            self._from_the_start(consumer, [tp for tp in consumer.assignment()
-                                            if tp.topic in recreated])
+            return []
+        assigned = consumer.assignment()
+        for tp in [tp for tp in self._incarnation if tp not in assigned]:
+            del self._incarnation[tp]
+        stale = []
+        for tp in assigned:
+            now = cluster.topic_id(tp.topic)
+            if now is None:
+                continue
+            known = self._incarnation.setdefault(tp, now)
+            if known != now:
+                stale.append(tp)
+        return stale
 
     @staticmethod
     def _rewind(consumer: KafkaConsumer, records: Sequence[Any]) -> None:
@@ -643,9 +680,18 @@ class EnvelopeConsumer:
             consumer.seek(TopicPartition(topic, partition), offset)
 
     @staticmethod
-    def _commit(consumer: KafkaConsumer) -> None:
+    def _commit(consumer: KafkaConsumer, records: Sequence[Any]) -> None:
+        """Commit past the records applied, for their partitions only. (Committing every
+        assigned position would also commit positions of a topic created again that have not
+        been moved back yet, and a member joining later would start there and skip what lies
+        below them.)"""
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         try:
-            consumer.commit()
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
+                             for tp, offset in offsets.items()})
         except KafkaError as e:
             # Applied already, with their ids: a redelivery after this changes nothing.
             log.warning("offset commit failed", extra={"error": repr(e)})

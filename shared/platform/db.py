@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolClosed
 
 from shared.platform.settings import sqlite_path
 
@@ -77,13 +77,43 @@ class Database:
             return self._pool
 
     @contextmanager
+    def _pooled(self) -> Iterator[Any]:
+        """PostgreSQL: a connection from the pool. A caller waiting on a pool that `reset`
+        replaced meanwhile is served by the new one."""
+        while True:
+            pool = self.pool
+            try:
+                conn = pool.getconn()
+                break
+            except PoolClosed:
+                if pool is self._pool:
+                    raise
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)
+
+    def reset(self) -> None:
+        """PostgreSQL: connections made anew from here on. A pool that lived through a
+        server restart may be waiting out its reconnection backoff (1, 2, 4, ... s) while
+        the server answers again; a worker that has just seen it answer (it took its lease)
+        replaces the pool instead. Connections in use go back to the old pool, which closes
+        them."""
+        if self.is_sqlite:
+            return
+        with self._lock:
+            old, self._pool = self._pool, None
+        if old is not None:
+            old.close()
+
+    @contextmanager
     def _borrowed(self) -> Iterator[Any]:
         """PostgreSQL: the transaction's connection on this thread, else one from the pool."""
         held = getattr(self._local, "conn", None)
         if held is not None:
             yield held
             return
-        with self.pool.connection() as conn:
+        with self._pooled() as conn:
             yield conn
 
     def _sql(self, sql: str) -> str:
@@ -105,7 +135,7 @@ class Database:
             with conn.transaction(), conn.cursor() as cur:
                 yield Cursor(self, cur)
         else:
-            with self.pool.connection() as conn:
+            with self._pooled() as conn:
                 self._local.conn = conn
                 try:
                     with conn.transaction(), conn.cursor() as cur:

@@ -8,7 +8,17 @@ topic comes back empty (the local broker keeps everything in memory; a Kafka top
 deleted and created again) the relay notices and publishes that topic's events again from the
 store, before anything newer, and only that topic's; consumers deduplicate by envelope id. How
 far each topic holds the store's events is kept beside the relay's position, so a relay killed
-while publishing a topic again goes on where it was.
+while publishing a topic again goes on where it was. A topic counts as emptied when the broker
+names it by another topic id than the one it had when the relay published to it (it was created
+again), when every partition of it is empty, or when an acknowledged offset goes back.
+
+The producer is not idempotent: the local broker keeps its producer ids in memory and hands the
+same ids out again after a restart, so a producer of the old broker and one of the new can share
+an id, and the broker answers the second one's first records "duplicate sequence number", which
+the client takes for success: records acknowledged and never written (the drill that kills the
+broker lost registrations that way). Without idempotence a retry may write a record twice, which
+consumers drop by envelope id; one request in flight per connection keeps each partition in the
+order the store recorded.
 
 Of several instances of one relay, one works and the others stand by (`shared/platform/lease.py`).
 
@@ -87,6 +97,12 @@ class RelayPositions:
         )
 
 
+def _cluster(client: Any) -> Any:
+    """The metadata a kafka-python producer or consumer holds (topic ids), or None."""
+    return getattr(client, "_metadata", None) or getattr(
+        getattr(client, "_client", None), "cluster", None)
+
+
 @functools.cache
 def _contract_of_topic(topic: str) -> tuple[str, str, tuple[str, ...], str] | None:
     """(type name, topic, data fields, key field) of a stored event topic, or None if private."""
@@ -145,12 +161,12 @@ def envelope_fields(
 
 
 class BrokerWentEmpty(Exception):
-    """The broker lost what it had acknowledged on a topic (it restarted with in-memory
-    storage, or the topic was deleted and created again)."""
+    """The broker lost what it had acknowledged on these topics (it restarted with in-memory
+    storage, or the topics were deleted and created again)."""
 
-    def __init__(self, topic: str, message: str) -> None:
+    def __init__(self, topics: set[str], message: str) -> None:
         super().__init__(message)
-        self.topic = topic
+        self.topics = topics
 
 
 class Relay:
@@ -185,6 +201,8 @@ class Relay:
         self.lease = Lease(app.database_url, f"relay:{self.name}") if lease else None
         self.standing_by = False
         self._acked: dict[tuple[str, int], int] = {}
+        # The broker's id of each topic published to, as it was then (None: not known yet).
+        self._topic_ids: dict[str, uuid.UUID] = {}
         self._producer: KafkaProducer | None = None
         self.healthy = False
         self.clock = clock  # seconds, for when a head is due
@@ -201,7 +219,9 @@ class Relay:
             self._producer = KafkaProducer(
                 bootstrap_servers=self.bootstrap,
                 acks="all",
-                enable_idempotence=True,
+                enable_idempotence=False,  # see the module's docstring
+                max_in_flight_requests_per_connection=1,
+                metadata_max_age_ms=10_000,  # a topic created again is seen within seconds
                 linger_ms=5,
                 batch_size=256 * 1024,
                 max_request_size=4 * 1024 * 1024,
@@ -242,9 +262,26 @@ class Relay:
                          for p in (consumer.partitions_for_topic(topic) or ())]
                 if not parts or all(v == 0 for v in consumer.end_offsets(parts).values()):
                     emptied.add(topic)
-            return emptied
+            return emptied | self._recreated(_cluster(consumer), watched)
         finally:
             consumer.close()
+
+    def _recreated(self, cluster: Any, topics: AbstractSet[str]) -> set[str]:
+        """The topics the broker now names by another id than when we published to them;
+        the ids of the others are learned (kept as they were until the republish is done)."""
+        if cluster is None:
+            return set()
+        recreated = set()
+        for topic in topics:
+            now = cluster.topic_id(topic)
+            if now is None:
+                continue
+            known = self._topic_ids.get(topic)
+            if known is None:
+                self._topic_ids[topic] = now
+            elif known != now:
+                recreated.add(topic)
+        return recreated
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -266,8 +303,13 @@ class Relay:
             meta = future.get(timeout=0)  # raises the send's error, if any
             where = (meta.topic, meta.partition)
             if meta.offset < self._acked.get(where, -1):
-                raise BrokerWentEmpty(meta.topic, f"{where} offset went back to {meta.offset}")
+                raise BrokerWentEmpty({meta.topic}, f"{where} offset went back to {meta.offset}")
             self._acked[where] = meta.offset
+        recreated = self._recreated(_cluster(producer), topics)
+        if recreated:
+            # Written to a topic created anew: what it held before is gone. Not recorded as
+            # published; the topic is published again from the start, then this batch.
+            raise BrokerWentEmpty(recreated, "topic created again (a new topic id)")
         return len(futures), topics
 
     def topics_emptied(self, topics: set[str], reason: str) -> None:
@@ -277,6 +319,8 @@ class Relay:
                     extra={"topics": sorted(topics), "reason": reason, "up_to": self.position})
         for where in [w for w in self._acked if w[0] in topics]:
             del self._acked[where]
+        for topic in topics:
+            self._topic_ids.pop(topic, None)  # learned anew from the broker as it is now
         if AUDIT_TOPIC in topics:
             self.head, self._head_at = None, 0.0  # the head is due again at once
         for topic in topics & self.published_topics:
@@ -357,6 +401,7 @@ class Relay:
                 self.standing_by = False
                 if not taken:
                     return
+                self._fresh_connections()
             try:
                 self._work(on_idle)
                 return
@@ -393,14 +438,21 @@ class Relay:
                         on_idle()
                     self.stopping.wait(self.idle_sleep)
             except BrokerWentEmpty as e:
-                self.topics_emptied({e.topic}, str(e))
+                self.topics_emptied(e.topics, str(e))
             except (KafkaError, OSError, TimeoutError, PersistenceError, psycopg.Error) as e:
                 self.healthy = False
                 log.warning("broker or database unavailable; retrying",
                             extra={"error": repr(e), "retry_in_s": backoff})
                 self._drop_producer()
+                if isinstance(e, psycopg.OperationalError):
+                    self._fresh_connections()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    def _fresh_connections(self) -> None:
+        """Connections for the relay's positions made anew: a pool that lived through a
+        database outage may be waiting out its reconnection backoff (seconds, doubling)."""
+        self.positions.db.reset()
 
     def _update_lag(self) -> None:
         newest = self.app.recorder.max_notification_id() or 0
