@@ -265,8 +265,12 @@ def regions(ops_port: int | None = None, group_id: str | None = None) -> None:
     consumer = RegionConsumer(runner, settings.kafka_bootstrap,
                               group_id=group_id or regions_app.GROUP_ID)
     publisher = RegionPublisher(service.db, settings.kafka_bootstrap)
+    # Each part holds a lease of its own; a part standing by is ready to take over.
     serve_ops(settings.host, ops_port or CONSUMER_OPS_PORTS["regions"],
-              lambda: {"ok": consumer.healthy and publisher.healthy, "consumer": "regions",
+              lambda: {"ok": ((consumer.healthy or consumer.standing_by)
+                              and (publisher.healthy or publisher.standing_by)),
+                       "consumer": "regions", "standing_by": consumer.standing_by,
+                       "publisher_standing_by": publisher.standing_by,
                        "published": publisher.published,
                        "held": len(service.log.router.pending)})  # waiting for a fact
 

@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from services.regions.adapters.publisher import RegionPublisher
 from services.regions.application import migrate, region_topic
-from shared.events import parse_envelope
+from shared.events import Envelope, parse_envelope
 from shared.platform.broker import LocalBroker, ensure_topics
+from shared.platform.db import Database
+from tests.integration.helpers import in_thread, wait_for
 from tests.ports import random_ports, start_broker
 from tests.regions_world import World, two_regions
 
@@ -118,3 +121,48 @@ def test_a_region_s_stream_carries_its_own_events_once_and_nothing_of_another_s(
     b_only = world.expected(world.b) - world.expected(world.a)
     assert a_only and b_only
     assert not streams[world.a] & b_only and not streams[world.b] & a_only
+
+
+def _log_event(db: Database, region: str, position: int, env: Envelope) -> str:
+    """An envelope appended to a region's log, as the regions consumer appends it."""
+    db.execute("INSERT INTO region_events (region_id, position, event_id, event_key, envelope) "
+               "VALUES (%s, %s, %s, %s, %s)",
+               (region, position, str(env.id), env.key(), env.to_json().decode()))
+    db.execute("INSERT INTO region_heads (region_id, position) VALUES (%s, %s) "
+               "ON CONFLICT (region_id) DO UPDATE SET position = excluded.position",
+               (region, position))
+    return str(env.id)
+
+
+def test_of_two_region_publishers_one_publishes_and_the_other_takes_over(
+    pg_url: str, region_broker: LocalBroker,
+) -> None:
+    migrate(pg_url)
+    db = Database(pg_url)
+    region = f"lease-{uuid.uuid4().hex[:8]}"
+    envs = two_regions(uuid.uuid4().hex[:8]).envelopes[:3]
+    first = _log_event(db, region, 1, envs[0])
+    working, waiting = (RegionPublisher(db, region_broker.bootstrap, idle_sleep=0.05)
+                        for _ in range(2))
+    threads = [in_thread(working.run)]
+    try:
+        wait_for(lambda: working.published == 1, what="the first publisher publishing")
+        threads.append(in_thread(waiting.run))
+        wait_for(lambda: waiting.standing_by, what="the second standing by")
+        second = _log_event(db, region, 2, envs[1])
+        wait_for(lambda: working.published == 2, what="the working one publishing on")
+        assert waiting.published == 0 and waiting.standing_by
+        working.stop()
+        threads[0].join(timeout=30)
+        wait_for(lambda: waiting.healthy and not waiting.standing_by,
+                 what="the second taking over")
+        third = _log_event(db, region, 3, envs[2])
+        wait_for(lambda: waiting.published == 1, what="the second publishing what came next")
+        ids, held = read_stream(region_broker.bootstrap, region, 3)
+        assert sorted(ids) == sorted([first, second, third]) and held == 3  # each once
+    finally:
+        working.stop()
+        waiting.stop()
+        for t in threads:
+            t.join(timeout=30)
+        db.close()

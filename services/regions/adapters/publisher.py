@@ -6,6 +6,10 @@ records the new position only once the broker has acknowledged the batch. A re-p
 the same envelope ids, which every consumer deduplicates. When the broker comes back empty (the
 local one keeps everything in memory) a region topic that was published to is missing; its
 position goes back to 0 and the whole log is published again.
+
+Of several instances (every process can run twice), one publishes and the others stand by: it
+holds a lease (`shared/platform/lease.py`) while it works, so two instances never both publish.
+As in the relays, the producer is not idempotent (`shared/platform/relay.py` says why).
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import logging
 import threading
 import time
 
+import psycopg
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.regions.application import read_log, region_topic
 from shared.platform.db import Database
+from shared.platform.lease import Lease, LeaseLost
 from shared.platform.observability import EVENTS_RELAYED
 from shared.platform.settings import Settings
 
@@ -28,7 +34,7 @@ log = logging.getLogger(__name__)
 
 class RegionPublisher:
     def __init__(self, db: Database, bootstrap: str, *, batch: int = 1000,
-                 idle_sleep: float = 0.1, check_every: float = 5.0) -> None:
+                 idle_sleep: float = 0.1, check_every: float = 5.0, lease: bool = True) -> None:
         self.db = db
         self.bootstrap = bootstrap
         self.batch = batch
@@ -41,6 +47,8 @@ class RegionPublisher:
         self._created: set[str] = set()
         self._checked_at = 0.0
         self._unnamed: set[str] = set()
+        self.lease = Lease(db.url, "publisher:regions") if lease else None
+        self.standing_by = False
 
     # -- positions -------------------------------------------------------------------------
 
@@ -61,8 +69,9 @@ class RegionPublisher:
     def _connect(self) -> KafkaProducer:
         if self._producer is None:
             self._producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
-                linger_ms=5, request_timeout_ms=10000, retries=5)
+                bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False,
+                max_in_flight_requests_per_connection=1, linger_ms=5,
+                request_timeout_ms=10000, retries=5)
         return self._producer
 
     def _drop(self) -> None:
@@ -146,11 +155,32 @@ class RegionPublisher:
         return sent
 
     def run(self) -> None:
+        """Publish while this instance holds the lease (stand by until then); a lost lease
+        (its database connection ended) makes it stand by again."""
+        while not self.stopping.is_set():
+            if self.lease is not None:
+                self.standing_by, self.healthy = True, False
+                taken = self.lease.acquire(self.stopping)
+                self.standing_by = False
+                if not taken:
+                    break
+            try:
+                self._work()
+            except LeaseLost:
+                log.warning("lease lost; standing by", extra={"publisher": "regions"})
+            finally:
+                self._drop()
+                if self.lease is not None:
+                    self.lease.release()
+
+    def _work(self) -> None:
         errors = 0
         while not self.stopping.is_set():
+            if self.lease is not None:
+                self.lease.check()
             try:
                 sent = self.publish_once()
-            except KafkaError as e:
+            except (KafkaError, psycopg.Error) as e:
                 errors += 1
                 log.warning("publishing failed; retrying", extra={"error": repr(e),
                                                                   "errors_in_a_row": errors})
@@ -162,7 +192,6 @@ class RegionPublisher:
             self.healthy = True
             if not sent:
                 self.stopping.wait(self.idle_sleep)
-        self._drop()
 
     def stop(self) -> None:
         self.stopping.set()
