@@ -13,8 +13,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, get_topic
 
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.store import ServiceApplication
+from tests.ports import start_broker
 
 A = TypeVar("A", bound=ServiceApplication)
 
@@ -36,7 +37,7 @@ def scratch_database() -> Iterator[str]:
 
 @contextmanager
 def scratch_broker() -> Iterator[LocalBroker]:
-    broker = LocalBroker(free_port()).start()
+    broker = start_broker()
     ensure_topics(broker.bootstrap)
     try:
         yield broker

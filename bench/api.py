@@ -44,9 +44,9 @@ from services.enrolment.domain import (  # noqa: E402
     participant_key,
 )
 from shared.platform.auth import Principal, Role, Verifier, issue_token  # noqa: E402
-from shared.platform.broker import free_port  # noqa: E402
 from shared.platform.settings import current_settings  # noqa: E402
 from shared.platform.store import aggregate_id  # noqa: E402
+from tests.ports import on_a_port  # noqa: E402
 
 
 def raw_save_rate(url: str, n: int, clients: int, library: bool = True) -> float:
@@ -79,25 +79,33 @@ def raw_save_rate(url: str, n: int, clients: int, library: bool = True) -> float
 def api_server(url: str, workers: int) -> Iterator[Callable[[int, int, int], float]]:
     """The enrolment API as `yrkesresan serve` runs it, with a region and a municipality;
     yields `measure(n, clients, first)`: requests/s for n registrations numbered from first."""
-    port = free_port()
     env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "YRKESRESAN_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen([sys.executable, "-m", "yrkesresan", "serve", "enrolment",
-                               "--port", str(port), "--workers", str(workers)],
-                              env=env, stderr=subprocess.DEVNULL)
+
+    def start(port: int) -> tuple[subprocess.Popen[bytes], int]:
+        """The API on `port`; RuntimeError when it exits (its port taken: another is drawn)."""
+        server = subprocess.Popen([sys.executable, "-m", "yrkesresan", "serve", "enrolment",
+                                   "--port", str(port), "--workers", str(workers)],
+                                  env=env, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    return server, port
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                raise RuntimeError(f"the enrolment API exited with {server.returncode}")
+            if time.monotonic() > deadline:
+                server.terminate()
+                raise TimeoutError("the enrolment API did not answer in 30 s")
+            time.sleep(0.2)
+
+    server, port = on_a_port(start)
     base = f"http://127.0.0.1:{port}"
     system = {"Authorization": "Bearer " + issue_token(Principal(subject="b", role=Role.SYSTEM))}
     admin = {"Authorization": "Bearer " + issue_token(
         Principal(subject="b", role=Role.MUNICIPAL_ADMIN, municipality_id="m1"))}
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
         httpx.post(f"{base}/regions", headers=system, json={"region_id": "r1", "name": "R"})
         httpx.post(f"{base}/municipalities", headers=system,
                    json={"municipality_id": "m1", "name": "M", "region_id": "r1"})

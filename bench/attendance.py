@@ -36,7 +36,7 @@ from services.scheduling.domain import (  # noqa: E402
 from shared.events import models as contract  # noqa: E402
 from shared.events.models import DayMode  # noqa: E402
 from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
-from shared.platform.broker import free_port  # noqa: E402
+from tests.ports import on_a_port  # noqa: E402
 
 DAYS = 4  # Handläggning med barnet i centrum
 TRAINERS_PER_DAY = 3  # besides the course leader, who is there every day
@@ -83,7 +83,11 @@ def body(n: int, day: int, participants: int) -> dict[str, object]:
 
 
 def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    """The scheduling API on a port drawn at random (another when it is taken)."""
+    return on_a_port(lambda port: _start_server(url, port))
+
+
+def _start_server(url: str, port: int) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "YRKESRESAN_SCHEDULING_DATABASE_URL": url,
            "YRKESRESAN_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([sys.executable, "-m", "yrkesresan", "serve", "scheduling",
@@ -96,8 +100,11 @@ def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
                 return server, base
         except httpx.HTTPError:
             pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the scheduling API did not start")
+        if server.poll() is not None:
+            raise RuntimeError(f"the scheduling API exited with {server.returncode}")
+        if time.monotonic() > deadline:
+            server.terminate()
+            raise TimeoutError("the scheduling API did not answer in 30 s")
         time.sleep(0.2)
 
 

@@ -41,9 +41,9 @@ from shared.events import models as contract  # noqa: E402
 from shared.events import new_envelope, topic_name  # noqa: E402
 from shared.events.models import DayMode  # noqa: E402
 from shared.platform.auth import Principal, Role, issue_token, jwks_source  # noqa: E402
-from shared.platform.broker import free_port  # noqa: E402
 from shared.platform.db import Database, pool_size  # noqa: E402
 from shared.platform.settings import current_settings  # noqa: E402
+from tests.ports import random_ports  # noqa: E402
 
 COURSE = "bou-ny-handlaggning"
 DAYS = 4
@@ -238,7 +238,8 @@ def main() -> None:
         setup(url, broker.bootstrap, occasions, args.participants)
         print(f"setup: {occasions} occasions × {args.participants} booked and prepared "
               f"participants in {time.perf_counter() - started:.1f} s")
-        port, ops_port, relay_port = free_port(), free_port(), free_port()
+        # drawn below the kernel's range for outgoing connections (tests/ports.py)
+        port, ops_port, relay_port = random_ports(3)
         env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "KAFKA_BOOTSTRAP": broker.bootstrap,
                "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var,
                # the APIs trust the key this process signs its tokens with

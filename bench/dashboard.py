@@ -47,9 +47,9 @@ from services.dashboard.figures import Figures  # noqa: E402
 from services.dashboard.store import FiguresReader, FiguresStore  # noqa: E402
 from shared.events import Envelope, new_envelope, topic_name  # noqa: E402
 from shared.events.models import Level, ParticipantRegistered  # noqa: E402
-from shared.platform.broker import free_port  # noqa: E402
 from shared.platform.consumer import AppliedLog, ProjectionRunner  # noqa: E402
 from shared.platform.db import Database  # noqa: E402
+from tests.ports import random_ports  # noqa: E402
 from yrkesresan.demo import demo_envelopes  # noqa: E402
 
 
@@ -184,7 +184,7 @@ def dashboard_latency(bootstrap: str, rate: float, seconds: float) -> list[float
                "YRKESRESAN_VAR_DIR": folder, "YRKESRESAN_LOG_LEVEL": "WARNING"}
         worker = subprocess.Popen(
             [sys.executable, "-m", "yrkesresan", "dashboard", "worker", "--group-id",
-             f"bench-{uuid.uuid4().hex[:8]}", "--ops-port", str(free_port())],
+             f"bench-{uuid.uuid4().hex[:8]}", "--ops-port", str(random_ports(1)[0])],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         reader = FiguresReader(db)
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)

@@ -61,12 +61,6 @@ def tansu_command(port: int) -> list[str]:
             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LocalBroker:
     """A tansu broker in memory mode on 127.0.0.1:<port>. Its data is gone when it stops."""
 

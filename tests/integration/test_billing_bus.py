@@ -37,13 +37,14 @@ from services.scheduling.application import (
 )
 from shared.events import topic_name
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import LocalBroker, ensure_topics, free_port
+from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.errors import Conflict
 from shared.platform.observability import EVENTS_DUPLICATE
 from shared.platform.relay import Relay
 from tests.feeding import pump
 from tests.integration.helpers import contract_valid, in_thread, read_topic, wait_for
+from tests.ports import start_broker
 from tests.tokens import mint
 from yrkesresan import stores
 from yrkesresan.replay import replay
@@ -92,7 +93,7 @@ class Pipe:
 def own_broker() -> Iterator[LocalBroker]:
     """A broker of this test's own: it delivers every message of every topic again, which
     would leave the session's broker twice as full for the tests that read it after."""
-    b = LocalBroker(free_port()).start()
+    b = start_broker()
     ensure_topics(b.bootstrap)
     yield b
     b.stop()
