@@ -84,6 +84,29 @@ def test_only_the_emptied_topic_is_published_again(
         e.close()
 
 
+def test_the_lag_gauge_follows_a_backlog_batch_by_batch(
+    database_url: str, broker: LocalBroker
+) -> None:
+    enrolment.migrate(database_url)
+    e = enrolment.bootstrap(database_url)
+    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
+    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    _seed(e, 10)
+    relay = Relay(e.app, broker.bootstrap, batch_size=8, lease=False)
+    gauge = RELAY_LAG.labels("enrolment")
+    newest = e.app.recorder.max_notification_id()
+    try:
+        seen = []
+        while relay.run_once():
+            assert gauge._value.get() == newest - relay.position  # after every batch
+            seen.append(gauge._value.get())
+        assert seen[0] > 0 and seen == sorted(seen, reverse=True) and seen[-1] == 0
+        assert len(seen) >= newest // 8  # a reading per batch while the backlog lasted
+    finally:
+        relay._drop_producer()
+        e.close()
+
+
 def test_one_lease_holder_at_a_time_and_the_next_takes_over(database_url: str) -> None:
     first, second = Lease(database_url, "test:lease"), Lease(database_url, "test:lease")
     other = Lease(database_url, "test:another")
