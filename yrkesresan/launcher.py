@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from shared.platform import asof
 from shared.platform.auth import Principal, Role, ensure_dev_keys, issue_token
 from shared.platform.broker import ensure_topics, tansu_command, wait_for_port
 from shared.platform.settings import SERVICE_PORTS, Settings
@@ -278,7 +279,7 @@ def _demo_upcoming(urls: dict[str, str], demo: Demo) -> None:
     re-plan or cancel when trying it out. The four are those the certification step puts on
     *Verktyg i vardagen*, not booked on the first occasion."""
     people = [pid for pid in demo.order if pid not in demo.booked()][:4]
-    today = dt.date.today()
+    today = asof.today()
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
     with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
         _ok(http.post("/occasions", json={
@@ -294,7 +295,7 @@ def _demo_upcoming(urls: dict[str, str], demo: Demo) -> None:
 
 def _demo_occasion(urls: dict[str, str], demo: Demo) -> None:
     people = demo.booked()
-    today = dt.date.today()
+    today = asof.today()
     days = [today - dt.timedelta(days=21), today - dt.timedelta(days=7)]
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
     with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
@@ -352,7 +353,7 @@ def load_certification_demo(urls: dict[str, str], demo: Demo,
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=region)
     with httpx.Client(base_url=urls["scheduling"], timeout=30) as http:
         if http.get(f"/occasions/{occasion}", headers=coordinator).status_code != 200:
-            day = dt.date.today() - dt.timedelta(days=3)
+            day = asof.today() - dt.timedelta(days=3)
             _ok(http.post("/occasions", headers=coordinator, json={
                 "occasion_id": occasion, "course_id": course, "region_id": region,
                 "capacity": 60, "days": [{"day": 1, "date": str(day), "mode": "digital"}]}))
@@ -423,7 +424,7 @@ def load_replanning_demo(urls: dict[str, str], demo: Demo) -> dict[str, str]:
     moves (`CourseOccasionRescheduled`), and a booked occasion of *Arbeta med familjehem* that
     is cancelled for too few sign-ups (`CourseOccasionCancelled`); the notification process
     sends those booked an updated calendar entry, and a cancellation. Returns what was done."""
-    today = dt.date.today()
+    today = asof.today()
     moved_to = today + dt.timedelta(days=28)
     people = demo.booked()[:4]
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
@@ -472,7 +473,7 @@ def load_billing_demo(urls: dict[str, str], demo: Demo, timeout: float = 90) -> 
     the coordinator closes last year (`YearClosed`, and billing divides its pot:
     `PotDistributed`); then the coordinator reports a day of last year late, which lands on
     this year's first invoice basis as an adjustment. Returns what a newcomer can fetch."""
-    last = dt.date.today().year - 1
+    last = asof.today().year - 1
     people = demo.order[:6]
     home = {pid: list(MUNICIPALITIES)[i % 3] for i, pid in enumerate(demo.order)}
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
@@ -620,7 +621,7 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
                 print(CERTIFIED.format(certification=urls["certification"], **issued))
                 replanned = load_replanning_demo(urls, loaded)
                 print(REPLANNED_TEXT.format(scheduling=urls["scheduling"],
-                                            year=dt.date.today().year, **replanned))
+                                            year=asof.today().year, **replanned))
                 billed = load_billing_demo(urls, loaded)
                 print(BILLED_TEXT.format(billing=urls["billing"], billed=BILLED, **billed))
                 print(dashboard_filled(system, sum(len(p) for p in loaded.participants.values()),

@@ -62,7 +62,7 @@ from services.scheduling.projections.registry import PREFIX, registry
 from services.scheduling.projections.schedule import ScheduleView
 from shared.events import models as contract
 from shared.events.models import DayMode, DeliveryRole, Level, TrainerRole
-from shared.platform import schema
+from shared.platform import asof, schema
 from shared.platform.access import hidden
 from shared.platform.commands import Code, Command, Text, printable
 from shared.platform.copies import CopyRunner, Known, KnownParticipant
@@ -94,7 +94,7 @@ NOT_YET = ("Schemaläggningen känner deltagare, utbildare och regioner när reg
 
 
 def latest_date(today: dt.date | None = None) -> dt.date:
-    today = today or dt.date.today()
+    today = today or asof.today()
     try:
         return today.replace(year=today.year + YEARS_AHEAD)
     except ValueError:  # 29 February

@@ -25,3 +25,9 @@ def parse(text: str) -> dt.datetime:
     if len(text) == 10:
         return cutoff(dt.date.fromisoformat(text))
     return cutoff(dt.datetime.fromisoformat(text))
+
+
+def today() -> dt.date:
+    """The programme's date: today in Swedish time, whatever zone the machine is set to (a
+    server in UTC would otherwise be a day behind from midnight to 01:00 or 02:00)."""
+    return dt.datetime.now(STOCKHOLM).date()

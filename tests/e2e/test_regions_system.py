@@ -18,6 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from services.regions.application import region_topic
 from shared.events import parse_envelope
+from shared.platform import asof
 from shared.platform.auth import Principal, Role
 from tests.e2e.test_system import system  # noqa: F401 - the fixture
 from tests.tokens import mint
@@ -126,7 +127,7 @@ def test_each_region_s_stream_and_feed_carry_its_own_events_only(
                                           "municipality_id": mid, "name": f"Utbildare {name}",
                                           "email": f"{name}.{tag}@example.se"}))["trainer_id"]
     ok(httpx.post(f"{sched}/catalogue", headers=root, timeout=30))
-    past = dt.date.today() - dt.timedelta(days=14)
+    past = asof.today() - dt.timedelta(days=14)
     for occasion, region, t in ((o1, r1, "t1"), (o2, r2, "t2")):
         ok(_once_known(partial(httpx.post, f"{sched}/occasions", headers=coordinator[region],
                                timeout=30, json={

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.platform import asof
 from shared.platform.auth import Principal, Role
 from tests.ports import ports_env, start_system
 from tests.tokens import mint
@@ -276,7 +276,7 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
         mora = {"Authorization": "Bearer " + mint(Principal(
             subject="adm", role=Role.MUNICIPAL_ADMIN, municipality_id="mora"))}
         invoices = f"http://127.0.0.1:{ports['billing']}/regions/rss-dalarna/years"
-        year = dt.date.today().year
+        year = asof.today().year
         basis = httpx.get(f"{invoices}/{year}/invoices/mora", headers=mora, timeout=10).json()
         assert (basis["adjustment_days"], basis["adjustment_sek"]) == (1, 1250), basis
         closed = httpx.get(f"{invoices}/{year - 1}/invoices/mora/fakturaunderlag.pdf",

@@ -24,6 +24,7 @@ from services.enrolment.application import (
     migrate,
 )
 from shared.events import models as contract
+from shared.platform import asof
 from shared.platform.auth import Principal, Role
 from tests.feeding import feed
 from tests.tokens import mint, with_old_secret
@@ -129,7 +130,7 @@ def test_validation_errors_are_422_naming_the_field(world: World) -> None:
                         headers=CALLERS["participant self"],
                         json={"course_id": "bou-ny-samtal", "item_id": "no-such-item"})
     assert (r.status_code, r.json()["field"]) == (422, "item_id")
-    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    future = (asof.today() + dt.timedelta(days=3)).isoformat()
     r = world.http.post(f"/participants/{world.self_id}/level-up", headers=admin,
                         json={"as_of": future})
     assert (r.status_code, r.json()["field"]) == (422, "as_of")

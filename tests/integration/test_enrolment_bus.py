@@ -4,7 +4,6 @@ personal travels."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 import uuid
 
@@ -22,6 +21,7 @@ from services.enrolment.application import (
 from services.enrolment.csv_import import import_municipalities, import_participants, import_regions
 from shared.events import Envelope, parse_envelope, stored_event_id, topic_name
 from shared.events import models as contract
+from shared.platform import asof
 from shared.platform.broker import LocalBroker
 from shared.platform.relay import Relay
 from tests.feeding import feed
@@ -83,7 +83,7 @@ def test_a_whole_scenario_reaches_the_topics_in_contract_form(
     e.move_participant(a, MoveParticipant(to_municipality_id=away))
     e.complete_preparation(b, CompletePreparation(course_id=course, item_id="f1"))
     e.submit_deepening(b, SubmitDeepening(course_id=course, task_id="d1"))
-    e.level_up(c, dt.date.today())  # registered today: nothing to record
+    e.level_up(c, asof.today())  # registered today: nothing to record
     e.erase_participant(c)
     trainer_name, trainer_email = f"Utbildare{tag} Tränarsson", f"utb.{tag}@example.se"
     trainer = e.register_trainer(RegisterTrainer(municipality_id=home, name=trainer_name,

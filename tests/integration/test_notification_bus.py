@@ -25,6 +25,7 @@ from services.notification import application as notification
 from services.notification.adapters.mailcatcher import MailCatcher, Received
 from shared.events import Envelope, new_envelope
 from shared.events import models as m
+from shared.platform import asof
 from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.relay import Relay
@@ -86,7 +87,7 @@ def test_booked_participants_are_told_of_a_replan_and_a_cancellation_once(
     thread = in_thread(lambda: service.run(consumer, poll=0.2))
 
     occasion, stream = f"occ-{marker}", f"scheduling:{uuid.uuid4()}"
-    day1 = dt.date.today() + dt.timedelta(days=30)
+    day1 = asof.today() + dt.timedelta(days=30)
     days = (m.CourseDay(day=1, date=day1, mode="digital"),
             m.CourseDay(day=2, date=day1 + dt.timedelta(days=7), mode="on_site"))
     course = m.CoursePublished(course_id=f"c-{marker}", journey="barn_och_unga", level="ny",

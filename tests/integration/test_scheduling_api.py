@@ -17,6 +17,7 @@ from services.scheduling import application as scheduling_app
 from services.scheduling.adapters.http import create_api
 from services.scheduling.application import AssignTrainer, BookParticipant, Scheduling
 from shared.events import models as contract
+from shared.platform import asof
 from shared.platform.auth import Principal, Role
 from tests.feeding import feed
 from tests.tokens import mint
@@ -190,7 +191,7 @@ def test_validation_errors_are_422_with_the_field(world: World) -> None:
 
 
 def test_a_day_in_the_future_is_refused(world: World) -> None:
-    soon = dt.date.today() + dt.timedelta(days=30)
+    soon = asof.today() + dt.timedelta(days=30)
     days = [{"day": 1, "date": soon.isoformat(), "mode": "digital"},
             {"day": 2, "date": (soon + dt.timedelta(days=7)).isoformat(), "mode": "on_site",
              "venue": "Aulan"}]

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from services.scheduling.domain import occasion_key
+from shared.platform import asof
 from tests.integration.test_scheduling_api import DALARNA, World, world  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
-TODAY = dt.date.today()
+TODAY = asof.today()
 
 
 def iso(days_from_today: int) -> str:

@@ -16,6 +16,7 @@ from services.enrolment.application import (
     migrate,
 )
 from services.enrolment.domain import Level, is_higher, level_for, levels_reached
+from shared.platform import asof
 from shared.platform.errors import CommandRejected, Conflict
 
 UTC = dt.UTC
@@ -109,7 +110,7 @@ def test_batch_level_up_changes_only_those_whose_level_rose(enrolment: Enrolment
 def test_a_date_in_the_future_is_rejected_and_records_nothing(enrolment: Enrolment) -> None:
     pid = _register(enrolment, 1, "socialsekreterare", 0.0)
     before = enrolment.app.recorder.max_notification_id()
-    future = dt.date.today() + dt.timedelta(days=2)
+    future = asof.today() + dt.timedelta(days=2)
     with pytest.raises(CommandRejected) as e:
         enrolment.level_up(pid, future)
     assert e.value.field == "as_of"

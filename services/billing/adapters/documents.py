@@ -19,6 +19,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from shared.platform import asof
 from shared.platform.pdf_fonts import pdf_fonts
 
 GREEN = colors.HexColor("#1f5f4a")
@@ -108,7 +109,7 @@ def _grid(rows: list[list[Any]], widths: list[float], header: bool = True,
 def invoice_pdf(doc: dict[str, Any], today: dt.date | None = None) -> bytes:
     """The invoice basis on A4: who and what period, the totals with the price components,
     then every participant-day behind them."""
-    today = today or dt.date.today()
+    today = today or asof.today()
     s = _styles()
     out = io.BytesIO()
     year, previous = doc["year"], doc["year"] - 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from services.certification.projections.facts import CertificationFacts
 from shared.events.models import Level
+from shared.platform import asof
 from shared.projections.levels import is_higher, levels_reached
 
 
@@ -101,6 +102,6 @@ def level_up_due(doc: dict[str, Any], today: dt.date | None = None) -> str | Non
         return None
     registered_at = dt.datetime.fromisoformat(doc["registered_at"])
     reached = levels_reached(doc["role"], doc["years_in_profession"], registered_at,
-                             today or dt.date.today())
+                             today or asof.today())
     higher = [lv for lv, _ in reached if is_higher(lv, Level(level))]
     return higher[-1].value if higher else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from services.dashboard.adapters import access, signin
 from services.dashboard.adapters.services import Missing, fetch, fetch_bytes
 from services.dashboard.adapters.signin import COOKIE, FLOW_COOKIE, SignInSettings
 from services.dashboard.store import FiguresReader
+from shared.platform import asof
 from shared.platform.auth import Principal
 from shared.platform.commands import Code
 from shared.projections.levels import LEVEL_NAMES as LEVELS
@@ -315,7 +315,7 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
             return refused(request, who, e)
         token = request.cookies[COOKIE]
         staff = await fetch("certification", f"/stationen/{municipality_id}/staff", token)
-        year = dt.date.today().year
+        year = asof.today().year
         region_id = (cell or {}).get("region_id") or who.region_id or ""
         invoice = await fetch("billing", f"/regions/{region_id}/years/{year}/invoices/"
                               f"{municipality_id}", token) if region_id else Missing("billing", 404)
@@ -338,7 +338,7 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
             return page(request, "fel.html", who, 502, title="Listan kunde inte hämtas",
                         message=got.message)
         body, media_type = got
-        name = f"stationen-{municipality_id}-{dt.date.today()}.csv"
+        name = f"stationen-{municipality_id}-{asof.today()}.csv"
         return Response(body, media_type=media_type,
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -353,7 +353,7 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
             return refused(request, who, e)
         token = request.cookies[COOKIE]
         assignments = await fetch("scheduling", f"/trainers/{trainer_id}/assignments", token)
-        year = dt.date.today().year
+        year = asof.today().year
         earnings = await fetch("billing", f"/trainers/{trainer_id}/years/{year}", token)
         return page(request, "plattformen.html", who, assignments=assignments,
                     earnings=earnings, year=year, Missing=Missing)

@@ -9,7 +9,6 @@ it). Names are fetched from enrolment for the reader, at request time, and kept 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from typing import Any
 
@@ -20,6 +19,7 @@ from services.certification import views
 from services.certification.adapters import access
 from services.certification.adapters.routers.context import Context
 from services.certification.adapters.routers.routes import with_certificates
+from shared.platform import asof
 from shared.platform.auth import CurrentPrincipal
 from shared.platform.commands import Code, Limit, Offset, page
 from shared.projections.levels import LEVEL_NAMES as LEVELS
@@ -95,7 +95,7 @@ def router(ctx: Context) -> APIRouter:
     def staff_csv(municipality_id: Code, who: CurrentPrincipal) -> Response:
         """For a workplace meeting: opens in Swedish Excel as it is (UTF-8 with BOM, `;`)."""
         access.administers(who, municipality_id)
-        name = f"stationen-{municipality_id}-{dt.date.today()}.csv"
+        name = f"stationen-{municipality_id}-{asof.today()}.csv"
         return Response(csv_bytes(staff(ctx, municipality_id)),
                         media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
