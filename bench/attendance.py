@@ -35,6 +35,7 @@ from services.scheduling.domain import (  # noqa: E402
 )
 from shared.events import models as contract  # noqa: E402
 from shared.events.models import DayMode  # noqa: E402
+from shared.platform import asof  # noqa: E402
 from shared.platform.auth import Principal, Role, issue_token  # noqa: E402
 from tests.ports import on_a_port  # noqa: E402
 
@@ -54,7 +55,7 @@ def setup(url: str, occasions: int, participants: int) -> None:
     s = scheduling_app.bootstrap(url)
     s.publish_catalogue(actor="bench")
     course = s.course("bou-ny-handlaggning")
-    first = dt.date.today() - dt.timedelta(days=60)
+    first = asof.today() - dt.timedelta(days=60)
     batch: list[Occasion] = []
     for n in range(occasions):
         days = [(contract.CourseDay(day=d + 1, date=first + dt.timedelta(days=7 * d),

@@ -40,6 +40,7 @@ from services.scheduling.domain import Occasion  # noqa: E402
 from shared.events import models as contract  # noqa: E402
 from shared.events import new_envelope, topic_name  # noqa: E402
 from shared.events.models import DayMode  # noqa: E402
+from shared.platform import asof  # noqa: E402
 from shared.platform.auth import Principal, Role, issue_token, jwks_source  # noqa: E402
 from shared.platform.db import Database, pool_size  # noqa: E402
 from shared.platform.settings import current_settings  # noqa: E402
@@ -66,7 +67,7 @@ def setup(url: str, bootstrap: str, occasions: int, participants: int) -> None:
     s = scheduling_app.bootstrap(url)
     s.publish_catalogue(actor="bench")
     course = s.course(COURSE)
-    first = dt.date.today() - dt.timedelta(days=60)
+    first = asof.today() - dt.timedelta(days=60)
     batch: list[Occasion] = []
     for n in range(occasions):
         days = [(contract.CourseDay(day=d + 1, date=first + dt.timedelta(days=7 * d),

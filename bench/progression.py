@@ -35,8 +35,8 @@ from bench._common import scratch_broker, scratch_database  # noqa: E402
 from services.certification import application as certification_app  # noqa: E402
 from services.enrolment import application as enrolment_app  # noqa: E402
 from shared.platform.auth import Principal, Role, issue_token, jwks_source  # noqa: E402
-from shared.platform.broker import free_port  # noqa: E402
 from shared.platform.settings import current_settings  # noqa: E402
+from tests.ports import random_ports  # noqa: E402
 
 REGION, MUNICIPALITY = "rss-bench", "bench-kommun"
 
@@ -166,7 +166,8 @@ def main() -> None:
             tempfile.TemporaryDirectory() as var:
         enrolment_app.migrate(url)
         certification_app.migrate(url)
-        port, relay_port, ops_port = free_port(), free_port(), free_port()
+        # drawn below the kernel's range for outgoing connections (tests/ports.py)
+        port, relay_port, ops_port = random_ports(3)
         env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "KAFKA_BOOTSTRAP": broker.bootstrap,
                "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var,
                # the API trusts the key this process signs its tokens with (absolute path)
