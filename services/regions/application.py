@@ -67,9 +67,20 @@ class RegionLog:
             self.next_position[region] = int(last) + 1
 
     def apply(self, cur: Cursor, env: Envelope) -> None:
-        self._write(cur, self.router.apply(env), env)
-        if env.type == "ParticipantMoved":
-            self._reroute_after(cur, env)
+        self.apply_many(cur, (env,))
+
+    def apply_many(self, cur: Cursor, envelopes: Iterable[Envelope]) -> None:
+        """Route a batch in order and write its rows, each statement once for all of them;
+        what a move re-routes is read from the tables, so the rows before it are written
+        first."""
+        rows = _Rows()
+        for env in envelopes:
+            rows.add(self.router.apply(env), env)
+            if env.type == "ParticipantMoved":
+                self._flush(cur, rows)
+                rows = _Rows()
+                self._reroute_after(cur, env)
+        self._flush(cur, rows)
 
     def _reroute_after(self, cur: Cursor, move: Envelope) -> None:
         """What was routed about the participant and happened after the move goes to the
@@ -108,30 +119,61 @@ class RegionLog:
         return len(routed.released)
 
     def _write(self, cur: Cursor, routed: Routed, env: Envelope | None) -> None:
-        if env is not None and routed.held:
-            cur.execute("INSERT INTO region_held (event_id, envelope) VALUES (%s, %s) "
-                        "ON CONFLICT (event_id) DO NOTHING", (str(env.id), env.to_json().decode()))
-        for event_id in routed.released:
-            cur.execute("DELETE FROM region_held WHERE event_id = %s", (event_id,))
-        heads: dict[str, int] = {}
-        for region, out in routed.out:
-            position = self.next_position.get(region, 1)
-            cur.execute(
-                "INSERT INTO region_events (region_id, position, event_id, event_key, envelope)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (region_id, event_id) DO NOTHING",
-                (region, position, str(out.id), out.key(), out.to_json().decode()))
-            if cur.rowcount == 1:
+        rows = _Rows()
+        rows.add(routed, env)
+        self._flush(cur, rows)
+
+    def _flush(self, cur: Cursor, rows: _Rows) -> None:
+        """Write what was routed: the held envelopes (before the releases, which may name
+        them), each region's new envelopes at its next positions (one already in a region's
+        log, delivered again, takes none), who each concerns, and the regions' heads."""
+        cur.executemany("INSERT INTO region_held (event_id, envelope) VALUES (%s, %s) "
+                        "ON CONFLICT (event_id) DO NOTHING", rows.held)
+        cur.executemany("DELETE FROM region_held WHERE event_id = %s",
+                        [(event_id,) for event_id in rows.released])
+        ids = list(dict.fromkeys(str(out.id) for _, out in rows.out))
+        logged: set[tuple[str, str]] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            logged |= {(str(r), str(e)) for r, e in cur.execute(
+                "SELECT region_id, event_id FROM region_events WHERE event_id IN "
+                f"({', '.join(['%s'] * len(chunk))})", chunk)}
+        events, participants, heads = [], [], {}
+        for region, out in rows.out:
+            event_id = str(out.id)
+            if (region, event_id) not in logged:
+                logged.add((region, event_id))
+                position = self.next_position.get(region, 1)
+                events.append((region, position, event_id, out.key(), out.to_json().decode()))
                 self.next_position[region] = position + 1
                 heads[region] = position
             if participant := getattr(out.data, "participant_id", None):
-                cur.execute(
-                    "INSERT INTO region_participant_events (participant_id, event_id, occurred_at)"
-                    " VALUES (%s, %s, %s) ON CONFLICT (participant_id, event_id) DO NOTHING",
-                    (participant, str(out.id), _utc(out.occurred_at)))
-        for region, position in heads.items():  # the publisher polls these, not the log
-            cur.execute("INSERT INTO region_heads (region_id, position) VALUES (%s, %s) "
+                participants.append((participant, event_id, _utc(out.occurred_at)))
+        cur.executemany("INSERT INTO region_events (region_id, position, event_id, event_key, "
+                        "envelope) VALUES (%s, %s, %s, %s, %s)", events)
+        cur.executemany(
+            "INSERT INTO region_participant_events (participant_id, event_id, occurred_at)"
+            " VALUES (%s, %s, %s) ON CONFLICT (participant_id, event_id) DO NOTHING",
+            participants)
+        # the publisher polls these, not the log
+        cur.executemany("INSERT INTO region_heads (region_id, position) VALUES (%s, %s) "
                         "ON CONFLICT (region_id) DO UPDATE SET position = excluded.position",
-                        (region, position))
+                        sorted(heads.items()))
+
+
+class _Rows:
+    """What a batch routed, gathered to be written a statement at a time."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[str, str]] = []
+        self.released: list[str] = []
+        self.out: list[tuple[str, Envelope]] = []
+
+    def add(self, routed: Routed, env: Envelope | None) -> None:
+        if env is not None and routed.held:
+            self.held.append((str(env.id), env.to_json().decode()))
+        self.released += routed.released
+        self.out += routed.out
 
 
 def _utc(when: dt.datetime) -> str:
