@@ -65,7 +65,7 @@ Service = Annotated[
     str, typer.Argument(callback=_service, help="enrolment, scheduling, certification or billing")
 ]
 ROLES = ("participant, municipal_admin, regional_coordinator, trainer, national_analyst, auditor, "
-         "system")
+         "system, name_reader, address_reader")
 
 
 @app.callback()
