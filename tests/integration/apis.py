@@ -106,6 +106,9 @@ def principals(participant_id: str, trainer_id: str) -> dict[str, Principal]:
                                  participant_id=participant_id, municipality_id="falun"),
         "trainer": Principal(subject="t", role=Role.TRAINER, trainer_id=trainer_id),
         "national_analyst": Principal(subject="na", role=Role.NATIONAL_ANALYST),
+        "auditor": Principal(subject="au", role=Role.AUDITOR),
+        "name_reader": Principal(subject="service:certification", role=Role.NAME_READER),
+        "address_reader": Principal(subject="service:notification", role=Role.ADDRESS_READER),
     }
 
 

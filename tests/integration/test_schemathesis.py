@@ -55,7 +55,7 @@ from schemathesis.checks import (  # noqa: E402 (registered by load_all_checks)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 ROLES = ("system", "municipal_admin", "regional_coordinator", "participant", "trainer",
-         "national_analyst")
+         "national_analyst", "auditor", "name_reader", "address_reader")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ _turn = itertools.count()
 
 
 def _next_caller(world: Seeded) -> dict[str, str]:
-    """The roles take turns, and every seventh request has no token: each role gets a share
+    """The roles take turns, and every tenth request has no token: each role gets a share
     of every operation's cases, at the cost of one request per case."""
     role = (*ROLES, None)[next(_turn) % (len(ROLES) + 1)]
     return world.headers(role) if role else {}
