@@ -268,34 +268,40 @@ def _against_existing(
     keys = {line: enrolment.email_keys(cmd.email) for line, cmd in commands}
     claims = enrolment.directory.claims(k for ks in keys.values() for k in ks)
     holders = enrolment.directory.participants_where(p for p in claims.values() if p)
+    held = {line: next((claims[k] for k in keys[line] if claims.get(k)), None)
+            for line, _ in commands}
+    # The personal data of every holder whose facts match the row, opened in batches (a file
+    # imported again compares each row with its account: one key query per batch, not two
+    # queries per row).
+    personal = enrolment.personal_data_of([
+        pid for line, cmd in commands if (pid := held[line]) is not None
+        and _same_facts(holders.get(pid), municipality_id, cmd)])
     accounts = []
     for done, (line, cmd) in enumerate(commands):
         if done % BATCH == 0:
             checked(done)
-        holder = next((claims[k] for k in keys[line] if claims.get(k)), None)
+        holder = held[line]
         if holder is None:
             current = keys[line][0]
             # released when its account was erased: free to take again
             released = enrolment.app.load(EmailClaim, current) if current in claims else None
             accounts.append(_NewAccount(line, cmd, released, keys[line]))
-        elif _same_account(enrolment, holders.get(holder), municipality_id, cmd):
-            report.skipped.append((line, holder))
+        elif holder in personal and personal[holder] == cmd.personal():
+            report.skipped.append((line, holder))  # the account this row describes
         else:
             errors.append(RowError(line, "email",
                                    "e-postadressen används redan av ett annat konto"))
     return accounts
 
 
-def _same_account(enrolment: Enrolment, holder: dict[str, Any] | None, municipality_id: str,
-                  cmd: RegisterParticipant) -> bool:
-    """The row describes the account that holds its address: same municipality, same data."""
+def _same_facts(holder: dict[str, Any] | None, municipality_id: str,
+                cmd: RegisterParticipant) -> bool:
+    """The account holding the row's address has the row's municipality and facts (whether
+    its name and address match too is for the personal data to say)."""
     if holder is None or holder["erased"] or holder["municipality_id"] != municipality_id:
         return False
-    if (holder["role"], holder["journey"], holder["years_in_profession"]) != (
-            cmd.role, cmd.journey, cmd.years_in_profession):
-        return False
-    participant = enrolment.participant(holder["participant_id"])
-    return enrolment.personal_data(participant) == cmd.personal()
+    return (holder["role"], holder["journey"], holder["years_in_profession"]) == (
+        cmd.role, cmd.journey, cmd.years_in_profession)
 
 
 def _write_accounts(enrolment: Enrolment, accounts: list[_NewAccount], actor: str | None,

@@ -89,6 +89,29 @@ class PersonalDataVault:
         result: dict[str, Any] = orjson.loads(plain)
         return result
 
+    def open_many(self, sealed: dict[str, str]) -> dict[str, dict[str, Any] | None]:
+        """`open` for many people (owner id -> ciphertext), their keys read in one query per
+        `BATCH` instead of one each: what a CSV file imported again compares row by row."""
+        opened: dict[str, dict[str, Any] | None] = {}
+        owners = list(sealed)
+        ring = self.keyring
+        for start in range(0, len(owners), BATCH):
+            batch = owners[start:start + BATCH]
+            marks = ", ".join(["%s"] * len(batch))
+            keys = {str(owner): ring.unwrap(kid, wrapped, str(owner)) for owner, kid, wrapped
+                    in self.db.execute(
+                        "SELECT owner_id, kek_id, wrapped_key FROM personal_data_keys "
+                        f"WHERE owner_id IN ({marks})", batch)}
+            for owner in batch:
+                key = keys.get(owner)
+                if key is None:
+                    opened[owner] = None
+                    continue
+                raw = base64.b64decode(sealed[owner])
+                opened[owner] = orjson.loads(
+                    AESGCM(key).decrypt(raw[:12], raw[12:], owner.encode()))
+        return opened
+
     def shred(self, owner_id: str) -> None:
         self.db.execute("DELETE FROM personal_data_keys WHERE owner_id = %s", (owner_id,))
 
