@@ -215,20 +215,43 @@ Trainer = tuple[str, str]
 """(trainer_id, home municipality_id)"""
 
 
+@dataclass(frozen=True)
+class Region:
+    """A region that runs the programme, with the municipalities that joined it."""
+
+    region_id: str
+    name: str
+    municipalities: tuple[tuple[str, str], ...]  # (municipality_id, name)
+
+
+def taking_part(count: int = 1) -> tuple[Region, ...]:
+    """The first `count` of Sweden's 21 regions (`yrkesresan.regions`): RSS Dalarna, then the
+    others in the order of their codes."""
+    from yrkesresan.regions import REGIONS
+
+    everyone = [Region(REGION_ID, REGION_NAME, MUNICIPALITIES)] + [
+        Region(region_id, name, tuple((f"kommun-{code}", m) for code, m in municipalities))
+        for region_id, name, municipalities in REGIONS if region_id != REGION_ID]
+    return tuple(everyone[:count])
+
+
 class Trainers:
-    """The region's trainers, recruited from its municipalities; each registered once, before
+    """A region's trainers, recruited from its municipalities; each registered once, before
     their first assignment."""
 
-    def __init__(self, count: int, seed: int) -> None:
-        rng = random.Random(f"{seed}:trainers")
+    def __init__(self, count: int, seed: int, region: Region) -> None:
+        # RSS Dalarna keeps the trainers it had when it was the demo's only region
+        tag = "" if region.region_id == REGION_ID else f":{region.region_id}"
+        rng = random.Random(f"{seed}:trainers{tag}")
         self.ids = [minted(rng) for _ in range(count)]
+        self.municipalities = region.municipalities
         self.registered: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, n: int) -> Trainer:
-        return self.ids[n], MUNICIPALITIES[n % len(MUNICIPALITIES)][0]
+        return self.ids[n], self.municipalities[n % len(self.municipalities)][0]
 
 
 @dataclass
@@ -259,10 +282,11 @@ class Cohort:
     """The participants who take the six courses together, and everything they generate."""
 
     def __init__(self, index: int, of: int, size: int, seed: int, weeks: int,
-                 trainers: Trainers) -> None:
+                 trainers: Trainers, region: Region) -> None:
         self.index = index
         self.size = size
         self.trainers = trainers
+        self.region = region
         self.rng = random.Random(f"{seed}:cohort:{index}")
         self.start = FIRST_START + dt.timedelta(weeks=index * weeks // of)
         self.events: list[Pending] = []
@@ -302,7 +326,7 @@ class Cohort:
         )
         roles = ("socialsekreterare", "familjehemssekreterare", "arbetsledare")
         years = round(rng.uniform(0, 2), 1)
-        municipality = rng.choice(MUNICIPALITIES)[0]
+        municipality = rng.choice(self.region.municipalities)[0]
         self._add(
             registered,
             ParticipantRegistered(
@@ -314,9 +338,10 @@ class Cohort:
                 years_in_profession=years,
             ),
         )
-        if rng.random() < 0.04:  # changes workplace; the history goes along
+        others = [m for m, _ in self.region.municipalities if m != municipality]
+        if rng.random() < 0.04 and others:  # changes workplace; the history goes along
             moved = registered + dt.timedelta(days=rng.randrange(1, 140))
-            to = rng.choice([m for m, _ in MUNICIPALITIES if m != municipality])
+            to = rng.choice(others)
             self._add(moved, ParticipantMoved(participant_id=participant_id, to_municipality_id=to))
         if years >= 1.6:  # two years in the profession by the end: Van
             leveled = local(self.last_day() + dt.timedelta(weeks=4), 10)
@@ -386,7 +411,7 @@ class Cohort:
             CourseOccasionPlanned(
                 occasion_id=occasion.occasion_id,
                 course_id=course.course_id,
-                region_id=REGION_ID,
+                region_id=self.region.region_id,
                 capacity=course.capacity,
                 days=occasion.days,
             ),
@@ -588,13 +613,24 @@ class Cohort:
         return every_day, last_recorded
 
 
-def cohorts(participants: int, seed: int, years: int) -> Iterator[Cohort]:
-    """Cohorts of 24, starting week after week over the years given, in start order."""
+def cohorts(participants: int, seed: int, years: int, among: tuple[Region, ...] | None = None
+            ) -> Iterator[Cohort]:
+    """Cohorts of 24, starting week after week over the years given, in start order; each in
+    a region drawn in proportion to the municipalities that joined it."""
+    among = among or taking_part()
     count = -(-participants // COHORT)
-    trainers = Trainers(max(12, participants // 10), seed)
+    weights = [len(r.municipalities) for r in among]
+    rng = random.Random(f"{seed}:regions")
+    placed = [rng.choices(range(len(among)), weights)[0] if len(among) > 1 else 0
+              for _ in range(count)]
+    sizes = [min(COHORT, participants - c * COHORT) for c in range(count)]
+    trainers = [Trainers(max(12, sum(n for n, at in zip(sizes, placed, strict=True) if at == r)
+                             // 10), seed, region)
+                for r, region in enumerate(among)]
     weeks = WEEKS_PER_YEAR * years
     for c in range(count):
-        yield Cohort(c, count, min(COHORT, participants - c * COHORT), seed, weeks, trainers)
+        r = placed[c]
+        yield Cohort(c, count, sizes[c], seed, weeks, trainers[r], among[r])
 
 
 def last_start(participants: int, years: int) -> dt.date:
@@ -603,23 +639,20 @@ def last_start(participants: int, years: int) -> dt.date:
     return FIRST_START + dt.timedelta(weeks=(count - 1) * weeks // count if count else 0)
 
 
-def reference_data() -> list[EventData]:
-    """What a region sets up before its first course: itself, municipalities, courses, prices."""
-    events: list[EventData] = [RegionRegistered(region_id=REGION_ID, name=REGION_NAME)]
-    events += [
-        MunicipalityJoined(municipality_id=m, name=name, region_id=REGION_ID)
-        for m, name in MUNICIPALITIES
-    ]
+def reference_data(among: tuple[Region, ...] | None = None) -> list[EventData]:
+    """What the regions set up before their first course: themselves, their municipalities,
+    the courses, prices."""
+    among = among or taking_part()
+    events: list[EventData] = []
+    for region in among:
+        events.append(RegionRegistered(region_id=region.region_id, name=region.name))
+        events += [MunicipalityJoined(municipality_id=m, name=name, region_id=region.region_id)
+                   for m, name in region.municipalities]
     events += [c.published for c in courses()]
     # 2024 with GR's model written out; later years fall back to the same model by default.
-    events.append(
-        PriceListSet(
-            region_id=REGION_ID,
-            year=FIRST_START.year,
-            components=PriceComponents(),
-            points=Points(),
-        )
-    )
+    events += [PriceListSet(region_id=region.region_id, year=FIRST_START.year,
+                            components=PriceComponents(), points=Points())
+               for region in among]
     return events
 
 
@@ -637,9 +670,10 @@ class DemoLog:
     closed and its pot distributed. Both are fed each event once, so they keep no set of ids.
     """
 
-    def __init__(self, participants: int, seed: int, years: int = 2) -> None:
+    def __init__(self, participants: int, seed: int, years: int = 2, regions: int = 1) -> None:
         self.rng = random.Random(f"{seed}:ids")
         self.participants, self.seed, self.years = participants, seed, years
+        self.regions = taking_part(regions)
         self.reference: list[Envelope] = []
         self.completions: dict[int, Completions] = {}  # cohort -> its fold
         self.completion_handlers: dict[int, dict[str, Callable[[Envelope], Any]]] = {}
@@ -648,7 +682,8 @@ class DemoLog:
         self.cohort_years: dict[int, set[int]] = {}
         self.pots: dict[int, BillingFacts] = {}  # open year -> its billing facts
         self.pot_handlers: dict[int, dict[str, Callable[[Envelope], object]]] = {}
-        self.closed: set[int] = set()
+        self.closed: set[int] = set()  # years every region has closed
+        self.closing: dict[int, int] = {}  # year -> regions that have closed it
 
     def closing_years(self) -> list[int]:
         if not self.participants:
@@ -658,17 +693,17 @@ class DemoLog:
 
     def envelopes(self) -> Iterator[Envelope]:
         start = local(FIRST_START - dt.timedelta(weeks=12), 8)
-        for n, data in enumerate(reference_data()):
+        for n, data in enumerate(reference_data(self.regions)):
             yield from self._emit(start + dt.timedelta(minutes=n), data, -1)
         # a close sorts after whatever else is recorded at the same moment: the closed view
         # holds what was recorded not after it
         pending: list[Pending] = [
-            (local(dt.date(year + 1, *CLOSING_DAY), 9), AFTER_ALL, 0,
-             *packed(YearClosed(region_id=REGION_ID, year=year)), None)
-            for year in self.closing_years()
+            (local(dt.date(year + 1, *CLOSING_DAY), 9), AFTER_ALL, r,
+             *packed(YearClosed(region_id=region.region_id, year=year)), None)
+            for year in self.closing_years() for r, region in enumerate(self.regions)
         ]
         heapq.heapify(pending)
-        waiting = cohorts(self.participants, self.seed, self.years)
+        waiting = cohorts(self.participants, self.seed, self.years, self.regions)
         cohort = next(waiting, None)
         while pending or cohort is not None:
             if cohort is not None and (not pending or cohort.first_at <= pending[0][0]):
@@ -791,8 +826,10 @@ class DemoLog:
         assert facts is not None
         facts.apply(self.reference[-1])
         pot = distribute(facts, closed.region_id, closed.year)
-        self.closed.add(closed.year)
-        del self.pots[closed.year], self.pot_handlers[closed.year]
+        self.closing[closed.year] = self.closing.get(closed.year, 0) + 1
+        if self.closing[closed.year] == len(self.regions):  # the year is closed everywhere
+            self.closed.add(closed.year)
+            del self.pots[closed.year], self.pot_handlers[closed.year]
         yield new_envelope(
             PotDistributed(
                 region_id=pot.region_id,
@@ -814,14 +851,16 @@ class DemoLog:
         )
 
 
-def demo_envelopes(participants: int, seed: int = 1, years: int = 2) -> Iterator[Envelope]:
+def demo_envelopes(participants: int, seed: int = 1, years: int = 2, regions: int = 1
+                   ) -> Iterator[Envelope]:
     """The demo log as envelopes, in the order written."""
-    return DemoLog(participants, seed, years).envelopes()
+    return DemoLog(participants, seed, years, regions).envelopes()
 
 
-def demo_log(participants: int, seed: int = 1, years: int = 2) -> Iterator[bytes]:
+def demo_log(participants: int, seed: int = 1, years: int = 2, regions: int = 1
+             ) -> Iterator[bytes]:
     """The demo log as JSON Lines, one envelope per line."""
-    for env in demo_envelopes(participants, seed, years):
+    for env in demo_envelopes(participants, seed, years, regions):
         yield env.to_json() + b"\n"
 
 
@@ -849,8 +888,12 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--years", min=1, max=50, help="over how many years cohorts start")
         ] = 2,
         seed: Annotated[int, typer.Option("--seed", help="the same seed gives the same log")] = 1,
+        regions: Annotated[int, typer.Option(
+            "--regions", min=1, max=21, help="how many of the 21 regions run the programme: 1 is "
+            "RSS Dalarna, 21 the whole country (participants drawn to each in proportion to "
+            "its municipalities)")] = 1,
     ) -> None:
         """Write a realistic contract log (JSON Lines) to standard output, as it is made."""
         out = click.get_binary_stream("stdout")
-        write(demo_log(participants, seed, years), out.write)
+        write(demo_log(participants, seed, years, regions), out.write)
         out.flush()

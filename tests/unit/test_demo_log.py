@@ -207,3 +207,50 @@ def test_over_seven_years_every_closed_years_pot_is_the_folds() -> None:
         pot = replay("pot", seven, REGION_ID, env.data.year)
         assert (env.data.pot_sek, [s.amount_sek for s in env.data.trainers]) == (
             pot["pot_sek"], [t["amount_sek"] for t in pot["trainers"]])
+
+
+def test_the_national_log_runs_in_every_region_with_its_own_municipalities() -> None:
+    """`--regions 21`: Sweden's 21 regions and 290 municipalities; each region plans its own
+    occasions for participants of its own municipalities, with trainers recruited there, and
+    closes its own years, with the pot its fold gives."""
+    from yrkesresan.regions import REGIONS
+
+    national = list(demo_log(2400, seed=5, years=1, regions=21))
+    envs = [parse_envelope(line) for line in national]
+    kinds = Counter(e.type for e in envs)
+    assert kinds["RegionRegistered"] == 21 and kinds["ParticipantRegistered"] == 2400
+    region_of = {e.data.municipality_id: e.data.region_id
+                 for e in envs if e.type == "MunicipalityJoined"}
+    assert len(region_of) == 290
+    assert {code for _, _, ms in REGIONS for code, _ in ms} == {m[7:] for m in region_of}
+    home = {e.data.participant_id: e.data.municipality_id
+            for e in envs if e.type == "ParticipantRegistered"}
+    trainer_home = {e.data.trainer_id: e.data.municipality_id
+                    for e in envs if e.type == "TrainerRegistered"}
+    occasion_region = {e.data.occasion_id: e.data.region_id
+                       for e in envs if e.type == "CourseOccasionPlanned"}
+    assert len(set(occasion_region.values())) >= 15  # 100 cohorts, drawn by municipalities
+    for env in envs:
+        if env.type == "ParticipantBooked":
+            assert region_of[home[env.data.participant_id]] == \
+                occasion_region[env.data.occasion_id]
+        elif env.type == "TrainerAssigned":
+            assert region_of[trainer_home[env.data.trainer_id]] == \
+                occasion_region[env.data.occasion_id]
+    closed = {(e.data.region_id, e.data.year) for e in envs if e.type == "YearClosed"}
+    distributed = {(e.data.region_id, e.data.year): e.data
+                   for e in envs if e.type == "PotDistributed"}
+    assert closed == set(distributed) and len(closed) == 21
+    busiest = Counter(occasion_region.values()).most_common(2)
+    for region_id, _ in busiest:
+        pot = replay("pot", national, region_id, 2024)
+        assert distributed[region_id, 2024].pot_sek == pot["pot_sek"] > 0
+        assert [s.amount_sek for s in distributed[region_id, 2024].trainers] == [
+            t["amount_sek"] for t in pot["trainers"]]
+
+
+def test_one_region_is_rss_dalarna_as_before() -> None:
+    from yrkesresan.demo import taking_part
+
+    assert [r.region_id for r in taking_part(1)] == [REGION_ID]
+    assert tuple(demo_log(50, seed=7, regions=1)) == tuple(demo_log(50, seed=7))
