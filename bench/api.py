@@ -86,7 +86,7 @@ def api_server(url: str, workers: int) -> Iterator[Callable[[int, int, int], flo
         server = subprocess.Popen([sys.executable, "-m", "yrkesresan", "serve", "enrolment",
                                    "--port", str(port), "--workers", str(workers)],
                                   env=env, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded 2-core machine imports slowly
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -97,7 +97,7 @@ def api_server(url: str, workers: int) -> Iterator[Callable[[int, int, int], flo
                 raise RuntimeError(f"the enrolment API exited with {server.returncode}")
             if time.monotonic() > deadline:
                 server.terminate()
-                raise TimeoutError("the enrolment API did not answer in 30 s")
+                raise TimeoutError("the enrolment API did not answer in 120 s")
             time.sleep(0.2)
 
     server, port = on_a_port(start)
