@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -23,6 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every SMTP command at INFO on `mail.log`, recipients' addresses among them:
+# personal data in the logs. Its warnings and errors still come through.
+SMTP_LOG = "mail.log"
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class MailCatcher:
         return f"http://{self.host}:{self.http_port}"
 
     def start(self) -> MailCatcher:
+        logger = logging.getLogger(SMTP_LOG)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
         self._smtp.start()
         if self.http_port is not None:
             self._http = ThreadingHTTPServer((self.host, self.http_port),
