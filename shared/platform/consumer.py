@@ -652,15 +652,15 @@ class EnvelopeConsumer:
 
         Checked per partition, against the id each position was taken under, so that a
         change seen while the group rebalances (no partitions assigned) is not lost: the
-        client keeps a position across a rebalance for a partition it keeps."""
+        client keeps a position across a rebalance for a partition it keeps. What is known
+        of a partition not assigned now is kept: should it come back with a position the
+        client kept, that position is checked; one taken from a committed offset since is
+        read again from the start at worst."""
         cluster = _cluster(consumer)
         if cluster is None:
             return []
-        assigned = consumer.assignment()
-        for tp in [tp for tp in self._incarnation if tp not in assigned]:
-            del self._incarnation[tp]
         stale = []
-        for tp in assigned:
+        for tp in consumer.assignment():
             now = cluster.topic_id(tp.topic)
             if now is None:
                 continue
