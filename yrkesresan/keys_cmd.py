@@ -46,7 +46,9 @@ def show() -> None:
     shown = describe(load_keyring(settings))
     service = enrolment.bootstrap(settings=settings)
     try:
-        shown["kek"]["data_keys_wrapped_by"] = service.vault.wrapped_by()
+        wrapped = service.vault.wrapped_by()
+        # without a KEK here (it is handed to enrolment alone): how many each id wraps
+        shown.setdefault("kek", {"current": None, "keys": []})["data_keys_wrapped_by"] = wrapped
     finally:
         service.close()
     typer.echo(json.dumps(shown, indent=2))
