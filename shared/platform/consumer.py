@@ -14,6 +14,7 @@ topic with the reason, and the consumer goes on.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import logging
 import os
@@ -24,6 +25,7 @@ import uuid
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -264,6 +266,20 @@ def fold_version(projector: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a fold is pickled or unpickled: those make millions
+    of objects and no garbage, and the collector's passes over them took three quarters of a
+    restore's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class SnapshotOutdated(RuntimeError):
     """The snapshot was folded by other code, and the envelopes before it are gone."""
 
@@ -328,7 +344,9 @@ class ProjectionRunner:
             if version != self.version:
                 self._replace_outdated(version)
                 return
-            self.projector.restore_state(pickle.loads(zlib.decompress(state)))  # type: ignore[attr-defined]
+            with _collector_paused():
+                fold = pickle.loads(zlib.decompress(state))
+            self.projector.restore_state(fold)  # type: ignore[attr-defined]
             self._covered = seq
         self.projector.load(self.applied.envelopes(after=self._covered))
         self._snapshot_at = time.monotonic()
@@ -406,9 +424,10 @@ class ProjectionRunner:
 
     def _pickled(self) -> bytes | None:
         try:
-            return zlib.compress(pickle.dumps(
-                self.projector.snapshot_state(),  # type: ignore[attr-defined]
-                protocol=pickle.HIGHEST_PROTOCOL), 1)
+            with _collector_paused():
+                return zlib.compress(pickle.dumps(
+                    self.projector.snapshot_state(),  # type: ignore[attr-defined]
+                    protocol=pickle.HIGHEST_PROTOCOL), 1)
         except (pickle.PicklingError, AttributeError, TypeError) as e:
             log.warning("no snapshot: the fold cannot be pickled",
                         extra={"consumer": self.projector.name, "error": repr(e)})
