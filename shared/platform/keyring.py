@@ -110,8 +110,12 @@ class Keyring:
         """A keyring from its JSON; `kek`: the key-encryption keys from a source of their own
         (`{"current": ..., "keys": {...}}`, `YRKESRESAN_KEK_FILE`), replacing the ring's."""
         raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("keyring: not a JSON object")
         if kek is not None:
             separate = json.loads(kek)
+            if not isinstance(separate, dict):
+                raise ValueError("keyring: the KEK document is not a JSON object")
             raw["kek"] = separate
             raw["development"] = raw.get("development") or separate.get("development")
         missing = [p for p in PURPOSES if p not in raw and p != "kek"]

@@ -199,6 +199,10 @@ def test_the_kek_can_come_apart_from_the_keyring(tmp_path: Path,
     assert without.actor == ring.actor
     with pytest.raises(ValueError, match="YRKESRESAN_KEK_FILE"):
         without.kek  # noqa: B018
+    broken = keyring_problems(Settings(env="production", auth_issuer="https://idp.example",
+                                       auth_jwks="https://idp.example/k", keyring=rest,
+                                       kek='["not", "keys"]'))
+    assert broken and "not a JSON object" in broken[0]  # a line naming it, not a traceback
 
     idp = {"env": "production", "auth_issuer": "https://idp.example",
            "auth_jwks": "https://idp.example/k"}
