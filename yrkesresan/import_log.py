@@ -236,14 +236,20 @@ class Importer:
                 unknown[kind] = unknown.get(kind, 0) + 1
                 continue
             service, topic, (aggregate, fields) = known
-            stream = env.get("stream_id") or ""
-            prefix, _, rest = stream.partition(":")
-            streamed = prefix == service and bool(rest)
+            stream = env.get("stream_id")
+            streamed = False
+            if stream:
+                prefix, _, rest = stream.partition(":")
+                streamed = prefix == service and bool(rest)
             if streamed:
                 key = stream
             else:
                 data = env["data"]
-                key = aggregate + ":" + "|".join([str(data[f]) for f in fields])
+                if len(fields) == 1:  # most: one id, a str
+                    value = data[fields[0]]
+                    key = aggregate + ":" + (value if value.__class__ is str else str(value))
+                else:
+                    key = aggregate + ":" + "|".join([str(data[f]) for f in fields])
             named = originators.get(key)
             if named is None:
                 originator = uuid.UUID(rest) if streamed else aggregate_id(*key.split(":", 1))
@@ -285,9 +291,14 @@ class Importer:
             store.held += 1
             version = agg.version + 1
             data = env["data"]
-            body = {"timestamp": env.get("recorded_at") or env["occurred_at"],
-                    "occurred_at": env["occurred_at"], "actor": env.get("actor"),
-                    "correlation_id": env.get("correlation_id"), **data}
+            # the stored event's fields: the data's, with the envelope's provenance beside it
+            # (the parsed envelope is not used again: its data is the body)
+            body = data
+            occurred = env["occurred_at"]
+            body["timestamp"] = env.get("recorded_at") or occurred
+            body["occurred_at"] = occurred
+            body["actor"] = env.get("actor")
+            body["correlation_id"] = env.get("correlation_id")
             derived = streamed and _version_of(agg.originator, event_id, version)
             if derived:  # an export of ours: the version its id derives from
                 version = derived
@@ -316,7 +327,7 @@ def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
     """The non-blank lines, `size` at a time."""
     part: list[bytes] = []
     for raw in lines:
-        if raw.strip():
+        if len(raw) > 2 or raw.strip():  # an envelope is longer than a line end
             part.append(raw)
             if len(part) >= size:
                 yield part
