@@ -103,19 +103,27 @@ def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication],
 
 def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplication],
           batch: int) -> Iterator[tuple[str, int]]:
-    """Read the stores once, feeding every runner each batch; (name, events applied)."""
+    """Read the stores once, feeding every runner each batch of the envelopes on its topics
+    (what its consumer reads; the applied log of a rebuild holds nothing a live consumer would
+    not); (name, events applied)."""
     scratch = {name for name, runner in runners.items() if _start(runner)}
     applied = dict.fromkeys(runners, 0)
+    topics = {name: frozenset(runner.projector.topics) for name, runner in runners.items()}
+
+    def feed(name: str, runner: ProjectionRunner, envelopes: list[Envelope]) -> int:
+        own = [env for env in envelopes if env.topic in topics[name]]
+        return runner.apply_batch(own, snapshot=False) if own else 0
+
     pending: list[Envelope] = []
     for env in merged_parsed(apps):
         pending.append(env)
         if len(pending) >= batch:
             for name, runner in runners.items():
-                applied[name] += runner.apply_batch(pending, snapshot=False)
+                applied[name] += feed(name, runner, pending)
             pending = []
     for name, runner in runners.items():
         if pending:
-            applied[name] += runner.apply_batch(pending, snapshot=False)
+            applied[name] += feed(name, runner, pending)
         if name in scratch:
             runner.finish_rebuild()
         else:
