@@ -121,12 +121,14 @@ def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_wit
 
     holder = psycopg.connect(pg_url)
     holder.execute("LOCK TABLE certification_events IN EXCLUSIVE MODE")  # reads go on
+    # the store gives up on a lock after 10 s; the killed import waits as long as it takes
+    waiting = {**env, "CERTIFICATION_POSTGRES_LOCK_TIMEOUT": "600"}
     importing = subprocess.Popen(
         [sys.executable, "-m", "yrkesresan", "import-log", "--log", str(given), "--batch", "300"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env=waiting, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # The import stops at certification's first event (a completion, after the earlier
-        # batches) until the lock is free; the store's lock timeout is 10 s.
+        # batches) until the lock is free.
         wait_for(lambda: waiting_for_the_lock() or importing.poll() is not None, timeout=120,
                  what="the import to wait for the certification store's lock")
         assert importing.poll() is None, importing.stderr.read() if importing.stderr else ""
