@@ -10,11 +10,16 @@ stored event (`event_id`), so the export after an import carries the ids of the 
 `occurred_at`, `recorded_at`, `actor`, `correlation_id` and data (`position` is the new store's
 own).
 
-Idempotent and resumable: an envelope whose id a store already holds is skipped, so running it
-again, or after an interrupted run, writes only what is missing. The file is validated whole
-before anything is written; a line that is not a valid envelope names its line number. Each
-chunk is written per store in one transaction (COPY on PostgreSQL), chained like the services'
-own saves (ADR 0008). An event type this code does not know is skipped and counted.
+Idempotent and resumable: an envelope whose id its aggregate already holds is skipped, so
+running it again, or after an interrupted run, writes only what is missing. The file is
+validated whole before anything is written; a line that is not a valid envelope names its line
+number. Each store's share is written in one transaction per `commit` envelopes (`--batch`),
+chained like the services' own saves (ADR 0008); on PostgreSQL the rows stream into it by
+binary COPY chunk after chunk, so the server inserts while the next chunk is prepared. An
+aggregate's last version and ids are read from its store once, when the import first meets it
+(not at all while the store was empty when the import began and nothing has been dropped), and
+kept while in use within a budget of ids in memory. An event type this code does not know is
+skipped and counted.
 """
 
 from __future__ import annotations
