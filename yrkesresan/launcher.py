@@ -419,11 +419,15 @@ def _demo_evaluations(base: str, certificates: list[dict[str, Any]]) -> None:
 REPLANNED, CANCELLED = "demo-omplanerad-1", "demo-installd-1"
 
 
-def load_replanning_demo(urls: dict[str, str], demo: Demo) -> dict[str, str]:
+def load_replanning_demo(urls: dict[str, str], demo: Demo, mail_url: str | None = None,
+                         timeout: float = 120) -> dict[str, str]:
     """After `load_demo`: a booked occasion of *Våld och utsatthet* whose day 2 the coordinator
-    moves (`CourseOccasionRescheduled`), and a booked occasion of *Arbeta med familjehem* that
-    is cancelled for too few sign-ups (`CourseOccasionCancelled`); the notification process
-    sends those booked an updated calendar entry, and a cancellation. Returns what was done."""
+    moves (`CourseOccasionRescheduled`) once the booked have their confirmations (with
+    `mail_url`, the mail catcher: else the confirmation would carry the new plan already and no
+    update would be seen), and from whose team a trainer is taken (`TrainerUnassigned`); and a
+    booked occasion of *Arbeta med familjehem* that is cancelled for too few sign-ups
+    (`CourseOccasionCancelled`); the notification process sends those booked an updated
+    calendar entry, and a cancellation. Returns what was done."""
     today = asof.today()
     moved_to = today + dt.timedelta(days=28)
     people = demo.booked()[:4]
@@ -444,17 +448,40 @@ def load_replanning_demo(urls: dict[str, str], demo: Demo) -> dict[str, str]:
                           json={"trainer_id": demo.trainers["Karin"], "role": "leader"}))
             for pid in people:
                 _ok(http.post(f"/occasions/{occasion_id}/bookings", json={"participant_id": pid}))
+        _ok(http.post(f"/occasions/{REPLANNED}/trainers",
+                      json={"trainer_id": demo.trainers["Ulf"], "role": "trainer"}))
+        if mail_url is not None:
+            _confirmed(mail_url, REPLANNED, len(people), timeout)
         _ok(http.patch(f"/occasions/{REPLANNED}/days/2", json={
             "date": str(moved_to), "venue": "Kulturhuset, Mora"}))
+        _ok(http.delete(f"/occasions/{REPLANNED}/trainers/{demo.trainers['Ulf']}"))
         _ok(http.post(f"/occasions/{CANCELLED}/cancellation",
                       json={"reason": "För få anmälda; ett nytt tillfälle planeras i höst."}))
     return {"replanned": REPLANNED, "moved_to": str(moved_to), "cancelled": CANCELLED,
             "booked": str(len(people))}
 
 
+def _confirmed(mail_url: str, occasion_id: str, booked: int, timeout: float) -> None:
+    """Until the mail catcher holds `booked` confirmations with the occasion's calendar
+    entries (or `timeout` passed: the demo goes on, the update then comes with them)."""
+    uid = f"kurstillfalle-{occasion_id}-dag-1@"
+    deadline, seen = time.monotonic() + timeout, set()
+    with httpx.Client(base_url=mail_url, timeout=10) as http:
+        while time.monotonic() < deadline:
+            for m in http.get("/messages").json():
+                if m["id"] not in seen and m["subject"].startswith("Bokningsbekräftelse"):
+                    detail = http.get(f"/messages/{m['id']}").json()
+                    if any(uid in c["content"] for c in detail["calendars"]):
+                        seen.add(m["id"])
+            if len(seen) >= booked:
+                return
+            time.sleep(0.5)
+
+
 REPLANNED_TEXT = """Re-planning demo: day 2 of {replanned} (Våld och utsatthet, {booked} booked)
-moved to {moved_to} in Mora; {cancelled} (Arbeta med familjehem, {booked} booked) cancelled.
-The booked are told by e-mail from the bus (updated and cancelled calendar entries). Try:
+moved to {moved_to} in Mora, after the booked had their confirmations, and a trainer taken off
+its team; {cancelled} (Arbeta med familjehem, {booked} booked) cancelled. The booked are told
+by e-mail from the bus (updated and cancelled calendar entries, in the mail catcher). Try:
   TOKEN=$(.venv/bin/yrkesresan token --role regional_coordinator --region rss-dalarna)
   curl -s {scheduling}/occasions/{replanned} -H "Authorization: Bearer $TOKEN"
   curl -s "{scheduling}/planning/demand?region_id=rss-dalarna&year={year}" \\
@@ -508,9 +535,13 @@ def load_billing_demo(urls: dict[str, str], demo: Demo, timeout: float = 90) -> 
         invoice = f"{base}/{last + 1}/invoices/{municipality}"
         _until(lambda: http.get(invoice).json().get("adjustment_days") == 1, timeout,
                "the late report on this year's invoice basis")
+        # Next year's price list, set ahead (`PriceListSet`): the trainer pot up by 50 kr.
+        _ok(http.put(f"{base}/{last + 2}/price-list", json={"components": {
+            "venue_and_fika": 300, "administration": 400, "trainer_pot": 450,
+            "course_material": 100, "buffer": 50}, "points": {"leader": 1.5, "trainer": 1.0}}))
     return {"year": last, "pot_sek": closed["pot"]["pot_sek"],
             "trainers": len(closed["pot"]["trainers"]), "municipality": municipality,
-            "next": last + 1}
+            "next": last + 1, "after": last + 2}
 
 
 def _until(done: Callable[[], bool], timeout: float, what: str) -> None:
@@ -525,7 +556,8 @@ def _until(done: Callable[[], bool], timeout: float, what: str) -> None:
 BILLED_TEXT = """Billing demo: {billed} given in October {year}, one day withdrawn,
 {year} closed by the coordinator (its pot, {pot_sek} kr, divided among {trainers} trainers:
 PotDistributed), then a day of {year} reported late: it is on {municipality}'s first invoice
-basis of {next} as an adjustment. Download an invoice basis (JSON, CSV for Excel, PDF):
+basis of {next} as an adjustment; {after}'s price list set ahead (PriceListSet, 1300 kr a
+participant-day). Download an invoice basis (JSON, CSV for Excel, PDF):
   TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality {municipality})
   curl -s {billing}/regions/rss-dalarna/years/{next}/invoices/{municipality} \\
     -H "Authorization: Bearer $TOKEN"
@@ -619,7 +651,7 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
             if loaded is not None:
                 issued = load_certification_demo(urls, loaded)
                 print(CERTIFIED.format(certification=urls["certification"], **issued))
-                replanned = load_replanning_demo(urls, loaded)
+                replanned = load_replanning_demo(urls, loaded, system.mail_url())
                 print(REPLANNED_TEXT.format(scheduling=urls["scheduling"],
                                             year=asof.today().year, **replanned))
                 billed = load_billing_demo(urls, loaded)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from icalendar import Calendar
 
 from shared.platform import asof
 from shared.platform.auth import Principal, Role
@@ -58,6 +59,13 @@ def _reference_data(enrolment: str) -> None:
 
 def _progression(certification: str, participant_id: str) -> httpx.Response:
     return httpx.get(f"{certification}/progression/{participant_id}", headers=ADMIN, timeout=5)
+
+
+def _ics(content: str) -> tuple[str, str, int]:
+    """(METHOD, UID, SEQUENCE) of a calendar file with one event, parsed by icalendar."""
+    cal = Calendar.from_ical(content)
+    event = cal.walk("VEVENT")[0]
+    return str(cal["METHOD"]), str(event["UID"]), int(event["SEQUENCE"])
 
 
 def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -271,6 +279,30 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
         # Three booked on the upcoming occasion, four on the one the demo re-plans.
         _wait(lambda: len(confirmed()) == 7, 60, "seven booking confirmations")
         assert all(m["attachments"] == ["kursdag-1.ics", "kursdag-2.ics"] for m in confirmed())
+        # Issue 12 as a newcomer sees it: the demo moved day 2 of an occasion after its four
+        # booked had their confirmations, and cancelled another: an update of the same entry
+        # (same UID, higher SEQUENCE) and a cancellation of each, once.
+        def calendars(subject: str) -> list[list[tuple[str, str, int]]]:
+            found = []
+            for m in httpx.get(f"{catcher}/messages", timeout=5).json():
+                if m["subject"] == subject:
+                    detail = httpx.get(f"{catcher}/messages/{m['id']}", timeout=5).json()
+                    found.append([_ics(c["content"]) for c in detail["calendars"]])
+            return found
+
+        _wait(lambda: len(calendars("Ändrade kursdagar: Våld och utsatthet")) == 4
+              and len(calendars("Inställt kurstillfälle: Arbeta med familjehem")) == 4, 60,
+              "four calendar updates and four cancellations")
+        replanned = "kurstillfalle-demo-omplanerad-1-dag-{}@yrkesresan"
+        first = [e for cal in calendars("Bokningsbekräftelse: Våld och utsatthet") for e in cal
+                 if e[1] == replanned.format(2)]
+        assert len(first) == 4 and {e[0] for e in first} == {"REQUEST"}
+        for update in calendars("Ändrade kursdagar: Våld och utsatthet"):
+            [(method, uid, sequence)] = update
+            assert (method, uid) == ("REQUEST", replanned.format(2))
+            assert sequence > first[0][2]
+        for cancel in calendars("Inställt kurstillfälle: Arbeta med familjehem"):
+            assert cancel == [("CANCEL", "kurstillfalle-demo-installd-1-dag-1@yrkesresan", 1)]
         # Billing's demo closed last year and reported a day of it late: this year's first
         # invoice basis carries it as an adjustment; last year's is a PDF to file.
         mora = {"Authorization": "Bearer " + mint(Principal(
