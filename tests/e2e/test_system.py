@@ -69,8 +69,15 @@ def _ics(content: str) -> tuple[str, str, int]:
 
 
 def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Until `predicate()`; a request of it that timed out or found nothing listening (a
+    loaded machine, a process restarting) counts as not yet, up to the deadline."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+        except httpx.TransportError:
+            pass
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
 
@@ -284,9 +291,9 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
         # (same UID, higher SEQUENCE) and a cancellation of each, once.
         def calendars(subject: str) -> list[list[tuple[str, str, int]]]:
             found = []
-            for m in httpx.get(f"{catcher}/messages", timeout=5).json():
+            for m in httpx.get(f"{catcher}/messages", timeout=30).json():
                 if m["subject"] == subject:
-                    detail = httpx.get(f"{catcher}/messages/{m['id']}", timeout=5).json()
+                    detail = httpx.get(f"{catcher}/messages/{m['id']}", timeout=30).json()
                     found.append([_ics(c["content"]) for c in detail["calendars"]])
             return found
 
