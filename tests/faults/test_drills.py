@@ -326,11 +326,6 @@ def test_after_the_drills_rebuilds_and_replay_of_export_equal_the_live_projectio
                 app.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known loss, left open: after the broker comes back empty, progression and the "
-    "scheduling registry in some runs stay short of the registrations made around the kill "
-    "(9 of 177 seen on 2026-11-30); it runs after the rebuild check so the other drills are "
-    "still held to it"))
 def test_kill_9_of_the_broker(world: World) -> None:
     world.load.resume()
     system = world.system
@@ -339,9 +334,6 @@ def test_kill_9_of_the_broker(world: World) -> None:
     settled_and_exact(world)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "heals in some runs (6 s) but not in others: after the restart the consumer that takes "
-    "the lease over has logged 'working' and then applied nothing for 90 s (left open)"))
 def test_restart_of_postgresql(world: World) -> None:
     """Last: what it leaves behind is not checked by the rebuild test above."""
     world.load.resume()
