@@ -152,7 +152,7 @@ def _evaluation(responses: int, completions: int, totals: dict[str, list[int]]) 
 
 Source = tuple[str, ...]
 """("registered", participant), ("on", participant, occasion), ("responses", occasion) or
-("pot", region, year) (the year as text)."""
+("pot", region, year, occasion) (the year as text): one occasion's part of a pot."""
 
 # Events that change the figures of one participant, and where their id is.
 _OF_PARTICIPANT = frozenset({
@@ -194,6 +194,7 @@ class Figures:
         self._residents: dict[str, set[str]] = {}  # municipality -> participants there now
         self._home: dict[str, str] = {}  # participant -> municipality now
         self._pot_years: dict[str, set[tuple[str, int]]] = {}  # occasion -> (region, year)s
+        self._pot_occasions: dict[tuple[str, int], set[str]] = {}  # (region, year) -> occasions
         # the sums: what each source added, and per cell the total
         self._parts: dict[Source, Part] = {}
         self._totals: dict[str, dict[Any, int]] = {}
@@ -297,7 +298,8 @@ class Figures:
     def _pot_year(self, env: Envelope) -> None:
         """A price list or a closed year: the pot of that region and year."""
         data = cast(PriceListSet | YearClosed, env.data)
-        self._dirty.add(("pot", data.region_id, str(data.year)))
+        for occasion_id in self._pot_occasions.get((data.region_id, data.year), ()):
+            self._dirty.add(("pot", data.region_id, str(data.year), occasion_id))
 
     def _pot_changed(self, occasion_id: str) -> None:
         """The pots of every region and year the occasion's days have been planned in."""
@@ -306,9 +308,11 @@ class Figures:
             years = self._pot_years[occasion_id] = set()
         plan = self.billing.occasions.plan(occasion_id)
         if plan is not None:
-            years |= {(plan.region_id, date.year) for date in plan.dates.values()}
+            for key in {(plan.region_id, date.year) for date in plan.dates.values()} - years:
+                years.add(key)
+                self._pot_occasions.setdefault(key, set()).add(occasion_id)
         for region_id, year in years:
-            self._dirty.add(("pot", region_id, str(year)))
+            self._dirty.add(("pot", region_id, str(year), occasion_id))
 
     def _municipality_changed(self, municipality_id: str,
                               before: tuple[str, str] | None) -> None:
@@ -401,7 +405,7 @@ class Figures:
         sources: set[Source] = {("registered", p) for p, _ in self._registered.items()}
         sources |= {("on", p, o) for p, occasions in self._attended.items() for o in occasions}
         sources |= {("responses", o) for o in self._responses_of}
-        sources |= {("pot", r, str(y)) for years in self._pot_years.values() for r, y in years}
+        sources |= {("pot", r, str(y), o) for o, years in self._pot_years.items() for r, y in years}
         touched: set[str] = set()
         for source in sources:
             touched |= self._replace(source, self._part_of(source))
@@ -470,7 +474,7 @@ class Figures:
         if source[0] == "on":
             return self._on(source[1], source[2])
         if source[0] == "pot":
-            return self._pot(source[1], int(source[2]))
+            return self._pot(source[1], int(source[2]), source[3])
         return self._responses(source[1])
 
     def _own_cells(self, participant_id: str) -> tuple[str, ...]:
@@ -540,10 +544,11 @@ class Figures:
                 f"municipality:{d.municipality_id}", *own[3:5],
                 f"course:{d.plan.course_id}", f"month:{month_of(d.date)}")
 
-    def _pot(self, region_id: str, year: int) -> Part:
-        """What a region's pot of a year puts in each cell: per day the pot counts (the pot
-        rule's, `pot_days`), its price; and the whole pot to the region's `pot_by_year`."""
-        held = pot_days(self.billing, region_id, year)
+    def _pot(self, region_id: str, year: int, occasion_id: str) -> Part:
+        """What one occasion's part of a region's pot of a year puts in each cell: per day the
+        pot counts (the pot rule's, `pot_days`), its price; and that part of the pot to the
+        region's `pot_by_year` (whose sum over the occasions is the pot)."""
+        held = pot_days(self.billing, region_id, year, occasion_id=occasion_id)
         if not held.days or not held.price_sek:
             return {}
         price = held.price_sek

@@ -172,18 +172,32 @@ class BillingFacts:
     ) -> Iterator[CountedDay]:
         plans = (self.occasions.plans.items() if region_id is None and cutoff is None
                  else self.occasions.in_region(region_id, cutoff))
-        for occasion_id, plan in plans:
-            dates = plan.dates
-            if year is not None:
-                dates = {d: date for d, date in dates.items() if date.year == year}
-                if not dates:
-                    continue
-            for participant_id, day, at in self.attendance.counted(occasion_id, cutoff):
-                date = dates.get(day)
-                if date is not None:
-                    municipality_id = self.memberships.at(participant_id, at, cutoff)
-                    if municipality_id is not None:
-                        yield CountedDay(plan, participant_id, day, date, municipality_id)
+        for _, plan in plans:
+            yield from self._days_on(plan, year, cutoff)
+
+    def counted_days_on(
+        self, occasion_id: str, region_id: str, year: int, cutoff: dt.datetime | None = None,
+    ) -> Iterator[CountedDay]:
+        """What `counted_days(region_id, year, cutoff)` holds of one occasion: for a reader
+        that recounts one occasion at a time (the national dashboard's pot so far)."""
+        plan = self.occasions.plan(occasion_id, cutoff)
+        if plan is not None and plan.region_id == region_id:
+            yield from self._days_on(plan, year, cutoff)
+
+    def _days_on(
+        self, plan: Plan, year: int | None, cutoff: dt.datetime | None,
+    ) -> Iterator[CountedDay]:
+        dates = plan.dates
+        if year is not None:
+            dates = {d: date for d, date in dates.items() if date.year == year}
+            if not dates:
+                return
+        for participant_id, day, at in self.attendance.counted(plan.occasion_id, cutoff):
+            date = dates.get(day)
+            if date is not None:
+                municipality_id = self.memberships.at(participant_id, at, cutoff)
+                if municipality_id is not None:
+                    yield CountedDay(plan, participant_id, day, date, municipality_id)
 
     def counted_days_of(
         self, participant_id: str, occasion_ids: Iterable[str]

@@ -97,15 +97,18 @@ class PotDays:
 
 
 def pot_days(facts: BillingFacts, region_id: str, year: int,
-             cutoff: dt.datetime | None | Literal["closed"] = "closed") -> PotDays:
+             cutoff: dt.datetime | None | Literal["closed"] = "closed",
+             occasion_id: str | None = None) -> PotDays:
     """The days and price of a region's pot of a year: in the closed view once the year is
     closed (`"closed"`, the default), else in the log as recorded by `cutoff` (None: all of
-    it). The pot, its distribution and every reader of the pot (the national dashboard's
-    "pot so far") take it from here."""
+    it); with `occasion_id`, the part of them given on that occasion (the pot is the sum of
+    its occasions' parts). The pot, its distribution and every reader of the pot (the
+    national dashboard's "pot so far", one occasion at a time) take it from here."""
     if cutoff == "closed":
         cutoff = facts.closed_at(region_id, year)
-    return PotDays(tuple(facts.counted_days(region_id, year, cutoff)),
-                   facts.prices.trainer_pot(region_id, year, cutoff))
+    days = (facts.counted_days(region_id, year, cutoff) if occasion_id is None
+            else facts.counted_days_on(occasion_id, region_id, year, cutoff))
+    return PotDays(tuple(days), facts.prices.trainer_pot(region_id, year, cutoff))
 
 
 def distribute(facts: BillingFacts, region_id: str, year: int) -> Distribution:
