@@ -40,6 +40,14 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FiguresReader]:
     db.close()
 
 
+@pytest.fixture(autouse=True)
+def no_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The services the pages ask are not running here: an address nothing listens on, not
+    the default ports (where a `make run` on the same machine would answer)."""
+    for service in ("scheduling", "certification", "billing"):
+        monkeypatch.setenv(f"YRKESRESAN_{service.upper()}_URL", "http://127.0.0.1:1")
+
+
 def _client(reader: FiguresReader, settings: SignInSettings = DEV) -> TestClient:
     return TestClient(create_web(reader, settings), follow_redirects=False)
 
