@@ -551,11 +551,18 @@ class EnvelopeConsumer:
             max_poll_records=2000,
             request_timeout_ms=30000,
             metadata_max_age_ms=10_000,  # a topic created again is seen within seconds
+            # Topics are created with the partitions configured (ensure_topics, by the relays
+            # and at start-up). A consumer asking for a topic a broker that came back empty
+            # lacks would otherwise create it with the broker's default (4 on the local
+            # broker, 3 configured); the relays then write to a partition the group had not
+            # been assigned, and in the drills it stayed unassigned for minutes.
+            allow_auto_create_topics=False,
         )
 
     def _deadletter(self, record: Any, reason: str) -> None:
         if self._dlq is None:
-            self._dlq = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+            self._dlq = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                      allow_auto_create_topics=False)
         self._dlq.send(DEADLETTER_TOPIC, key=record.key,
                        value=deadletter_value(record, self.runner.projector.name, reason))
         self._dlq.flush(timeout=30)

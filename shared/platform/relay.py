@@ -222,6 +222,7 @@ class Relay:
                 enable_idempotence=False,  # see the module's docstring
                 max_in_flight_requests_per_connection=1,
                 metadata_max_age_ms=10_000,  # a topic created again is seen within seconds
+                allow_auto_create_topics=False,  # created with its partitions: ensure_topics
                 linger_ms=5,
                 batch_size=256 * 1024,
                 max_request_size=4 * 1024 * 1024,
@@ -254,7 +255,7 @@ class Relay:
         if not watched:
             return set()
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, request_timeout_ms=10000,
-                                 enable_auto_commit=False)
+                                 enable_auto_commit=False, allow_auto_create_topics=False)
         try:
             emptied = set()
             for topic in sorted(watched):

@@ -71,6 +71,7 @@ class RegionPublisher:
             self._producer = KafkaProducer(
                 bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False,
                 max_in_flight_requests_per_connection=1, linger_ms=5,
+                allow_auto_create_topics=False,  # `_create` makes them, with their settings
                 request_timeout_ms=10000, retries=5)
         return self._producer
 
