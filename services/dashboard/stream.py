@@ -27,7 +27,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import aiokafka.client
 import faust
+from aiokafka.protocol.metadata import MetadataRequest
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from shared.events import ALL_TOPICS, ContractError, Envelope, UnknownEventType, parse_envelope
@@ -41,6 +43,26 @@ WITHIN = 0.02
 FETCH_MAX_WAIT_MS = int(os.environ.get("YRKESRESAN_DASHBOARD_FETCH_MAX_WAIT_MS", "500"))
 """How long the broker may hold a fetch for records (see above; bench/dashboard.py measures
 the default, faust's 1500 and 50)."""
+
+
+class _MetadataRequestNoAutoCreate(MetadataRequest):
+    """A metadata request that does not ask the broker to create the topics it names.
+
+    aiokafka always asks (`allow_auto_topic_creation` defaults to true and its client offers no
+    setting). After the local broker came back empty, the worker's first metadata request then
+    created the contract topics with the broker's default of 4 partitions before a relay's
+    `ensure_topics` made them with their configured count, and a consumer group of the project
+    stayed stuck rebalancing the extra partition (the broker drill, tests/faults). The topics are
+    the relays' to create; the worker waits for them like every other consumer."""
+
+    def __init__(self, topics: list[str] | None = None,
+                 allow_auto_topic_creation: bool | None = False) -> None:
+        super().__init__(topics, allow_auto_topic_creation)
+
+
+# The dashboard worker's process holds faust's aiokafka clients only; the client module builds
+# every metadata request through this name.
+aiokafka.client.MetadataRequest = _MetadataRequestNoAutoCreate  # type: ignore[misc]
 
 
 class _PromptConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
