@@ -17,6 +17,7 @@ import base64
 import gc
 import hashlib
 import logging
+import math
 import os
 import pickle
 import threading
@@ -287,6 +288,9 @@ class SnapshotOutdated(RuntimeError):
 REBUILDING = "rebuilding"
 """The fold version of the mark a rebuild from scratch leaves until it ends: a consumer that
 finds it (the rebuild stopped half-way) rebuilds again rather than trust a partial fold."""
+STUCK_GROUP_SECONDS = float(os.environ.get("YRKESRESAN_STUCK_GROUP_SECONDS", "30"))
+"""How long a consumer holding its lease accepts a group that lacks some of its partitions,
+or refuses its commits, before it leaves and joins afresh (EnvelopeConsumer._consume)."""
 
 
 class ProjectionRunner:
@@ -618,10 +622,27 @@ class EnvelopeConsumer:
         self.runner.restore()
         errors = 0
         consumer = self._consumer()
+        partial_since: float | None = None
+        refused_since: float | None = None  # commits refused since (a group rebalancing)
         try:
             while not self.stopping.is_set():
                 if self.lease is not None:
                     self.lease.check()
+                    partial_since = self._partial_since(consumer, partial_since)
+                    stuck_since = min(t for t in (partial_since, refused_since, math.inf)
+                                      if t is not None)
+                    if time.monotonic() - stuck_since > STUCK_GROUP_SECONDS:
+                        # The lease makes this the group's only member, so it should hold
+                        # every partition of its topics. The local broker can leave a group
+                        # rebalancing a partition that appeared under it (a topic created
+                        # again with another partition count) for minutes; a member that
+                        # joins afresh is given all of them at once.
+                        log.warning("group holds part of its topics' partitions; joining afresh",
+                                    extra={"group": self.group_id})
+                        consumer.close()
+                        consumer = self._consumer()
+                        partial_since = refused_since = None
+                        continue
                 try:
                     batches = consumer.poll(timeout_ms=500)
                 except (NoOffsetForPartitionError, OffsetOutOfRangeError) as e:
@@ -655,13 +676,30 @@ class EnvelopeConsumer:
                         self.stopping.wait(min(2**errors * 0.1, 5))
                         continue
                     errors = 0
-                    self._commit(consumer, records)
+                    if self._commit(consumer, records):
+                        refused_since = None
+                    elif refused_since is None:
+                        refused_since = time.monotonic()
                 self.healthy = True
                 self._update_lag(consumer)
         finally:
             consumer.close()
             if self._dlq is not None:
                 self._dlq.close(timeout=1)
+
+    @staticmethod
+    def _partial_since(consumer: KafkaConsumer, since: float | None) -> float | None:
+        """Since when the assignment has lacked a partition of a subscribed topic that the
+        client's metadata knows (None while it holds them all)."""
+        cluster = _cluster(consumer)
+        if cluster is None:
+            return None
+        assigned = consumer.assignment()
+        for topic in consumer.subscription() or ():
+            for partition in cluster.partitions_for_topic(topic) or ():
+                if TopicPartition(topic, partition) not in assigned:
+                    return since if since is not None else time.monotonic()
+        return None
 
     def _from_the_start(self, consumer: KafkaConsumer, partitions: Iterable[Any]) -> None:
         """Read these partitions from offset 0: what was applied before is skipped by id."""
@@ -706,7 +744,7 @@ class EnvelopeConsumer:
             consumer.seek(TopicPartition(topic, partition), offset)
 
     @staticmethod
-    def _commit(consumer: KafkaConsumer, records: Sequence[Any]) -> None:
+    def _commit(consumer: KafkaConsumer, records: Sequence[Any]) -> bool:
         """Commit past the records applied, for their partitions only. (Committing every
         assigned position would also commit positions of a topic created again that have not
         been moved back yet, and a member joining later would start there and skip what lies
@@ -721,6 +759,8 @@ class EnvelopeConsumer:
         except KafkaError as e:
             # Applied already, with their ids: a redelivery after this changes nothing.
             log.warning("offset commit failed", extra={"error": repr(e)})
+            return False
+        return True
 
     def _update_lag(self, consumer: KafkaConsumer) -> None:
         lag = 0

@@ -326,15 +326,6 @@ def test_after_the_drills_rebuilds_and_replay_of_export_equal_the_live_projectio
                 app.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "left open, no longer a loss: after the broker comes back empty, some client still asks "
-    "for the topics before the relay creates them and they come back with the broker's "
-    "default of 4 partitions (3 configured); a consumer group then stays stuck in the "
-    "rebalance for partition 3 (commits refused with RebalanceInProgress) and a few envelopes "
-    "short until it is restarted, when it reads them (2026-11-30: billing 6 short; the "
-    "certification and scheduling-registry groups 9 short in the run before; progression "
-    "caught up each time). Our kafka-python clients no longer create topics; the dashboard's "
-    "faust worker is the likely one left"))
 def test_kill_9_of_the_broker(world: World) -> None:
     world.load.resume()
     system = world.system
