@@ -84,7 +84,10 @@ def test_after_a_postgresql_restart_registrations_reach_progression_again(
         wait_for(lambda: {pid for _, pid in registered} <= {
             r["participant_id"] for r in cert.progression.list(cert.db, limit=100_000)},
                  timeout=60, what="every accepted registration in progression")
-        assert sum(1 for c in consumers if not c.standing_by) == 1  # one works
+        # One works. The instance that held the lease notices its loss at its next check
+        # (every second, between batches), so for a moment after the restart both may work.
+        wait_for(lambda: sum(1 for c in consumers if not c.standing_by) == 1, timeout=20,
+                 what="one consumer working and the other standing by")
     finally:
         stopping.set()
         relay.stop()
