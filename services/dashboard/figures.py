@@ -23,6 +23,11 @@ responses that count); this module only groups what those folds hold. What goes 
   means and response rate (`shared.projections.evaluations`): responses are anonymous,
   so they belong to the occasion (its region, course, the course's journey and level, month),
   never to a municipality. The response rate is responses / completions of the same occasions.
+- **Certificates** are those the certification service issued and did not revoke
+  (`CertificateIssued` less `CertificateRevoked`), not the completions: a completion whose
+  certificate is not yet issued, or a certificate whose revocation arrived before the withdrawn
+  day, shows here as the service has it. They belong where the participant's figures on the
+  occasion do (the course from the certificate until the occasion's plan arrives).
 - **Days to certificate**: from the occasion's first day to the `CertificateIssued` of the
   completion (a certificate revoked is left out). A log without certificates has no such days.
 
@@ -32,7 +37,7 @@ The document holds counts and means only: no participant, trainer or respondent 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from shared.events import Envelope
@@ -102,7 +107,7 @@ def document(counts: dict[Any, int]) -> dict[str, Any]:
         "active": counts.get("active", 0),
         "started": started,
         "completions": completions,
-        "certificates": completions,
+        "certificates": counts.get("certificates", 0),
         "completion_rate": round(completions / started, 4) if started else 0.0,
         "participant_days": counts.get("participant_days", 0),
         "course_days": counts.get("course_days", 0),
@@ -185,8 +190,9 @@ class Figures:
         self._registered: LatestBy[str, str] = LatestBy()  # participant -> month registered
         self._certificates: LatestBy[str, tuple[tuple[str, str, str], dt.datetime]] = LatestBy()
         self._revoked: set[str] = set()
-        # indexes: which occasions a participant attended, which certificates they hold, which
-        # responses an occasion has (for recounting one source)
+        # indexes: which occasions a participant has figures on (attended, or holds a
+        # certificate of), which certificates they hold, which responses an occasion has (for
+        # recounting one source)
         self._attended: dict[str, set[str]] = {}  # participant -> occasions
         self._attendees: dict[str, set[str]] = {}  # occasion -> participants
         self._certificates_of: dict[str, set[str]] = {}
@@ -273,14 +279,18 @@ class Figures:
 
     def _attendance(self, env: Envelope) -> None:
         data = cast(CourseDayAttended, env.data)
-        self._attended.setdefault(data.participant_id, set()).add(data.occasion_id)
-        self._attendees.setdefault(data.occasion_id, set()).add(data.participant_id)
+        self._on_occasion_of(data.participant_id, data.occasion_id)
+
+    def _on_occasion_of(self, participant_id: str, occasion_id: str) -> None:
+        self._attended.setdefault(participant_id, set()).add(occasion_id)
+        self._attendees.setdefault(occasion_id, set()).add(participant_id)
 
     def _certified(self, env: Envelope) -> None:
         data = cast(CertificateIssued, env.data)
         key = (data.participant_id, data.course_id, data.occasion_id)
         self._certificates.offer(data.certificate_id, stamp_of(env), (key, env.occurred_at))
         self._certificates_of.setdefault(data.participant_id, set()).add(data.certificate_id)
+        self._on_occasion_of(data.participant_id, data.occasion_id)
 
     def _certificate_revoked(self, env: Envelope) -> None:
         certificate_id = cast(CertificateRevoked, env.data).certificate_id
@@ -497,7 +507,7 @@ class Figures:
 
     def _on(self, participant_id: str, occasion_id: str) -> Part:
         """What a participant adds on one occasion: their participant-days there, the
-        occasion started, and its completion (with its certificate)."""
+        occasion started, its completion, and the certificates of it that stand."""
         part: Part = {}
 
         def add(cells: tuple[str, ...], metric: Any, amount: int = 1) -> None:
@@ -534,6 +544,12 @@ class Figures:
                 days = (issued.date() - min(completed.dates.values())).days
                 add(cells, ("certificate_days", days))
             add(self._occasion_cells(completed), ("evaluation", completed.mode, "completions"))
+        standing = [key[1] for key, _ in self._standing(participant_id) if key[2] == occasion_id]
+        if standing:
+            plan = completions.plan(occasion_id)
+            cells = (self._on_occasion(own, plan) if plan is not None
+                     else (*own, f"course:{standing[0]}"))
+            add(cells, "certificates", len(standing))
         return part
 
     @staticmethod
@@ -566,14 +582,18 @@ class Figures:
         part[f"region:{region_id}"][("pot", year)] = held.pot_sek
         return part
 
+    def _standing(self, participant_id: str) -> Iterator[tuple[tuple[str, str, str], dt.datetime]]:
+        """The participant's certificates that stand (issued, not revoked): the completion
+        each certifies, and when it was issued."""
+        for certificate_id in self._certificates_of.get(participant_id, ()):
+            held = self._certificates.get(certificate_id)
+            if held is not None and certificate_id not in self._revoked:
+                yield held
+
     def _certified_of(self, participant_id: str) -> dict[tuple[str, str, str], dt.datetime]:
         """The earliest certificate that stands, per completion."""
         certified: dict[tuple[str, str, str], dt.datetime] = {}
-        for certificate_id in self._certificates_of.get(participant_id, ()):
-            held = self._certificates.get(certificate_id)
-            if held is None or certificate_id in self._revoked:
-                continue
-            key, when = held
+        for key, when in self._standing(participant_id):
             if key not in certified or when < certified[key]:
                 certified[key] = when
         return certified

@@ -11,7 +11,14 @@ import orjson
 
 from services.dashboard.figures import Figures
 from shared.events import new_envelope
-from shared.events.models import AttendanceWithdrawn, PriceListSet, RegionRegistered, YearClosed
+from shared.events.models import (
+    AttendanceWithdrawn,
+    CertificateIssued,
+    CertificateRevoked,
+    PriceListSet,
+    RegionRegistered,
+    YearClosed,
+)
 from shared.projections.evaluations import Evaluations
 from shared.projections.pot import Pot
 from yrkesresan.demo import demo_envelopes
@@ -166,3 +173,37 @@ def test_the_fold_pickled_for_a_snapshot_goes_on_as_the_live_one() -> None:
     for env in envs[half:]:
         restored.apply(env)
     assert restored.cells() == _document(envs)["cells"]
+
+
+def test_certificates_are_those_issued_and_not_revoked() -> None:
+    """The certificates figure is CertificateIssued less CertificateRevoked (CONTRACT.md), not
+    the completions: live, a completion's certificate may not be issued yet, and a revocation
+    may arrive before the withdrawn day behind it. Batch by batch as a recount."""
+    envs = list(demo_envelopes(25, seed=4))
+    revoked = {e.data.certificate_id for e in envs if isinstance(e.data, CertificateRevoked)}
+    standing = [e for e in envs
+                if isinstance(e.data, CertificateIssued) and e.data.certificate_id not in revoked]
+    late = standing[-10:]  # the certification service has not issued these yet
+    fold = Figures()
+    for env in envs:
+        if env not in late:
+            fold.apply(env)
+    nation = fold.cells()["nation:SE"]
+    assert nation["certificates"] == len(standing) - len(late)
+    assert nation["completions"] == len(standing)
+    for env in late:
+        fold.apply(env)
+    changed = fold.changed_cells()["nation:SE"]
+    assert changed is not None and changed["certificates"] == len(standing)
+    course_id = late[0].data.course_id
+    course = fold.cells()[f"course:{course_id}"]["certificates"]
+    assert course == sum(1 for e in standing if e.data.course_id == course_id)
+    revocation = new_envelope(CertificateRevoked(
+        certificate_id=late[0].data.certificate_id, reason="dagen återkallad",
+        participant_id=late[0].data.participant_id), occurred_at=dt.datetime.now(dt.UTC))
+    fold.apply(revocation)  # before the withdrawal that caused it
+    cells = fold.cells()
+    assert cells["nation:SE"]["certificates"] == len(standing) - 1
+    assert cells["nation:SE"]["completions"] == len(standing)
+    assert cells[f"course:{course_id}"]["certificates"] == course - 1
+    assert cells == fold.recount()
