@@ -98,8 +98,8 @@ def _entries(plan: Plan, title: str, days: tuple[Day, ...], cancel: bool = False
                  for d in sorted(days, key=lambda d: d.day))
 
 
-def _occasion(ctx: Context, n: Notice) -> tuple[Plan, Course] | Outcome:
-    """The plan and course a participant's message is about, or why there is no message."""
+def _plan_and_course(ctx: Context, n: Notice) -> tuple[Plan, Course] | Outcome:
+    """The occasion's plan and its course, for a participant not erased; or why not (yet)."""
     assert n.participant_id is not None and n.occasion_id is not None
     if n.participant_id in ctx.facts.erased:
         return Skip("deltagaren är raderad")
@@ -109,6 +109,16 @@ def _occasion(ctx: Context, n: Notice) -> tuple[Plan, Course] | Outcome:
     course = ctx.facts.courses.get(plan.course_id)
     if course is None:
         return Wait("kursen har inte kommit")
+    return plan, course
+
+
+def _occasion(ctx: Context, n: Notice) -> tuple[Plan, Course] | Outcome:
+    """The plan and course a participant's message is about, or why there is no message."""
+    found = _plan_and_course(ctx, n)
+    if not isinstance(found, tuple):
+        return found
+    plan = found[0]
+    assert n.participant_id is not None and n.occasion_id is not None
     if n.kind is not Kind.CANCELLED:
         if n.occasion_id in ctx.facts.cancelled:
             return Skip("kurstillfället är inställt")
@@ -116,7 +126,7 @@ def _occasion(ctx: Context, n: Notice) -> tuple[Plan, Course] | Outcome:
             return Skip("deltagaren är inte bokad")
     if plan.last_day < ctx.today:
         return Skip("kurstillfället har redan ägt rum")
-    return plan, course
+    return found
 
 
 def booked(ctx: Context, n: Notice) -> Outcome:
@@ -143,15 +153,11 @@ def booked(ctx: Context, n: Notice) -> Outcome:
 def unbooked(ctx: Context, n: Notice) -> Outcome:
     """A booking cancelled (by the participant's administrator, or the coordinator) while the
     occasion goes ahead: the calendar entries sent with the confirmation are taken back."""
+    found = _plan_and_course(ctx, n)
+    if not isinstance(found, tuple):
+        return found
+    plan, course = found
     assert n.participant_id is not None and n.occasion_id is not None
-    if n.participant_id in ctx.facts.erased:
-        return Skip("deltagaren är raderad")
-    plan = ctx.facts.plan(n.occasion_id)
-    if plan is None:
-        return Wait("kurstillfällets plan har inte kommit")
-    course = ctx.facts.courses.get(plan.course_id)
-    if course is None:
-        return Wait("kursen har inte kommit")
     cancelled_at = ctx.facts.cancelled.get(n.occasion_id)
     if cancelled_at is not None and n.participant_id in ctx.facts.released_since(
             n.occasion_id, cancelled_at - RELEASED_WITH_THE_OCCASION):
