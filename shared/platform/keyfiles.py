@@ -7,6 +7,7 @@ A development key's file name ends in `.dev.<ext>`, so that a production start c
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,15 +25,18 @@ def is_development_key(path: str | Path) -> bool:
 
 
 def dev_file(path: Path, make: Callable[[], bytes]) -> bytes:
-    """The file's bytes, written first from `make()` when missing (atomically: processes
-    start together, and the first one's key wins)."""
+    """The file's bytes, written first from `make()` when missing (atomically: processes,
+    and the threads of one API answering its first requests, start together, and the first
+    one's key wins). Each writer has a temporary file of its own, created readable by its owner
+    only: one named after the process alone was renamed away under a second thread of it."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(make())
-        tmp.chmod(0o600)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+        tmp = Path(name)
         try:
-            os.link(tmp, path)  # fails if another process won the race: then use theirs
+            with os.fdopen(fd, "wb") as out:
+                out.write(make())
+            os.link(tmp, path)  # fails if another writer won the race: then use theirs
         except FileExistsError:
             pass
         finally:
