@@ -1,23 +1,43 @@
-"""What the benchmarks share: a throw-away PostgreSQL database and a private broker."""
+"""What the benchmarks share: a throw-away PostgreSQL database and a private broker; for the
+end-to-end ones, their processes, pollers of the database and an open-loop load."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import datetime as dt
 import os
+import subprocess
+import sys
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self, TypeVar
 
+import httpx
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, get_topic
 
+from services.scheduling import application as scheduling_app
+from services.scheduling.domain import Occasion
+from shared.events import models as contract
+from shared.events.models import DayMode
+from shared.platform import asof
+from shared.platform.auth import Principal, Role, issue_token, jwks_source
 from shared.platform.broker import LocalBroker, ensure_topics
+from shared.platform.settings import current_settings
 from shared.platform.store import ServiceApplication
-from tests.ports import start_broker
+from tests.ports import on_a_port, random_ports, start_broker
 
 A = TypeVar("A", bound=ServiceApplication)
+T = TypeVar("T")
 
 PG_ADMIN_URL = os.environ.get("YRKESRESAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -67,3 +87,331 @@ def on_library_recorder(cls: type[A]) -> type[A]:
             return environment
 
     return OnLibraryRecorder
+
+
+# --- the end-to-end benches: processes, pollers and an open-loop load -----------------------
+
+IN_FLIGHT = 100  # requests in flight at most (see open_loop)
+REGION, MUNICIPALITY = "rss-bench", "bench-kommun"
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float, digits: int = 0) -> str:
+    return f"{seconds * 1000:.{digits}f} ms"
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`yrkesresan ARGS` as a process of its own, its output appended to `log`."""
+    return subprocess.Popen([sys.executable, "-m", "yrkesresan", *args], env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def answers(http: httpx.Client, url: str) -> bool:
+    try:
+        return http.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(done: Callable[[], bool], what: str, procs: Sequence[subprocess.Popen[bytes]],
+               timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"a process exited while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.2)
+
+
+def pipeline_env(url: str, bootstrap: str, var: str) -> dict[str, str]:
+    """The environment of a bench's processes: one database, the private broker, `var` for
+    their files; the APIs trust the key this process signs its tokens with (as an absolute
+    path: a relative one fails every request, auth.py's file URI wants it absolute)."""
+    return {**os.environ, "YRKESRESAN_DATABASE_URL": url, "KAFKA_BOOTSTRAP": bootstrap,
+            "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var,
+            "YRKESRESAN_AUTH_JWKS": str(Path(jwks_source(current_settings())).resolve())}
+
+
+@contextmanager
+def processes(commands: dict[str, list[str]], env: dict[str, str], logs: Path,
+              ) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Each `yrkesresan` command (name -> arguments) as a process logging to `logs/NAME.log`;
+    when the block fails, the end of each log is printed; at its end all are terminated."""
+    procs = [start(args, env, logs / f"{name}.log") for name, args in commands.items()]
+    try:
+        yield procs
+    except Exception:
+        for name in commands:  # what the processes said, then fail
+            tail = (logs / f"{name}.log").read_text(errors="replace").splitlines()[-8:]
+            print(f"--- {name}.log ends:", *tail, sep="\n", file=sys.stderr)
+        raise
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def serve(service: str, env: dict[str, str], *options: str, timeout: float = 30,
+          ) -> tuple[subprocess.Popen[bytes], int]:
+    """`yrkesresan serve SERVICE OPTIONS` on a port drawn at random (another when it is
+    taken), once its /health answers; its standard error is discarded."""
+
+    def on(port: int) -> tuple[subprocess.Popen[bytes], int]:
+        server = subprocess.Popen([sys.executable, "-m", "yrkesresan", "serve", service,
+                                   "--port", str(port), *options],
+                                  env=env, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    return server, port
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:  # its port taken: on_a_port draws another
+                raise RuntimeError(f"the {service} API exited with {server.returncode}")
+            if time.monotonic() > deadline:
+                server.terminate()
+                raise TimeoutError(f"the {service} API did not answer in {timeout:.0f} s")
+            time.sleep(0.2)
+
+    return on_a_port(on)
+
+
+def add_bench_municipality(http: httpx.Client, enrolment: str) -> None:
+    """REGION and MUNICIPALITY in the enrolment API at `enrolment`, as the system does."""
+    system = {"Authorization": "Bearer " + issue_token(
+        Principal(subject="bench", role=Role.SYSTEM))}
+    http.post(f"{enrolment}/regions", headers=system,
+              json={"region_id": REGION, "name": "Bänkregionen"}).raise_for_status()
+    http.post(f"{enrolment}/municipalities", headers=system, json={
+        "municipality_id": MUNICIPALITY, "name": "Bänkkommunen",
+        "region_id": REGION}).raise_for_status()
+
+
+class PollingThread:
+    """Runs `poll` every `interval` seconds on a thread of its own, over one database
+    connection of its own, between `__enter__` and `__exit__`."""
+
+    interval = 0.01
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def poll(self, conn: psycopg.Connection[Any]) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                self.poll(conn)
+
+
+@dataclass
+class OpenLoopRun:
+    """When each request was due (wall clock, in the order given), each one's latency from
+    when it was due and status (0: no answer), in the order they ended; the run's length and
+    how far the generator fell behind its schedule at most."""
+
+    due: list[float]
+    latencies: list[float]
+    statuses: list[int]
+    elapsed: float
+    lag: float
+
+
+async def open_loop(base: str, requests: Sequence[T], rate: float,
+                    send: Callable[[httpx.AsyncClient, T], Awaitable[httpx.Response]],
+                    answered: Callable[[T, httpx.Response], None] = lambda *_: None, *,
+                    headers: dict[str, str] | None = None, timeout: float = 60,
+                    ) -> OpenLoopRun:
+    """Open loop: request i is sent at t0 + i/rate whatever the answers before it, so a slow
+    server shows as latency rather than as a lower offered rate. `answered` is called with
+    each answer as it arrives."""
+    run = OpenLoopRun([0.0] * len(requests), [], [], 0.0, 0.0)
+    # At most IN_FLIGHT requests at once, each on a connection of its own, so httpcore's pool
+    # never holds waiters: with 500 connections and more requests than that, a run of
+    # certification.py at load average 25 stalled for 12 minutes (the API idle, the client
+    # at 44% CPU, 57 answers left unread). A request waiting for a slot counts from when it
+    # was due, so the figures still include the wait.
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    in_flight = asyncio.Semaphore(IN_FLIGHT)
+    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits,
+                                 headers=headers) as client:
+
+        async def one(i: int, request: T) -> None:
+            started = time.perf_counter()
+            run.due[i] = time.time()
+            try:
+                async with in_flight:
+                    response = await send(client, request)
+                run.statuses.append(response.status_code)
+                answered(request, response)
+            except httpx.HTTPError:
+                run.statuses.append(0)  # no answer at all: counted, not fatal
+            run.latencies.append(time.perf_counter() - started)
+
+        tasks = []
+        t0 = time.perf_counter()
+        for i, request in enumerate(requests):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                run.lag = max(run.lag, -delay)
+            tasks.append(asyncio.create_task(one(i, request)))
+        await asyncio.gather(*tasks)
+        run.elapsed = time.perf_counter() - t0
+    return run
+
+
+HANDLAGGNING, HANDLAGGNING_DAYS = "bou-ny-handlaggning", 4  # Handläggning med barnet i centrum
+
+
+def save_occasions(url: str, occasions: int, participants: int, trainers: int = 0) -> None:
+    """The catalogue, and occasions `o{n}` of Handläggning in REGION (their days weekly from 60
+    days ago) with `participants` booked (`o{n}-p{p}`), a course leader (`o{n}-leader`) and
+    `trainers` trainers (`o{n}-t{t}`), saved in batches through scheduling's domain model (the
+    API would take minutes to book this many one by one)."""
+    s = scheduling_app.bootstrap(url)
+    s.publish_catalogue(actor="bench")
+    course = s.course(HANDLAGGNING)
+    first = asof.today() - dt.timedelta(days=60)
+    batch: list[Occasion] = []
+    for n in range(occasions):
+        days = [(contract.CourseDay(day=d + 1, date=first + dt.timedelta(days=7 * d),
+                                    mode=DayMode.ON_SITE if d == 0 else DayMode.DIGITAL),
+                 "Folkets hus" if d == 0 else None) for d in range(HANDLAGGNING_DAYS)]
+        occasion = Occasion.plan(f"o{n}", course, REGION, participants, days, actor="bench")
+        for p in range(participants):
+            occasion.book(f"o{n}-p{p}", f"m{p % 7}", actor="bench")
+        occasion.assign(f"o{n}-leader", "m0", "leader", actor="bench")
+        for t in range(trainers):
+            occasion.assign(f"o{n}-t{t}", f"m{t % 7}", "trainer", actor="bench")
+        batch.append(occasion)
+        if len(batch) == 25:
+            s.app.save(*batch)
+            batch = []
+    if batch:
+        s.app.save(*batch)
+    s.close()
+
+
+def leader_tokens(occasions: Iterable[int]) -> dict[int, str]:
+    """Occasion number n -> a token of its course leader `o{n}-leader`."""
+    return {n: issue_token(Principal(subject=f"o{n}-leader", role=Role.TRAINER,
+                                     trainer_id=f"o{n}-leader")) for n in occasions}
+
+
+def attendance_reports(tokens: dict[int, str], body: Callable[[int, int], dict[str, object]],
+                       ) -> Callable[[httpx.AsyncClient, tuple[int, int]],
+                                     Awaitable[httpx.Response]]:
+    """`open_loop`'s sender of attendance for (occasion number, day): occasion `o{n}`, `body(n,
+    day)` sent with its course leader's token `tokens[n]`."""
+
+    def report(client: httpx.AsyncClient, request: tuple[int, int],
+               ) -> Awaitable[httpx.Response]:
+        n, day = request
+        return client.post(f"/occasions/o{n}/days/{day}/attendance", json=body(n, day),
+                           headers={"Authorization": f"Bearer {tokens[n]}"})
+
+    return report
+
+
+async def register_participants(base: str, n: int, rate: float, expect: Callable[[str], None],
+                                first: int = 0) -> tuple[dict[str, float], OpenLoopRun]:
+    """n registrations (`POST /participants` in MUNICIPALITY, numbered from `first`) at `rate`
+    against the enrolment API at `base`, `expect`ed by id as each 201 arrives: participant id
+    -> when its 201 arrived (wall clock), and the run."""
+    accepted: dict[str, float] = {}
+    admin = {"Authorization": "Bearer " + issue_token(Principal(
+        subject="bench", role=Role.MUNICIPAL_ADMIN, municipality_id=MUNICIPALITY))}
+
+    def post(client: httpx.AsyncClient, i: int) -> Awaitable[httpx.Response]:
+        return client.post("/participants", json={
+            "municipality_id": MUNICIPALITY, "name": f"Bänk Person {i}",
+            "email": f"p{i}@bench.example.se", "role": "socialsekreterare",
+            "years_in_profession": 1})
+
+    def created(_: int, response: httpx.Response) -> None:
+        if response.status_code == 201:
+            pid = str(response.json()["participant_id"])
+            accepted[pid] = time.time()
+            expect(pid)
+
+    run = await open_loop(base, range(first, first + n), rate, post, created, headers=admin)
+    return accepted, run
+
+
+def rate_arguments(doc: str | None, rate: float) -> argparse.ArgumentParser:
+    """The options every open-loop bench takes: --rate (default `rate`) and --seconds (20)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=rate)
+    parser.add_argument("--seconds", type=float, default=20)
+    return parser
+
+
+@contextmanager
+def enrolment_pipeline(url: str, bootstrap: str, var: str, workers: int,
+                       reader: tuple[str, list[str]],
+                       ) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """The enrolment API (`workers` worker processes), its relay and `reader` (its name and
+    `yrkesresan` command, given `--ops-port`), each a process of its own (`processes`); once
+    each answers and REGION and MUNICIPALITY are registered: the API's address and the
+    processes."""
+    # drawn below the kernel's range for outgoing connections (tests/ports.py)
+    port, relay_port, ops_port = random_ports(3)
+    name, command = reader
+    commands = {"api": ["serve", "enrolment", "--port", str(port), "--workers", str(workers)],
+                "relay": ["relay", "enrolment", "--ops-port", str(relay_port)],
+                name: [*command, "--ops-port", str(ops_port)]}
+    base, ops = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}"
+    with processes(commands, pipeline_env(url, bootstrap, var), Path(var)) as procs:
+        with httpx.Client(timeout=5) as http:
+            wait_until(lambda: answers(http, f"{base}/health"), "the API", procs)
+            wait_until(lambda: answers(http, f"{ops}/health"), f"the {name}", procs)
+            add_bench_municipality(http, base)
+        yield base, procs
+
+
+def print_command_figures(to_view: list[float], run: OpenLoopRun, args: argparse.Namespace,
+                          view: str, updated: str, reader: str,
+                          load_before: tuple[float, float, float]) -> None:
+    """What an `enrolment_pipeline` bench prints: the registrations offered and answered, how
+    long from the 201 until `view` was `updated` (`to_view`), the command's own latency as
+    the baseline, and the ratio (what the relay, the broker and the `reader` add)."""
+    latencies, statuses = run.latencies, run.statuses
+    print(f"registrations: {len(latencies)} offered at {args.rate:.0f}/s, achieved "
+          f"{len(latencies) / run.elapsed:.1f}/s ({args.workers} API workers), answers "
+          f"{dict(sorted(Counter(statuses).items()))} (0: no answer); "
+          f"{len(to_view)} seen in {view}")
+    if to_view:
+        print(f"command accepted -> {updated}: p50 {ms(percentile(to_view, 50))}  "
+              f"p95 {ms(percentile(to_view, 95))}  p99 {ms(percentile(to_view, 99))}  "
+              f"max {ms(max(to_view))}  (target: p50 <= 100 ms, p99 <= 500 ms; polled every "
+              "10 ms)")
+    base_p50, base_p99 = percentile(latencies, 50), percentile(latencies, 99)
+    print(f"baseline, the command alone (request to 201): p50 {ms(base_p50)}  p99 {ms(base_p99)}")
+    if to_view:
+        print(f"ratio: p50 {percentile(to_view, 50) / base_p50:.1f}x, p99 "
+              f"{percentile(to_view, 99) / base_p99:.1f}x the command's own (relay, broker and "
+              f"{reader} on top)")
+    print(f"machine: {os.cpu_count()} cores, load average (1, 5, 15 min) "
+          f"{' '.join(f'{x:.1f}' for x in load_before)} before, "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} after "
+          "(other processes share the cores)")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 from eventsourcing.postgres import PostgresApplicationRecorder  # noqa: E402
 
-from bench._common import on_library_recorder, ratio_line, scratch_database  # noqa: E402
+from bench._common import on_library_recorder, ratio_line, scratch_database, serve  # noqa: E402
 from services.enrolment.application import EnrolmentApplication, migrate  # noqa: E402
 from services.enrolment.domain import (  # noqa: E402
     EmailClaim,
@@ -46,7 +45,6 @@ from services.enrolment.domain import (  # noqa: E402
 from shared.platform.auth import Principal, Role, Verifier, issue_token  # noqa: E402
 from shared.platform.settings import current_settings  # noqa: E402
 from shared.platform.store import aggregate_id  # noqa: E402
-from tests.ports import on_a_port  # noqa: E402
 
 
 def raw_save_rate(url: str, n: int, clients: int, library: bool = True) -> float:
@@ -81,26 +79,8 @@ def api_server(url: str, workers: int) -> Iterator[Callable[[int, int, int], flo
     yields `measure(n, clients, first)`: requests/s for n registrations numbered from first."""
     env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "YRKESRESAN_LOG_LEVEL": "WARNING"}
 
-    def start(port: int) -> tuple[subprocess.Popen[bytes], int]:
-        """The API on `port`; RuntimeError when it exits (its port taken: another is drawn)."""
-        server = subprocess.Popen([sys.executable, "-m", "yrkesresan", "serve", "enrolment",
-                                   "--port", str(port), "--workers", str(workers)],
-                                  env=env, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120  # a loaded 2-core machine imports slowly
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    return server, port
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise RuntimeError(f"the enrolment API exited with {server.returncode}")
-            if time.monotonic() > deadline:
-                server.terminate()
-                raise TimeoutError("the enrolment API did not answer in 120 s")
-            time.sleep(0.2)
-
-    server, port = on_a_port(start)
+    # a loaded 2-core machine imports slowly
+    server, port = serve("enrolment", env, "--workers", str(workers), timeout=120)
     base = f"http://127.0.0.1:{port}"
     system = {"Authorization": "Bearer " + issue_token(Principal(subject="b", role=Role.SYSTEM))}
     admin = {"Authorization": "Bearer " + issue_token(

@@ -17,16 +17,14 @@ The issue's target: p99 under one second at 100 requests/s.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,60 +32,40 @@ import httpx
 import psycopg
 from kafka import KafkaProducer
 
-from bench._common import scratch_broker, scratch_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    HANDLAGGNING,
+    HANDLAGGNING_DAYS,
+    PollingThread,
+    answers,
+    attendance_reports,
+    leader_tokens,
+    ms,
+    open_loop,
+    percentile,
+    pipeline_env,
+    processes,
+    rate_arguments,
+    save_occasions,
+    scratch_broker,
+    scratch_database,
+    wait_until,
+)
 from services.certification import application as certification_app  # noqa: E402
 from services.scheduling import application as scheduling_app  # noqa: E402
-from services.scheduling.domain import Occasion  # noqa: E402
 from shared.events import models as contract  # noqa: E402
 from shared.events import new_envelope, topic_name  # noqa: E402
-from shared.events.models import DayMode  # noqa: E402
-from shared.platform import asof  # noqa: E402
-from shared.platform.auth import Principal, Role, issue_token, jwks_source  # noqa: E402
 from shared.platform.db import Database, pool_size  # noqa: E402
-from shared.platform.settings import current_settings  # noqa: E402
 from tests.ports import random_ports  # noqa: E402
 
-COURSE = "bou-ny-handlaggning"
-DAYS = 4
+COURSE, DAYS = HANDLAGGNING, HANDLAGGNING_DAYS
 MANDATORY = ("hbc-f1", "hbc-f2", "hbc-f3")
-
-
-IN_FLIGHT = 100  # requests in flight at most (see drive)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
 
 
 def setup(url: str, bootstrap: str, occasions: int, participants: int) -> None:
     """Catalogue, occasions, bookings and a course leader in scheduling's store (its relay
     publishes them); every participant's mandatory preparations straight onto the enrolment
     topic (what enrolment would publish), so that the final day completes the course."""
-    s = scheduling_app.bootstrap(url)
-    s.publish_catalogue(actor="bench")
-    course = s.course(COURSE)
-    first = asof.today() - dt.timedelta(days=60)
-    batch: list[Occasion] = []
-    for n in range(occasions):
-        days = [(contract.CourseDay(day=d + 1, date=first + dt.timedelta(days=7 * d),
-                                    mode=DayMode.ON_SITE if d == 0 else DayMode.DIGITAL),
-                 "Folkets hus" if d == 0 else None) for d in range(DAYS)]
-        occasion = Occasion.plan(f"o{n}", course, "rss-bench", participants, days, actor="bench")
-        for p in range(participants):
-            occasion.book(f"o{n}-p{p}", f"m{p % 7}", actor="bench")
-        occasion.assign(f"o{n}-leader", "m0", "leader", actor="bench")
-        batch.append(occasion)
-        if len(batch) == 25:
-            s.app.save(*batch)
-            batch = []
-    if batch:
-        s.app.save(*batch)
-    s.close()
+    save_occasions(url, occasions, participants)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     for n in range(occasions):
         for p in range(participants):
@@ -98,24 +76,6 @@ def setup(url: str, bootstrap: str, occasions: int, participants: int) -> None:
                               value=env.to_json())
     producer.flush()
     producer.close()
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "yrkesresan", *args], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not become healthy")
-        time.sleep(0.2)
 
 
 def applied(ops: str) -> int:
@@ -151,71 +111,33 @@ async def drive(base: str, requests: list[tuple[int, int]], rate: float, partici
                 ) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float],
                            list[float], list[int], float]:
     """Open loop at `rate`: (occasion, day) -> wall-clock time sent; latencies; statuses."""
-    sent: dict[tuple[int, int], float] = {}
     answered: dict[tuple[int, int], float] = {}  # when the 200 arrived
-    latencies: list[float] = []
-    statuses: list[int] = []
-    tokens = {n: issue_token(Principal(subject=f"o{n}-leader", role=Role.TRAINER,
-                                       trainer_id=f"o{n}-leader")) for n, _ in requests}
-    # At most IN_FLIGHT requests at once, each on a connection of its own, so httpcore's pool
-    # never holds waiters: with 500 connections and more requests than that, a run of
-    # certification.py at load average 25 stalled for 12 minutes (the API idle, the client
-    # at 44% CPU, 57 answers left unread). A request waiting for a slot counts from when it
-    # was due, so the figures still include the wait.
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    in_flight = asyncio.Semaphore(IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    tokens = leader_tokens({n for n, _ in requests})
 
-        async def one(n: int, day: int) -> None:
-            started = time.perf_counter()
-            sent[(n, day)] = time.time()
-            try:
-                async with in_flight:
-                    r = await client.post(f"/occasions/o{n}/days/{day}/attendance",
-                                          json=body(n, day, participants),
-                                          headers={"Authorization": f"Bearer {tokens[n]}"})
-                statuses.append(r.status_code)
-                if r.status_code == 200:
-                    answered[(n, day)] = time.time()
-            except httpx.HTTPError:
-                statuses.append(0)
-            latencies.append(time.perf_counter() - started)
+    def recorded(request: tuple[int, int], response: httpx.Response) -> None:
+        if response.status_code == 200:
+            answered[request] = time.time()
 
-        tasks = []
-        t0 = time.perf_counter()
-        for i, (n, day) in enumerate(requests):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n, day)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
-    return sent, answered, latencies, statuses, elapsed
+    run = await open_loop(base, requests, rate, attendance_reports(
+        tokens, lambda n, day: body(n, day, participants)), recorded)
+    sent = dict(zip(requests, run.due, strict=True))
+    return sent, answered, run.latencies, run.statuses, run.elapsed
 
 
-class ConnectionSampler:
+class ConnectionSampler(PollingThread):
     """The most connections to the database at once, sampled on a thread of its own (over
     one connection of its own, not counted)."""
 
+    interval = 0.1
+
     def __init__(self, url: str) -> None:
-        self.url, self.most = url, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(url)
+        self.most = 0
 
-    def __enter__(self) -> ConnectionSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            while not self._stop.wait(0.1):
-                row = conn.execute("SELECT count(*) - 1 FROM pg_stat_activity "
-                                   "WHERE datname = current_database()").fetchone()
-                self.most = max(self.most, int(row[0]) if row else 0)
+    def poll(self, conn: psycopg.Connection[Any]) -> None:
+        row = conn.execute("SELECT count(*) - 1 FROM pg_stat_activity "
+                           "WHERE datname = current_database()").fetchone()
+        self.most = max(self.most, int(row[0]) if row else 0)
 
 
 def issued_times(db: Database) -> dict[str, float]:
@@ -238,9 +160,7 @@ def plan_requests(occasions: int) -> list[tuple[int, int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=100)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser = rate_arguments(__doc__, 100)
     parser.add_argument("--participants", type=int, default=30)
     args = parser.parse_args()
     total = int(args.rate * args.seconds)
@@ -256,24 +176,15 @@ def main() -> None:
               f"participants in {time.perf_counter() - started:.1f} s")
         # drawn below the kernel's range for outgoing connections (tests/ports.py)
         port, ops_port, relay_port = random_ports(3)
-        env = {**os.environ, "YRKESRESAN_DATABASE_URL": url, "KAFKA_BOOTSTRAP": broker.bootstrap,
-               "YRKESRESAN_LOG_LEVEL": "WARNING", "YRKESRESAN_VAR_DIR": var,
-               # the APIs trust the key this process signs its tokens with
-               # (as an absolute path: a relative one fails every request, auth.py's
-               # file URI wants it absolute)
-               "YRKESRESAN_AUTH_JWKS": str(Path(jwks_source(current_settings())).resolve())}
-        logs = Path(var)
-        procs = [start(["serve", "scheduling", "--port", str(port)], env, logs / "api.log"),
-                 start(["relay", "scheduling", "--ops-port", str(relay_port)], env,
-                       logs / "relay.log"),
-                 start(["consume", "certification", "--ops-port", str(ops_port)], env,
-                       logs / "consumer.log")]
-        ops = f"http://127.0.0.1:{ops_port}"
-        sampler = ConnectionSampler(url).__enter__()
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_healthy(f"{base}/health", procs)
-            wait_healthy(f"{ops}/health", procs)
+        commands = {"api": ["serve", "scheduling", "--port", str(port)],
+                    "relay": ["relay", "scheduling", "--ops-port", str(relay_port)],
+                    "consumer": ["consume", "certification", "--ops-port", str(ops_port)]}
+        base, ops = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}"
+        with processes(commands, pipeline_env(url, broker.bootstrap, var), Path(var)) as procs, \
+                ConnectionSampler(url) as sampler:
+            with httpx.Client(timeout=1) as http:
+                wait_until(lambda: answers(http, f"{base}/health"), "the API", procs, 60)
+                wait_until(lambda: answers(http, f"{ops}/health"), "the consumer", procs, 60)
             expected = occasions * (1 + args.participants * (1 + len(MANDATORY)))
             settled = wait_settled(ops, expected)
             print(f"consumer caught up with the set-up: {settled} events applied")
@@ -290,17 +201,6 @@ def main() -> None:
                     break
                 time.sleep(0.5)
             db.close()
-        except Exception:
-            for name in ("api", "relay", "consumer"):  # what the processes said, then fail
-                tail = (logs / f"{name}.log").read_text(errors="replace").splitlines()[-8:]
-                print(f"--- {name}.log ends:", *tail, sep="\n", file=sys.stderr)
-            raise
-        finally:
-            sampler.__exit__()
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(timeout=30)
     to_certificate = [issued[pid] - sent[(int(pid[1:].split("-")[0]), DAYS)]
                       for pid in wanted if pid in issued]
     # What the relay, the broker and the consumer add once the day is recorded (the 200).
