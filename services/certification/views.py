@@ -38,9 +38,7 @@ def write_certificates(cur: Cursor, completions: Iterable[CertifiedCompletion]) 
                            orjson.dumps(c.evidence).decode()))
         revoked += [(REVOKED, when.isoformat(), reason, certificate_id)
                     for certificate_id, (reason, when) in c.revoked.items()]
-    cur.executemany(
-        f"INSERT INTO certificates ({', '.join(COLUMNS)}) VALUES "
-        f"({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT (certificate_id) DO NOTHING", issued)
+    cur.insert_rows("certificates", COLUMNS, issued, key=("certificate_id",))
     cur.executemany("UPDATE certificates SET status = %s, revoked_at = %s, reason = %s "
                     "WHERE certificate_id = %s", revoked)
 
@@ -57,16 +55,14 @@ def write_views(cur: Cursor, rows: Iterable[View]) -> None:
         else:
             upserts.append((kind, key, scope, orjson.dumps(body).decode()))
     cur.executemany("DELETE FROM cert_views WHERE kind = %s AND key = %s", deletes)
-    cur.executemany(
-        "INSERT INTO cert_views (kind, key, scope, body) VALUES (%s, %s, %s, %s) "
-        "ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, body = excluded.body",
-        upserts)
+    cur.insert_rows("cert_views", ("kind", "key", "scope", "body"), upserts,
+                    key=("kind", "key"), update=("scope", "body"))
 
 
 def write_history(cur: Cursor, rows: Iterable[tuple[str, str, str, str]]) -> None:
     """(subject, event id, recording time, envelope): kept once each."""
-    cur.executemany("INSERT INTO cert_history (subject, event_id, recorded, envelope) VALUES "
-                    "(%s, %s, %s, %s) ON CONFLICT (subject, event_id) DO NOTHING", list(rows))
+    cur.insert_rows("cert_history", ("subject", "event_id", "recorded", "envelope"), rows,
+                    key=("subject", "event_id"))
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -83,24 +83,21 @@ class FiguresStore:
             docs |= dict.fromkeys(self._written.keys() - docs.keys())
         else:
             docs = self.fold.changed_cells()
-        changed = False
+        deletes, upserts = [], []
         for key, cell in docs.items():
             if cell is None:
-                cur.execute("DELETE FROM dashboard_cells WHERE key = %s", (key,))
+                deletes.append((key,))
                 self._written.pop(key, None)
-                changed = True
                 continue
             body = orjson.dumps(cell)
             if self._written.get(key) == body:
                 continue
-            cur.execute(
-                "INSERT INTO dashboard_cells (key, dimension, parent, body) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (key) DO UPDATE SET dimension = excluded.dimension,"
-                " parent = excluded.parent, body = excluded.body",
-                (key, cell["dimension"], cell.get("region_id"), body.decode()))
+            upserts.append((key, cell["dimension"], cell.get("region_id"), body.decode()))
             self._written[key] = body
-            changed = True
-        if changed:
+        cur.executemany("DELETE FROM dashboard_cells WHERE key = %s", deletes)
+        cur.insert_rows("dashboard_cells", ("key", "dimension", "parent", "body"), upserts,
+                        key=("key",), update=("dimension", "parent", "body"))
+        if deletes or upserts:
             cur.execute("UPDATE dashboard_state SET value = value + 1 WHERE name = 'version'")
 
 

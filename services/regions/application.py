@@ -127,8 +127,7 @@ class RegionLog:
         """Write what was routed: the held envelopes (before the releases, which may name
         them), each region's new envelopes at its next positions (one already in a region's
         log, delivered again, takes none), who each concerns, and the regions' heads."""
-        cur.executemany("INSERT INTO region_held (event_id, envelope) VALUES (%s, %s) "
-                        "ON CONFLICT (event_id) DO NOTHING", rows.held)
+        cur.insert_rows("region_held", ("event_id", "envelope"), rows.held, key=("event_id",))
         cur.executemany("DELETE FROM region_held WHERE event_id = %s",
                         [(event_id,) for event_id in rows.released])
         ids = list(dict.fromkeys(str(out.id) for _, out in rows.out))
@@ -149,12 +148,11 @@ class RegionLog:
                 heads[region] = position
             if participant := getattr(out.data, "participant_id", None):
                 participants.append((participant, event_id, _utc(out.occurred_at)))
-        cur.executemany("INSERT INTO region_events (region_id, position, event_id, event_key, "
-                        "envelope) VALUES (%s, %s, %s, %s, %s)", events)
-        cur.executemany(
-            "INSERT INTO region_participant_events (participant_id, event_id, occurred_at)"
-            " VALUES (%s, %s, %s) ON CONFLICT (participant_id, event_id) DO NOTHING",
-            participants)
+        cur.insert_rows("region_events",
+                        ("region_id", "position", "event_id", "event_key", "envelope"), events)
+        cur.insert_rows("region_participant_events",
+                        ("participant_id", "event_id", "occurred_at"), participants,
+                        key=("participant_id", "event_id"))
         # the publisher polls these, not the log
         cur.executemany("INSERT INTO region_heads (region_id, position) VALUES (%s, %s) "
                         "ON CONFLICT (region_id) DO UPDATE SET position = excluded.position",

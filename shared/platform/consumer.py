@@ -158,10 +158,10 @@ class AppliedLog:
         if self.deferred is not None:
             self._remember(envelopes)
             return
-        cur.executemany(
-            "INSERT INTO applied_events (consumer, event_id, seq, envelope) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
-            [(self.consumer, str(env.id), self._next(), self._body(env)) for env in envelopes])
+        cur.insert_rows(
+            "applied_events", ("consumer", "event_id", "seq", "envelope"),
+            [(self.consumer, str(env.id), self._next(), self._body(env)) for env in envelopes],
+            key=("consumer", "event_id"))
 
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes not applied before (within the window), each once."""

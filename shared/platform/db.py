@@ -26,6 +26,9 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from shared.platform.settings import sqlite_path
 
 POOL_SIZE_VARIABLE = "YRKESRESAN_DB_POOL_SIZE"
+BULK_ROWS = 100
+"""From how many rows `Cursor.insert_rows` writes by COPY on PostgreSQL (below it, the
+statements of a temporary table cost more than they save)."""
 
 
 def pool_size() -> int:
@@ -199,6 +202,50 @@ class Cursor:
         with self._cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                    key: Sequence[str] = (), update: Sequence[str] = ()) -> None:
+        """Many rows into a table, as an INSERT per row in their order would leave it: a row
+        whose `key` (the columns of a unique constraint) is taken already, or came earlier
+        among `rows`, is skipped, or with `update` sets those columns (the last row of a key
+        wins). On PostgreSQL a batch of `BULK_ROWS` or more is one COPY (into the table, or,
+        with a `key`, into a temporary table and from there by one INSERT ... SELECT): a
+        rebuild's batch is thousands of rows, each a statement of its own otherwise."""
+        batch = [tuple(r) for r in rows]
+        if key:
+            position = {column: i for i, column in enumerate(columns)}
+            picks = [position[c] for c in key]
+            unique: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+            for row in batch:
+                k = tuple(row[i] for i in picks)
+                if update:
+                    unique.pop(k, None)  # the last one wins, in the order they came
+                    unique[k] = row
+                else:
+                    unique.setdefault(k, row)
+            batch = list(unique.values())
+        if not batch:
+            return
+        names = ", ".join(columns)
+        conflict = ""
+        if key:
+            conflict = f" ON CONFLICT ({', '.join(key)}) " + (
+                "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)
+                if update else "DO NOTHING")
+        if self._db.is_sqlite or len(batch) < BULK_ROWS:
+            marks = ", ".join(["%s"] * len(columns))
+            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}", batch)
+            return
+        if not key:
+            self.copy_rows(table, columns, batch)
+            return
+        staged = f"bulk_{table}"  # left behind only by a failed COPY outside a transaction
+        self._cur.execute(f"DROP TABLE IF EXISTS pg_temp.{staged}")
+        self._cur.execute(f"CREATE TEMPORARY TABLE {staged} AS "
+                          f"SELECT {names} FROM {table} WITH NO DATA")
+        self.copy_rows(staged, columns, batch)
+        self._cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staged}{conflict}")
+        self._cur.execute(f"DROP TABLE {staged}")
 
     @property
     def rowcount(self) -> int:

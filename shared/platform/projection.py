@@ -73,10 +73,8 @@ class FoldProjector:
             else:
                 upserts.append((key, self._scope(row), orjson.dumps(row).decode()))
         cur.executemany(f"DELETE FROM {self.table} WHERE key = %s", deletes)
-        cur.executemany(
-            f"INSERT INTO {self.table} (key, scope, body) VALUES (%s, %s, %s) "
-            "ON CONFLICT (key) DO UPDATE SET scope = excluded.scope, body = excluded.body",
-            upserts)
+        cur.insert_rows(self.table, ("key", "scope", "body"), upserts, key=("key",),
+                        update=("scope", "body"))
 
     # -- reading ----------------------------------------------------------------------------
 

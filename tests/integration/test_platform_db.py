@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from shared.platform import db as db_module
 from shared.platform.db import Database
 from tests.integration.apis import Seeded, seeded
 
@@ -83,3 +84,31 @@ def test_every_list_endpoint_takes_a_bounded_page(world: Seeded, tmp_path: Path)
             if "offset" not in params or limit.get("maximum") is None:
                 unpaged.append(f"{service} GET {path}")
     assert unpaged == []
+
+
+@pytest.mark.parametrize("bulk_from", [1, 10_000])  # by COPY on PostgreSQL, and statement-wise
+def test_insert_rows_leaves_what_an_insert_per_row_would(
+        database_url: str, bulk_from: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_module, "BULK_ROWS", bulk_from)
+    db = Database(database_url)
+    db.execute("CREATE TABLE kept (k TEXT, n INTEGER, body TEXT NOT NULL, "
+               "at TEXT NOT NULL DEFAULT 'now', PRIMARY KEY (k, n))")
+    db.execute("CREATE TABLE logged (body TEXT)")
+    db.execute("INSERT INTO kept (k, n, body) VALUES ('a', 1, 'stored')")
+    with db.transaction() as cur:
+        cur.insert_rows("kept", ("k", "n", "body"),
+                        [("a", 1, "again"), ("b", 1, "first"), ("b", 1, "second")],
+                        key=("k", "n"))
+        cur.insert_rows("logged", ("body",), [("x",), ("y",), ("z",)])
+    assert db.execute("SELECT k, n, body, at FROM kept ORDER BY k") == [
+        ("a", 1, "stored", "now"), ("b", 1, "first", "now")]
+    assert db.execute("SELECT body FROM logged") == [("x",), ("y",), ("z",)]
+    # upserts, twice in one transaction
+    with db.transaction() as cur:
+        cur.insert_rows("kept", ("k", "n", "body"), [("a", 1, "new"), ("c", 2, "c")],
+                        key=("k", "n"), update=("body",))
+        cur.insert_rows("kept", ("k", "n", "body"), [("b", 1, "one"), ("b", 1, "two")],
+                        key=("k", "n"), update=("body",))
+    assert db.execute("SELECT k, body FROM kept ORDER BY k") == [
+        ("a", "new"), ("b", "two"), ("c", "c")]
+    db.close()

@@ -90,7 +90,7 @@ class BillingRunner(CopyRunner):
         try:
             with self.db.transaction() as cur:
                 self.applied.record_many(cur, fresh)
-                cur.executemany("INSERT INTO billing_facts (envelope) VALUES (%s)",
+                cur.insert_rows("billing_facts", ("envelope",),
                                 [(env.to_json().decode(),) for env in fresh
                                  if env.type in log.types])
                 copy.apply_many(cur, fresh)
