@@ -39,10 +39,20 @@ class FiguresStore:
         self.db = db
         self.fold = Figures()
         self._written: dict[str, bytes] = {}
+        self._deferring = False
 
     def reset(self) -> None:
         self.fold = Figures()
         self._written = {}
+        self._deferring = False
+
+    def defer_writes(self) -> None:
+        """A rebuild from scratch: the cells are counted and written once, at its end."""
+        self._deferring = True
+
+    def write_deferred(self, cur: Cursor) -> None:
+        self._deferring = False
+        self._write(cur)
 
     def snapshot_state(self) -> Figures:
         self.fold.changed_cells()  # nothing pending in what is pickled
@@ -72,7 +82,7 @@ class FiguresStore:
         transaction) and write the cells they changed."""
         for env in envelopes:
             self.fold.apply(env)
-        if envelopes:
+        if envelopes and not self._deferring:
             self._write(cur)
 
     def _write(self, cur: Cursor, everything: bool = False) -> None:

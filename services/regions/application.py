@@ -131,12 +131,8 @@ class RegionLog:
         cur.executemany("DELETE FROM region_held WHERE event_id = %s",
                         [(event_id,) for event_id in rows.released])
         ids = list(dict.fromkeys(str(out.id) for _, out in rows.out))
-        logged: set[tuple[str, str]] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            logged |= {(str(r), str(e)) for r, e in cur.execute(
-                "SELECT region_id, event_id FROM region_events WHERE event_id IN "
-                f"({', '.join(['%s'] * len(chunk))})", chunk)}
+        logged = {(str(r), str(e)) for r, e in cur.execute_among(
+            "SELECT region_id, event_id FROM region_events WHERE event_id {among}", (), ids)}
         events, participants, heads = [], [], {}
         for region, out in rows.out:
             event_id = str(out.id)

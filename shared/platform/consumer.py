@@ -70,6 +70,10 @@ class Projector(Protocol):
 
     def apply(self, cur: Cursor, env: Envelope) -> None: ...
 
+    # Optional, for a rebuild from scratch (`ProjectionRunner.start_rebuild`): `defer_writes()`
+    # makes `apply_many` fold only, keeping what it touched, and `write_deferred(cur)` writes
+    # those rows once at the end; the rows depend on the fold's end state, not on the batches.
+
 
 def _setting(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
@@ -173,19 +177,9 @@ class AppliedLog:
                     unique.setdefault(key, env)
             return list(unique.values())
         ids = list(dict.fromkeys(str(env.id) for env in envelopes))
-        seen: set[str] = set()
-        if not self.db.is_sqlite:
-            # one array parameter: an IN list of 500 becomes a prepared statement whose
-            # generic plan scans the whole table (seconds per batch once a year is in it)
-            rows = self.db.execute("SELECT event_id FROM applied_events WHERE consumer = %s "
-                                   "AND event_id = ANY(%s::text[])", (self.consumer, ids))
-            seen = {r[0] for r in rows}
-        for start in range(0, len(ids), 500) if self.db.is_sqlite else ():
-            chunk = ids[start:start + 500]
-            rows = self.db.execute(
-                "SELECT event_id FROM applied_events WHERE consumer = %s AND event_id IN "
-                f"({', '.join(['%s'] * len(chunk))})", [self.consumer, *chunk])
-            seen |= {r[0] for r in rows}
+        seen = {r[0] for r in self.db.execute_among(
+            "SELECT event_id FROM applied_events WHERE consumer = %s AND event_id {among}",
+            (self.consumer,), ids)}
         fresh = []
         for env in envelopes:
             key = str(env.id)
@@ -388,20 +382,28 @@ class ProjectionRunner:
         self._covered = 0
         if self.rebuilds_fast:
             self.applied.defer()
+            defer_writes = getattr(self.projector, "defer_writes", None)
+            if defer_writes is not None:
+                defer_writes()
         else:
             self.applied.resume()
 
     def finish_rebuild(self) -> None:
-        """The end of a rebuild: the window of ids and the snapshot, in one transaction."""
+        """The end of a rebuild: the rows a projector that defers its writes left for the end
+        (each once, as its fold ended), the window of ids and the snapshot, in one
+        transaction."""
         if self.applied.deferred is None:
             self.snapshot()
             return
         seq = self.applied.seq or 0
-        state = self._pickled() if self.snapshots_kept else None
-        if self.snapshots_kept and state is None:
-            raise RuntimeError(f"{self.projector.name}: its fold cannot be pickled, and a "
-                               "rebuild keeps no envelopes to restore it from")
         with self.db.transaction() as cur:
+            write_deferred = getattr(self.projector, "write_deferred", None)
+            if write_deferred is not None:
+                write_deferred(cur)
+            state = self._pickled() if self.snapshots_kept else None
+            if self.snapshots_kept and state is None:
+                raise RuntimeError(f"{self.projector.name}: its fold cannot be pickled, and a "
+                                   "rebuild keeps no envelopes to restore it from")
             self.applied.write_deferred(cur)
             if state is not None:
                 self.snapshots.save(cur, self.version, seq, state)

@@ -347,6 +347,10 @@ class Alongside:
             self.snapshot_state = kept.snapshot_state
             self.restore_state = kept.restore_state
             self.fold_source = getattr(main, "fold_source", type(main).__module__)
+        if hasattr(main, "defer_writes"):  # the copy writes each batch as it comes
+            deferring: Any = main
+            self.defer_writes = deferring.defer_writes
+            self.write_deferred = deferring.write_deferred
 
     def reset(self) -> None:
         self.main.reset()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
@@ -165,6 +165,12 @@ class Database:
             cursor.execute(sql, params)
             return cursor.rowcount
 
+    def execute_among(self, sql: str, params: Sequence[Any], values: Sequence[str]
+                      ) -> list[tuple[Any, ...]]:
+        """The rows of `sql`, whose `{among}` stands for a text column's being one of
+        `values` (its last parameter)."""
+        return _among(self.execute, self.is_sqlite, sql, params, values)
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
@@ -186,6 +192,11 @@ class Cursor:
         if self._cur.description is None:
             return []
         return [tuple(r) for r in self._cur.fetchall()]
+
+    def execute_among(self, sql: str, params: Sequence[Any], values: Sequence[str]
+                      ) -> list[tuple[Any, ...]]:
+        """`execute_among` in this transaction."""
+        return _among(self.execute, self._db.is_sqlite, sql, params, values)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -250,6 +261,21 @@ class Cursor:
     @property
     def rowcount(self) -> int:
         return int(self._cur.rowcount)
+
+
+def _among(execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], sqlite: bool,
+           sql: str, params: Sequence[Any], values: Sequence[str]) -> list[tuple[Any, ...]]:
+    """One statement with an array on PostgreSQL (an IN list of hundreds becomes a prepared
+    statement whose generic plan may scan the whole table: seconds a batch once a year of
+    rows is in it), IN lists of 500 on SQLite."""
+    if not sqlite:
+        return execute(sql.format(among="= ANY(%s::text[])"), (*params, list(values)))
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        rows += execute(sql.format(among=f"IN ({', '.join(['%s'] * len(chunk))})"),
+                        (*params, *chunk))
+    return rows
 
 
 def _libpq_url(url: str) -> str:

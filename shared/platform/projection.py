@@ -40,9 +40,19 @@ class FoldProjector:
         self._scope = scope
         self.fold = make_fold()
         self.fold_source = type(self.fold).__module__  # what `fold_version` hashes
+        self._deferred: set[str] | None = None
 
     def reset(self) -> None:
         self.fold = self._make_fold()
+        self._deferred = None
+
+    def defer_writes(self) -> None:
+        """A rebuild from scratch: keep the keys the batches touch, write them at its end."""
+        self._deferred = set()
+
+    def write_deferred(self, cur: Cursor) -> None:
+        keys, self._deferred = self._deferred or set(), None
+        self._write(cur, sorted(keys))
 
     def snapshot_state(self) -> Any:
         return self.fold
@@ -58,11 +68,13 @@ class FoldProjector:
         self._write(cur, self._touched(self.fold, self.fold.apply(env)))
 
     def apply_many(self, cur: Cursor, envelopes: Iterable[Envelope]) -> None:
-        """A batch folded first, then each row it touched written once."""
-        touched: set[str] = set()
+        """A batch folded first, then each row it touched written once (at the end of a
+        rebuild that defers its writes)."""
+        touched: set[str] = set() if self._deferred is None else self._deferred
         for env in envelopes:
             touched.update(self._touched(self.fold, self.fold.apply(env)))
-        self._write(cur, sorted(touched))
+        if self._deferred is None:
+            self._write(cur, sorted(touched))
 
     def _write(self, cur: Cursor, keys: Iterable[str]) -> None:
         upserts, deletes = [], []

@@ -112,3 +112,18 @@ def test_insert_rows_leaves_what_an_insert_per_row_would(
     assert db.execute("SELECT k, body FROM kept ORDER BY k") == [
         ("a", "new"), ("b", "two"), ("c", "c")]
     db.close()
+
+
+def test_execute_among_finds_rows_by_many_values_in_and_out_of_a_transaction(
+        database_url: str) -> None:
+    db = Database(database_url)
+    db.execute("CREATE TABLE ids (owner TEXT, id TEXT)")
+    with db.transaction() as cur:
+        cur.insert_rows("ids", ("owner", "id"), [("a", str(i)) for i in range(1200)])
+        wanted = [str(i) for i in range(0, 2400, 2)]  # more than one IN list of 500
+        found = cur.execute_among("SELECT id FROM ids WHERE owner = %s AND id {among}",
+                                  ("a",), wanted)
+    assert sorted(int(r[0]) for r in found) == list(range(0, 1200, 2))
+    assert db.execute_among("SELECT id FROM ids WHERE owner = %s AND id {among}",
+                            ("b",), wanted) == []
+    db.close()

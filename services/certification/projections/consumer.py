@@ -36,9 +36,21 @@ class CertificationProjector:
         self.topics: Sequence[str] = TOPICS
         self.tables: Sequence[str] = ("certificates", "cert_views")
         self.facts = CertificationFacts()
+        self._deferred: Touched | None = None
 
     def reset(self) -> None:
         self.facts = CertificationFacts()
+        self._deferred = None
+
+    def defer_writes(self) -> None:
+        """A rebuild from scratch: the read rows of what the batches touched are written
+        once, at its end (the certificates still as each batch certifies)."""
+        self._deferred = Touched()
+
+    def write_deferred(self, cur: Cursor) -> None:
+        pending, self._deferred = self._deferred, None
+        if pending is not None:
+            self._write_views(cur, [pending])
 
     def snapshot_state(self) -> Any:
         return self.facts
@@ -58,6 +70,16 @@ class CertificationProjector:
     def write(self, cur: Cursor, touched: Sequence[Touched],
               certified: Sequence[CertifiedCompletion]) -> None:
         views.write_certificates(cur, certified)
+        if self._deferred is not None:
+            for t in touched:
+                self._deferred.participants |= t.participants
+                self._deferred.courses |= t.courses
+                self._deferred.regions |= t.regions
+                self._deferred.evaluation_regions |= t.evaluation_regions
+            return
+        self._write_views(cur, touched)
+
+    def _write_views(self, cur: Cursor, touched: Sequence[Touched]) -> None:
         participants: set[str] = set().union(*(t.participants for t in touched))
         courses: set[str] = set().union(*(t.courses for t in touched))
         regions: set[str] = set().union(*(t.regions for t in touched))
