@@ -179,9 +179,11 @@ def local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL)
 
 
-def weekday_on_or_after(day: dt.date) -> dt.date:
+def working_day(day: dt.date, step: int = 1) -> dt.date:
+    """`day` if it is a weekday, else the first weekday after it (`step` 1) or before it
+    (`step` -1): course days are not on a Saturday or a Sunday."""
     while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
+        day += dt.timedelta(days=step)
     return day
 
 
@@ -297,7 +299,7 @@ class Cohort:
         self.first_at = self.planned_at - dt.timedelta(days=1)
 
     def course_start(self, k: int) -> dt.date:
-        return weekday_on_or_after(self.start + dt.timedelta(weeks=3 * k, days=k % 3))
+        return working_day(self.start + dt.timedelta(weeks=3 * k, days=k % 3))
 
     def last_day(self) -> dt.date:
         return self.course_start(len(courses()) - 1) + dt.timedelta(weeks=2)
@@ -393,7 +395,7 @@ class Cohort:
                                                      reason=reason))
         # given again a month later, for everyone still booked
         replanned = cancelled + dt.timedelta(days=1)
-        again = self._occasion(course, weekday_on_or_after(first + dt.timedelta(weeks=5)),
+        again = self._occasion(course, working_day(first + dt.timedelta(weeks=5)),
                                replanned)
         team = self._team(again, replanned)
         for day in again.days:
@@ -427,7 +429,7 @@ class Cohort:
         later_digital = self.rng.random() < 0.5
         days: list[CourseDay] = []
         for b, block in enumerate(course.blocks):
-            block_start = weekday_on_or_after(first + dt.timedelta(weeks=2 * b))
+            block_start = working_day(first + dt.timedelta(weeks=2 * b))
             for i in range(block):
                 number = len(days) + 1
                 allowed = course.day_modes[number - 1]
@@ -435,7 +437,7 @@ class Cohort:
                 digital = DayMode.DIGITAL in allowed and (
                     DayMode.ON_SITE not in allowed or either_digital)
                 mode = DayMode.DIGITAL if digital else DayMode.ON_SITE
-                date = weekday_on_or_after(block_start + dt.timedelta(days=i))
+                date = working_day(block_start + dt.timedelta(days=i))
                 days.append(CourseDay(day=number, date=date, mode=mode))
         return tuple(days)
 
@@ -446,7 +448,7 @@ class Cohort:
         if self.rng.random() < 0.5:
             last_block = occasion.course.blocks[-1]
             for i in range(len(days) - last_block, len(days)):
-                moved = weekday_on_or_after(days[i].date + dt.timedelta(weeks=1))
+                moved = working_day(days[i].date + dt.timedelta(weeks=1))
                 days[i] = CourseDay(day=days[i].day, date=moved, mode=days[i].mode)
         else:
             either = [i for i, d in enumerate(days)

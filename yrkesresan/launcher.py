@@ -24,6 +24,7 @@ from shared.platform import asof
 from shared.platform.auth import Principal, Role, ensure_dev_keys, issue_token
 from shared.platform.broker import ensure_topics, tansu_command, wait_for_port
 from shared.platform.settings import SERVICE_PORTS, Settings
+from yrkesresan.demo import working_day
 from yrkesresan.processes import Program, registry
 from yrkesresan.supervision import APP, INFRA, Supervised, Supervisor
 
@@ -272,21 +273,27 @@ def load_demo(urls: dict[str, str], participants: int = 12) -> Demo | None:
 UPCOMING = "demo-vald-1"
 
 
+def course_day(days_from_today: int) -> dt.date:
+    """A demo course day about `days_from_today` away, on a weekday: moved back for a day gone
+    by (its attendance is reported), forward for one to come."""
+    day = asof.today() + dt.timedelta(days=days_from_today)
+    return working_day(day, -1 if days_from_today < 0 else 1)
+
+
 def _demo_upcoming(urls: dict[str, str], demo: Demo) -> None:
-    """An occasion of *Våld och utsatthet* starting in five days, three places and four
+    """An occasion of *Våld och utsatthet* starting within a week, three places and four
     bookings: the three booked get a confirmation with calendar entries and a reminder of the
     preparations not done (see the mail catcher), the fourth waits for a place. The occasion to
     re-plan or cancel when trying it out. The four are those the certification step puts on
     *Verktyg i vardagen*, not booked on the first occasion."""
     people = [pid for pid in demo.order if pid not in demo.booked()][:4]
-    today = asof.today()
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
     with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
         _ok(http.post("/occasions", json={
             "occasion_id": UPCOMING, "course_id": "bou-ny-vald", "region_id": REGION,
             "capacity": 3, "days": [
-                {"day": 1, "date": str(today + dt.timedelta(days=5)), "mode": "digital"},
-                {"day": 2, "date": str(today + dt.timedelta(days=12)), "mode": "on_site",
+                {"day": 1, "date": str(course_day(5)), "mode": "digital"},
+                {"day": 2, "date": str(course_day(12)), "mode": "on_site",
                  "venue": "Kulturhuset Tjärna Ängar, Borlänge"}]}))
         for pid in people:
             _once_known(partial(http.post, f"/occasions/{UPCOMING}/bookings",
@@ -295,8 +302,7 @@ def _demo_upcoming(urls: dict[str, str], demo: Demo) -> None:
 
 def _demo_occasion(urls: dict[str, str], demo: Demo) -> None:
     people = demo.booked()
-    today = asof.today()
-    days = [today - dt.timedelta(days=21), today - dt.timedelta(days=7)]
+    days = [course_day(-21), course_day(-7)]
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
     with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
         _ok(http.post("/catalogue", headers=_bearer(role=Role.SYSTEM)))
@@ -331,8 +337,8 @@ def describe(demo: Demo | None) -> str:
         return "Demo data: loaded on an earlier start (var/ keeps it; `make clean` starts over)."
     lines = [f"Demo data: region {REGION}, municipalities {', '.join(MUNICIPALITIES)}; course "
              f"occasion {OCCASION} (Samtal och delaktighet) run with two days, bookings, a "
-             f"trainer team and preparations; {UPCOMING} (Våld och utsatthet) starting in five "
-             "days with three bookings and one on the waitlist (their e-mail is in the mail "
+             f"trainer team and preparations; {UPCOMING} (Våld och utsatthet) starting within "
+             "a week with three bookings and one on the waitlist (their e-mail is in the mail "
              "catcher). Ids are minted:"]
     lines += [f"  participants in {mid}: {' '.join(ids)}"
               for mid, ids in demo.participants.items()]
@@ -353,7 +359,7 @@ def load_certification_demo(urls: dict[str, str], demo: Demo,
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=region)
     with httpx.Client(base_url=urls["scheduling"], timeout=30) as http:
         if http.get(f"/occasions/{occasion}", headers=coordinator).status_code != 200:
-            day = asof.today() - dt.timedelta(days=3)
+            day = course_day(-3)
             _ok(http.post("/occasions", headers=coordinator, json={
                 "occasion_id": occasion, "course_id": course, "region_id": region,
                 "capacity": 60, "days": [{"day": 1, "date": str(day), "mode": "digital"}]}))
@@ -428,21 +434,20 @@ def load_replanning_demo(urls: dict[str, str], demo: Demo, mail_url: str | None 
     booked occasion of *Arbeta med familjehem* that is cancelled for too few sign-ups
     (`CourseOccasionCancelled`); the notification process sends those booked an updated
     calendar entry, and a cancellation. Returns what was done."""
-    today = asof.today()
-    moved_to = today + dt.timedelta(days=28)
+    moved_to = course_day(28)
     people = demo.booked()[:4]
     coordinator = _bearer(role=Role.REGIONAL_COORDINATOR, region_id=REGION)
     with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
         _ok(http.post("/occasions", json={
             "occasion_id": REPLANNED, "course_id": "bou-ny-vald", "region_id": REGION,
             "capacity": 20, "days": [
-                {"day": 1, "date": str(today + dt.timedelta(days=14)), "mode": "digital"},
-                {"day": 2, "date": str(today + dt.timedelta(days=21)), "mode": "on_site",
+                {"day": 1, "date": str(course_day(14)), "mode": "digital"},
+                {"day": 2, "date": str(course_day(21)), "mode": "on_site",
                  "venue": "Folkets hus, Falun"}]}))
         _ok(http.post("/occasions", json={
             "occasion_id": CANCELLED, "course_id": "bou-ny-familjehem", "region_id": REGION,
             "capacity": 20, "days": [
-                {"day": 1, "date": str(today + dt.timedelta(days=10)), "mode": "digital"}]}))
+                {"day": 1, "date": str(course_day(10)), "mode": "digital"}]}))
         for occasion_id in (REPLANNED, CANCELLED):
             _ok(http.post(f"/occasions/{occasion_id}/trainers",
                           json={"trainer_id": demo.trainers["Karin"], "role": "leader"}))
@@ -510,8 +515,10 @@ def load_billing_demo(urls: dict[str, str], demo: Demo, timeout: float = 90) -> 
     with httpx.Client(base_url=urls["scheduling"], headers=coordinator, timeout=30) as http:
         _ok(http.post("/occasions", json={
             "occasion_id": BILLED, "course_id": COURSE, "region_id": REGION, "capacity": 20,
-            "days": [{"day": 1, "date": f"{last}-10-07", "mode": "digital"},
-                     {"day": 2, "date": f"{last}-10-21", "mode": "on_site",
+            "days": [{"day": 1, "date": str(working_day(dt.date(last, 10, 7))),
+                      "mode": "digital"},
+                     {"day": 2, "date": str(working_day(dt.date(last, 10, 21))),
+                      "mode": "on_site",
                       "venue": "Kulturhuset Tjärna Ängar, Borlänge"}]}))
         for member in team:
             _ok(http.post(f"/occasions/{BILLED}/trainers", json=member))
@@ -567,6 +574,53 @@ participant-day). Download an invoice basis (JSON, CSV for Excel, PDF):
   curl -s -o fakturaunderlag.pdf \\
     {billing}/regions/rss-dalarna/years/{year}/invoices/{municipality}/fakturaunderlag.pdf \\
     -H "Authorization: Bearer $TOKEN"
+"""
+
+
+# --- the people step: a deepening task, a move, a level reached, an erasure -------------------
+
+DEEPENING = ("bou-ny-samtal", "sod-d1")  # a task of *Samtal och delaktighet*, optional
+
+
+def load_people_demo(urls: dict[str, str], demo: Demo) -> dict[str, str]:
+    """After the other steps, what happens to people over a year, through the APIs as the
+    people doing it would: one who completed *Samtal och delaktighet* hands in a deepening task
+    (`DeepeningSubmitted`); a participant of Falun moves to Borlänge with their history
+    (`ParticipantMoved`); an account registered fourteen months ago with just over a year in
+    the profession reaches Van when their administrator runs the level-up
+    (`ParticipantLevelChanged`); and a participant of Mora is erased (`ParticipantErased`: the
+    name and address are destroyed, the certificate and the pseudonymous facts stay)."""
+    deepening, moved, erased = demo.booked()[0], demo.participants["falun"][3], \
+        demo.participants["mora"][3]
+    course_id, task_id = DEEPENING
+    with httpx.Client(base_url=urls["enrolment"], timeout=30) as http:
+        _ok(http.post(f"/participants/{deepening}/deepening", json={
+            "course_id": course_id, "task_id": task_id},
+            headers=_bearer(role=Role.PARTICIPANT, participant_id=deepening)))
+        _ok(http.post(f"/participants/{moved}/move", json={"to_municipality_id": "borlange"},
+                      headers=_bearer(role=Role.MUNICIPAL_ADMIN, municipality_id="falun")))
+        mora = _bearer(role=Role.MUNICIPAL_ADMIN, municipality_id="mora")
+        registered = dt.datetime.now(dt.UTC) - dt.timedelta(days=425)
+        levelled = _ok(http.post("/participants", headers=mora, json={
+            "municipality_id": "mora", "name": "Demodeltagare 13",
+            "email": "demo13@mora.example.se", "role": "socialsekreterare",
+            "years_in_profession": 1.2, "occurred_at": registered.isoformat()})
+        ).json()["participant_id"]
+        level = _ok(http.post(f"/participants/{levelled}/level-up", headers=mora)).json()
+        _ok(http.delete(f"/participants/{erased}", headers=mora))
+    return {"deepening": deepening, "task": task_id, "moved": moved, "levelled": levelled,
+            "level": level["level"], "erased": erased}
+
+
+PEOPLE_TEXT = """People demo: {deepening} handed in a deepening task ({task}); {moved} moved from
+falun to borlange; {levelled} (registered fourteen months ago in mora) reached level {level} at
+the level-up; {erased} of mora was erased (name and address destroyed; the certificate and the
+facts stay). Try:
+  TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality borlange)
+  curl -s {certification}/progression/{moved} -H "Authorization: Bearer $TOKEN"
+  TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality mora)
+  curl -s {certification}/progression/{levelled} -H "Authorization: Bearer $TOKEN"
+  curl -s {enrolment}/participants/{erased} -H "Authorization: Bearer $TOKEN"
 """
 
 
@@ -656,6 +710,9 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
                                             year=asof.today().year, **replanned))
                 billed = load_billing_demo(urls, loaded)
                 print(BILLED_TEXT.format(billing=urls["billing"], billed=BILLED, **billed))
+                people = load_people_demo(urls, loaded)
+                print(PEOPLE_TEXT.format(enrolment=urls["enrolment"],
+                                         certification=urls["certification"], **people))
                 print(dashboard_filled(system, sum(len(p) for p in loaded.participants.values()),
                                        int(str(issued["certificates"]))))
         print(TRY.format(enrolment=urls["enrolment"], certification=urls["certification"]))
