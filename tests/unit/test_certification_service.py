@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from services.certification import application as certification
 from services.certification import views
 from services.certification.adapters.http import create_api
+from services.certification.adapters.pdf import swedish_dates
 from shared.events import Envelope, new_envelope
 from shared.events import models as m
 from shared.platform.auth import Principal, Role
@@ -33,6 +34,7 @@ class FakeNames:
 
     def __init__(self) -> None:
         self.asked: list[str] = []
+        self.closed = False
 
     def name_of(self, participant_id: str) -> str:
         self.asked.append(participant_id)
@@ -40,6 +42,9 @@ class FakeNames:
 
     def names_in(self, municipality_id: str) -> dict[str, str]:
         return {"p1": NAME, "p2": "Per Persson"}
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FlakyWrite:
@@ -203,11 +208,13 @@ def test_the_pdf_is_swedish_and_the_name_is_fetched_not_kept(issued, cert) -> No
     r = client.get(f"/certificates/{row['certificate_id']}/intyg.pdf",
                    headers=token(role=Role.PARTICIPANT, participant_id="p1"))
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(
+        io.BytesIO(r.content)).pages).split())  # a label and its value: one line, as read
     for expected in ("INTYG", "Härmed intygas att", NAME, "Samtal och delaktighet", "Nivå",
-                     "Ny", "1 mars 2026", "2 mars 2026", "RSS Dalarna", "Verifieringskod",
+                     "Ny", "Kurstillfälle: RSS Dalarna, 1 och 2 mars 2026", "Verifieringskod",
                      row["verification_code"], f"/intyg/{row['verification_code']}"):
         assert expected in text, expected
+    assert "Kurstillfälle: o1" not in text  # the occasion's id only in the small print
     assert names.asked == ["p1"]
     database = Path(cert.db.url.removeprefix("sqlite:///")).read_bytes()
     assert NAME.encode() not in database
@@ -253,6 +260,7 @@ def test_verification_page_says_valid_revoked_or_unknown(issued, cert) -> None: 
     client, _, row = issued
     page = client.get(f"/intyg/{row['verification_code']}")
     assert page.status_code == 200 and "Intyget är giltigt" in page.text
+    assert "<dt>Kurstillfälle</dt><dd>RSS Dalarna, 1 och 2 mars 2026</dd>" in page.text
     assert NAME not in page.text
     assert client.get("/verify/XXXX-XXXX-XXXX").json()["status"] == "unknown"
     assert client.get("/intyg/XXXX-XXXX-XXXX").status_code == 404
@@ -559,3 +567,12 @@ def test_a_verification_code_is_twelve_of_the_alphabets_32_letters_in_three_grou
     assert all(re.fullmatch(f"[{letters}]{{4}}-[{letters}]{{4}}-[{letters}]{{4}}", c)
                for c in codes)
     assert set("".join(codes).replace("-", "")) == set(VERIFICATION_ALPHABET)
+
+
+def test_course_days_are_written_as_a_person_writes_them() -> None:
+    assert swedish_dates(["2026-11-23", "2026-11-09"]) == "9 och 23 november 2026"
+    assert swedish_dates([dt.date(2026, 10, d) for d in (6, 13, 20, 27)]) == (
+        "6, 13, 20 och 27 oktober 2026")
+    assert swedish_dates(["2026-10-28", "2026-11-04"]) == "28 oktober och 4 november 2026"
+    assert swedish_dates(["2026-12-15", "2027-01-12"]) == "15 december 2026 och 12 januari 2027"
+    assert swedish_dates(["2026-03-01"]) == "1 mars 2026"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterable
 from typing import Any
 
 import segno
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
@@ -32,9 +34,30 @@ def swedish_date(value: str | dt.date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def swedish_dates(values: Iterable[str | dt.date]) -> str:
+    """Days as a person writes them: "9 och 23 november 2026", "28 oktober och 4 november
+    2026", "15 december 2026 och 12 januari 2027" (a month and a year said once)."""
+    days = sorted({v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
+                   for v in values})
+    words = []
+    for day, after in zip(days, [*days[1:], None], strict=True):
+        word = str(day.day)
+        if after is None or (after.year, after.month) != (day.year, day.month):
+            word += f" {MONTHS[day.month - 1]}"
+        if after is None or after.year != day.year:
+            word += f" {day.year}"
+        words.append(word)
+    return words[-1] if len(words) < 2 else f"{', '.join(words[:-1])} och {words[-1]}"
+
+
 def course_dates(certificate: dict[str, Any]) -> list[str]:
     return sorted({row["date"] for row in certificate["evidence"]
                    if row["type"] == "CourseDayAttended"})
+
+
+def occasion_text(region_name: str, dates: list[str]) -> str:
+    """The course occasion as the person knows it: the region that gave it, and its days."""
+    return f"{region_name}, {swedish_dates(dates)}" if dates else region_name
 
 
 def render(certificate: dict[str, Any], course: dict[str, Any], name: str, region_name: str,
@@ -89,22 +112,23 @@ def _body(pdf: Canvas, width: float, height: float, certificate: dict[str, Any],
     _centred(pdf, "har genomfört kursen", top - 60 * mm, fonts.italic, 13)
     _centred(pdf, course.get("title", certificate["course_id"]), top - 74 * mm,
              fonts.bold, 20, GREEN)
-    dates = course_dates(certificate)
     lines = [
         ("Nivå", LEVELS.get(course.get("level", ""), course.get("level", ""))),
-        ("Kursdagar", ", ".join(swedish_date(d) for d in dates) or "–"),
-        ("Kurstillfälle", certificate["occasion_id"]),
+        ("Kurstillfälle", occasion_text(region_name, course_dates(certificate))),
         ("Utfärdat av", region_name),
         ("Utfärdat", swedish_date(certificate["issued_at"])),
     ]
     y = top - 95 * mm
+    room = width / 2 - 3 * mm - 25 * mm
     for label, value in lines:
         pdf.setFont(fonts.bold, 11)
         pdf.setFillColor(colors.black)
         pdf.drawRightString(width / 2 - 3 * mm, y, f"{label}:")
         pdf.setFont(fonts.regular, 11)
-        pdf.drawString(width / 2 + 3 * mm, y, value)
-        y -= 7 * mm
+        for part in simpleSplit(value, fonts.regular, 11, room):  # a long value wraps
+            pdf.drawString(width / 2 + 3 * mm, y, part)
+            y -= 5 * mm
+        y -= 2 * mm
     pdf.setFont(fonts.regular, 9)
     pdf.setFillColor(colors.dimgrey)
     pdf.drawCentredString(width / 2, y - 4 * mm, "Intyget visar att deltagaren närvarat alla "
@@ -126,6 +150,7 @@ def _verification(pdf: Canvas, width: float, certificate: dict[str, Any], url: s
                    "Kontrollera intyget genom att skanna QR-koden eller besöka")
     pdf.setFont(fonts.regular, 8)
     pdf.drawString(25 * mm, y + size - 26 * mm, url)
+    pdf.drawString(25 * mm, y + 6 * mm, f"Kurstillfällets id: {certificate['occasion_id']}")
     pdf.drawString(25 * mm, y + 2 * mm, f"Intygs-id: {certificate['certificate_id']}")
 
 

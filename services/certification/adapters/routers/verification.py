@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.certification import views
 from services.certification.adapters.access import not_found
-from services.certification.adapters.pdf import course_dates, swedish_date
+from services.certification.adapters.pdf import course_dates, occasion_text, swedish_date
 from services.certification.adapters.routers.context import Context
 from services.certification.credential import CredentialInvalid, public_jwk, verify
 from shared.platform.commands import Code
@@ -115,8 +115,8 @@ def page(code: str, answer: dict[str, Any]) -> str:
     rows = ""
     if status != UNKNOWN:
         facts = [("Kurs", answer.get("course_title") or answer["course_id"]),
-                 ("Kursdagar", ", ".join(swedish_date(d) for d in answer["course_dates"])),
-                 ("Kurstillfälle", answer["occasion_id"]),
+                 ("Kurstillfälle", occasion_text(answer["region_name"],
+                                                 answer["course_dates"])),
                  ("Utfärdat av", answer["region_name"]),
                  ("Utfärdat", swedish_date(answer["issued_at"]))]
         if status == REVOKED:
