@@ -6,7 +6,8 @@ is never repeated (it may be someone's name or address)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,8 +47,18 @@ CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Registrerat."}
 
 
 def service_api(title: str, description: str, health: Callable[[], dict[str, Any]],
-                limits: Limits | None = None) -> FastAPI:
-    api = FastAPI(title=title, description=description, version="1",
+                limits: Limits | None = None,
+                on_shutdown: Sequence[Callable[[], object]] = ()) -> FastAPI:
+    """`on_shutdown`: what the API holds open beyond a request (clients' connection pools),
+    closed when the server stops."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for close in on_shutdown:
+            close()
+
+    api = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
                   responses={"4XX": {"model": Problem,
                                      "description": "Avvisad: skälet i `detail`."}})
     api.add_middleware(BodyLimit, limits=limits or Limits.from_settings())

@@ -63,6 +63,9 @@ class NoNames:
     def names_in(self, municipality_id: str) -> dict[str, str]:
         return {}
 
+    def close(self) -> None:
+        pass
+
 
 @dataclass
 class Pipe:

@@ -4,12 +4,17 @@ Names live only in enrolment (ADR 0005). Certification asks for them with a serv
 a person is to read them (role `name_reader`: names only, never an address, each read recorded
 by enrolment), and keeps nothing: not in its database, not in its logs, never on the
 bus. An erased participant has no name any more; enrolment down means no name, said so.
+
+One client per process: its pool keeps connections to enrolment open between renderings (a
+staff list or an intyg no longer pays a new connection each), every phase of a request has a
+timeout, and the API closes it when it stops.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
@@ -26,19 +31,27 @@ class Names(Protocol):
 
     def names_in(self, municipality_id: str) -> dict[str, str]: ...
 
+    def close(self) -> None: ...
+
 
 class EnrolmentNames:
-    def __init__(self, base_url: str | None = None, timeout: float = 5) -> None:
-        self.base_url = base_url or certification_settings().enrolment_base()
-        self.timeout = timeout
+    def __init__(self, base_url: str | None = None, timeout: float = 5,
+                 connect_timeout: float = 2) -> None:
+        self.http = httpx.Client(
+            base_url=base_url or certification_settings().enrolment_base(),
+            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=5))
 
     def _get(self, path: str, params: dict[str, str | int] | None = None) -> httpx.Response:
-        return httpx.get(f"{self.base_url}{path}", params=params, timeout=self.timeout,
-                         headers={"Authorization": f"Bearer {service_token('certification')}"})
+        return self.http.get(path, params=params, headers={
+            "Authorization": f"Bearer {service_token('certification')}"})
+
+    def close(self) -> None:
+        self.http.close()
 
     def name_of(self, participant_id: str) -> str:
         try:
-            r = self._get(f"/participants/{participant_id}")
+            r = self._get(f"/participants/{quote(participant_id, safe='')}")
         except httpx.HTTPError as e:
             log.warning("enrolment unreachable for a name", extra={"error": type(e).__name__})
             return UNAVAILABLE

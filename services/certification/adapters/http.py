@@ -22,13 +22,14 @@ from shared.platform.http import service_api
 
 
 def create_api(cert: Certification, names: Names | None = None) -> FastAPI:
+    ctx = Context(cert) if names is None else Context(cert, names)
     api = service_api(
         "Yrkesresan – certification",
         "Genomförda kurser, intyg och utvärderingar, härledda ur händelserna.",
         health=lambda: {"ok": True, "service": "certification",
                         "events": cert.app.recorder.max_notification_id() or 0},
+        on_shutdown=[ctx.names.close],
     )
-    ctx = Context(cert) if names is None else Context(cert, names)
     for resource in (progression, certificates, verification, evaluations, routes, stationen,
                      audit):
         api.include_router(resource.router(ctx))
