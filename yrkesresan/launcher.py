@@ -528,6 +528,12 @@ def load_billing_demo(urls: dict[str, str], demo: Demo, timeout: float = 90) -> 
                       json={"present": people, "delivered_by": team}))
         _ok(http.post(f"/occasions/{BILLED}/days/2/attendance", headers=leader,
                       json={"present": people[:5], "delivered_by": team}))  # one absent
+        # The fifth completed the course here (their preparations are done): the withdrawal
+        # below revokes that certificate (`CertificateRevoked`) once it is issued. Sent at
+        # once, the certification consumer could take the day and its withdrawal in one
+        # batch, and no certificate would be issued or revoked.
+        _until(lambda: _certified(urls["certification"], people[4], BILLED), timeout,
+               "the certificate the withdrawal revokes", "certification")
         _ok(http.post(f"/occasions/{BILLED}/days/2/withdrawals", json={
             "participant_id": people[4], "reason": "Rapporterades av misstag: var inte där."}))
     base = f"{urls['billing']}/regions/{REGION}/years"
@@ -551,13 +557,20 @@ def load_billing_demo(urls: dict[str, str], demo: Demo, timeout: float = 90) -> 
             "next": last + 1, "after": last + 2}
 
 
-def _until(done: Callable[[], bool], timeout: float, what: str) -> None:
+def _until(done: Callable[[], bool], timeout: float, what: str,
+           consumer: str = "billing") -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"demo data: waited {timeout} s for {what}; see the billing "
+            raise RuntimeError(f"demo data: waited {timeout} s for {what}; see the {consumer} "
                                "consumer's log")
         time.sleep(0.5)
+
+
+def _certified(base: str, participant_id: str, occasion_id: str) -> bool:
+    found = httpx.get(f"{base}/participants/{participant_id}/certificates",
+                      headers=_bearer(role=Role.SYSTEM), timeout=10).json()
+    return any(c["occasion_id"] == occasion_id for c in found.get("certificates", []))
 
 
 BILLED_TEXT = """Billing demo: {billed} given in October {year}, one day withdrawn,
@@ -612,10 +625,12 @@ def load_people_demo(urls: dict[str, str], demo: Demo) -> dict[str, str]:
             "level": level["level"], "erased": erased}
 
 
-PEOPLE_TEXT = """People demo: {deepening} handed in a deepening task ({task}); {moved} moved from
-falun to borlange; {levelled} (registered fourteen months ago in mora) reached level {level} at
-the level-up; {erased} of mora was erased (name and address destroyed; the certificate and the
-facts stay). Try:
+PEOPLE_TEXT = """People demo: a deepening task, a move, a level reached, an erasure:
+  deepening task {task} handed in by      {deepening}
+  moved from falun to borlange:           {moved}
+  registered in mora 14 months ago, {level}: {levelled}
+  erased in mora (certificate, facts stay): {erased}
+Try:
   TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality borlange)
   curl -s {certification}/progression/{moved} -H "Authorization: Bearer $TOKEN"
   TOKEN=$(.venv/bin/yrkesresan token --role municipal_admin --municipality mora)

@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from icalendar import Calendar
+from kafka import KafkaConsumer, TopicPartition
 
+from shared.events import ALL_TOPICS, EVENT_TYPES, parse_envelope
 from shared.platform import asof
 from shared.platform.auth import Principal, Role
 from tests.ports import ports_env, start_system
@@ -66,6 +68,26 @@ def _ics(content: str) -> tuple[str, str, int]:
     cal = Calendar.from_ical(content)
     event = cal.walk("VEVENT")[0]
     return str(cal["METHOD"]), str(event["UID"]), int(event["SEQUENCE"])
+
+
+def _types_on_bus(bootstrap: str, timeout: float = 180) -> set[str]:
+    """The event types on the contract topics, read from the start as an outsider would, until
+    every type of the contract is seen (or `timeout`: what was seen by then)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(t, p) for t in ALL_TOPICS
+                 for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while seen < set(EVENT_TYPES) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                seen |= {parse_envelope(r.value).type for r in batch}
+        return seen
+    finally:
+        consumer.close()
 
 
 def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -321,6 +343,9 @@ def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
         closed = httpx.get(f"{invoices}/{year - 1}/invoices/mora/fakturaunderlag.pdf",
                            headers=mora, timeout=30)
         assert closed.status_code == 200 and closed.content.startswith(b"%PDF")
+        # A newcomer sees every kind of event of the contract on the bus (issue 9).
+        missing = set(EVENT_TYPES) - _types_on_bus(f"127.0.0.1:{broker_port}")
+        assert not missing, sorted(missing)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

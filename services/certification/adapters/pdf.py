@@ -150,8 +150,8 @@ def _verification(pdf: Canvas, width: float, certificate: dict[str, Any], url: s
                    "Kontrollera intyget genom att skanna QR-koden eller besöka")
     pdf.setFont(fonts.regular, 8)
     pdf.drawString(25 * mm, y + size - 26 * mm, url)
-    pdf.drawString(25 * mm, y + 6 * mm, f"Kurstillfällets id: {certificate['occasion_id']}")
     pdf.drawString(25 * mm, y + 2 * mm, f"Intygs-id: {certificate['certificate_id']}")
+    pdf.drawString(25 * mm, y - 2 * mm, f"Kurstillfällets id: {certificate['occasion_id']}")
 
 
 def _qr(pdf: Canvas, data: str, x: float, y: float, size: float) -> None:
