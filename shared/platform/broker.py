@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -132,3 +133,13 @@ def ensure_topics(
                 pass
     finally:
         admin.close()
+
+
+def close_quietly(producer: Any) -> None:
+    """Close a Kafka producer that may be broken (closing one may fail too), waiting a second
+    at most for what it still holds."""
+    if producer is not None:
+        try:
+            producer.close(timeout=1)
+        except Exception:  # noqa: BLE001 - closing a broken producer may fail too
+            pass

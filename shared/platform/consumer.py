@@ -45,7 +45,7 @@ from shared.events import (
     parse_envelope,
 )
 from shared.platform.db import Cursor, Database
-from shared.platform.lease import Lease, LeaseLost
+from shared.platform.lease import Lease, LeaseLost, stand_by_until_leased
 from shared.platform.observability import (
     CONSUMER_LAG,
     EVENTS_APPLIED,
@@ -593,12 +593,9 @@ class EnvelopeConsumer:
         (its database connection ended: a server restart) takes the consumer out of the
         group, and it stands by again, in the same process."""
         while not self.stopping.is_set():
+            if not stand_by_until_leased(self):
+                return
             if self.lease is not None:
-                self.standing_by, self.healthy = True, False
-                taken = self.lease.acquire(self.stopping)
-                self.standing_by = False
-                if not taken:
-                    return
                 # The pool may have lived through a database outage and be waiting out its
                 # reconnection backoff (seconds, doubling); the lease just showed that the
                 # server answers, so work on fresh connections.

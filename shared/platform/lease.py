@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import psycopg
 
@@ -128,6 +128,26 @@ class Lease:
                 fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+class Worker(Protocol):
+    """A relay or consumer that may hold a lease: what its /health reports while it waits."""
+
+    lease: Lease | None
+    stopping: threading.Event
+    standing_by: bool
+    healthy: bool
+
+
+def stand_by_until_leased(worker: Worker) -> bool:
+    """Until `worker` holds its lease (at once when it has none), standing by meanwhile;
+    False when it was stopped first."""
+    if worker.lease is None:
+        return True
+    worker.standing_by, worker.healthy = True, False
+    taken = worker.lease.acquire(worker.stopping)
+    worker.standing_by = False
+    return taken
 
 
 def lease_name(*parts: str) -> str:

@@ -47,10 +47,10 @@ from kafka.errors import KafkaError
 
 from shared.events import SCHEMA_VERSION, stored_event_id_text, topic_name
 from shared.events.fast import decode_envelope
-from shared.platform.broker import ensure_topics
+from shared.platform.broker import close_quietly, ensure_topics
 from shared.platform.chain import AUDIT_TOPIC, PublishedHead
 from shared.platform.db import Database
-from shared.platform.lease import Lease, LeaseLost
+from shared.platform.lease import Lease, LeaseLost, stand_by_until_leased
 from shared.platform.observability import EVENTS_RELAYED, RELAY_LAG
 from shared.platform.store import (
     PROVENANCE_FIELDS,
@@ -233,12 +233,8 @@ class Relay:
         return self._producer
 
     def _drop_producer(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=1)
-            except Exception:  # noqa: BLE001 - closing a broken producer may fail too
-                pass
-            self._producer = None
+        close_quietly(self._producer)
+        self._producer = None
 
     @property
     def published_topics(self) -> set[str]:
@@ -396,12 +392,9 @@ class Relay:
         """Work while this instance holds the lease (stand by until then). A lost lease (its
         database connection ended: a server restart) makes it stand by again."""
         while not self.stopping.is_set():
+            if not stand_by_until_leased(self):
+                return
             if self.lease is not None:
-                self.standing_by, self.healthy = True, False
-                taken = self.lease.acquire(self.stopping)
-                self.standing_by = False
-                if not taken:
-                    return
                 self._fresh_connections()
             try:
                 self._work(on_idle)

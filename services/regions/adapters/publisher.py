@@ -24,8 +24,9 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.regions.application import read_log, region_topic
+from shared.platform.broker import close_quietly
 from shared.platform.db import Database
-from shared.platform.lease import Lease, LeaseLost
+from shared.platform.lease import Lease, LeaseLost, stand_by_until_leased
 from shared.platform.observability import EVENTS_RELAYED
 from shared.platform.settings import Settings
 
@@ -76,12 +77,8 @@ class RegionPublisher:
         return self._producer
 
     def _drop(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=1)
-            except Exception:  # noqa: BLE001 - closing a broken producer may fail too
-                pass
-            self._producer = None
+        close_quietly(self._producer)
+        self._producer = None
         self._created.clear()
         self._checked_at = 0.0
 
@@ -159,12 +156,8 @@ class RegionPublisher:
         """Publish while this instance holds the lease (stand by until then); a lost lease
         (its database connection ended) makes it stand by again."""
         while not self.stopping.is_set():
-            if self.lease is not None:
-                self.standing_by, self.healthy = True, False
-                taken = self.lease.acquire(self.stopping)
-                self.standing_by = False
-                if not taken:
-                    break
+            if not stand_by_until_leased(self):
+                break
             try:
                 self._work()
             except LeaseLost:
