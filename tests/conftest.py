@@ -15,9 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.platform.broker import LocalBroker, ensure_topics
+from shared.platform.broker import LocalBroker
 from tests import tokens
-from tests.ports import start_broker
+from tests.ports import broker_with_topics
 
 tokens.configure()  # every token of the session is signed with the session's own key pair
 
@@ -87,7 +87,5 @@ def module_database_url(request: pytest.FixtureRequest,
 @pytest.fixture(scope="session")
 def broker() -> Iterator[LocalBroker]:
     """A real Kafka-protocol broker (tansu, in memory) for the whole test session."""
-    b = start_broker()
-    ensure_topics(b.bootstrap)
-    yield b
-    b.stop()
+    with broker_with_topics() as b:
+        yield b

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.platform.broker import LocalBroker, port_open
+from shared.platform.broker import LocalBroker, ensure_topics, port_open
 from yrkesresan.launcher import PortConflict, System
 from yrkesresan.processes import Program, registry
 
@@ -47,6 +47,17 @@ def on_a_port(start: Callable[[int], T], attempts: int = 5) -> T:
 def start_broker() -> LocalBroker:
     """The local broker on a port of its own."""
     return on_a_port(lambda port: LocalBroker(port).start(timeout=30))
+
+
+@contextmanager
+def broker_with_topics() -> Iterator[LocalBroker]:
+    """The local broker on a port of its own with the contract's topics, for the block."""
+    b = start_broker()
+    ensure_topics(b.bootstrap)
+    try:
+        yield b
+    finally:
+        b.stop()
 
 
 def bound_port(server: Any) -> int:

@@ -5,7 +5,6 @@ rewritten with every hash computed anew."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 
 from services.enrolment import application as enrolment
 from services.enrolment.application import JoinMunicipality, RegisterRegion
-from shared.platform.broker import LocalBroker, ensure_topics
+from shared.platform.broker import LocalBroker
 from shared.platform.chain import (
     AUDIT_TOPIC,
     GENESIS,
@@ -31,20 +30,10 @@ from tests.integration.audit_helpers import (
     url_of,
 )
 from tests.integration.helpers import read_topic
-from tests.ports import start_broker
 from yrkesresan.audit import published_heads
 from yrkesresan.cli import app as cli
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_broker() -> Iterator[LocalBroker]:
-    """A broker of this test's own: its audit topic holds only this test's heads."""
-    b = start_broker()
-    ensure_topics(b.bootstrap)
-    yield b
-    b.stop()
 
 
 def seed(e: enrolment.Enrolment, regions: int) -> None:

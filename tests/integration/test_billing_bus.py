@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import orjson
 import pytest
@@ -20,14 +20,12 @@ from kafka import KafkaProducer
 
 from services.billing import application as billing
 from services.billing.adapters.http import create_api
-from services.enrolment import application as enrolment
 from services.enrolment.application import (
     JoinMunicipality,
     RegisterParticipant,
     RegisterRegion,
     RegisterTrainer,
 )
-from services.scheduling import application as scheduling
 from services.scheduling.application import (
     AssignTrainer,
     BookParticipant,
@@ -37,14 +35,12 @@ from services.scheduling.application import (
 )
 from shared.events import topic_name
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import LocalBroker, ensure_topics
+from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.errors import Conflict
 from shared.platform.observability import EVENTS_DUPLICATE
-from shared.platform.relay import Relay
 from tests.feeding import pump
-from tests.integration.helpers import contract_valid, in_thread, read_topic, wait_for
-from tests.ports import start_broker
+from tests.integration.helpers import ServicePipe, contract_valid, in_thread, read_topic, wait_for
 from tests.tokens import mint
 from yrkesresan import stores
 from yrkesresan.replay import replay
@@ -55,34 +51,16 @@ COURSE = "bou-ny-samtal"  # two days
 
 
 @dataclass
-class Pipe:
-    run: str
-    e: enrolment.Enrolment
-    s: scheduling.Scheduling
-    b: billing.Billing
-    broker: LocalBroker
-    relays: list[Relay] = field(default_factory=list)
-    people: list[str] = field(default_factory=list)
+class Pipe(ServicePipe):
     trainers: list[str] = field(default_factory=list)
+
+    @property
+    def b(self) -> billing.Billing:
+        return cast(billing.Billing, self.other)
 
     @property
     def region(self) -> str:
         return f"r-{self.run}"
-
-    def relay_all(self) -> None:
-        if not self.relays:
-            self.relays = [Relay(app, self.broker.bootstrap)
-                           for app in (self.e.app, self.s.app, self.b.app)]
-        for relay in self.relays:
-            while relay.run_once():
-                pass
-
-    def close(self) -> None:
-        for relay in self.relays:
-            relay._drop_producer()
-            relay.positions.db.close()
-        for service in (self.e, self.s, self.b):
-            service.close()
 
     def days(self, year: int) -> int:
         return sum(self.b.view.read(
@@ -90,21 +68,8 @@ class Pipe:
 
 
 @pytest.fixture
-def own_broker() -> Iterator[LocalBroker]:
-    """A broker of this test's own: it delivers every message of every topic again, which
-    would leave the session's broker twice as full for the tests that read it after."""
-    b = start_broker()
-    ensure_topics(b.bootstrap)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
 def pipe(pg_url: str, own_broker: LocalBroker) -> Iterator[Pipe]:
-    for service in (enrolment, scheduling, billing):
-        service.migrate(pg_url)
-    p = Pipe(uuid.uuid4().hex[:8], enrolment.bootstrap(pg_url), scheduling.bootstrap(pg_url),
-             billing.bootstrap(pg_url), own_broker)
+    p = Pipe.start(pg_url, own_broker, billing)
     yield p
     p.close()
 

@@ -6,9 +6,8 @@ nothing twice, and the API's answers equal `yrkesresan replay` over `yrkesresan 
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +17,6 @@ from services.certification import application as certification
 from services.certification import views
 from services.certification.adapters.http import create_api
 from services.certification.application import SubmitEvaluation
-from services.enrolment import application as enrolment
 from services.enrolment.application import (
     CompletePreparation,
     JoinMunicipality,
@@ -26,7 +24,6 @@ from services.enrolment.application import (
     RegisterRegion,
     RegisterTrainer,
 )
-from services.scheduling import application as scheduling
 from services.scheduling.application import (
     AssignTrainer,
     BookParticipant,
@@ -39,13 +36,12 @@ from services.scheduling.catalogue import SHIPPED
 from shared.events import models as contract
 from shared.events import parse_envelope, topic_name
 from shared.platform.auth import Principal, Role
-from shared.platform.broker import LocalBroker, ensure_topics
+from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import EVENTS_DUPLICATE
-from shared.platform.relay import Relay
 from tests.feeding import feed, pump
-from tests.integration.helpers import contract_valid, in_thread, read_topic, wait_for
-from tests.ports import start_broker
+from tests.integration.helpers import ServicePipe, contract_valid, in_thread, read_topic, wait_for
+from tests.ports import broker_with_topics
 from tests.tokens import mint
 from yrkesresan import stores
 from yrkesresan.replay import replay
@@ -67,30 +63,10 @@ class NoNames:
         pass
 
 
-@dataclass
-class Pipe:
-    run: str
-    e: enrolment.Enrolment
-    s: scheduling.Scheduling
-    cert: certification.Certification
-    broker: LocalBroker
-    relays: list[Relay] = field(default_factory=list)
-    people: list[str] = field(default_factory=list)  # minted by enrolment in `_facts`
-
-    def relay_all(self) -> None:
-        if not self.relays:
-            self.relays = [Relay(app, self.broker.bootstrap)
-                           for app in (self.e.app, self.s.app, self.cert.app)]
-        for relay in self.relays:
-            while relay.run_once():
-                pass
-
-    def close(self) -> None:
-        for relay in self.relays:
-            relay._drop_producer()
-            relay.positions.db.close()
-        for service in (self.e, self.s, self.cert):
-            service.close()
+class Pipe(ServicePipe):
+    @property
+    def cert(self) -> certification.Certification:
+        return cast(certification.Certification, self.other)
 
     def mine(self) -> list[dict[str, object]]:
         return [c for p in self.people for c in views.certificates_of(self.cert.db, p)]
@@ -98,10 +74,7 @@ class Pipe:
 
 @pytest.fixture
 def pipe(pg_url: str, broker: LocalBroker) -> Iterator[Pipe]:
-    for service in (enrolment, scheduling, certification):
-        service.migrate(pg_url)
-    p = Pipe(uuid.uuid4().hex[:8], enrolment.bootstrap(pg_url), scheduling.bootstrap(pg_url),
-             certification.bootstrap(pg_url), broker)
+    p = Pipe.start(pg_url, broker, certification)
     yield p
     p.close()
 
@@ -250,15 +223,10 @@ def own_pipe(pg_url: str) -> Iterator[Pipe]:
     """A pipe on a broker of its own: envelope ids are deterministic (stream and version,
     ADR 0002) and a course is the same aggregate in every test's store, so on the session's
     broker the stricter course of the test above (its version 2) would shadow this one's."""
-    broker = start_broker()
-    ensure_topics(broker.bootstrap)
-    for service in (enrolment, scheduling, certification):
-        service.migrate(pg_url)
-    p = Pipe(uuid.uuid4().hex[:8], enrolment.bootstrap(pg_url), scheduling.bootstrap(pg_url),
-             certification.bootstrap(pg_url), broker)
-    yield p
-    p.close()
-    broker.stop()
+    with broker_with_topics() as broker:
+        p = Pipe.start(pg_url, broker, certification)
+        yield p
+        p.close()
 
 
 def test_a_withdrawn_day_revokes_once_through_the_broker(own_pipe: Pipe) -> None:

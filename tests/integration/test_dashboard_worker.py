@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,13 @@ from kafka import KafkaProducer
 from services.dashboard import application as dashboard
 from services.dashboard.store import FiguresReader
 from shared.events import Envelope
-from shared.platform.broker import LocalBroker, ensure_topics
+from shared.platform.broker import LocalBroker
 from shared.platform.db import Database
 from tests.integration.helpers import wait_for
-from tests.ports import random_ports, start_broker
+from tests.ports import random_ports
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_broker() -> Iterator[LocalBroker]:
-    """A broker of this test's own: the worker reads its topics from the start, and the
-    session's broker holds what every other test produced."""
-    broker = start_broker()
-    ensure_topics(broker.bootstrap)
-    yield broker
-    broker.stop()
 
 
 def _worker(env: dict[str, str], group: str, log: Path) -> subprocess.Popen[bytes]:

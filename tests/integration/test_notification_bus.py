@@ -10,17 +10,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from icalendar import Calendar
 from kafka import KafkaProducer
 
 from services.enrolment import application as enrolment
-from services.enrolment.adapters.http import create_api
-from services.enrolment.application import (
-    JoinMunicipality,
-    RegisterParticipant,
-    RegisterRegion,
-)
+from services.enrolment.application import RegisterParticipant
 from services.notification import application as notification
 from services.notification.adapters.mailcatcher import MailCatcher, Received
 from shared.events import Envelope, new_envelope
@@ -29,8 +23,8 @@ from shared.platform import asof
 from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.relay import Relay
-from tests.integration.helpers import in_thread, wait_for
-from tests.ports import bound_port, on_a_port
+from tests.integration.helpers import add_testby, in_thread, wait_for
+from tests.ports import on_a_port
 
 pytestmark = pytest.mark.integration
 
@@ -40,20 +34,6 @@ def catcher() -> Iterator[MailCatcher]:
     c = on_a_port(lambda port: MailCatcher(smtp_port=port, http_port=None).start())
     yield c
     c.stop()
-
-
-@pytest.fixture
-def enrolment_api(pg_url: str) -> Iterator[tuple[enrolment.Enrolment, str]]:
-    enrolment.migrate(pg_url)
-    e = enrolment.bootstrap(pg_url)
-    server = uvicorn.Server(uvicorn.Config(create_api(e), host="127.0.0.1", port=0,
-                                           log_config=None, access_log=False))
-    thread = in_thread(server.run)
-    wait_for(lambda: server.started, 30, "enrolment's API")
-    yield e, f"http://127.0.0.1:{bound_port(server)}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    e.close()
 
 
 def _ics(received: Received) -> list[tuple[str, str, int]]:
@@ -71,8 +51,7 @@ def test_booked_participants_are_told_of_a_replan_and_a_cancellation_once(
 ) -> None:
     e, enrolment_url = enrolment_api
     marker = uuid.uuid4().hex[:8]
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
     people = {name: e.register_participant(RegisterParticipant(
         municipality_id="m1", name=name.title(), email=f"{name}-{marker}@testby.se",
         role="socialsekreterare", years_in_profession=1)) for name in ("anna", "bo", "cia")}

@@ -3,45 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaProducer
 
 from services.certification import application as certification
 from services.enrolment import application as enrolment
-from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
+from services.enrolment.application import RegisterParticipant
 from shared.events import DEADLETTER_TOPIC, new_envelope, topic_name
 from shared.events.models import ParticipantRegistered
 from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import EVENTS_UNKNOWN_TYPE
 from shared.platform.relay import Relay
-from tests.integration.helpers import envelopes, in_thread, read_topic, wait_for
+from tests.integration.helpers import add_testby, envelopes, in_thread, read_topic, wait_for
 from tests.ports import start_broker
 
 pytestmark = pytest.mark.integration
 
 
 def _seed(e: enrolment.Enrolment, n: int) -> list[str]:
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
     return [
         e.register_participant(RegisterParticipant(
             municipality_id="m1", name=f"Person {i}", email=f"person{i}@example.se",
             role="socialsekreterare", years_in_profession=i % 7))
         for i in range(n)
     ]
-
-
-@pytest.fixture
-def own_broker() -> Iterator[LocalBroker]:
-    """A broker of the test's own: it reads the enrolment topic from its start, where the
-    session's broker holds whatever the tests before it published."""
-    b = start_broker()
-    ensure_topics(b.bootstrap)
-    yield b
-    b.stop()
 
 
 def test_relay_publishes_contract_envelopes_with_stable_ids(

@@ -5,7 +5,6 @@ within seconds. In-process; tests/faults runs the same fault against the whole s
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
@@ -13,12 +12,11 @@ import pytest
 
 from services.certification import application as certification
 from services.enrolment import application as enrolment
-from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
 from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.relay import Relay
 from tests.faults.pgcluster import PrivateCluster
-from tests.integration.helpers import in_thread, wait_for
+from tests.integration.helpers import RegistrationLoad, add_testby, pipe_under_load, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,26 +36,13 @@ def test_after_a_postgresql_restart_registrations_reach_progression_again(
     certification.migrate(url)
     e = enrolment.bootstrap(url)
     cert = certification.bootstrap(url)
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
     relay = Relay(e.app, broker.bootstrap, probe_every=0.5)
     group = f"restart-{time.monotonic_ns()}"  # the session's broker is shared
     consumers = [EnvelopeConsumer(cert.runner(), broker.bootstrap, group_id=group)
                  for _ in range(2)]  # one works, one stands by
-    stopping = threading.Event()
-    registered: list[tuple[float, str]] = []
-
-    def load() -> None:
-        n = 0
-        while not stopping.is_set():
-            n += 1
-            try:
-                registered.append((time.monotonic(), e.register_participant(RegisterParticipant(
-                    municipality_id="m1", name=f"Person {n}", email=f"p{n}@example.se",
-                    role="socialsekreterare", years_in_profession=1))))
-            except Exception:  # noqa: BLE001 - refused while the server is down
-                pass
-            stopping.wait(0.05)  # the pace of the load, not a wait for anything
+    load = RegistrationLoad(e, pace=0.05, refusals=True)  # refused while the server is down
+    registered = load.registered
 
     def in_progression(pid: str) -> bool:
         try:
@@ -66,34 +51,27 @@ def test_after_a_postgresql_restart_registrations_reach_progression_again(
         except Exception:  # noqa: BLE001 - the server restarting
             return False
 
-    threads = [in_thread(relay.run), *(in_thread(c.run) for c in consumers), in_thread(load)]
     try:
-        wait_for(lambda: bool(registered) and in_progression(registered[-1][1]), timeout=90,
-                 what="a registration reaching progression")
-        at = time.monotonic()
-        cluster.restart()
-        wait_for(lambda: any(t > at for t, _ in registered), timeout=60,
-                 what="a registration accepted after the restart")
-        after = next(pid for t, pid in registered if t > at)
-        # Seconds, not the minute a pool's reconnection backoff took (1, 2, 4, ... s).
-        wait_for(lambda: in_progression(after), timeout=45,
-                 what="a registration made after the restart reaching progression")
-        print(f"healed {time.monotonic() - at:.1f} s after the restart")
-        stopping.set()
-        threads[-1].join(timeout=30)
-        wait_for(lambda: {pid for _, pid in registered} <= {
-            r["participant_id"] for r in cert.progression.list(cert.db, limit=100_000)},
-                 timeout=60, what="every accepted registration in progression")
-        # One works. The instance that held the lease notices its loss at its next check
-        # (every second, between batches), so for a moment after the restart both may work.
-        wait_for(lambda: sum(1 for c in consumers if not c.standing_by) == 1, timeout=20,
-                 what="one consumer working and the other standing by")
+        with pipe_under_load(relay, consumers, load):
+            wait_for(lambda: bool(registered) and in_progression(registered[-1][1]), timeout=90,
+                     what="a registration reaching progression")
+            at = time.monotonic()
+            cluster.restart()
+            wait_for(lambda: any(t > at for t, _ in registered), timeout=60,
+                     what="a registration accepted after the restart")
+            after = next(pid for t, pid in registered if t > at)
+            # Seconds, not the minute a pool's reconnection backoff took (1, 2, 4, ... s).
+            wait_for(lambda: in_progression(after), timeout=45,
+                     what="a registration made after the restart reaching progression")
+            print(f"healed {time.monotonic() - at:.1f} s after the restart")
+            load.stop()
+            wait_for(lambda: set(load.ids()) <= {
+                r["participant_id"] for r in cert.progression.list(cert.db, limit=100_000)},
+                     timeout=60, what="every accepted registration in progression")
+            # One works. The instance that held the lease notices its loss at its next check
+            # (every second, between batches), so for a moment after the restart both may work.
+            wait_for(lambda: sum(1 for c in consumers if not c.standing_by) == 1, timeout=20,
+                     what="one consumer working and the other standing by")
     finally:
-        stopping.set()
-        relay.stop()
-        for c in consumers:
-            c.stop()
-        for t in threads:
-            t.join(timeout=30)
         e.close()
         cert.close()

@@ -13,10 +13,11 @@ from services.certification import application as certification
 from services.dashboard import application as dashboard
 from services.dashboard.store import FiguresReader
 from services.enrolment import application as enrolment
-from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
+from services.enrolment.application import RegisterParticipant
 from services.regions import application as regions
 from services.regions.application import read_log
 from tests.integration.audit_helpers import configure_services, url_of
+from tests.integration.helpers import add_testby
 from yrkesresan import processes, stores
 from yrkesresan.cli import app as cli
 from yrkesresan.replay import replay
@@ -28,8 +29,7 @@ def test_rebuild_from_stores_equals_replay_of_the_export(pg_url: str) -> None:
     enrolment.migrate(pg_url)
     certification.migrate(pg_url)
     e = enrolment.bootstrap(pg_url)
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
     for i in range(25):
         e.register_participant(RegisterParticipant(
             municipality_id="m1", name=f"Hemlig Person {i}", email=f"hemlig{i}@example.se",
@@ -58,8 +58,7 @@ def test_the_rebuild_command_covers_every_projection_dashboard_and_region_logs_i
 ) -> None:
     configure_services(database_url, monkeypatch, tmp_path)
     e = enrolment.bootstrap(url_of("enrolment"))
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
     minted = e.register_participant(RegisterParticipant(
         municipality_id="m1", name="Hemlig Person", email="hemlig@example.se",
         role="chef", years_in_profession=3))
@@ -99,8 +98,7 @@ def test_as_of_folds_the_stores_cut_at_a_moment_by_recording_time(
 
     configure_services(database_url, monkeypatch, tmp_path)
     e = enrolment.bootstrap(url_of("enrolment"))
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
 
     def register() -> str:
         return e.register_participant(RegisterParticipant(

@@ -4,14 +4,11 @@ no name or e-mail address of enrolment's travels on it."""
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from services.enrolment import application as enrolment
@@ -21,7 +18,7 @@ from services.regions.application import Regions, bootstrap, migrate
 from shared.events import models as contract
 from shared.events import new_envelope, parse_envelope
 from shared.platform.auth import Principal, Role
-from tests.ports import bound_port
+from tests.integration.helpers import served
 from tests.regions_world import World, two_regions
 from tests.tokens import mint
 from yrkesresan import stores
@@ -158,15 +155,8 @@ def test_a_follower_receives_what_is_added_after_it_connected(
 ) -> None:
     """Over a real server (uvicorn), as a region's client reads it: the backlog, then an event
     routed while the answer is open."""
-    server = uvicorn.Server(uvicorn.Config(create_api(regions), host="127.0.0.1", port=0,
-                                           log_config=None, timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        port = bound_port(server)
+    with served(create_api(regions), "the region feed", access_log=True,
+                timeout_graceful_shutdown=1) as url:
         me = bearer(Role.REGIONAL_COORDINATOR, region_id=world.b)
         backlog = len(world.expected(world.b))
         late = new_envelope(contract.PriceListSet.model_validate({
@@ -174,7 +164,7 @@ def test_a_follower_receives_what_is_added_after_it_connected(
                 "venue_and_fika": 1, "administration": 1, "trainer_pot": 1,
                 "course_material": 1, "buffer": 1}, "points": {"leader": 1, "trainer": 1}}))
         seen: list[int] = []
-        with httpx.stream("GET", f"http://127.0.0.1:{port}/regions/{world.b}/events",
+        with httpx.stream("GET", f"{url}/regions/{world.b}/events",
                           headers={**me, "Last-Event-ID": str(backlog - 2)},
                           timeout=30) as answer:
             assert answer.status_code == 200
@@ -186,6 +176,3 @@ def test_a_follower_receives_what_is_added_after_it_connected(
                 if line.startswith("data: ") and str(late.id) in line:
                     break
         assert seen == [backlog - 1, backlog, backlog + 1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -10,13 +10,13 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from services.enrolment import application as enrolment
-from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
+from services.enrolment.application import RegisterParticipant
 from shared.events import topic_name
 from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.lease import Lease, LeaseLost
 from shared.platform.observability import RELAY_LAG
 from shared.platform.relay import Relay
-from tests.integration.helpers import in_thread, wait_for
+from tests.integration.helpers import add_testby, in_thread, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,8 +53,7 @@ def test_only_the_emptied_topic_is_published_again(
 ) -> None:
     enrolment.migrate(database_url)
     e = enrolment.bootstrap(database_url)
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
     _seed(e, 20)
     reference, own = topic_name("reference"), topic_name("enrolment")
     before = {t: held_records(broker.bootstrap, t) for t in (reference, own)}
@@ -89,8 +88,7 @@ def test_the_lag_gauge_follows_a_backlog_batch_by_batch(
 ) -> None:
     enrolment.migrate(database_url)
     e = enrolment.bootstrap(database_url)
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+    add_testby(e)
     _seed(e, 10)
     relay = Relay(e.app, broker.bootstrap, batch_size=8, lease=False)
     gauge = RELAY_LAG.labels("enrolment")

@@ -5,44 +5,24 @@ account's pseudonym, and neither account may do anything else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
-import uvicorn
 
 from services.certification.adapters.enrolment import EnrolmentNames
 from services.enrolment import application as enrolment
-from services.enrolment.adapters.http import create_api
-from services.enrolment.application import JoinMunicipality, RegisterParticipant, RegisterRegion
+from services.enrolment.application import RegisterParticipant
 from services.notification.adapters.directory import EnrolmentDirectory, Person
 from shared.platform.auth import Principal, Role, service_token
-from tests.integration.helpers import in_thread, wait_for
-from tests.ports import bound_port
+from tests.integration.helpers import add_testby
 from tests.tokens import mint
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def served(pg_url: str) -> Iterator[tuple[enrolment.Enrolment, str]]:
-    enrolment.migrate(pg_url)
-    e = enrolment.bootstrap(pg_url)
-    server = uvicorn.Server(uvicorn.Config(create_api(e), host="127.0.0.1", port=0,
-                                           log_config=None, access_log=False))
-    thread = in_thread(server.run)
-    wait_for(lambda: server.started, 30, "enrolment's API")
-    yield e, f"http://127.0.0.1:{bound_port(server)}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    e.close()
-
-
 def test_each_service_reads_only_what_its_role_allows_and_is_recorded(
-        served: tuple[enrolment.Enrolment, str]) -> None:
-    e, url = served
-    e.register_region(RegisterRegion(region_id="r1", name="RSS Test"))
-    e.join_municipality(JoinMunicipality(municipality_id="m1", name="Testby", region_id="r1"))
+        enrolment_api: tuple[enrolment.Enrolment, str]) -> None:
+    e, url = enrolment_api
+    add_testby(e)
     pid = e.register_participant(RegisterParticipant(
         municipality_id="m1", name="Sara Socionom", email="sara@testby.se",
         role="socialsekreterare", years_in_profession=2))
