@@ -260,7 +260,10 @@ def rebuild(projection: Annotated[str | None, typer.Argument(
 @app.command()
 def run(
     demo: Annotated[bool, typer.Option(help="load demo data")] = True,
-    broker_port: Annotated[int, typer.Option()] = 9092,
+    broker_port: Annotated[int, typer.Option(
+        envvar="YRKESRESAN_BROKER_PORT",
+        help="the local broker's port (so `make run` can be given one beside other systems)",
+    )] = 9092,
 ) -> None:
     """Start the whole system on embedded defaults (SQLite, local broker) with demo data."""
     from yrkesresan.launcher import run_system

@@ -63,3 +63,20 @@ def test_actor_recorded_with_events_never_shows_the_subject() -> None:
     assert actor != who.actor(Keyring.generate().actor)
     rotated = ring.rotated("actor")
     assert who.actor(rotated.actor).startswith("regional_coordinator:actor-2:")
+
+
+def test_make_run_takes_a_private_broker_port_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`make run` passes no options, so beside other systems on one machine the local broker's
+    port comes from YRKESRESAN_BROKER_PORT, as every other port comes from its variable."""
+    from typer.testing import CliRunner
+
+    from yrkesresan import launcher
+    from yrkesresan.cli import app
+
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(launcher, "run_system", lambda **options: started.append(options))
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", "--no-demo"],
+                         env={"YRKESRESAN_BROKER_PORT": "29092"}).exit_code == 0
+    assert runner.invoke(app, ["run"], env={"YRKESRESAN_BROKER_PORT": ""}).exit_code == 0
+    assert started == [{"demo": False, "broker_port": 29092}, {"demo": True, "broker_port": 9092}]
