@@ -65,7 +65,8 @@ Service = Annotated[
     str, typer.Argument(callback=_service, help="enrolment, scheduling, certification or billing")
 ]
 ROLES = ("participant, municipal_admin, regional_coordinator, trainer, national_analyst, auditor, "
-         "system, name_reader, address_reader")
+         "system, name_reader, address_reader, region_reader (a region's own system, with "
+         "--region)")
 
 
 @app.callback()

@@ -708,7 +708,7 @@ def run_system(demo: bool = True, broker_port: int = 9092) -> None:
         for service, url in urls.items():
             print(f"  {service:<14} {url}/docs")
         print(f"  {'region feed':<14} {system.region_feed_url()}/regions/<region_id>/events  "
-              "(server-sent events; a regional coordinator's token; docs/regions.md)")
+              "(server-sent events; a region_reader token; docs/regions.md)")
         print(f"  {'mail catcher':<14} {system.mail_url()}  (every e-mail sent, as a page; "
               f"JSON at /messages; SMTP on 127.0.0.1:{system.mail_ports()[0]})")
         print(f"  {'dashboard':<14} {system.dashboard_url()}  (national overview, Stationen, "

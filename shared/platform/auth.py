@@ -61,6 +61,12 @@ class Role(StrEnum):
     # intyg or a staff list, notification a participant's name and address for a message.
     NAME_READER = "name_reader"
     ADDRESS_READER = "address_reader"
+    # A region's own system (a machine, not a person: a client of the identity provider with a
+    # service account, its `region_id` an attribute of that account) reading its region's
+    # event feed (`services/regions/adapters/access.py`), and nothing else: not the
+    # coordinator's powers (price lists, closing years), which a stolen machine secret would
+    # otherwise carry.
+    REGION_READER = "region_reader"
 
 
 # The role each calling service's own token carries (`service_token`): the narrowest that does

@@ -56,11 +56,16 @@ def world(regions: Regions) -> World:
     return w
 
 
-def test_a_coordinator_reads_exactly_their_region_s_log_and_resumes_from_a_position(
-    regions: Regions, world: World,
+# The region's own system (its machine's token, docs/regions.md) and its coordinator.
+READERS = pytest.mark.parametrize("reader", [Role.REGION_READER, Role.REGIONAL_COORDINATOR])
+
+
+@READERS
+def test_a_region_reads_exactly_its_own_log_and_resumes_from_a_position(
+    regions: Regions, world: World, reader: Role,
 ) -> None:
     client = TestClient(create_api(regions))
-    me = bearer(Role.REGIONAL_COORDINATOR, region_id=world.a)
+    me = bearer(reader, region_id=world.a)
     answer = client.get(f"/regions/{world.a}/events?follow=false", headers=me)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/event-stream")
@@ -79,14 +84,15 @@ def test_a_coordinator_reads_exactly_their_region_s_log_and_resumes_from_a_posit
     assert beyond.status_code == 200 and sse(beyond.text) == []
 
 
+@READERS
 def test_another_region_and_an_unknown_one_get_the_same_404(
-    regions: Regions, world: World,
+    regions: Regions, world: World, reader: Role,
 ) -> None:
     client = TestClient(create_api(regions))
-    me = bearer(Role.REGIONAL_COORDINATOR, region_id=world.a)
+    me = bearer(reader, region_id=world.a)
     other = client.get(f"/regions/{world.b}/events?follow=false", headers=me)
     unknown = client.get("/regions/no-such-region/events?follow=false",
-                         headers=bearer(Role.REGIONAL_COORDINATOR, region_id="no-such-region"))
+                         headers=bearer(reader, region_id="no-such-region"))
     assert other.status_code == unknown.status_code == 404
     assert other.json()["detail"].replace(world.b, "X") == unknown.json()["detail"].replace(
         "no-such-region", "X")

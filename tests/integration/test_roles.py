@@ -149,6 +149,8 @@ class World:
             "auditor": Principal(subject="aud", role=Role.AUDITOR),
             "names": Principal(subject="service:certification", role=Role.NAME_READER),
             "addresses": Principal(subject="service:notification", role=Role.ADDRESS_READER),
+            "reader": Principal(subject="service-account-region-rss-dalarna",
+                                role=Role.REGION_READER, region_id=DALARNA),
         }[role]
 
     def events(self, service: str) -> int:
@@ -477,9 +479,10 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 
 # "names" and "addresses": certification's and notification's service accounts (one read each,
-# of anyone: like system, nothing is out of their scope)
+# of anyone: like system, nothing is out of their scope); "reader": a region's own system, which
+# reads its region's feed (the region feed, not one of these four APIs) and nothing here
 ALL = ("system", "analyst", "coordinator", "admin", "participant", "trainer", "auditor",
-       "names", "addresses")
+       "names", "addresses", "reader")
 Expected = int | frozenset[int] | None
 Row = tuple[str, str, Expected, Expected, Expected]  # role, endpoint, in, out, unknown
 DENIED: tuple[Expected, Expected, Expected] = (403, 403, 403)

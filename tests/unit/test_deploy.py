@@ -62,7 +62,7 @@ SECRETS = ("POSTGRES_PASSWORD", "YRKESRESAN_CERTIFICATION_SIGNING_KEY",
            "YRKESRESAN_CERTIFICATION_RESPONDENT_KEY", "YRKESRESAN_SMTP_PASSWORD",
            "KEYCLOAK_ADMIN_PASSWORD", "YRKESRESAN_KEYCLOAK_DEMO_PASSWORD",
            "YRKESRESAN_CERTIFICATION_CLIENT_SECRET", "YRKESRESAN_NOTIFICATION_CLIENT_SECRET",
-           "YRKESRESAN_OIDC_CLIENT_SECRET")
+           "YRKESRESAN_OIDC_CLIENT_SECRET", "YRKESRESAN_REGION_RSS_DALARNA_CLIENT_SECRET")
 REALM_FILE = DEPLOY / "keycloak" / "yrkesresan-realm.json"
 ISSUER = "http://127.0.0.1:8080/realms/yrkesresan"
 
@@ -359,6 +359,34 @@ def test_the_processes_calling_enrolment_get_their_own_tokens_from_keycloak(
     assert SERVICE_ROLES[client] is not Role.SYSTEM
 
 
+def test_a_region_s_own_system_gets_a_token_for_its_feed_and_nothing_more() -> None:
+    """docs/regions.md: a region's machine asks Keycloak for a token by the client-credentials
+    grant as the region's client; its service account holds `region_reader` and the region as
+    an attribute, which the client's mapper puts in the token. Mapped as the APIs map
+    Keycloak's claims, that token is the region's reader: the feed of that region, and no
+    coordinator's powers."""
+    from shared.platform.auth import Principal, Verifier
+    from shared.platform.settings import Settings
+
+    realm = _realm()
+    client = next(c for c in realm["clients"] if c["clientId"] == "region-rss-dalarna")
+    assert client["serviceAccountsEnabled"] and not client["publicClient"]
+    assert not client["standardFlowEnabled"] and not client["directAccessGrantsEnabled"]
+    assert client["secret"] == "${YRKESRESAN_REGION_RSS_DALARNA_CLIENT_SECRET}"
+    account = next(u for u in realm["users"]
+                   if u.get("serviceAccountClientId") == "region-rss-dalarna")
+    assert account["realmRoles"] == [Role.REGION_READER.value]
+    claims: dict[str, Any] = {"sub": "5e1c", "realm_access": {
+        "roles": ["default-roles-yrkesresan", *account["realmRoles"]]}}
+    for mapper in client["protocolMappers"]:  # what Keycloak puts in the access token
+        attribute = account["attributes"].get(mapper["config"].get("user.attribute"))
+        if attribute and mapper["config"]["access.token.claim"] == "true":
+            claims[mapper["config"]["claim.name"]] = attribute[0]
+    keycloak = Settings(auth_role_claim="realm_access.roles")
+    assert Verifier(keycloak, None).mapped(claims) == Principal(  # type: ignore[arg-type]
+        subject="5e1c", role=Role.REGION_READER, region_id="rss-dalarna")
+
+
 def test_the_realm_has_our_roles_the_claims_we_read_and_a_user_per_role() -> None:
     from shared.platform.settings import Settings
 
@@ -368,7 +396,7 @@ def test_the_realm_has_our_roles_the_claims_we_read_and_a_user_per_role() -> Non
     held = {role for u in people for role in u["realmRoles"]}
     services = {u["serviceAccountClientId"]: u["realmRoles"] for u in realm["users"]
                 if "serviceAccountClientId" in u}
-    accounts = {r.value for r in SERVICE_ROLES.values()}
+    accounts = {r.value for r in (*SERVICE_ROLES.values(), Role.REGION_READER)}  # machines'
     assert held >= {r.value for r in Role} - {"system"} - accounts
     assert not held & accounts  # a person never holds a service account's role
     assert all("system" not in roles for roles in services.values())

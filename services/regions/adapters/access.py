@@ -2,12 +2,12 @@
 
 | what | who |
 | --- | --- |
-| a region's event feed (`/regions/{region_id}/events`) | the regional coordinator of that region (the token a region's own consumer is given); system |
+| a region's event feed (`/regions/{region_id}/events`) | that region's own system (`region_reader`, the token a region's consumer is given: docs/regions.md); the regional coordinator of that region; system |
 
 Every other role gets 403, decided before the region is looked up (the national analyst sees
-aggregates, never a stream of individual events). A coordinator naming another region, and
-anyone naming a region with no events, get the same 404 (`shared.platform.access`): nobody
-learns from the answer whether another region exists.
+aggregates, never a stream of individual events). A region's system or coordinator naming
+another region, and anyone naming a region with no events, get the same 404
+(`shared.platform.access`): nobody learns from the answer whether another region exists.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ RegionCheck = Callable[[str, bool], None]  # (region_id, whether its log holds a
 
 def read_feed(who: Principal) -> RegionCheck:
     """The role now; the returned check once the region has been looked up."""
-    require(who, Role.REGIONAL_COORDINATOR)
+    require(who, Role.REGION_READER, Role.REGIONAL_COORDINATOR)
 
     def check(region_id: str, exists: bool) -> None:
-        if not exists or (who.role is Role.REGIONAL_COORDINATOR and who.region_id != region_id):
+        if not exists or (who.role is not Role.SYSTEM and who.region_id != region_id):
             raise hidden("region_id", region_id)
 
     return check
