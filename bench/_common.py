@@ -31,10 +31,9 @@ from shared.events import models as contract
 from shared.events.models import DayMode
 from shared.platform import asof
 from shared.platform.auth import Principal, Role, issue_token, jwks_source
-from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.settings import current_settings
 from shared.platform.store import ServiceApplication
-from tests.ports import on_a_port, random_ports, start_broker
+from tests.ports import broker_with_topics, on_a_port, random_ports
 
 A = TypeVar("A", bound=ServiceApplication)
 T = TypeVar("T")
@@ -55,14 +54,7 @@ def scratch_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextmanager
-def scratch_broker() -> Iterator[LocalBroker]:
-    broker = start_broker()
-    ensure_topics(broker.bootstrap)
-    try:
-        yield broker
-    finally:
-        broker.stop()
+scratch_broker = broker_with_topics  # a private broker with the topics, as the tests have
 
 
 def ratio_line(label: str, value: float, baseline: float, goal: float) -> str:
