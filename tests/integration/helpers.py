@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any, Self
 
 import uvicorn
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.enrolment import application as enrolment
 from services.enrolment.application import (
@@ -23,7 +23,7 @@ from services.enrolment.application import (
     RegisterRegion,
 )
 from services.scheduling import application as scheduling
-from shared.events import ContractError, Envelope, parse_envelope
+from shared.events import ContractError, Envelope, parse_envelope, topic_name
 from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.relay import Relay
@@ -183,6 +183,21 @@ class ServicePipe:
         for relay in self.relays:
             while relay.run_once():
                 pass
+
+    def deliver_again(self, service: str) -> int:
+        """Every message of the topics a consumer of `service` reads (reference, enrolment,
+        scheduling and the service's own) produced once more, as a broker may redeliver: how
+        many of them are contract envelopes (the rest a consumer dead-letters, not skips)."""
+        again: list[tuple[str, bytes]] = []
+        for name in ("reference", "enrolment", "scheduling", service):
+            again += [(topic_name(name), v) for v in read_topic(
+                self.broker.bootstrap, topic_name(name), 10_000, 5)]
+        producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, acks="all")
+        for topic, value in again:
+            producer.send(topic, value=value)
+        producer.flush()
+        producer.close()
+        return sum(1 for _, v in again if contract_valid(v))
 
     def close(self) -> None:
         for relay in self.relays:

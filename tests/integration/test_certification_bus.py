@@ -11,7 +11,6 @@ from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
-from kafka import KafkaProducer
 
 from services.certification import application as certification
 from services.certification import views
@@ -40,7 +39,7 @@ from shared.platform.broker import LocalBroker
 from shared.platform.consumer import EnvelopeConsumer
 from shared.platform.observability import EVENTS_DUPLICATE
 from tests.feeding import feed, pump
-from tests.integration.helpers import ServicePipe, contract_valid, in_thread, read_topic, wait_for
+from tests.integration.helpers import ServicePipe, in_thread, read_topic, wait_for
 from tests.ports import broker_with_topics
 from tests.tokens import mint
 from yrkesresan import stores
@@ -135,17 +134,8 @@ def test_certificates_once_through_the_broker_even_when_everything_comes_again(
             "CourseCompleted"] * 3
         assert not any(NAME.encode() in v for v in issued)
         # Every message of every topic delivered again: nothing is certified twice.
-        again: list[tuple[str, bytes]] = []
-        for service in ("reference", "enrolment", "scheduling", "certification"):
-            again += [(topic_name(service), v) for v in read_topic(
-                pipe.broker.bootstrap, topic_name(service), 10_000, 5)]
-        valid = sum(1 for _, v in again if contract_valid(v))
         before, applied = duplicates(), consumer.runner.applied.count()
-        producer = KafkaProducer(bootstrap_servers=pipe.broker.bootstrap, acks="all")
-        for topic, value in again:
-            producer.send(topic, value=value)
-        producer.flush()
-        producer.close()
+        valid = pipe.deliver_again("certification")
         wait_for(lambda: duplicates() - before >= valid, 90, "every redelivery consumed")
         assert consumer.runner.applied.count() == applied  # nothing new was applied
     finally:
@@ -245,17 +235,8 @@ def test_a_withdrawn_day_revokes_once_through_the_broker(own_pipe: Pipe) -> None
         pipe.relay_all()
         wait_for(lambda: any(r["status"] == "revoked" for r in pipe.mine()), 60, "revocation")
         pipe.relay_all()  # the revocation is published, and comes back to the consumer
-        again: list[tuple[str, bytes]] = []
-        for service in ("reference", "enrolment", "scheduling", "certification"):
-            again += [(topic_name(service), v) for v in read_topic(
-                pipe.broker.bootstrap, topic_name(service), 10_000, 5)]
-        valid = sum(1 for _, v in again if contract_valid(v))
         before = duplicates()
-        producer = KafkaProducer(bootstrap_servers=pipe.broker.bootstrap, acks="all")
-        for topic, value in again:
-            producer.send(topic, value=value)
-        producer.flush()
-        producer.close()
+        valid = pipe.deliver_again("certification")
         wait_for(lambda: duplicates() - before >= valid, 90, "every redelivery consumed")
     finally:
         consumer.stop()
