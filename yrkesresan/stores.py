@@ -110,13 +110,13 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
     applied = dict.fromkeys(runners, 0)
     topics = {name: frozenset(runner.projector.topics) for name, runner in runners.items()}
 
-    def feed(name: str, runner: ProjectionRunner, envelopes: list[Envelope]) -> int:
-        own = [env for env in envelopes if env.topic in topics[name]]
+    def feed(name: str, runner: ProjectionRunner, envelopes: list[tuple[str, Envelope]]) -> int:
+        own = [env for topic, env in envelopes if topic in topics[name]]
         return runner.apply_batch(own, snapshot=False) if own else 0
 
-    pending: list[Envelope] = []
+    pending: list[tuple[str, Envelope]] = []
     for env in merged_parsed(apps):
-        pending.append(env)
+        pending.append((env.topic, env))
         if len(pending) >= batch:
             for name, runner in runners.items():
                 applied[name] += feed(name, runner, pending)
