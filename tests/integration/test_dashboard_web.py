@@ -89,11 +89,14 @@ def test_a_manager_sees_only_their_municipality(reader: FiguresReader) -> None:
         assert client.get("/oversikt").headers["location"] == landed
         assert client.get(f"/api/oversikt/kommun/{own['id']}").json()["cell"]["id"] == own["id"]
         for path in (f"/oversikt/kommun/{other['id']}", f"/oversikt/region/{own['region_id']}",
-                     f"/api/oversikt/kommun/{other['id']}", f"/stationen/{other['id']}"):
+                     f"/api/oversikt/kommun/{other['id']}", f"/stationen/{other['id']}",
+                     f"/stationen/{other['id']}/personal.csv"):
             assert client.get(path).status_code == 404, path
         # certification is not running here: the page says so in Swedish, no error
         station = client.get(f"/stationen/{own['id']}")
         assert station.status_code == 200 and "svarar inte just nu" in station.text
+        staff = client.get(f"/stationen/{own['id']}/personal.csv")
+        assert staff.status_code == 502 and "Listan kunde inte hämtas" in staff.text
 
 
 def test_trainer_has_plattformen_and_no_overview(reader: FiguresReader) -> None:

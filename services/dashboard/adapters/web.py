@@ -303,8 +303,10 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
                         municipalities=reader.cells("municipality", who.region_id))
         return refused(request, who, access.NotForRole())
 
-    @web.get("/stationen/{municipality_id}", response_class=HTMLResponse)
-    async def stationen(request: Request, municipality_id: Code) -> Response:
+    def stationen_of(request: Request, municipality_id: str,
+                     ) -> tuple[Principal, dict[str, Any] | None] | Response:
+        """The signed-in reader, allowed the municipality's Stationen, and its cell; or the
+        answer that sends them to sign in or refuses them."""
         who = reader_of(request)
         if who is None:
             return to_sign_in()
@@ -313,6 +315,14 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
             access.stationen(who, municipality_id, cell.get("region_id") if cell else None)
         except (access.Hidden, access.NotForRole) as e:
             return refused(request, who, e)
+        return who, cell
+
+    @web.get("/stationen/{municipality_id}", response_class=HTMLResponse)
+    async def stationen(request: Request, municipality_id: Code) -> Response:
+        found = stationen_of(request, municipality_id)
+        if isinstance(found, Response):
+            return found
+        who, cell = found
         token = request.cookies[COOKIE]
         staff = await fetch("certification", f"/stationen/{municipality_id}/staff", token)
         year = asof.today().year
@@ -324,14 +334,10 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
 
     @web.get("/stationen/{municipality_id}/personal.csv")
     async def stationen_csv(request: Request, municipality_id: Code) -> Response:
-        who = reader_of(request)
-        if who is None:
-            return to_sign_in()
-        cell = reader.cell(f"municipality:{municipality_id}")
-        try:
-            access.stationen(who, municipality_id, cell.get("region_id") if cell else None)
-        except (access.Hidden, access.NotForRole) as e:
-            return refused(request, who, e)
+        found = stationen_of(request, municipality_id)
+        if isinstance(found, Response):
+            return found
+        who, _ = found
         got = await fetch_bytes("certification", f"/stationen/{municipality_id}/staff.csv",
                                 request.cookies[COOKIE])
         if isinstance(got, Missing):
