@@ -59,17 +59,17 @@ print(json.dumps({"events": count, "seconds": time.perf_counter() - start}))
 """
 
 IMPORT = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
-from yrkesresan import processes
-from yrkesresan.import_log import SERVICES, Importer, check, lines_of
+from yrkesresan.import_log import check, import_log, lines_of
 log = Path(sys.argv[1])
-stores = {n: processes.services()[n].store() for n in SERVICES}
-wall, cpu = time.perf_counter(), time.process_time()
+wall = time.perf_counter()
 check(lines_of(log))
 checked = time.perf_counter() - wall
-report = Importer(stores).run(lines_of(log))
-print(json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+report = import_log(log, processes=int(sys.argv[2]))
+times = os.times()
+print(json.dumps({"wall": time.perf_counter() - wall,
+                  "cpu": times.user + times.system + times.children_user + times.children_system,
                   "check": checked, "imported": report.imported, "present": report.present}))
 """
 
@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=7)
     parser.add_argument("--log", type=Path, help="a log to use instead of generating one")
     parser.add_argument("--repeat", type=int, default=3, help="replay runs; the fastest counts")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="import-log's --processes")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
@@ -151,15 +153,17 @@ def main() -> None:
 
         with scratch_database() as url, scratch_database() as bare:
             env = migrated(url)
-            done, rss = child(IMPORT, str(log), env=env)
+            done, rss = child(IMPORT, str(log), str(args.processes), env=env)
             rate = events / done["wall"]
-            again, _ = child(IMPORT, str(log), env=env)
+            again, _ = child(IMPORT, str(log), str(args.processes), env=env)
             migrated(bare)
             rows, copy_seconds = raw_copy(url, bare, folder)
             copy_rate = rows / copy_seconds
-            print(f"import-log into PostgreSQL: {rate:,.0f} events/s ({done['imported']:,} "
+            print(f"import-log into PostgreSQL, {args.processes} process(es): {rate:,.0f} "
+                  f"events/s ({done['imported']:,} "
                   f"imported in {done['wall']:.1f} s, of which {done['check']:.1f} s "
-                  f"validating the file; client CPU {done['cpu']:.1f} s, peak {rss:,.0f} MB; "
+                  f"validating the file; client CPU {done['cpu']:.1f} s, peak {rss:,.0f} MB (the "
+                  f"largest process); "
                   f"goal >= {GOAL:,}/s: {'meets' if rate >= GOAL else 'BELOW'})")
             print(f"  baseline, a bare binary COPY of the same {rows:,} rows into empty stores: "
                   f"{copy_rate:,.0f} rows/s; the import is at {rate / copy_rate:.0%} of it")

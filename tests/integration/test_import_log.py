@@ -94,10 +94,11 @@ def test_a_bad_line_is_refused_before_anything_is_written(sqlite_url: str, tmp_p
 
 def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_with_replay(
         pg_url: str, tmp_path: Path) -> None:
-    """kill -9 of an import whose earlier batches are committed and whose current batch is
-    open in every store it touched (held at the certification store's lock, which the test
-    holds): the next run writes exactly what is missing, and the stores then rebuild into
-    the progression that `yrkesresan replay` folds from the log."""
+    """kill -9 of an import in a process per store (`--processes 4`) whose earlier batches are
+    committed and whose certification process waits at its store's lock (which the test
+    holds) with its batch open: every process of it dies with it, the next run writes
+    exactly what is missing, and the stores then rebuild into the progression that
+    `yrkesresan replay` folds from the log. (One process: the other tests.)"""
     import psycopg
 
     from tests.integration.helpers import wait_for
@@ -123,17 +124,20 @@ def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_wit
     holder.execute("LOCK TABLE certification_events IN EXCLUSIVE MODE")  # reads go on
     # the store gives up on a lock after 10 s; the killed import waits as long as it takes
     waiting = {**env, "CERTIFICATION_POSTGRES_LOCK_TIMEOUT": "600"}
+    batch = ("--batch", "300", "--processes", "4")
     importing = subprocess.Popen(
-        [sys.executable, "-m", "yrkesresan", "import-log", "--log", str(given), "--batch", "300"],
-        env=waiting, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [sys.executable, "-m", "yrkesresan", "import-log", "--log", str(given), *batch],
+        env=waiting, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        # The import stops at certification's first event (a completion, after the earlier
-        # batches) until the lock is free.
+        # The certification process stops at its first event (a completion, after its
+        # earlier batches) until the lock is free; the others go on or are done.
         wait_for(lambda: waiting_for_the_lock() or importing.poll() is not None, timeout=120,
                  what="the import to wait for the certification store's lock")
         assert importing.poll() is None, importing.stderr.read() if importing.stderr else ""
         importing.kill()  # SIGKILL: nothing of the open batch is committed by the client
         importing.wait(timeout=60)
+        wait_for(lambda: not running_in_group(importing.pid), timeout=60,
+                 what="every process of the killed import to end")
     finally:
         if importing.poll() is None:
             importing.kill()
@@ -142,7 +146,7 @@ def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_wit
     held = stored()
     assert 0 < held < len(entered)  # earlier batches committed, the open one rolled back
 
-    resumed = cli(env, "import-log", "--log", str(given), "--batch", "300")
+    resumed = cli(env, "import-log", "--log", str(given), *batch)
     assert resumed.returncode == 0, resumed.stderr
     assert f"importerade: {len(entered) - held}, fanns redan: {held}" in resumed.stderr
     assert stored() == len(entered)
@@ -167,6 +171,20 @@ def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_wit
          "cert.close()\n"], env=env, capture_output=True, timeout=600)
     assert read_model.returncode == 0, read_model.stderr
     assert orjson.loads(read_model.stdout) == participants
+
+
+def running_in_group(group: int) -> list[int]:
+    """The processes of a process group that are still running (zombies left aside: nothing
+    here may reap the orphans of a killed parent)."""
+    running = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:
+            continue  # ended meanwhile
+        if int(pgrp) == group and state != "Z":
+            running.append(int(stat.parent.name))
+    return running
 
 
 def test_aggregates_dropped_from_the_cache_are_read_again_from_the_store(
