@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,6 +79,26 @@ def _setting(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
+class _Window:
+    """The ids of the last `size` envelopes a rebuild applied, in the order applied, as their
+    integers: a set and a queue hold them in about a third of the memory of an ordered mapping
+    of their text to their numbers, which follow from the order (the last is `seq`)."""
+
+    __slots__ = ("ids", "order", "size")
+
+    def __init__(self, size: int) -> None:
+        self.ids: set[int] = set()
+        self.order: deque[int] = deque()
+        self.size = size
+
+    def add(self, key: int) -> None:
+        """One more id applied (never one held: `fresh` leaves those out)."""
+        self.ids.add(key)
+        self.order.append(key)
+        if len(self.order) > self.size:
+            self.ids.discard(self.order.popleft())
+
+
 class AppliedLog:
     """What a projector applied, in its own database: each envelope's id with a sequence
     number, and the envelope itself until a snapshot covers it. Ids older than the last
@@ -90,23 +110,25 @@ class AppliedLog:
         self.keeps_envelopes = keeps_envelopes
         self.window = _setting("YRKESRESAN_APPLIED_WINDOW", 100_000)
         self.seq: int | None = None
-        self.deferred: OrderedDict[str, int] | None = None
-        """During a rebuild from scratch (`defer`): the last `window` ids applied, with their
-        numbers, written once at its end (`write_deferred`) instead of row by row."""
+        self.deferred: _Window | None = None
+        """During a rebuild from scratch (`defer`): the last `window` ids applied, written
+        once at its end (`write_deferred`) instead of row by row."""
 
     def defer(self) -> None:
         """A rebuild from scratch begins (the log is empty): number what is applied and keep
         only the window's ids in memory, for `write_deferred` at the end. Nothing applied
         before can come again, so `fresh` asks the database nothing."""
         self.seq = 0
-        self.deferred = OrderedDict()
+        self.deferred = _Window(self.window)
 
     def write_deferred(self, cur: Cursor) -> None:
         """The window of ids a rebuild kept in memory, into the log (no envelopes: the
         snapshot written with them covers everything)."""
-        assert self.deferred is not None
+        assert self.deferred is not None and self.seq is not None
+        first = self.seq - len(self.deferred.order) + 1  # the window's numbers run on to seq
         cur.copy_rows("applied_events", ("consumer", "event_id", "seq"),
-                      ((self.consumer, event_id, seq) for event_id, seq in self.deferred.items()))
+                      ((self.consumer, str(uuid.UUID(int=key)), first + i)
+                       for i, key in enumerate(self.deferred.order)))
         self.deferred = None
 
     def _remember(self, envelopes: Iterable[Envelope]) -> None:
@@ -114,9 +136,7 @@ class AppliedLog:
         held, seq = self.deferred, self.seq
         for env in envelopes:
             seq += 1
-            held[str(env.id)] = seq
-        while len(held) > self.window:
-            held.popitem(last=False)
+            held.add(env.id.int)
         self.seq = seq
 
     def last_seq(self) -> int:
@@ -142,7 +162,7 @@ class AppliedLog:
     def record(self, cur: Cursor, env: Envelope) -> bool:
         """Record the envelope; False when it was applied before (within the window)."""
         if self.deferred is not None:
-            if str(env.id) in self.deferred:
+            if env.id.int in self.deferred.ids:
                 return False
             self._remember((env,))
             return True
@@ -170,11 +190,11 @@ class AppliedLog:
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes not applied before (within the window), each once."""
         if self.deferred is not None:  # a rebuild from scratch: only its own window to ask
-            recent, unique = self.deferred, dict[str, Envelope]()
+            recent, unique = self.deferred.ids, dict[int, Envelope]()
             for env in envelopes:
-                key = str(env.id)
-                if key not in recent:
-                    unique.setdefault(key, env)
+                number = env.id.int
+                if number not in recent:
+                    unique.setdefault(number, env)
             return list(unique.values())
         ids = list(dict.fromkeys(str(env.id) for env in envelopes))
         seen = {r[0] for r in self.db.execute_among(

@@ -12,7 +12,9 @@ An occasion's region is that of its plan in force, as the national completion fo
 (the latest plan wins there); the events of an occasion whose plan has not arrived wait for
 it. Should a later plan move an occasion to another region, the two regions' folds are built
 again from the events kept. They are kept as their JSON (a fraction of a parsed envelope's
-memory, and what a snapshot can pickle) and parsed again in the rare case they are re-fed.
+memory, and what a snapshot can pickle), only the fields the rule reads (id, type, time
+occurred, data; not where and when each was recorded: most of the certification consumer's
+memory is these), and parsed again in the rare case they are re-fed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from shared.events import Envelope
 from shared.events.fast import decode_envelope
 from shared.projections.evaluations import Evaluations
 from shared.projections.occasions import Plan
+
+_READ = {"id", "type", "schema_version", "occurred_at", "data"}
+"""What `Evaluations` reads of an event."""
+
+
+def _kept(env: Envelope) -> bytes:
+    return env.model_dump_json(include=_READ, exclude_none=True).encode()
 
 
 class RegionalEvaluations:
@@ -41,9 +50,9 @@ class RegionalEvaluations:
             return set()
         occasion_id: str | None = getattr(env.data, "occasion_id", None)
         if occasion_id is None:
-            self._general.append(env.to_json())
+            self._general.append(_kept(env))
             return {region for region, fold in self._folds.items() if fold.apply(env)}
-        self._by_occasion.setdefault(occasion_id, []).append(env.to_json())
+        self._by_occasion.setdefault(occasion_id, []).append(_kept(env))
         plan = self._plan_of(occasion_id)
         if plan is None:
             return set()  # waits for the occasion's plan
