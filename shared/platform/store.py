@@ -215,7 +215,9 @@ class PostgresRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.extend(
             chain_ddl(datastore.schema, self.events_table_name, self.stored_event_type_name,
                       self.channel_name, datastore.lock_timeout))
-        self._invoke = SQL("SELECT n AS notification_id FROM {schema}.{function}((%s)) AS n"
+        # The events array goes in binary (%b): its text form escaped every event's state
+        # byte by byte on the client, two to three times the CPU of the whole insert.
+        self._invoke = SQL("SELECT n AS notification_id FROM {schema}.{function}((%b)) AS n"
                            ).format(**names)
         self._select_chain = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "

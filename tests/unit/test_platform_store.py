@@ -75,6 +75,21 @@ def test_events_round_trip_with_types_and_times(app: Things) -> None:
     assert stored[1].occurred_at.tzinfo is not None
 
 
+def test_state_bytes_that_text_formats_escape_are_stored_as_they_were(app: Things) -> None:
+    """The events array travels in binary on PostgreSQL: quotes, backslashes, commas,
+    brackets, braces and non-Latin letters in a state come back byte for byte."""
+    awkward = 'a"b\\c,d(e)f{g}h\'i ÅÄÖ Łódź 日本 \t\n end'
+    thing = Thing(aggregate_id("thing", "awkward"))
+    for n in range(40):
+        thing.trigger(Noted, text=f"{awkward} {n}")
+    app.save(thing)
+    stored = list(app.recorder.select_events(thing.id))
+    assert len(stored) == 40
+    assert [app.mapper.to_domain_event(e).text for e in stored] == [  # type: ignore[attr-defined]
+        f"{awkward} {n}" for n in range(40)]
+    assert app.load(Thing, thing.id).text == f"{awkward} 39"
+
+
 def test_optimistic_concurrency_refuses_the_second_writer(app: Things) -> None:
     first = Thing(aggregate_id("thing", "t2"))
     first.trigger(Noted, text="a")
