@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from services.certification.wording import course_dates, occasion_text
 from shared.projections.levels import JOURNEY_NAMES, LEVEL_NAMES
 
 CONTEXT = ["https://www.w3.org/ns/credentials/v2",
@@ -93,7 +94,7 @@ def credential_document(certificate: dict[str, Any], course: dict[str, Any],
                 "achievementType": "Course",
                 "name": title,
                 "description": f"Kurs i Yrkesresan {journey}, nivå {level}, kurstillfälle "
-                               f"{certificate['occasion_id']}.",
+                               f"{occasion_text(region_name, course_dates(certificate))}.",
                 "criteria": {"narrative": CRITERIA},
                 "inLanguage": "sv",
             },

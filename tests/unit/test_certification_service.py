@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from services.certification import application as certification
 from services.certification import views
 from services.certification.adapters.http import create_api
-from services.certification.adapters.pdf import swedish_dates
+from services.certification.wording import swedish_dates
 from shared.events import Envelope, new_envelope
 from shared.events import models as m
 from shared.platform.auth import Principal, Role
@@ -240,6 +240,8 @@ def test_the_credential_verifies_and_one_changed_byte_fails(issued) -> None:  # 
     doc = body["document"]
     assert doc["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert doc["credentialSubject"]["achievement"]["name"] == "Samtal och delaktighet"
+    assert doc["credentialSubject"]["achievement"]["description"].endswith(
+        "kurstillfälle RSS Dalarna, 1 och 2 mars 2026.")
     assert {e["genre"] for e in doc["evidence"]} == {"CourseDayAttended", "PreparationCompleted"}
     assert NAME not in r.text
     ok = client.post("/verify", json={"credential": body["credential"]}).json()

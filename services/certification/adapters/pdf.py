@@ -7,9 +7,7 @@ rendering only: it is never stored here, and never on the bus.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-from collections.abc import Iterable
 from typing import Any
 
 import segno
@@ -20,44 +18,12 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
+from services.certification.wording import course_dates, occasion_text, swedish_date
 from shared.platform.pdf_fonts import pdf_fonts
 from shared.projections.levels import JOURNEY_NAMES as JOURNEYS
 from shared.projections.levels import LEVEL_NAMES as LEVELS
 
-MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
-          "september", "oktober", "november", "december")
 GREEN = colors.HexColor("#1f5f4a")
-
-
-def swedish_date(value: str | dt.date) -> str:
-    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def swedish_dates(values: Iterable[str | dt.date]) -> str:
-    """Days as a person writes them: "9 och 23 november 2026", "28 oktober och 4 november
-    2026", "15 december 2026 och 12 januari 2027" (a month and a year said once)."""
-    days = sorted({v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
-                   for v in values})
-    words = []
-    for day, after in zip(days, [*days[1:], None], strict=True):
-        word = str(day.day)
-        if after is None or (after.year, after.month) != (day.year, day.month):
-            word += f" {MONTHS[day.month - 1]}"
-        if after is None or after.year != day.year:
-            word += f" {day.year}"
-        words.append(word)
-    return words[-1] if len(words) < 2 else f"{', '.join(words[:-1])} och {words[-1]}"
-
-
-def course_dates(certificate: dict[str, Any]) -> list[str]:
-    return sorted({row["date"] for row in certificate["evidence"]
-                   if row["type"] == "CourseDayAttended"})
-
-
-def occasion_text(region_name: str, dates: list[str]) -> str:
-    """The course occasion as the person knows it: the region that gave it, and its days."""
-    return f"{region_name}, {swedish_dates(dates)}" if dates else region_name
 
 
 def render(certificate: dict[str, Any], course: dict[str, Any], name: str, region_name: str,

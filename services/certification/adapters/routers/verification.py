@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from services.certification import views
 from services.certification.adapters.access import not_found
-from services.certification.adapters.pdf import course_dates, occasion_text, swedish_date
 from services.certification.adapters.routers.context import Context
 from services.certification.credential import CredentialInvalid, public_jwk, verify
+from services.certification.wording import course_dates, occasion_text, swedish_date
 from shared.platform.commands import Code
 
 VALID, REVOKED, UNKNOWN, INVALID = "valid", "revoked", "unknown", "invalid"
