@@ -39,15 +39,68 @@ def _pg_base() -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0]
 
 
+class _Databases:
+    """Databases for tests, each empty when handed out. Dropping a database costs the server a
+    checkpoint (a second and more on a loaded machine, some three hundred times a run), so a
+    database given back is emptied and handed out again, under a new name: its sessions are
+    ended, it is renamed (a process a test left behind finds no database by the old name
+    rather than writing into the next test's) and its schema made anew. All are dropped when
+    the session ends."""
+
+    def __init__(self) -> None:
+        self._free: list[str] = []
+        self._made: set[str] = set()
+
+    @staticmethod
+    def _name() -> str:
+        return f"yr_test_{uuid.uuid4().hex[:12]}"
+
+    def take(self) -> str:
+        if self._free:
+            return self._free.pop()
+        name = self._name()
+        with _admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self._made.add(name)
+        return name
+
+    def give_back(self, name: str) -> None:
+        new = self._name()
+        with _admin() as conn:
+            conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            try:
+                conn.execute(f'ALTER DATABASE "{name}" RENAME TO "{new}"')
+            except psycopg.errors.ObjectInUse:  # a session came back meanwhile: not reused
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                self._made.discard(name)
+                return
+        self._made.discard(name)
+        self._made.add(new)
+        with psycopg.connect(f"{_pg_base()}/{new}", autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        self._free.append(new)
+
+    def close(self) -> None:
+        with _admin() as conn:
+            for name in self._made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_databases = _Databases()
+
+
+def pytest_sessionfinish() -> None:
+    _databases.close()
+
+
 def _fresh_database() -> Iterator[str]:
-    name = f"yr_test_{uuid.uuid4().hex[:12]}"
-    with _admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = _databases.take()
     try:
         yield f"{_pg_base()}/{name}"
     finally:
-        with _admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _databases.give_back(name)
 
 
 @pytest.fixture
