@@ -52,10 +52,11 @@ COLUMNS = "originator_id, originator_version, topic, state, chain_seq, chain_has
 GENERATE = """
 import json, sys, time
 from yrkesresan.demo import demo_log, write
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with open(sys.argv[1], "wb") as out:
     count = write(demo_log(int(sys.argv[2]), 11, int(sys.argv[3]), int(sys.argv[4])), out.write)
-print(json.dumps({"events": count, "seconds": time.perf_counter() - start}))
+print(json.dumps({"events": count, "seconds": time.perf_counter() - start,
+                  "cpu": time.process_time() - cpu}))
 """
 
 IMPORT = """
@@ -128,8 +129,9 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=7)
     parser.add_argument("--log", type=Path, help="a log to use instead of generating one")
     parser.add_argument("--repeat", type=int, default=3, help="replay runs; the fastest counts")
-    parser.add_argument("--processes", type=int, default=1,
-                        help="import-log's --processes")
+    parser.add_argument("--processes", type=int, default=min(4, os.cpu_count() or 1),
+                        help="import-log's --processes (default as the command's at this "
+                        "size: one per core, at most four)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
@@ -145,7 +147,9 @@ def main() -> None:
                   f"{made['seconds']:.0f} s ({events / made['seconds']:,.0f} events/s), peak "
                   f"{rss:,.0f} MB; at {NATIONAL:,} participants about {events * scale / 1e6:.1f} "
                   f"million events, {size * scale / 1e9:.1f} GB, "
-                  f"{made['seconds'] * scale / 60:.0f} min at this rate")
+                  f"{made['seconds'] * scale / 60:.0f} min at this rate; its CPU "
+                  f"{made['cpu']:.0f} s ({events / made['cpu']:,.0f} events/s of CPU: "
+                  f"{made['cpu'] * scale / 60:.0f} min on a core of its own)")
         else:
             events = sum(1 for line in log.open("rb") if line.strip())
             print(f"log {log}: {events:,} events, {log.stat().st_size / 1e6:,.0f} MB")

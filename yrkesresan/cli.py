@@ -228,9 +228,9 @@ def import_log(
     batch: Annotated[int, typer.Option(
         "--batch", min=1, help="envelopes per transaction of each store: what an interrupted "
         "import loses and a re-run writes again")] = 200_000,
-    processes: Annotated[int, typer.Option(
+    processes: Annotated[int | None, typer.Option(
         "--processes", min=1, max=4, help="processes to share the four stores out to, each "
-        "reading the whole log (on two cores one process was the fastest)")] = 1,
+        "reading the whole log (default: one per core from 100,000 envelopes, else 1)")] = None,
 ) -> None:
     """Write a contract log into the services' stores (the inverse of `export`): idempotent
     and resumable, with a progress bar; the consumers then rebuild or follow the relays."""

@@ -65,6 +65,9 @@ SERVICES = ("enrolment", "scheduling", "certification", "billing")
 CHUNK = 20_000
 COMMIT = 200_000  # envelopes per transaction of each store
 MEMO = 1_000_000  # placement keys whose aggregate id is remembered; then forgotten at once
+PARALLEL_FROM = 100_000
+"""Envelopes from which `import-log` shares the stores out to processes by default (below,
+starting them costs about what they save)."""
 BUDGET = 2_000_000
 """Envelope ids the import keeps in memory (over all stores) for the aggregates it touched
 lately: about 100 MB."""
@@ -552,9 +555,10 @@ def _import_some(services: tuple[str, ...], log: Path, batch: int, budget: int, 
 _PR_SET_PDEATHSIG = 1
 
 
-def import_command(log: Path, batch: int = COMMIT, processes: int = 1) -> Report:
+def import_command(log: Path, batch: int = COMMIT, processes: int | None = None) -> Report:
     """Validate the log, then import it with a progress bar on standard error, committing
-    each store every `batch` envelopes, in `processes` processes."""
+    each store every `batch` envelopes, in `processes` processes: by default one per core (at
+    most one per store) from `PARALLEL_FROM` envelopes, else one."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -566,6 +570,8 @@ def import_command(log: Path, batch: int = COMMIT, processes: int = 1) -> Report
     )
 
     total = check(lines_of(log))
+    if processes is None:
+        processes = min(len(SERVICES), os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
     with ExitStack() as stack:
         # the processes are forked before the progress bar starts its thread
         workers = stack.enter_context(_Workers(log, batch, processes)) if processes > 1 \
