@@ -20,14 +20,17 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import httpx
+import orjson
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, get_topic
+from kafka import KafkaConsumer, TopicPartition
 
 from services.scheduling import application as scheduling_app
 from services.scheduling.domain import Occasion
 from shared.events import models as contract
+from shared.events import topic_name
 from shared.events.models import DayMode
 from shared.platform import asof
 from shared.platform.auth import Principal, Role, issue_token, jwks_source
@@ -379,6 +382,43 @@ def enrolment_pipeline(url: str, bootstrap: str, var: str, workers: int,
             wait_until(lambda: answers(http, f"{ops}/health"), f"the {name}", procs)
             add_bench_municipality(http, base)
         yield base, procs
+
+
+def relay_stages(bootstrap: str, kind: str = "ParticipantRegistered",
+                 ) -> dict[str, tuple[float, float]]:
+    """Each `kind` envelope on enrolment's topic, by its key: (when it was recorded, when the
+    relay handed it to its producer), wall clock, read back from the broker after a run. The
+    record's timestamp is the producer's send time (CreateTime), so the two stages behind the
+    API can be told apart: the relay's (store -> sent) and the broker's and reader's (sent ->
+    shown)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    partitions = [TopicPartition(topic_name("enrolment"), p)
+                  for p in consumer.partitions_for_topic(topic_name("enrolment")) or ()]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    stages = {}
+    try:
+        for record in consumer:
+            envelope = orjson.loads(record.value)
+            if envelope["type"] == kind:
+                recorded = dt.datetime.fromisoformat(envelope["recorded_at"]).timestamp()
+                stages[record.key.decode()] = (recorded, record.timestamp / 1000)
+    finally:
+        consumer.close()
+    return stages
+
+
+def print_stages(stages: Sequence[tuple[float, float, float]]) -> None:
+    """Percentiles of each stage of (recorded, sent by the relay, shown) wall-clock triples."""
+    def line(name: str, values: list[float]) -> str:
+        return (f"{name}: p50 {ms(percentile(values, 50))}  p95 {ms(percentile(values, 95))}  "
+                f"p99 {ms(percentile(values, 99))}  max {ms(max(values))}")
+    if stages:
+        print("stages, from the envelope's recorded_at and the record's send time:")
+        print("  " + line("recorded -> sent by the relay", [s - r for r, s, _ in stages]))
+        print("  " + line("sent -> shown (broker, reader, its commit)",
+                          [v - s for _, s, v in stages]))
 
 
 def print_command_figures(to_view: list[float], run: OpenLoopRun, args: argparse.Namespace,

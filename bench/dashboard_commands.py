@@ -33,8 +33,10 @@ from bench._common import (  # noqa: E402
     PollingThread,
     enrolment_pipeline,
     print_command_figures,
+    print_stages,
     rate_arguments,
     register_participants,
+    relay_stages,
     scratch_broker,
     scratch_database,
     wait_until,
@@ -64,16 +66,16 @@ def nothing_to_expect(participant_id: str) -> None:
     """The figure is a count: no participant to wait for by id."""
 
 
-def shown_after(accepted: list[float], readings: list[tuple[float, int]], before: int
-                ) -> list[float]:
-    """For the k-th accepted registration, the first reading with `before` + k registered,
-    minus when it was accepted."""
+def shown_at(moments: list[float], readings: list[tuple[float, int]], before: int
+             ) -> list[tuple[float, float]]:
+    """For the k-th of `moments` (registrations accepted, or sent by the relay), that moment
+    and the first reading with `before` + k registered."""
     counts = [count for _, count in readings]
     out = []
-    for k, at in enumerate(sorted(accepted), start=1):
+    for k, at in enumerate(sorted(moments), start=1):
         i = bisect.bisect_left(counts, before + k)
         if i < len(readings):
-            out.append(readings[i][0] - at)
+            out.append((at, readings[i][0]))
     return out
 
 
@@ -99,9 +101,16 @@ def main() -> None:
             wait_until(lambda: watcher.registered() >= before + len(accepted),
                        "every registration in the figures", procs, 300)
             readings = list(watcher.readings)
-    shown = shown_after(list(accepted.values()), readings, before)
+        stages = [stage for pid, stage in relay_stages(broker.bootstrap).items()
+                  if pid in accepted]
+    shown = [seen - at for at, seen in shown_at(list(accepted.values()), readings, before)]
     print_command_figures(shown, run, args, "the figures", "dashboard figure stored", "worker",
                           load_before)
+    # The figure is a count: the k-th registration sent by the relay is shown when it reaches k.
+    stages.sort(key=lambda stage: stage[1])
+    pairs = shown_at([sent for _, sent in stages], readings, before)
+    print_stages([(recorded, sent, seen) for (recorded, sent), (_, seen)
+                  in zip(stages, pairs, strict=False)])  # the registrations shown: a prefix
 
 
 if __name__ == "__main__":

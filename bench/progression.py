@@ -31,8 +31,10 @@ from bench._common import (  # noqa: E402
     PollingThread,
     enrolment_pipeline,
     print_command_figures,
+    print_stages,
     rate_arguments,
     register_participants,
+    relay_stages,
     scratch_broker,
     scratch_database,
     wait_until,
@@ -92,9 +94,11 @@ def main() -> None:
                 wait_until(lambda: not watcher.pending, "every registration in progression",
                            procs, 300)
                 seen = dict(watcher.seen)
+            stages = relay_stages(broker.bootstrap)
     to_progression = [seen[pid] - at for pid, at in accepted.items() if pid in seen]
     print_command_figures(to_progression, run, args, "progression", "progression updated",
                           "consumer", load_before)
+    print_stages([(*stages[pid], seen[pid]) for pid in accepted if pid in seen and pid in stages])
 
 
 if __name__ == "__main__":

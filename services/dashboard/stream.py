@@ -8,21 +8,17 @@ only after the agent has taken the next one, so offsets are committed after the 
 crash re-reads at most the batches not yet committed, and their ids make them change nothing.
 No faust Table: see `store.py` for why the figures live in the database instead.
 
-Latency (bench/dashboard.py): faust's consumer asks the broker to hold each fetch up to 1.5 s
-for data (`fetch_max_wait_ms`, fixed in faust), and the local broker holds it that long even
-when records arrive meanwhile, so an event may wait up to 1.5 s before the agent sees it.
-`YRKESRESAN_DASHBOARD_FETCH_MAX_WAIT_MS` sets that wait (`PromptApp`); at 50 ms the benchmark
-meets issue 10's latency goal, but in two runs through the enrolment relay on an overloaded
-machine the worker stopped taking records at 50 ms, which it did not at 1.5 s. Until that is
-understood the default is aiokafka's own 500 ms (the wait every kafka-python consumer of the
-project uses too): a quiet bus shows a new figure within a second.
+Latency: faust's consumer asks the broker to hold each fetch up to 1.5 s for data
+(`fetch_max_wait_ms`, fixed in faust), and the local broker holds it that long even when
+records arrive meanwhile, so an event could wait up to 1.5 s before the agent saw it. The
+worker asks for the wait every consumer of the project asks for (`YRKESRESAN_FETCH_MAX_WAIT_MS`,
+`PromptApp`; bench/dashboard_commands.py measures it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,14 +31,12 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from shared.events import ALL_TOPICS, ContractError, Envelope, UnknownEventType, parse_envelope
 from shared.platform.consumer import ProjectionRunner
 from shared.platform.observability import EVENTS_UNKNOWN_TYPE
+from shared.platform.settings import current_settings
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
 WITHIN = 0.02
-FETCH_MAX_WAIT_MS = int(os.environ.get("YRKESRESAN_DASHBOARD_FETCH_MAX_WAIT_MS", "500"))
-"""How long the broker may hold a fetch for records (see above; bench/dashboard.py measures
-the default, faust's 1500 and 50)."""
 
 
 class _MetadataRequestNoAutoCreate(MetadataRequest):
@@ -69,7 +63,7 @@ class _PromptConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: aiokafka_driver.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka hands this to its fetcher when the consumer starts, just after this
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_max_wait_ms = current_settings().fetch_max_wait_ms
         return consumer
 
 
@@ -83,7 +77,8 @@ class _PromptTransport(aiokafka_driver.Transport):
 
 
 class PromptApp(faust.App):
-    """A faust app whose consumer lets the broker hold a fetch `FETCH_MAX_WAIT_MS`."""
+    """A faust app whose consumer lets the broker hold a fetch as long as every consumer of
+    the project does (`Settings.fetch_max_wait_ms`), not faust's fixed 1.5 s."""
 
     def _new_transport(self) -> Any:
         return _PromptTransport(self.conf.broker_consumer, self)

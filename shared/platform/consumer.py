@@ -53,6 +53,7 @@ from shared.platform.observability import (
     EVENTS_DUPLICATE,
     EVENTS_UNKNOWN_TYPE,
 )
+from shared.platform.settings import current_settings
 
 log = logging.getLogger(__name__)
 
@@ -594,6 +595,7 @@ class EnvelopeConsumer:
             session_timeout_ms=6000,
             heartbeat_interval_ms=1500,
             max_poll_records=2000,
+            fetch_max_wait_ms=current_settings().fetch_max_wait_ms,
             request_timeout_ms=30000,
             metadata_max_age_ms=10_000,  # a topic created again is seen within seconds
             # Topics are created with the partitions configured (ensure_topics, by the relays

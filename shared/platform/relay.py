@@ -41,9 +41,11 @@ from typing import Any
 import orjson
 import psycopg
 from eventsourcing.persistence import Notification, PersistenceError
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from psycopg.sql import SQL, Identifier
 
 from shared.events import SCHEMA_VERSION, stored_event_id_text, topic_name
 from shared.events.fast import decode_envelope
@@ -162,6 +164,51 @@ def envelope_fields(
     return topic, key_field, envelope
 
 
+class NewEvents:
+    """Wakes an idle relay when its store saves: on PostgreSQL every save NOTIFYs the store's
+    channel (`PostgresRecorder`), so the relay LISTENs on a connection of its own and sleeps
+    until then, at most `idle_wait` seconds (it still checks its lease, the broker and the
+    chain head's due time that often). SQLite notifies no other process, so there the relay
+    looks again every `sqlite_poll` seconds. (The library's `PostgresSubscription` listens the
+    same way, but yields notifications one by one from a thread; the relay reads batches.)"""
+
+    def __init__(self, app: ServiceApplication, idle_wait: float, sqlite_poll: float) -> None:
+        recorder = app.recorder
+        self.channel = ""  # SQLite: none
+        if isinstance(recorder, PostgresApplicationRecorder):
+            self.channel = recorder.channel_name
+        self.app_url = app.database_url
+        self.idle_wait, self.sqlite_poll = idle_wait, sqlite_poll
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, stopping: threading.Event) -> None:
+        """Until the store notifies, `stopping` is set or the wait is over."""
+        if not self.channel:
+            stopping.wait(self.sqlite_poll)
+            return
+        if self._conn is None:  # (again) listening: what was saved meanwhile is read next
+            self._conn = psycopg.connect(self.app_url.replace("postgres://", "postgresql://", 1),
+                                         autocommit=True)
+            self._conn.execute(SQL("LISTEN {}").format(Identifier(self.channel)))
+            return
+        waited, step = 0.0, min(self.idle_wait, 0.25)  # stop() answered within `step`
+        try:
+            while waited < self.idle_wait and not stopping.is_set():
+                if any(True for _ in self._conn.notifies(timeout=step, stop_after=1)):
+                    for _ in self._conn.notifies(timeout=0):  # the rest: one read covers all
+                        pass
+                    return
+                waited += step
+        except psycopg.Error:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 class BrokerWentEmpty(Exception):
     """The broker lost what it had acknowledged on these topics (it restarted with in-memory
     storage, or the topics were deleted and created again)."""
@@ -179,6 +226,7 @@ class Relay:
         *,
         batch_size: int = 5000,
         idle_sleep: float = 0.05,
+        idle_wait: float = 1.0,
         probe_every: float = 2.0,
         producer_config: dict[str, Any] | None = None,
         head_every_s: float = 10.0,
@@ -190,7 +238,9 @@ class Relay:
         self.name = f"{app.service}-relay"
         self.bootstrap = bootstrap
         self.batch_size = batch_size
-        self.idle_sleep = idle_sleep
+        self.idle_sleep = idle_sleep  # SQLite's: how often an idle relay looks again
+        # Idle, it wakes at the latest when a broker probe or a chain head may be due.
+        self.new_events = NewEvents(app, min(idle_wait, probe_every, head_every_s), idle_sleep)
         self.probe_every = probe_every
         self.producer_config = producer_config or {}
         self.positions = RelayPositions(Database(app.database_url))
@@ -405,6 +455,7 @@ class Relay:
                 log.warning("lease lost; standing by", extra={"relay": self.name})
             finally:
                 self._drop_producer()
+                self.new_events.close()
                 if self.lease is not None:
                     self.lease.release()
 
@@ -432,7 +483,7 @@ class Relay:
                     self._update_lag()
                     if on_idle:
                         on_idle()
-                    self.stopping.wait(self.idle_sleep)
+                    self.new_events.wait(self.stopping)
             except BrokerWentEmpty as e:
                 self.topics_emptied(e.topics, str(e))
             except (KafkaError, OSError, TimeoutError, PersistenceError, psycopg.Error) as e:

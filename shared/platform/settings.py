@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_min_insync_replicas: int = Field(default=1, ge=1)
+    # How long a consumer lets the broker hold a fetch for records (`fetch_max_wait_ms`; every
+    # consumer group of the project, the dashboard's faust worker too). Apache Kafka answers a
+    # fetch as soon as a record is there (fetch_min_bytes 1), so there this only spaces an
+    # idle consumer's requests; the local broker (tansu) holds each fetch the whole wait even
+    # when records arrive meanwhile, so there a record waits up to this long before a consumer
+    # sees it. The clients' own default is 500 ms; bench/progression.py measures the choice.
+    fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
 
     @property
     def production(self) -> bool:

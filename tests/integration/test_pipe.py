@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -55,6 +56,30 @@ def test_relay_publishes_contract_envelopes_with_stable_ids(
     republished = envelopes(read_topic(broker.bootstrap, topic_name("enrolment"), 6))
     assert len(republished) == 6
     assert {env.id for env in republished} == {env.id for env in published}
+    e.close()
+
+
+def test_an_idle_relay_wakes_when_the_store_notifies(pg_url: str, broker: LocalBroker) -> None:
+    """On PostgreSQL an idle relay waits for the save's NOTIFY, not for its next look: with
+    every periodic wake a minute away, a registration is still published within seconds."""
+    enrolment.migrate(pg_url)
+    e = enrolment.bootstrap(pg_url)
+    first = _seed(e, 1)
+    relay = Relay(e.app, broker.bootstrap, idle_wait=60, probe_every=60, head_every_s=60)
+    idle = threading.Event()
+    thread = in_thread(lambda: relay.run(on_idle=idle.set))
+    try:
+        assert idle.wait(30), "the relay never went idle"
+        published = relay.position
+        assert published >= 5  # the region, the municipality and the first registration
+        e.register_participant(RegisterParticipant(
+            municipality_id="m1", name="Ny Person", email="ny@example.se",
+            role="socialsekreterare", years_in_profession=1))
+        wait_for(lambda: relay.position > published, 10, "the save to wake the relay")
+    finally:
+        relay.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive() and first
     e.close()
 
 
