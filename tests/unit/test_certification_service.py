@@ -435,6 +435,36 @@ def test_statistics_per_region_equal_replay_of_the_regions_occasions(cert) -> No
                         if getattr(e.data, "occasion_id", None) != "o1"])
 
 
+def test_each_regions_statistics_are_the_replay_of_its_occasions_in_any_order() -> None:
+    """Over a log of 21 regions (participants with preparations in several courses, an
+    occasion's events before its plan when shuffled), each region's statistics are what
+    `yrkesresan replay evaluations` prints over the log without the other regions'
+    occasions."""
+    import random
+
+    from services.certification.projections.facts import CertificationFacts
+    from yrkesresan.demo import demo_envelopes
+    from yrkesresan.replay import replay
+
+    log = list(demo_envelopes(150, seed=7, regions=21))
+    shuffled = random.Random(3).sample(log, len(log))
+    for order in (log, shuffled):
+        facts = CertificationFacts()
+        for env in order:
+            facts.apply(env)
+        region_of = {o: plan.region_id for o in {getattr(e.data, "occasion_id", None)
+                                                  for e in log} - {None}
+                     if (plan := facts.completions.plan(str(o))) is not None}
+        regions = set(region_of.values())
+        assert len(regions) > 3
+        for region in regions:
+            lines = [e.to_json() for e in log
+                     if region_of.get(getattr(e.data, "occasion_id", None), region) == region]
+            expected = replay("evaluations", lines)
+            assert facts.regional.result(region) == expected, region
+            assert any(row["completions"] for row in expected["courses"]), region
+
+
 def test_audit_trail_per_completion_as_json_and_page_and_as_of(cert) -> None:  # type: ignore[no-untyped-def]
     """The history behind a completion: the facts and certification's own events as they
     came back over the bus, ordered by recording time, with the pseudonymous actor; "as of" a
