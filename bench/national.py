@@ -1,6 +1,6 @@
 """Benchmark: the national history in PostgreSQL: import, rebuild, restart.
 
-    .venv/bin/python bench/national.py [--participants N]
+    .venv/bin/python bench/national.py [--participants N] [--regions R]
 
 Issue 11's targets, at national size (about 300,000 participants over seven years):
 - `yrkesresan import-log` of the national log into PostgreSQL: at least 50,000 events/s;
@@ -13,7 +13,8 @@ Issue 11's targets, at national size (about 300,000 participants over seven year
   within 30 s; baseline: what a restart did before snapshots, folding every envelope applied.
 
 The log is `yrkesresan demo-log` of `--participants` (default 10,000: on this shared two-core
-machine the national size does not fit in a benchmark run), so each figure is printed with the
+machine the national size does not fit in a benchmark run) over `--regions` (default all 21, as
+the national log: some folds keep a part per region), so each figure is printed with the
 size it was measured at; rates do not depend on the size, the restart time grows with it and
 is printed scaled to 300,000 participants as well. The rebuild and the restart run as child
 processes, so that their peak memory (`os.wait4`) is theirs alone. Nothing is asserted.
@@ -56,6 +57,7 @@ def child(code: str, env: dict[str, str]) -> tuple[float, int, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--participants", type=int, default=10_000)
+    parser.add_argument("--regions", type=int, default=21)
     args = parser.parse_args()
 
     from yrkesresan.demo import demo_log
@@ -63,11 +65,12 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="yr-national-"))
     log = folder / "national.jsonl"
     with log.open("wb") as f:
-        for line in demo_log(args.participants, seed=11):
+        for line in demo_log(args.participants, seed=11, regions=args.regions):
             f.write(line.rstrip(b"\n") + b"\n")
     events = sum(1 for _ in log.open("rb"))
     scale = NATIONAL / args.participants
-    print(f"demo log: {args.participants:,} participants, {events:,} events "
+    print(f"demo log: {args.participants:,} participants in {args.regions} regions, "
+          f"{events:,} events "
           f"(national size is about {scale:.0f}x this; load average {os.getloadavg()[0]:.1f})")
 
     # The floor: read and parse every line.
