@@ -428,8 +428,10 @@ def print_command_figures(to_view: list[float], run: OpenLoopRun, args: argparse
     long from the 201 until `view` was `updated` (`to_view`), the command's own latency as
     the baseline, and the ratio (what the relay, the broker and the `reader` add)."""
     latencies, statuses = run.latencies, run.statuses
+    direct = getattr(args, "direct", False)  # handled in the bench's process, not the API's
+    where = "in the bench's process, no API" if direct else f"{args.workers} API workers"
     print(f"registrations: {len(latencies)} offered at {args.rate:.0f}/s, achieved "
-          f"{len(latencies) / run.elapsed:.1f}/s ({args.workers} API workers), answers "
+          f"{len(latencies) / run.elapsed:.1f}/s ({where}), answers "
           f"{dict(sorted(Counter(statuses).items()))} (0: no answer); "
           f"{len(to_view)} seen in {view}")
     if to_view:
@@ -438,7 +440,8 @@ def print_command_figures(to_view: list[float], run: OpenLoopRun, args: argparse
               f"max {ms(max(to_view))}  (target: p50 <= 100 ms, p99 <= 500 ms; polled every "
               "10 ms)")
     base_p50, base_p99 = percentile(latencies, 50), percentile(latencies, 99)
-    print(f"baseline, the command alone (request to 201): p50 {ms(base_p50)}  p99 {ms(base_p99)}")
+    alone = "command handled to its save returned" if direct else "request to 201"
+    print(f"baseline, the command alone ({alone}): p50 {ms(base_p50)}  p99 {ms(base_p99)}")
     if to_view:
         print(f"ratio: p50 {percentile(to_view, 50) / base_p50:.1f}x, p99 "
               f"{percentile(to_view, 99) / base_p99:.1f}x the command's own (relay, broker and "
