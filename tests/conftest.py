@@ -116,6 +116,13 @@ def module_pg_url() -> Iterator[str]:
     yield from _fresh_database()
 
 
+@pytest.fixture(scope="package")
+def package_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database shared by the tests of one folder (the running system the
+    end-to-end tests share, each adding ids of its own)."""
+    yield from _fresh_database()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.sqlite'}"

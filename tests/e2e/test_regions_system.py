@@ -20,7 +20,6 @@ from services.regions.application import region_topic
 from shared.events import parse_envelope
 from shared.platform import asof
 from shared.platform.auth import Principal, Role
-from tests.e2e.test_system import system  # noqa: F401 - the fixture
 from tests.tokens import mint
 from yrkesresan.launcher import System, _once_known
 
@@ -37,7 +36,7 @@ def ok(response: httpx.Response) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def feed(system: System, region: str) -> list[dict[str, Any]]:  # noqa: F811
+def feed(system: System, region: str) -> list[dict[str, Any]]:
     answer = httpx.get(f"{system.region_feed_url()}/regions/{region}/events?follow=false",
                        headers=bearer(Role.REGION_READER, region_id=region),  # its machine's
                        timeout=30)
@@ -99,7 +98,7 @@ def mentions(env: dict[str, Any], ids: set[str]) -> set[str]:
 
 
 def test_each_region_s_stream_and_feed_carry_its_own_events_only(
-    system: System,  # noqa: F811
+    system: System,
 ) -> None:
     urls, tag = system.urls(), uuid.uuid4().hex[:6]
     r1, r2, m1, m2 = f"r1-{tag}", f"r2-{tag}", f"m1-{tag}", f"m2-{tag}"

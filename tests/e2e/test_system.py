@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +20,7 @@ from kafka import KafkaConsumer, TopicPartition
 from shared.events import ALL_TOPICS, EVENT_TYPES, parse_envelope
 from shared.platform import asof
 from shared.platform.auth import Principal, Role
-from tests.ports import ports_env, start_system
+from tests.ports import ports_env
 from tests.tokens import mint
 from yrkesresan.launcher import SERVICES, System
 from yrkesresan.processes import registry
@@ -29,20 +28,11 @@ from yrkesresan.processes import registry
 pytestmark = pytest.mark.e2e
 
 SYSTEM = {"Authorization": f"Bearer {mint(Principal(subject='t', role=Role.SYSTEM))}"}
-ADMIN = {"Authorization": "Bearer " + mint(
-    Principal(subject="admin", role=Role.MUNICIPAL_ADMIN, municipality_id="m1"))}
 
 
-@pytest.fixture
-def system(pg_url: str, tmp_path: Path) -> Iterator[System]:
-    """Every process and the broker under the supervisor, on ports drawn at random (started
-    again on others if one is taken: tests/ports.py)."""
-    system = start_system({"YRKESRESAN_DATABASE_URL": pg_url, "YRKESRESAN_LOG_LEVEL": "INFO"},
-                          tmp_path / "logs")
-    try:
-        yield system
-    finally:
-        system.stop()
+def _admin(municipality_id: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + mint(
+        Principal(subject="admin", role=Role.MUNICIPAL_ADMIN, municipality_id=municipality_id))}
 
 
 def _metric(url: str, name: str) -> float:
@@ -50,17 +40,24 @@ def _metric(url: str, name: str) -> float:
     return sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith(name + "{"))
 
 
-def _reference_data(enrolment: str) -> None:
+def _reference_data(enrolment: str) -> str:
+    """A region and a municipality of the test's own (the tests share one running system);
+    the municipality's id."""
+    tag = uuid.uuid4().hex[:6]
     with httpx.Client(base_url=enrolment, headers=SYSTEM, timeout=10) as http:
-        r = http.post("/regions", json={"region_id": "r1", "name": "RSS Test"})
+        r = http.post("/regions", json={"region_id": f"r-{tag}", "name": "RSS Test"})
         assert r.status_code == 201, r.text
         r = http.post("/municipalities",
-                      json={"municipality_id": "m1", "name": "Testby", "region_id": "r1"})
+                      json={"municipality_id": f"m-{tag}", "name": "Testby",
+                            "region_id": f"r-{tag}"})
         assert r.status_code == 201, r.text
+    return f"m-{tag}"
 
 
-def _progression(certification: str, participant_id: str) -> httpx.Response:
-    return httpx.get(f"{certification}/progression/{participant_id}", headers=ADMIN, timeout=5)
+def _progression(certification: str, participant_id: str, municipality_id: str
+                 ) -> httpx.Response:
+    return httpx.get(f"{certification}/progression/{participant_id}",
+                     headers=_admin(municipality_id), timeout=5)
 
 
 def _ics(content: str) -> tuple[str, str, int]:
@@ -106,15 +103,16 @@ def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-unty
 
 def test_registration_flows_from_api_to_progression(system: System) -> None:
     urls = system.urls()
-    _reference_data(urls["enrolment"])
-    r = httpx.post(f"{urls['enrolment']}/participants", headers=ADMIN, timeout=10, json={
-        "municipality_id": "m1", "name": "Sara Socionom", "email": "sara@testby.se",
+    m = _reference_data(urls["enrolment"])
+    r = httpx.post(f"{urls['enrolment']}/participants", headers=_admin(m), timeout=10, json={
+        "municipality_id": m, "name": "Sara Socionom", "email": "sara@testby.se",
         "role": "socialsekreterare", "years_in_profession": 3.5})
     assert r.status_code == 201, r.text
     pid = r.json()["participant_id"]
-    _wait(lambda: _progression(urls["certification"], pid).status_code == 200, 30, "progression")
-    row = _progression(urls["certification"], pid).json()
-    assert row == {"participant_id": pid, "municipality_id": "m1", "journey": "barn_och_unga",
+    _wait(lambda: _progression(urls["certification"], pid, m).status_code == 200, 30,
+          "progression")
+    row = _progression(urls["certification"], pid, m).json()
+    assert row == {"participant_id": pid, "municipality_id": m, "journey": "barn_och_unga",
                    "level": "van", "completed_courses": [], "certificates": 0}
     # Every process counts what it did, and logs JSON lines without personal data.
     assert _metric(f"{urls['enrolment']}/metrics", "yrkesresan_events_stored_total") >= 5
@@ -127,8 +125,8 @@ def test_registration_flows_from_api_to_progression(system: System) -> None:
     assert b"Sara" not in logs and b"sara@testby.se" not in logs
     assert any(line.startswith(b"{") for line in logs.splitlines())
     # A rejected command writes nothing and says what is wrong.
-    bad = httpx.post(f"{urls['enrolment']}/participants", headers=ADMIN, timeout=10, json={
-        "municipality_id": "m1", "name": "X", "email": "not-an-address",
+    bad = httpx.post(f"{urls['enrolment']}/participants", headers=_admin(m), timeout=10, json={
+        "municipality_id": m, "name": "X", "email": "not-an-address",
         "role": "socialsekreterare", "years_in_profession": -1})
     assert bad.status_code == 422
     fields = {e["loc"][-1] for e in bad.json()["detail"]}
@@ -150,55 +148,58 @@ def test_scopes_hold_across_the_running_processes(system: System) -> None:
     """The holes of issue 8, through the real pipe: scheduling learns participants and trainers
     from the bus; an administrator books only their own; unknown and out of scope look alike;
     a coordinator reads progression only in their region."""
-    urls = system.urls()
+    urls, tag = system.urls(), uuid.uuid4().hex[:6]  # ids of its own: the system is shared
+    r1, r2, occasion = f"r1-{tag}", f"r2-{tag}", f"occ-{tag}"
+    falun, mora, malmo = f"falun-{tag}", f"mora-{tag}", f"malmo-{tag}"
     with httpx.Client(base_url=urls["enrolment"], headers=SYSTEM, timeout=10) as http:
-        for rid in ("r1", "r2"):
+        for rid in (r1, r2):
             assert http.post("/regions", json={"region_id": rid, "name": rid}).status_code == 201
-        for mid, rid in (("falun", "r1"), ("mora", "r1"), ("malmo", "r2")):
+        for mid, rid in ((falun, r1), (mora, r1), (malmo, r2)):
             assert http.post("/municipalities", json={
                 "municipality_id": mid, "name": mid, "region_id": rid}).status_code == 201
         ids = {}
-        for mid in ("falun", "mora"):
+        for mid in (falun, mora):
             r = http.post("/participants", json={
                 "municipality_id": mid, "name": f"Person {mid}", "email": f"p@{mid}.se",
                 "role": "socialsekreterare", "years_in_profession": 1})
             ids[mid] = r.json()["participant_id"]
-        trainer = http.post("/trainers", json={"municipality_id": "falun", "name": "Karin T",
-                                               "email": "karin@falun.se"}).json()["trainer_id"]
-    falun = _bearer(role="municipal_admin", municipality_id="falun")
-    coordinator = _bearer(role="regional_coordinator", region_id="r1")
+        trainer = http.post("/trainers", json={"municipality_id": falun, "name": "Karin T",
+                                               "email": f"karin@{falun}.se"}).json()["trainer_id"]
+    falun_admin = _bearer(role="municipal_admin", municipality_id=falun)
+    coordinator = _bearer(role="regional_coordinator", region_id=r1)
     with httpx.Client(base_url=urls["scheduling"], timeout=10) as http:
         _wait(lambda: http.post("/catalogue", headers=SYSTEM).status_code == 200, 10, "catalogue")
-        plan = {"occasion_id": "occ-1", "course_id": "bou-ny-samtal", "region_id": "r1",
+        plan = {"occasion_id": occasion, "course_id": "bou-ny-samtal", "region_id": r1,
                 "capacity": 10, "days": [{"day": 1, "date": "2025-05-02", "mode": "digital"},
                                          {"day": 2, "date": "2025-05-09", "mode": "on_site",
                                           "venue": "Aulan"}]}
         _wait(lambda: _created(http.post("/occasions", headers=coordinator, json=plan)), 30,
               "the region known to scheduling")
-        own = {"participant_id": ids["falun"]}
-        _wait(lambda: _created(http.post("/occasions/occ-1/bookings", headers=falun, json=own)),
+        own = {"participant_id": ids[falun]}
+        _wait(lambda: _created(http.post(f"/occasions/{occasion}/bookings",
+                                         headers=falun_admin, json=own)),
               30, "falun's participant known")
-        mora = http.post("/occasions/occ-1/bookings", headers=falun,
-                         json={"participant_id": ids["mora"]})
-        nobody = http.post("/occasions/occ-1/bookings", headers=falun,
+        theirs = http.post(f"/occasions/{occasion}/bookings", headers=falun_admin,
+                           json={"participant_id": ids[mora]})
+        nobody = http.post(f"/occasions/{occasion}/bookings", headers=falun_admin,
                            json={"participant_id": "19121212-1212"})
-        assert mora.status_code == nobody.status_code == 404
-        assert mora.json()["detail"].replace(ids["mora"], "X") == nobody.json()[
+        assert theirs.status_code == nobody.status_code == 404
+        assert theirs.json()["detail"].replace(ids[mora], "X") == nobody.json()[
             "detail"].replace("19121212-1212", "X")
-        chosen = http.post("/occasions/occ-1/bookings", headers=falun,
-                           json={"participant_id": ids["falun"], "municipality_id": "mora"})
+        chosen = http.post(f"/occasions/{occasion}/bookings", headers=falun_admin,
+                           json={"participant_id": ids[falun], "municipality_id": mora})
         assert chosen.status_code == 422
         leader = {"trainer_id": trainer, "role": "leader"}
-        _wait(lambda: _created(http.post("/occasions/occ-1/trainers", headers=coordinator,
+        _wait(lambda: _created(http.post(f"/occasions/{occasion}/trainers", headers=coordinator,
                                          json=leader)), 30, "the trainer known")
-        roster = http.get("/occasions/occ-1/roster", headers=coordinator).json()
-        assert roster["bookings"] == [{"participant_id": ids["falun"], "municipality_id": "falun"}]
-        assert roster["team"][0]["municipality_id"] == "falun"
+        roster = http.get(f"/occasions/{occasion}/roster", headers=coordinator).json()
+        assert roster["bookings"] == [{"participant_id": ids[falun], "municipality_id": falun}]
+        assert roster["team"][0]["municipality_id"] == falun
     certification = urls["certification"]
-    other_region = _bearer(role="regional_coordinator", region_id="r2")
-    _wait(lambda: httpx.get(f"{certification}/progression/{ids['mora']}", headers=coordinator,
+    other_region = _bearer(role="regional_coordinator", region_id=r2)
+    _wait(lambda: httpx.get(f"{certification}/progression/{ids[mora]}", headers=coordinator,
                             timeout=5).status_code == 200, 30, "progression of mora's")
-    hidden = httpx.get(f"{certification}/progression/{ids['mora']}", headers=other_region,
+    hidden = httpx.get(f"{certification}/progression/{ids[mora]}", headers=other_region,
                        timeout=5)
     unknown = httpx.get(f"{certification}/progression/{uuid.uuid4()}", headers=other_region,
                         timeout=5)
@@ -207,15 +208,26 @@ def test_scopes_hold_across_the_running_processes(system: System) -> None:
 
 def test_relay_killed_mid_stream_loses_nothing_and_duplicates_nothing(system: System) -> None:
     urls = system.urls()
-    _reference_data(urls["enrolment"])
+    relay = f"http://127.0.0.1:{system.ops_port('enrolment_relay', 0)}/metrics"
+    consumer = f"http://127.0.0.1:{system.ops_port('progression_consumer', 0)}"
+
+    def settled() -> bool:
+        """The relay has published all it stored, and the consumer has read all the broker
+        holds (both lag gauges at 0)."""
+        return (_metric(relay, "yrkesresan_relay_lag_events") == 0
+                and _metric(f"{consumer}/metrics", "yrkesresan_consumer_lag_messages") == 0)
+
+    _wait(settled, 60, "what earlier tests did settled")  # the system is shared
+    applied_before = httpx.get(f"{consumer}/health", timeout=5).json()["applied"]
+    m = _reference_data(urls["enrolment"])
     total = 1000
     registered: list[str] = []
 
     def register_all() -> None:
-        with httpx.Client(base_url=urls["enrolment"], headers=ADMIN, timeout=30) as http:
+        with httpx.Client(base_url=urls["enrolment"], headers=_admin(m), timeout=30) as http:
             for i in range(total):
                 r = http.post("/participants", json={
-                    "municipality_id": "m1", "name": f"Deltagare {i}",
+                    "municipality_id": m, "name": f"Deltagare {i}",
                     "email": f"d{i}@testby.se", "role": "socialsekreterare",
                     "years_in_profession": i % 9})
                 assert r.status_code == 201, r.text
@@ -231,21 +243,17 @@ def test_relay_killed_mid_stream_loses_nothing_and_duplicates_nothing(system: Sy
     assert len(registered) == total and killed_at < total
 
     def count() -> int:
-        r = httpx.get(f"{urls['certification']}/progression", timeout=10, params={"limit": 5000},
-                      headers={"Authorization": SYSTEM["Authorization"]})
+        r = httpx.get(f"{urls['certification']}/progression", timeout=10,
+                      params={"limit": 5000, "municipality_id": m}, headers=SYSTEM)
         return len(r.json()["participants"])
 
     _wait(lambda: count() >= total, 180, f"{total} participants in the projection")
-    # Settled: the relay has published all it stored, and the consumer has read all the broker
-    # holds (both lag gauges at 0): what was re-published after the kill has been applied too.
-    relay = f"http://127.0.0.1:{system.ops_port('enrolment_relay', 0)}/metrics"
-    consumer = f"http://127.0.0.1:{system.ops_port('progression_consumer', 0)}"
-    _wait(lambda: _metric(relay, "yrkesresan_relay_lag_events") == 0
-          and _metric(f"{consumer}/metrics", "yrkesresan_consumer_lag_messages") == 0, 60,
-          "relay and consumer caught up")
+    # Settled: what was re-published after the kill has been applied too.
+    _wait(settled, 60, "relay and consumer caught up")
     assert count() == total
     health = httpx.get(f"{consumer}/health", timeout=5).json()
-    assert health["applied"] == total + 2  # + region and municipality, each applied once
+    # + region and municipality, each applied once
+    assert health["applied"] == applied_before + total + 2
 
 
 def test_make_run_comes_up_and_a_curl_registration_reaches_the_projection(
