@@ -402,7 +402,9 @@ class Relay:
             self.topic_positions[topic] = self.position
         self.positions.set(self.name, self.position, self.published_topics)
         EVENTS_RELAYED.labels(self.app.service).inc(published)
-        self._update_lag()
+        # A batch shorter than a full one read everything saved by then: no backlog to ask
+        # the store about (a statement less per batch); a full one may have more behind it.
+        self._update_lag(newest=None if len(notes) == self.batch_size else self.position)
         return len(notes)
 
     def _republish_once(self, behind: dict[str, int]) -> int:
@@ -501,8 +503,10 @@ class Relay:
         database outage may be waiting out its reconnection backoff (seconds, doubling)."""
         self.positions.db.reset()
 
-    def _update_lag(self) -> None:
-        newest = self.app.recorder.max_notification_id() or 0
+    def _update_lag(self, newest: int | None = None) -> None:
+        """The events saved and not yet relayed: up to `newest` (None: the store's newest)."""
+        if newest is None:
+            newest = self.app.recorder.max_notification_id() or 0
         RELAY_LAG.labels(self.app.service).set(max(0, newest - self.position))
 
     def stop(self) -> None:
