@@ -315,7 +315,6 @@ def notify(ops_port: int | None = None, group_id: str | None = None) -> None:
     _startup_check("notification")
     settings = Settings()
     configure_logging("notification", settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per address lookup
     service = notification.bootstrap()
     runner = service.runner()
     consumer = EnvelopeConsumer(runner, settings.kafka_bootstrap, group_id=group_id)

@@ -68,7 +68,9 @@ def configure_logging(process: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "uvicorn.access", "aiokafka"):
+    # httpx logs a line per request with its address, and addresses name participants (the
+    # certificate's and the notification's look-ups in enrolment): every process keeps it quiet.
+    for noisy in ("kafka", "uvicorn.access", "aiokafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -12,7 +12,7 @@ import pytest
 from shared.platform.auth import Principal, Role
 from shared.platform.consumer import deadletter_value
 from shared.platform.keyring import Keyring
-from shared.platform.observability import JsonFormatter
+from shared.platform.observability import JsonFormatter, configure_logging
 from shared.platform.settings import Settings, eventsourcing_env
 
 
@@ -80,3 +80,18 @@ def test_make_run_takes_a_private_broker_port_from_the_environment(monkeypatch) 
                          env={"YRKESRESAN_BROKER_PORT": "29092"}).exit_code == 0
     assert runner.invoke(app, ["run"], env={"YRKESRESAN_BROKER_PORT": ""}).exit_code == 0
     assert started == [{"demo": False, "broker_port": 29092}, {"demo": True, "broker_port": 9092}]
+
+
+def test_no_process_logs_the_addresses_httpx_requests() -> None:
+    """httpx logs each request's URL at INFO, and the look-ups in enrolment carry participant
+    ids in theirs: every process's logging keeps httpx at warnings."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    httpx_level = logging.getLogger("httpx").level
+    try:
+        configure_logging("certification-api", "INFO")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("shared").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], root.level = handlers, level
+        logging.getLogger("httpx").setLevel(httpx_level)
