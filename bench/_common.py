@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, get_topic
 from kafka import KafkaConsumer, TopicPartition
 
+from services.enrolment import application as enrolment_app
+from services.enrolment.application import RegisterParticipant
 from services.scheduling import application as scheduling_app
 from services.scheduling.domain import Occasion
 from shared.events import models as contract
@@ -353,11 +356,58 @@ async def register_participants(base: str, n: int, rate: float, expect: Callable
     return accepted, run
 
 
-def rate_arguments(doc: str | None, rate: float) -> argparse.ArgumentParser:
-    """The options every open-loop bench takes: --rate (default `rate`) and --seconds (20)."""
+def register_directly(url: str, n: int, rate: float, expect: Callable[[str], None],
+                      first: int = 0) -> tuple[dict[str, float], OpenLoopRun]:
+    """`register_participants`' registrations, handled by enrolment's application in this
+    process on four threads, open loop: participant id -> when its save returned. The pipe
+    behind the API (relay, broker, reader) is then measured at the offered rate even where
+    the API's processes cannot take it (HTTP, tokens and validation cost most of a
+    registration's CPU)."""
+    e = enrolment_app.bootstrap(url)
+    accepted: dict[str, float] = {}
+    run = OpenLoopRun([0.0] * n, [], [], 0.0, 0.0)
+
+    def one(i: int, due: float) -> None:
+        try:
+            pid = e.register_participant(RegisterParticipant(
+                municipality_id=MUNICIPALITY, name=f"Bänk Person {i}",
+                email=f"p{i}@bench.example.se", role="socialsekreterare",
+                years_in_profession=1))
+        except Exception:  # noqa: BLE001 - counted as no answer, as open_loop does
+            run.statuses.append(0)
+        else:
+            accepted[pid] = time.time()
+            run.statuses.append(201)
+            expect(pid)
+        run.latencies.append(time.perf_counter() - due)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        for i in range(n):
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                run.lag = max(run.lag, -delay)
+            run.due[i] = time.time()
+            pool.submit(one, first + i, due)
+    run.elapsed = time.perf_counter() - t0
+    e.close()
+    return accepted, run
+
+
+def rate_arguments(doc: str | None, rate: float, direct: bool = False,
+                   ) -> argparse.ArgumentParser:
+    """The options every open-loop bench takes: --rate (default `rate`) and --seconds (20);
+    with `direct`, those of an `enrolment_pipeline` bench: --workers and --direct."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=rate)
     parser.add_argument("--seconds", type=float, default=20)
+    if direct:
+        parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+        parser.add_argument("--direct", action="store_true",
+                            help="commands handled in this process (register_directly)")
     return parser
 
 

@@ -8,7 +8,10 @@ registration accepted counts as shown once the figure has grown by k. Latency: t
 minus the moment the API's 201 arrived. Printed next to a baseline measured in the same run:
 the command alone (its request and answer). Asserts nothing.
 
-    .venv/bin/python bench/dashboard_commands.py [--rate 200] [--seconds 20]
+    .venv/bin/python bench/dashboard_commands.py [--rate 200] [--seconds 20] [--direct]
+
+With `--direct` the registrations are handled in this process rather than sent to the API
+(`register_directly`, as bench/progression.py does).
 
 Issue 10's target: p50 <= 100 ms, p99 <= 500 ms at 200 commands/s.
 """
@@ -35,6 +38,7 @@ from bench._common import (  # noqa: E402
     print_command_figures,
     print_stages,
     rate_arguments,
+    register_directly,
     register_participants,
     relay_stages,
     scratch_broker,
@@ -80,8 +84,7 @@ def shown_at(moments: list[float], readings: list[tuple[float, int]], before: in
 
 
 def main() -> None:
-    parser = rate_arguments(__doc__, 200)
-    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser = rate_arguments(__doc__, 200, direct=True)
     args = parser.parse_args()
     total = int(args.rate * args.seconds)
     load_before = os.getloadavg()
@@ -96,8 +99,11 @@ def main() -> None:
             asyncio.run(register_participants(base, 1, args.rate, nothing_to_expect))
             wait_until(lambda: watcher.registered() >= 1, "the first registration", procs, 240)
             before = watcher.registered()
-            accepted, run = asyncio.run(register_participants(
-                base, total, args.rate, nothing_to_expect, first=1))
+            if args.direct:
+                accepted, run = register_directly(url, total, args.rate, nothing_to_expect, 1)
+            else:
+                accepted, run = asyncio.run(register_participants(
+                    base, total, args.rate, nothing_to_expect, first=1))
             wait_until(lambda: watcher.registered() >= before + len(accepted),
                        "every registration in the figures", procs, 300)
             readings = list(watcher.readings)

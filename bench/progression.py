@@ -9,11 +9,9 @@ same run: the command alone (its request and answer). Asserts nothing.
 
     .venv/bin/python bench/progression.py [--rate 200] [--seconds 20] [--direct]
 
-With `--direct` the registrations are the same commands handled in this process by enrolment's
-application (`register_participant`, on four threads) rather than sent to the API, so the
-pipe behind the API (relay, broker, consumer) is measured at the offered rate even where the
-API's processes cannot take it (HTTP, tokens and validation cost most of a registration's
-CPU); "accepted" is then the moment the command's save returned.
+With `--direct` the registrations are handled in this process rather than sent to the API
+(`register_directly`), so the pipe behind the API (relay, broker, consumer) is measured at the
+offered rate even where the API's processes cannot take it.
 
 Issue 11's target: p50 <= 100 ms, p99 <= 500 ms at 200 commands/s.
 """
@@ -26,8 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    MUNICIPALITY,
-    OpenLoopRun,
     PollingThread,
     enrolment_pipeline,
     print_command_figures,
     print_stages,
     rate_arguments,
+    register_directly,
     register_participants,
     relay_stages,
     scratch_broker,
@@ -51,7 +46,6 @@ from bench._common import (  # noqa: E402
 )
 from services.certification import application as certification_app  # noqa: E402
 from services.enrolment import application as enrolment_app  # noqa: E402
-from services.enrolment.application import RegisterParticipant  # noqa: E402
 
 
 class ReadModelWatcher(PollingThread):
@@ -83,49 +77,8 @@ class ReadModelWatcher(PollingThread):
                 self.seen.setdefault(key, now)
 
 
-def register_directly(url: str, n: int, rate: float, expect: Callable[[str], None],
-                      first: int = 0) -> tuple[dict[str, float], OpenLoopRun]:
-    """`register_participants`' registrations, handled by enrolment's application in this
-    process on four threads, open loop: participant id -> when its save returned."""
-    e = enrolment_app.bootstrap(url)
-    accepted: dict[str, float] = {}
-    run = OpenLoopRun([0.0] * n, [], [], 0.0, 0.0)
-
-    def one(i: int, due: float) -> None:
-        try:
-            pid = e.register_participant(RegisterParticipant(
-                municipality_id=MUNICIPALITY, name=f"Bänk Person {i}",
-                email=f"p{i}@bench.example.se", role="socialsekreterare",
-                years_in_profession=1))
-        except Exception:  # noqa: BLE001 - counted as no answer, as open_loop does
-            run.statuses.append(0)
-        else:
-            accepted[pid] = time.time()
-            run.statuses.append(201)
-            expect(pid)
-        run.latencies.append(time.perf_counter() - due)
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(4) as pool:
-        for i in range(n):
-            due = t0 + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                run.lag = max(run.lag, -delay)
-            run.due[i] = time.time()
-            pool.submit(one, first + i, due)
-    run.elapsed = time.perf_counter() - t0
-    e.close()
-    return accepted, run
-
-
 def main() -> None:
-    parser = rate_arguments(__doc__, 200)
-    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
-    parser.add_argument("--direct", action="store_true",
-                        help="commands handled in this process, not through the API")
+    parser = rate_arguments(__doc__, 200, direct=True)
     args = parser.parse_args()
     total = int(args.rate * args.seconds)
     load_before = os.getloadavg()
