@@ -1,7 +1,7 @@
 """The running system the end-to-end tests share: starting every process and the broker takes
 the better part of a minute on a loaded machine, so the tests that only add to a system (each
-with ids of its own) use one. Tests that stop, edit or rebuild what a system holds start their
-own (test_audit_system.py, the make-run test)."""
+with ids of its own) use one. Tests that stop or replace what a system holds start their
+own (the make-run test); the audit test puts back the row it edits."""
 
 from __future__ import annotations
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,7 +19,6 @@ from shared.platform.db import Database
 from shared.platform.relay import RelayPositions
 from shared.platform.store import ServiceApplication
 from tests.integration.helpers import wait_for
-from tests.ports import start_system
 from yrkesresan import processes, stores
 from yrkesresan.launcher import SERVICES, System, load_certification_demo, load_demo
 
@@ -35,15 +32,6 @@ NOT_READ_MODELS = ("applied_events", "relay_positions", "region_published",
 # content is the rows without the position.
 WITHOUT_POSITION = {"billing_facts": "envelope",
                     "region_events": "region_id, event_id, event_key, envelope"}
-
-
-@pytest.fixture
-def system(pg_url: str, tmp_path: Path) -> Iterator[System]:
-    system = start_system({"YRKESRESAN_DATABASE_URL": pg_url}, tmp_path / "logs")
-    try:
-        yield system
-    finally:
-        system.stop()
 
 
 def settled(runners: dict[str, Any], apps: list[ServiceApplication]) -> bool:
@@ -91,8 +79,11 @@ def _parsed(value: Any) -> Any:
 
 
 def test_rebuilt_projections_equal_the_live_ones_and_verify_holds_the_stores(
-    system: System, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    system: System, package_pg_url: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """On the system the end-to-end tests share (tests/e2e/conftest.py): the edited row is put
+    back at the end."""
+    pg_url = package_pg_url
     demo = load_demo(system.urls())
     assert demo is not None
     load_certification_demo(system.urls(), demo)
@@ -133,8 +124,12 @@ def test_rebuilt_projections_equal_the_live_ones_and_verify_holds_the_stores(
     db = Database(pg_url)
     db.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s",
                (forged, target.notification_id))
-    db.close()
-    result = audit(system)
+    try:
+        result = audit(system)
+    finally:
+        db.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s",
+                   (target.state, target.notification_id))
+        db.close()
     assert result.returncode == 1
     assert (f"scheduling: chain broken at notification {target.notification_id} "
             f"(originator {target.originator_id}, version {target.originator_version}): "
