@@ -102,6 +102,12 @@ def ms(seconds: float, digits: int = 0) -> str:
     return f"{seconds * 1000:.{digits}f} ms"
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """The CPU time (user and system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`yrkesresan ARGS` as a process of its own, its output appended to `log`."""
     return subprocess.Popen([sys.executable, "-m", "yrkesresan", *args], env=env,
