@@ -361,6 +361,10 @@ class EstimateNeeds(DemandFromBus):
 class SchedulingApplication(ServiceApplication):
     service = "scheduling"
     name = "scheduling"
+    # Occasions kept folded in the process (the library's aggregate cache, brought up to date
+    # from the store at every load): an attendance request then reads only the events others
+    # saved since, not the whole occasion again. Nothing is stored, published or exported.
+    env = {**ServiceApplication.env, "AGGREGATE_CACHE_MAXSIZE": "1000"}
 
 
 Authorize = Callable[[Occasion], None]

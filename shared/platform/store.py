@@ -11,9 +11,11 @@ contract base (personal data, internal bookkeeping) are stored but never relayed
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import struct
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -572,17 +574,41 @@ class ServiceApplication(Application[uuid.UUID]):
     ) -> None:
         url = database_url or Settings().database_url_for(self.service)
         self.database_url = url
+        self._cache_lock = threading.Lock()
         super().__init__(env=eventsourcing_env(url, create_table=create_table))
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         recordings = super().save(*objs, **kwargs)
         EVENTS_STORED.labels(self.service).inc(len(recordings))
+        if self.repository.cache is not None:
+            self._keep_folded(recordings)
         return recordings
 
     def load(self, cls: type[A], aggregate_id: uuid.UUID) -> A:
         """The aggregate, or KeyError-like `AggregateNotFoundError` from the library."""
         projector = cast(Callable[[Any, Iterable[Any]], Any], cls.project)
-        return cast(A, self.repository.get(aggregate_id, projector_func=projector))
+        if self.repository.cache is None:
+            return cast(A, self.repository.get(aggregate_id, projector_func=projector))
+        # The library copies a cached aggregate after releasing its lock, while another
+        # thread may be folding new events into it; here the copy is taken under our lock.
+        with self._cache_lock:
+            return copy.deepcopy(cast(A, self.repository.get(
+                aggregate_id, projector_func=projector, deepcopy_from_cache=False)))
+
+    def _keep_folded(self, recordings: Sequence[Any]) -> None:
+        """Fold what this process just saved into the kept copies, so the next load reads no
+        event it wrote itself. A copy that is not exactly one event behind is left as it is:
+        the next load brings it up to date from the store (the library's fast-forward)."""
+        assert self.repository.cache is not None
+        with self._cache_lock:
+            for recording in recordings:
+                event = recording.domain_event
+                try:
+                    kept = self.repository.cache.get(event.originator_id)
+                except KeyError:
+                    continue
+                if isinstance(kept, Aggregate) and kept.version == event.originator_version - 1:
+                    kept.apply(event)
 
     def load_many(self, cls: type[A], aggregate_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, A]:
         """The aggregates of these ids that exist, read in one statement (a batch of a

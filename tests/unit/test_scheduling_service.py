@@ -178,6 +178,39 @@ def test_a_rejected_day_records_nothing(scheduling: Scheduling) -> None:
     assert newest(scheduling) == before
 
 
+def test_an_occasion_kept_folded_reads_only_what_others_saved_since(
+        scheduling: Scheduling, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process keeps occasions folded (the library's aggregate cache): a load decodes only
+    the events another process saved since, what this process saved it folds in itself, and
+    what a caller does to a loaded occasion stays out of the kept one."""
+    ids = setup_day(scheduling)
+    scheduling.register_attendance("occ-1", 1, attendance(ids[:10]))
+    decoded: list[str] = []
+    real_decode = scheduling.app.mapper.to_domain_event
+
+    def counting_decode(stored: Any) -> Any:
+        decoded.append(stored.topic)
+        return real_decode(stored)
+
+    monkeypatch.setattr(scheduling.app.mapper, "to_domain_event", counting_decode)
+    scheduling.register_attendance("occ-1", 1, attendance(ids[:20]))
+    assert decoded == []  # its own save of the first ten, and nothing else, came before
+    other = scheduling_app.bootstrap(database_url)  # another process on the same store
+    try:
+        other.register_attendance("occ-1", 2, attendance(ids[:5]))
+    finally:
+        other.close()
+    loaded = scheduling.occasion("occ-1")
+    assert len(decoded) == 7  # the other's 5 attendances and 2 trainer days, no more
+    assert loaded.attended == {1: set(ids[:20]), 2: set(ids[:5])}
+    loaded.attended[1].clear()
+    kept = scheduling.occasion("occ-1")
+    assert kept.attended == {1: set(ids[:20]), 2: set(ids[:5])}
+    newest_stored = scheduling.app.recorder.select_events(occasion_key("occ-1"), desc=True,
+                                                          limit=1)
+    assert kept.version == newest_stored[0].originator_version
+
+
 def test_a_stale_write_is_decided_again_on_the_new_state(scheduling: Scheduling) -> None:
     """Two writers loaded the same version: the second is refused by the store and its
     command is decided again, so the occasion never takes more than its capacity."""
