@@ -21,6 +21,7 @@ it takes no bookings, attendance, trainers or re-planning.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
@@ -245,6 +246,20 @@ class Occasion(Aggregate):
         self.delivered: dict[int, dict[str, str]] = {}  # day -> trainer -> delivery role
         self.withdrawn: dict[int, set[str]] = {}  # day -> participants whose day was withdrawn
         self.cancelled: str | None = None  # the reason, once cancelled
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Occasion:
+        """The copy a command decides on while the store's process keeps the original
+        (`ServiceApplication.load`), without `copy.deepcopy`'s walk of every value: what the
+        containers hold (text, numbers, frozen models, `TeamMember`) never changes, so the
+        containers are copied, two levels deep (a day's participants or trainers)."""
+        twin = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, dict):
+                setattr(twin, name, {k: v.copy() if isinstance(v, dict | set) else v
+                                     for k, v in value.items()})
+            elif isinstance(value, list | set):
+                setattr(twin, name, value.copy())
+        return twin
 
     # -- folding ---------------------------------------------------------------------------
 
