@@ -254,7 +254,7 @@ class Importer:
                     read += len(part)
             for store in self.stores.values():
                 store.evict()
-            gc.collect()
+            gc.collect(1)  # what was made since the last batch: the cache survives in the oldest
 
     def _chunk(self, lines: list[bytes], report: Report,
                writers: dict[str, Callable[[Iterable[BulkRow]], None]],
