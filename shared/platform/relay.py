@@ -481,8 +481,8 @@ class Relay:
                 self.publish_head()
                 backoff = 0.2
                 self.healthy = True
-                if count == 0:
-                    self._update_lag()
+                if count == 0:  # the read found nothing saved after the position
+                    self._update_lag(newest=self.position)
                     if on_idle:
                         on_idle()
                     self.new_events.wait(self.stopping)
