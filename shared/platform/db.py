@@ -243,9 +243,17 @@ class Cursor:
             conflict = f" ON CONFLICT ({', '.join(key)}) " + (
                 "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)
                 if update else "DO NOTHING")
-        if self._db.is_sqlite or len(batch) < BULK_ROWS:
-            marks = ", ".join(["%s"] * len(columns))
-            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}", batch)
+        marks = f"({', '.join(['%s'] * len(columns))})"
+        if self._db.is_sqlite:
+            self.executemany(f"INSERT INTO {table} ({names}) VALUES {marks}{conflict}", batch)
+            return
+        if len(batch) < BULK_ROWS:
+            # One statement of many rows (the keys are unique among them by now, as a
+            # statement that meets one key twice may not update it twice): a consumer's small
+            # batch cost a statement per row, each a round of psycopg's pipeline in Python.
+            self._cur.execute(f"INSERT INTO {table} ({names}) VALUES "
+                              f"{', '.join([marks] * len(batch))}{conflict}",
+                              [value for row in batch for value in row])
             return
         if not key:
             self.copy_rows(table, columns, batch)
