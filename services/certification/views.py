@@ -54,7 +54,7 @@ def write_views(cur: Cursor, rows: Iterable[View]) -> None:
             deletes.append((kind, key))
         else:
             upserts.append((kind, key, scope, orjson.dumps(body).decode()))
-    cur.executemany("DELETE FROM cert_views WHERE kind = %s AND key = %s", deletes)
+    cur.delete_keys("cert_views", ("kind", "key"), deletes)
     cur.insert_rows("cert_views", ("kind", "key", "scope", "body"), upserts,
                     key=("kind", "key"), update=("scope", "body"))
 

@@ -266,6 +266,22 @@ class Cursor:
         self._cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staged}{conflict}")
         self._cur.execute(f"DROP TABLE {staged}")
 
+    def delete_keys(self, table: str, columns: Sequence[str],
+                    keys: Sequence[Sequence[str]]) -> None:
+        """Delete the rows whose text `columns` hold one of `keys`: one statement on
+        PostgreSQL (an array per column), where a statement per key was a round of psycopg's
+        pipeline each."""
+        if not keys:
+            return
+        if self._db.is_sqlite:
+            where = " AND ".join(f"{c} = %s" for c in columns)
+            self.executemany(f"DELETE FROM {table} WHERE {where}", keys)
+            return
+        arrays = ", ".join(["%s::text[]"] * len(columns))
+        self._cur.execute(f"DELETE FROM {table} WHERE ({', '.join(columns)}) IN "
+                          f"(SELECT * FROM unnest({arrays}))",
+                          [list(column) for column in zip(*keys, strict=True)])
+
     @property
     def rowcount(self) -> int:
         return int(self._cur.rowcount)

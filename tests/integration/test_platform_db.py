@@ -114,6 +114,20 @@ def test_insert_rows_leaves_what_an_insert_per_row_would(
     db.close()
 
 
+def test_delete_keys_deletes_the_rows_of_those_keys_only(database_url: str) -> None:
+    db = Database(database_url)
+    db.execute("CREATE TABLE viewed (kind TEXT, key TEXT, body TEXT, PRIMARY KEY (kind, key))")
+    with db.transaction() as cur:
+        cur.insert_rows("viewed", ("kind", "key", "body"),
+                        [(k, str(i), "x") for k in ("route", "course") for i in range(3)])
+        cur.delete_keys("viewed", ("kind", "key"),
+                        [("route", "1"), ("course", "2"), ("route", "absent"), ("nobody", "0")])
+        cur.delete_keys("viewed", ("kind", "key"), [])
+    assert db.execute("SELECT kind, key FROM viewed ORDER BY kind, key") == [
+        ("course", "0"), ("course", "1"), ("route", "0"), ("route", "2")]
+    db.close()
+
+
 def test_execute_among_finds_rows_by_many_values_in_and_out_of_a_transaction(
         database_url: str) -> None:
     db = Database(database_url)
