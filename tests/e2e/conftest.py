@@ -25,3 +25,7 @@ def system(package_pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield system
     finally:
         system.stop()
+    # Every process stopped on SIGTERM within its stop wait: none was killed by supervisord.
+    killed = [line for line in (log_dir / "supervisord.log").read_text().splitlines()
+              if "with SIGKILL" in line]
+    assert not killed, "\n".join(killed)
