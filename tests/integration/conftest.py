@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from services.enrolment import application as enrolment
 from services.enrolment.adapters.http import create_api
 from shared.platform.broker import LocalBroker
+from tests.integration.commands import Command, forget_the_environment, in_this_process
 from tests.integration.helpers import served
 from tests.ports import broker_with_topics
 
@@ -33,3 +35,11 @@ def own_broker() -> Iterator[LocalBroker]:
     tests after it should wade through."""
     with broker_with_topics() as b:
         yield b
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[Command]:
+    """`cli(env, *args)`: a `yrkesresan` command run in the test's own process with `env` as
+    its environment (tests.integration.commands), sparing the imports of a new interpreter."""
+    yield functools.partial(in_this_process, monkeypatch)
+    forget_the_environment()  # what was read under `env` is not the test run's

@@ -2,11 +2,13 @@
 log from elsewhere (the demo log: no stream ids, ids of its own) comes back out of the
 exporter with its ids, times and data; an export imported into empty stores exports the same
 again (but for `position`, each store's own numbering); importing twice writes nothing twice;
-the stores' hash chains hold; a bad line is refused by its number before anything is written."""
+the stores' hash chains hold; a bad line is refused by its number before anything is written.
+
+The commands run in the test's process (`cli`) but where the process is what is checked: the
+exit code and message of a refused log, the import killed and the run that completes it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,30 +17,18 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.integration.commands import Command, environment, in_a_process
 from yrkesresan.demo import demo_log
 
 pytestmark = pytest.mark.integration
-
-
-def environment(database_url: str, var: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YRKESRESAN_")}
-    env["YRKESRESAN_VAR_DIR"] = str(var)
-    if not database_url.startswith("sqlite"):
-        env["YRKESRESAN_DATABASE_URL"] = database_url
-    return env
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "yrkesresan", *args], env=env,
-                            capture_output=True, text=True, timeout=600)
-    return result
 
 
 def read(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def test_a_log_imported_comes_back_out_of_export(database_url: str, tmp_path: Path) -> None:
+def test_a_log_imported_comes_back_out_of_export(database_url: str, tmp_path: Path,
+                                                 cli: Command) -> None:
     given = tmp_path / "given.jsonl"
     given.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in demo_log(30, seed=4)))
     env = environment(database_url, tmp_path / "var")
@@ -77,14 +67,15 @@ def test_a_log_imported_comes_back_out_of_export(database_url: str, tmp_path: Pa
     assert without_position(read(round_trip)) == without_position(read(exported))
 
 
-def test_a_bad_line_is_refused_before_anything_is_written(sqlite_url: str, tmp_path: Path) -> None:
+def test_a_bad_line_is_refused_before_anything_is_written(sqlite_url: str, tmp_path: Path,
+                                                          cli: Command) -> None:
     given = tmp_path / "given.jsonl"
     lines = list(demo_log(3, seed=2))
     lines.insert(5, b'{"id": "not-a-uuid", "type": "RegionRegistered"}')
     given.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
     env = environment(sqlite_url, tmp_path / "var")
     assert cli(env, "migrate").returncode == 0
-    result = cli(env, "import-log", "--log", str(given))
+    result = in_a_process(env, "import-log", "--log", str(given))
     assert result.returncode == 1
     assert "line 6" in result.stderr
     exported = tmp_path / "exported.jsonl"
@@ -93,7 +84,7 @@ def test_a_bad_line_is_refused_before_anything_is_written(sqlite_url: str, tmp_p
 
 
 def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_with_replay(
-        pg_url: str, tmp_path: Path) -> None:
+        pg_url: str, tmp_path: Path, cli: Command) -> None:
     """kill -9 of an import in a process per store (`--processes 4`) whose earlier batches are
     committed and whose certification process waits at its store's lock (which the test
     holds) with its batch open: every process of it dies with it, the next run writes
@@ -130,9 +121,11 @@ def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_wit
         env=waiting, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         # The certification process stops at its first event (a completion, after its
-        # earlier batches) until the lock is free; the others go on or are done.
-        wait_for(lambda: waiting_for_the_lock() or importing.poll() is not None, timeout=120,
-                 what="the import to wait for the certification store's lock")
+        # earlier batches) until the lock is free; the others go on or are done. Under load
+        # it can wait there before any other store has committed a batch: wait for one too.
+        wait_for(lambda: (waiting_for_the_lock() and stored() > 0) or importing.poll() is not None,
+                 timeout=120, what="the import to wait for the certification store's lock "
+                 "with a batch of another store committed")
         assert importing.poll() is None, importing.stderr.read() if importing.stderr else ""
         importing.kill()  # SIGKILL: nothing of the open batch is committed by the client
         importing.wait(timeout=60)
@@ -146,7 +139,7 @@ def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_wit
     held = stored()
     assert 0 < held < len(entered)  # earlier batches committed, the open one rolled back
 
-    resumed = cli(env, "import-log", "--log", str(given), *batch)
+    resumed = in_a_process(env, "import-log", "--log", str(given), *batch)
     assert resumed.returncode == 0, resumed.stderr
     assert f"importerade: {len(entered) - held}, fanns redan: {held}" in resumed.stderr
     assert stored() == len(entered)
@@ -162,15 +155,14 @@ def test_a_run_killed_mid_import_is_completed_by_the_next_and_rebuild_agrees_wit
     assert replayed.returncode == 0, replayed.stderr
     participants = orjson.loads(replayed.stdout)["participants"]
     assert len(participants) == 60
-    read_model = subprocess.run(
-        [sys.executable, "-c",
-         "import orjson, sys\n"
-         "from services.certification import application as c\n"
-         "cert = c.bootstrap()\n"
-         "sys.stdout.buffer.write(orjson.dumps(cert.progression.list(cert.db, limit=10**6)))\n"
-         "cert.close()\n"], env=env, capture_output=True, timeout=600)
-    assert read_model.returncode == 0, read_model.stderr
-    assert orjson.loads(read_model.stdout) == participants
+    from services.certification import application as certification
+
+    cert = certification.bootstrap()  # the environment is still `env`: see `cli`
+    try:
+        rows = cert.progression.list(cert.db, limit=10**6)
+        assert orjson.loads(orjson.dumps(rows)) == participants  # as JSON, like the replay
+    finally:
+        cert.close()
 
 
 def running_in_group(group: int) -> list[int]:
@@ -188,7 +180,7 @@ def running_in_group(group: int) -> list[int]:
 
 
 def test_aggregates_dropped_from_the_cache_are_read_again_from_the_store(
-        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        database_url: str, tmp_path: Path, cli: Command) -> None:
     """With room for two ids per store in memory, the import drops aggregates it has written and
     reads them back from the store when they return (their versions and ids): the result is the
     same as with room for everything, and a second run finds every envelope present."""
@@ -199,12 +191,7 @@ def test_aggregates_dropped_from_the_cache_are_read_again_from_the_store(
     given.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in demo_log(30, seed=4)))
     entered = read(given)
     env = environment(database_url, tmp_path / "var")
-    assert cli(env, "migrate").returncode == 0
-    for name in [k for k in os.environ if k.startswith("YRKESRESAN_")]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        if name.startswith("YRKESRESAN_"):
-            monkeypatch.setenv(name, value)
+    assert cli(env, "migrate").returncode == 0  # and the environment is `env` from here on
 
     def run() -> tuple[int, int, int]:
         stores = {name: processes.services()[name].store() for name in SERVICES}

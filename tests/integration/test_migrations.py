@@ -1,13 +1,13 @@
 """Schemas are versioned migrations run by `yrkesresan migrate` (ADR 0018): a command against a
 database that is not migrated, or is at another version, says so in one line and exits
 non-zero; migrating twice changes nothing; a database made before revisions is adopted with
-its events and its hash chain, on SQLite and on PostgreSQL."""
+its events and its hash chain, on SQLite and on PostgreSQL.
+
+A command whose one-line refusal is checked runs in a process of its own; the rest in the
+test's process (`cli`)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from shared.platform.chain import verify
 from shared.platform.db import Database
 from shared.platform.store import aggregate_id
 from tests.integration.audit_helpers import sql
+from tests.integration.commands import Command, environment, in_a_process
 from tests.integration.test_audit_chain import Note, Noted
 
 pytestmark = pytest.mark.integration
@@ -28,11 +29,7 @@ SERVICES = ("enrolment", "scheduling", "certification", "billing", "notification
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YRKESRESAN_")}
-    env["YRKESRESAN_VAR_DIR"] = str(tmp_path / "var")
-    if not database_url.startswith("sqlite"):
-        env["YRKESRESAN_DATABASE_URL"] = database_url
-    return env
+    return environment(database_url, tmp_path / "var")
 
 
 def url_of(env: dict[str, str], service: str) -> str:
@@ -40,26 +37,21 @@ def url_of(env: dict[str, str], service: str) -> str:
     return env.get("YRKESRESAN_DATABASE_URL") or own
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "yrkesresan", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_a_command_on_a_database_not_migrated_says_so_in_one_line(
         env: dict[str, str], tmp_path: Path) -> None:
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("name,email,role,years_in_profession\nA B,a@b.se,socialsekreterare,1\n")
-    result = cli(env, "enrolment", "import-csv", str(accounts), "--municipality", "falun")
+    result = in_a_process(env, "enrolment", "import-csv", str(accounts), "--municipality", "falun")
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "inte migrerad" in lines[0] and "`yrkesresan migrate`" in lines[0]
-    assert "Traceback" not in cli(env, "export", "--log", str(tmp_path / "x.jsonl")).stderr
+    assert "Traceback" not in in_a_process(env, "export", "--log", str(tmp_path / "x.jsonl")).stderr
 
 
 def test_migrate_brings_every_service_to_its_head_and_twice_changes_nothing(
-        env: dict[str, str], tmp_path: Path) -> None:
+        env: dict[str, str], tmp_path: Path, cli: Command) -> None:
     for _ in range(2):
         result = cli(env, "migrate")
         assert result.returncode == 0, result.stderr
@@ -69,12 +61,13 @@ def test_migrate_brings_every_service_to_its_head_and_twice_changes_nothing(
     assert result.returncode == 0, result.stderr
 
 
-def test_a_database_at_another_version_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+def test_a_database_at_another_version_is_refused(env: dict[str, str], tmp_path: Path,
+                                                  cli: Command) -> None:
     assert cli(env, "migrate").returncode == 0
     db = Database(url_of(env, "scheduling"))
     db.execute("UPDATE scheduling_schema_version SET version_num = '9999'")
     db.close()
-    result = cli(env, "export", "--log", str(tmp_path / "x.jsonl"))
+    result = in_a_process(env, "export", "--log", str(tmp_path / "x.jsonl"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
