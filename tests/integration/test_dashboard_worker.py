@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 from kafka import KafkaProducer
+from typer.testing import CliRunner
 
 from services.dashboard import application as dashboard
 from services.dashboard.store import FiguresReader
@@ -23,6 +24,7 @@ from shared.platform.broker import LocalBroker
 from shared.platform.db import Database
 from tests.integration.helpers import wait_for
 from tests.ports import random_ports
+from yrkesresan.cli import app as cli
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.integration
@@ -42,9 +44,11 @@ def _produce(producer: KafkaProducer, envs: list[Envelope]) -> None:
 
 
 def _replay(projection: str, log: Path, *options: str) -> Any:
-    out = subprocess.run([sys.executable, "-m", "yrkesresan", "replay", projection, "--log",
-                          str(log), *options], check=True, capture_output=True)
-    return orjson.loads(out.stdout)
+    """`yrkesresan replay` run in the test's process: what is checked is its document, not
+    its process (tests/unit/test_replay_cli.py), and a new interpreter costs seconds."""
+    out = CliRunner().invoke(cli, ["replay", projection, "--log", str(log), *options])
+    assert out.exit_code == 0, out.output
+    return orjson.loads(out.stdout_bytes)
 
 
 def _applied(db: Database) -> int:
