@@ -142,8 +142,8 @@ def test_of_two_region_publishers_one_publishes_and_the_other_takes_over(
     region = f"lease-{uuid.uuid4().hex[:8]}"
     envs = two_regions(uuid.uuid4().hex[:8]).envelopes[:3]
     first = _log_event(db, region, 1, envs[0])
-    working, waiting = (RegionPublisher(db, region_broker.bootstrap, idle_sleep=0.05)
-                        for _ in range(2))
+    working, waiting = (RegionPublisher(db, region_broker.bootstrap, idle_sleep=0.05,
+                                        idle_close=1.0) for _ in range(2))
     threads = [in_thread(working.run)]
     try:
         wait_for(lambda: working.published == 1, what="the first publisher publishing")
@@ -160,6 +160,8 @@ def test_of_two_region_publishers_one_publishes_and_the_other_takes_over(
         wait_for(lambda: waiting.published == 1, what="the second publishing what came next")
         ids, held = read_stream(region_broker.bootstrap, region, 3)
         assert sorted(ids) == sorted([first, second, third]) and held == 3  # each once
+        # Idle, it closes its producer (and makes one anew for what comes next).
+        wait_for(lambda: waiting._producer is None, timeout=10, what="the idle producer closed")
     finally:
         working.stop()
         waiting.stop()

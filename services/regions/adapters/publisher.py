@@ -35,12 +35,14 @@ log = logging.getLogger(__name__)
 
 class RegionPublisher:
     def __init__(self, db: Database, bootstrap: str, *, batch: int = 1000,
-                 idle_sleep: float = 0.1, check_every: float = 5.0, lease: bool = True) -> None:
+                 idle_sleep: float = 0.1, check_every: float = 5.0, idle_close: float = 10.0,
+                 lease: bool = True) -> None:
         self.db = db
         self.bootstrap = bootstrap
         self.batch = batch
         self.idle_sleep = idle_sleep
         self.check_every = check_every
+        self.idle_close = idle_close
         self.stopping = threading.Event()
         self.healthy = False
         self.published = 0
@@ -77,8 +79,7 @@ class RegionPublisher:
         return self._producer
 
     def _drop(self) -> None:
-        close_quietly(self._producer)
-        self._producer = None
+        self._close_producer()
         self._created.clear()
         self._checked_at = 0.0
 
@@ -169,6 +170,7 @@ class RegionPublisher:
 
     def _work(self) -> None:
         errors = 0
+        last_sent = time.monotonic()
         while not self.stopping.is_set():
             if self.lease is not None:
                 self.lease.check()
@@ -184,8 +186,21 @@ class RegionPublisher:
                 continue
             errors = 0
             self.healthy = True
-            if not sent:
+            if sent:
+                last_sent = time.monotonic()
+            else:
+                if self._producer is not None and time.monotonic() - last_sent > self.idle_close:
+                    self._close_producer()
                 self.stopping.wait(self.idle_sleep)
+
+    def _close_producer(self) -> None:
+        """A producer with nothing to send for `idle_close` seconds is closed (made anew when
+        there is): kafka-python's, once a metadata refresh failed under load ("No node
+        available"), kept a partition's leader unknown and spun its network thread at a whole
+        core while idle (seen in the end-to-end system, py-spy: `RecordAccumulator.ready`
+        reporting unknown leaders at every turn), where a new producer saw every leader."""
+        close_quietly(self._producer)
+        self._producer = None
 
     def stop(self) -> None:
         self.stopping.set()
