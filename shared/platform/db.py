@@ -73,7 +73,7 @@ class Database:
         with self._lock:
             if self._pool is None:
                 self._pool = ConnectionPool(
-                    _libpq_url(self.url), min_size=1, max_size=pool_size(),
+                    libpq_url(self.url), min_size=1, max_size=pool_size(),
                     kwargs={"autocommit": True}, name="yrkesresan-db", open=True,
                     # A connection the server dropped (a restart) is replaced at checkout.
                     check=ConnectionPool.check_connection)
@@ -302,5 +302,6 @@ def _among(execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], sqlit
     return rows
 
 
-def _libpq_url(url: str) -> str:
+def libpq_url(url: str) -> str:
+    """The URL as libpq takes it (`postgres://` is SQLAlchemy's and the settings' spelling too)."""
     return url.replace("postgres://", "postgresql://", 1)

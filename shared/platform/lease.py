@@ -28,6 +28,7 @@ from typing import IO, Any, Protocol
 
 import psycopg
 
+from shared.platform.db import libpq_url
 from shared.platform.settings import sqlite_path
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Lease:
         if self.is_sqlite:
             return self._try_file()
         if self._conn is None:
-            self._conn = psycopg.connect(self.url.replace("postgres://", "postgresql://", 1),
+            self._conn = psycopg.connect(libpq_url(self.url),
                                          autocommit=True, connect_timeout=5)
         row = self._conn.execute("SELECT pg_try_advisory_lock(%s)",
                                  (lock_key(self.name),)).fetchone()

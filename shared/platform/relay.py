@@ -51,7 +51,7 @@ from shared.events import SCHEMA_VERSION, stored_event_id_text, topic_name
 from shared.events.fast import decode_envelope
 from shared.platform.broker import close_quietly, ensure_topics
 from shared.platform.chain import AUDIT_TOPIC, PublishedHead
-from shared.platform.db import Database
+from shared.platform.db import Database, libpq_url
 from shared.platform.lease import Lease, LeaseLost, stand_by_until_leased
 from shared.platform.observability import EVENTS_RELAYED, RELAY_LAG
 from shared.platform.store import (
@@ -187,8 +187,7 @@ class NewEvents:
             stopping.wait(self.sqlite_poll)
             return
         if self._conn is None:  # (again) listening: what was saved meanwhile is read next
-            self._conn = psycopg.connect(self.app_url.replace("postgres://", "postgresql://", 1),
-                                         autocommit=True)
+            self._conn = psycopg.connect(libpq_url(self.app_url), autocommit=True)
             self._conn.execute(SQL("LISTEN {}").format(Identifier(self.channel)))
             return
         waited, step = 0.0, min(self.idle_wait, 0.25)  # stop() answered within `step`

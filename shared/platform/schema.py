@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 
 import psycopg
 
+from shared.platform.db import libpq_url
 from shared.platform.settings import sqlite_path
 
 SERVICES = ("enrolment", "scheduling", "certification", "billing", "notification", "dashboard",
@@ -87,7 +88,7 @@ def current(service: str, url: str) -> str | None:
             with sqlite3.connect(sqlite_path(url)) as lite:
                 rows: Sequence[Any] = lite.execute(f"SELECT version_num FROM {table}").fetchall()
         else:
-            with psycopg.connect(url.replace("postgres://", "postgresql://", 1),
+            with psycopg.connect(libpq_url(url),
                                  autocommit=True) as pg:
                 rows = pg.execute(f"SELECT version_num FROM {table}").fetchall()
     except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
