@@ -257,7 +257,7 @@ def load_demo(urls: dict[str, str], participants: int = 12) -> Demo | None:
                 role=Role.MUNICIPAL_ADMIN, municipality_id=mid), json={
                 "municipality_id": mid, "name": f"Demodeltagare {i + 1}",
                 "email": f"demo{i + 1}@{mid}.example.se", "role": roles[i % 4],
-                "years_in_profession": (i * 1.3) % 8}))
+                "years_in_profession": round((i * 1.3) % 8, 1)}))
             demo.participants.setdefault(mid, []).append(r.json()["participant_id"])
             demo.order.append(r.json()["participant_id"])
         for name, mid, _ in (*TEAM, CERTIFICATION_LEADER):
