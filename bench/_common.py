@@ -102,10 +102,52 @@ def ms(seconds: float, digits: int = 0) -> str:
     return f"{seconds * 1000:.{digits}f} ms"
 
 
-def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
-    """The CPU time (user and system) a process has used so far, from /proc."""
-    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state is [0], ppid [1])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _own_cpu(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """The CPU time (user and system) a process and its living descendants have used so far,
+    from /proc: an API of several workers is uvicorn's process and a process per worker,
+    whose time its parent's own figure does not hold."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(entry.name)[1]), []).append(int(entry.name))
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+    total, todo = 0.0, [proc.pid]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += _own_cpu(_stat(pid))
+        except OSError:
+            continue
+        todo += children.get(pid, [])
+    return total
+
+
+def database_cpu_seconds(url: str) -> float:
+    """The CPU time the PostgreSQL server processes serving `url`'s database have used so far
+    (those alive now: a connection closed meanwhile takes its time with it), from /proc, where
+    each backend's title names its database."""
+    name, total = url.rsplit("/", 1)[1], 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            if title.startswith("postgres: ") and f" {name} " in title:
+                total += _own_cpu(_stat(entry.name))
+        except (OSError, IndexError):
+            continue
+    return total
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -185,6 +227,39 @@ def serve(service: str, env: dict[str, str], *options: str, timeout: float = 30,
             time.sleep(0.2)
 
     return on_a_port(on)
+
+
+class CpuTally:
+    """CPU seconds used between `__enter__` and `__exit__` by each named process (with its
+    descendants), by this process (the bench: its client and pollers) and by the PostgreSQL
+    backends of the bench's database, from /proc: what a rate was bought with, and whether
+    the bench's own client took the cores the system needed."""
+
+    def __init__(self, url: str, procs: dict[str, subprocess.Popen[bytes]]) -> None:
+        self.url, self.procs = url, procs
+        self.used: dict[str, float] = {}
+        self.wall = 0.0
+
+    def _now(self) -> dict[str, float]:
+        return {**{name: cpu_seconds(p) for name, p in self.procs.items()},
+                "bench (client, pollers)": time.process_time(),
+                "postgres": database_cpu_seconds(self.url)}
+
+    def __enter__(self) -> Self:
+        self._before, self._t0 = self._now(), time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self._t0
+        after = self._now()
+        self.used = {k: after[k] - v for k, v in self._before.items()}
+
+    def line(self, requests: int, what: str = "request") -> str:
+        """Each one's CPU per request (ms) and its share of a core over the tally's time."""
+        parts = [f"{name} {used / max(requests, 1) * 1000:.2f} ms ({used / self.wall:.0%})"
+                 for name, used in self.used.items()]
+        return (f"CPU per {what} (/proc; in brackets: of one core, over {self.wall:.1f} s): "
+                + ", ".join(parts) + f"; all {sum(self.used.values()) / self.wall:.2f} cores")
 
 
 def add_bench_municipality(http: httpx.Client, enrolment: str) -> None:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    CpuTally,
     PollingThread,
     enrolment_pipeline,
     print_command_figures,
@@ -92,7 +93,8 @@ def main() -> None:
             with ReadModelWatcher(url) as watcher:
                 asyncio.run(register_participants(base, 1, args.rate, watcher.expect))
                 wait_until(lambda: not watcher.pending, "the first registration", procs, 120)
-            with ReadModelWatcher(url) as watcher:
+            named = dict(zip(("api", "relay", "consumer"), procs, strict=True))
+            with ReadModelWatcher(url) as watcher, CpuTally(url, named) as cpu:
                 if args.direct:
                     accepted, run = register_directly(url, total, args.rate, watcher.expect, 1)
                 else:
@@ -106,6 +108,7 @@ def main() -> None:
     print_command_figures(to_progression, run, args, "progression", "progression updated",
                           "consumer", load_before)
     print_stages([(*stages[pid], seen[pid]) for pid in accepted if pid in seen and pid in stages])
+    print(cpu.line(len(run.latencies), "registration"))
 
 
 if __name__ == "__main__":
