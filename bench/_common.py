@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+import aiohttp
 import httpx
 import orjson
 import psycopg
@@ -314,24 +315,56 @@ class OpenLoopRun:
     lag: float
 
 
+@dataclass
+class Answer:
+    """A response as `open_loop`'s senders and callbacks see it."""
+
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+
+class LeanClient:
+    """The open-loop benches' HTTP client: aiohttp's connection pool (installed with faust)
+    with JSON by orjson. httpx's asynchronous client spent 9.5-9.8 ms of CPU a request here
+    (py-spy: httpcore's pool asks every one of its 100 connections whether it has expired,
+    through anyio's socket attributes, for every request; and looks for trio by an import
+    each time), about four times what the enrolment API spent answering it, on the same two
+    cores: the bench measured its own client rather than the system. In production the
+    clients are other machines."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self._session, self._base = session, base
+
+    async def post(self, path: str, *, json: Any, headers: dict[str, str] | None = None,
+                   ) -> Answer:
+        async with self._session.post(
+                self._base + path, data=orjson.dumps(json),
+                headers={"Content-Type": "application/json", **(headers or {})}) as response:
+            return Answer(response.status, await response.read())
+
+
 async def open_loop(base: str, requests: Sequence[T], rate: float,
-                    send: Callable[[httpx.AsyncClient, T], Awaitable[httpx.Response]],
-                    answered: Callable[[T, httpx.Response], None] = lambda *_: None, *,
+                    send: Callable[[LeanClient, T], Awaitable[Answer]],
+                    answered: Callable[[T, Answer], None] = lambda *_: None, *,
                     headers: dict[str, str] | None = None, timeout: float = 60,
                     ) -> OpenLoopRun:
     """Open loop: request i is sent at t0 + i/rate whatever the answers before it, so a slow
     server shows as latency rather than as a lower offered rate. `answered` is called with
     each answer as it arrives."""
     run = OpenLoopRun([0.0] * len(requests), [], [], 0.0, 0.0)
-    # At most IN_FLIGHT requests at once, each on a connection of its own, so httpcore's pool
-    # never holds waiters: with 500 connections and more requests than that, a run of
+    # At most IN_FLIGHT requests at once, each on a connection of its own, so the client's
+    # pool never holds waiters: with 500 connections and more requests than that, a run of
     # certification.py at load average 25 stalled for 12 minutes (the API idle, the client
     # at 44% CPU, 57 answers left unread). A request waiting for a slot counts from when it
     # was due, so the figures still include the wait.
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
     in_flight = asyncio.Semaphore(IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits,
-                                 headers=headers) as client:
+    connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+    async with aiohttp.ClientSession(connector=connector, headers=headers,
+                                     timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        client = LeanClient(session, base)
 
         async def one(i: int, request: T) -> None:
             started = time.perf_counter()
@@ -341,7 +374,7 @@ async def open_loop(base: str, requests: Sequence[T], rate: float,
                     response = await send(client, request)
                 run.statuses.append(response.status_code)
                 answered(request, response)
-            except httpx.HTTPError:
+            except (aiohttp.ClientError, TimeoutError):
                 run.statuses.append(0)  # no answer at all: counted, not fatal
             run.latencies.append(time.perf_counter() - started)
 
@@ -398,13 +431,11 @@ def leader_tokens(occasions: Iterable[int]) -> dict[int, str]:
 
 
 def attendance_reports(tokens: dict[int, str], body: Callable[[int, int], dict[str, object]],
-                       ) -> Callable[[httpx.AsyncClient, tuple[int, int]],
-                                     Awaitable[httpx.Response]]:
+                       ) -> Callable[[LeanClient, tuple[int, int]], Awaitable[Answer]]:
     """`open_loop`'s sender of attendance for (occasion number, day): occasion `o{n}`, `body(n,
     day)` sent with its course leader's token `tokens[n]`."""
 
-    def report(client: httpx.AsyncClient, request: tuple[int, int],
-               ) -> Awaitable[httpx.Response]:
+    def report(client: LeanClient, request: tuple[int, int]) -> Awaitable[Answer]:
         n, day = request
         return client.post(f"/occasions/o{n}/days/{day}/attendance", json=body(n, day),
                            headers={"Authorization": f"Bearer {tokens[n]}"})
@@ -421,13 +452,13 @@ async def register_participants(base: str, n: int, rate: float, expect: Callable
     admin = {"Authorization": "Bearer " + issue_token(Principal(
         subject="bench", role=Role.MUNICIPAL_ADMIN, municipality_id=MUNICIPALITY))}
 
-    def post(client: httpx.AsyncClient, i: int) -> Awaitable[httpx.Response]:
+    def post(client: LeanClient, i: int) -> Awaitable[Answer]:
         return client.post("/participants", json={
             "municipality_id": MUNICIPALITY, "name": f"Bänk Person {i}",
             "email": f"p{i}@bench.example.se", "role": "socialsekreterare",
             "years_in_profession": 1})
 
-    def created(_: int, response: httpx.Response) -> None:
+    def created(_: int, response: Answer) -> None:
         if response.status_code == 201:
             pid = str(response.json()["participant_id"])
             accepted[pid] = time.time()

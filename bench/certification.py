@@ -36,6 +36,7 @@ from kafka import KafkaProducer
 from bench._common import (  # noqa: E402
     HANDLAGGNING,
     HANDLAGGNING_DAYS,
+    Answer,
     PollingThread,
     answers,
     attendance_reports,
@@ -116,7 +117,7 @@ async def drive(base: str, requests: list[tuple[int, int]], rate: float, partici
     answered: dict[tuple[int, int], float] = {}  # when the 200 arrived
     tokens = leader_tokens({n for n, _ in requests})
 
-    def recorded(request: tuple[int, int], response: httpx.Response) -> None:
+    def recorded(request: tuple[int, int], response: Answer) -> None:
         if response.status_code == 200:
             answered[request] = time.time()
 
