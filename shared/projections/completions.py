@@ -60,6 +60,7 @@ class CompletionChanges(NamedTuple):
 NO_CHANGES = CompletionChanges()
 _NO_ITEMS: dict[str, int] = {}  # read-only, shared
 _NO_COURSES: dict[str, tuple[str, ...]] = {}  # read-only, shared
+_NO_OCCASIONS: dict[str, str] = {}  # read-only, shared
 
 # The NamedTuple's own constructor is Python code; a completion is recorded for one event in
 # ten, so `_record` builds its result with tuple's: `_changes(CompletionChanges, (added, removed))`.
@@ -144,9 +145,19 @@ class Completions:
         """occasion_id -> course_id of every occasion the participant completed."""
         return self._by_participant.get(participant_id, {})
 
-    def per_course(self) -> Counter[str]:
-        """Number of completions (participant, occasion) per course."""
-        return Counter(course for _, course, _ in self._all())
+    def per_course(self, occasions: Iterable[str] | None = None) -> Counter[str]:
+        """Number of completions (participant, occasion) per course; of every occasion
+        (None) or of these occasions (a completion's participant attended its occasion)."""
+        if occasions is None:
+            return Counter(course for _, course, _ in self._all())
+        counts: Counter[str] = Counter()
+        done = self._by_participant
+        for occasion_id in occasions:
+            for participant_id in self._attendance.participants(occasion_id):
+                course_id = done.get(participant_id, _NO_OCCASIONS).get(occasion_id)
+                if course_id is not None:
+                    counts[course_id] += 1
+        return counts
 
     def result(self) -> dict[str, list[dict[str, str]]]:
         """Every completion, sorted: the facts the certification service certifies."""

@@ -28,6 +28,9 @@ PLAN_EVENTS = ("CourseOccasionPlanned", "CourseOccasionRescheduled", "CourseOcca
 
 Changed = set[str] | frozenset[str]
 _UNCHANGED: frozenset[str] = frozenset()
+Outcome = tuple[Changed, CompletionChanges]
+"""What one event changed: the courses whose row may have changed, and the completions."""
+_NOTHING: Outcome = (_UNCHANGED, NO_CHANGES)
 
 
 class Evaluations:
@@ -37,12 +40,13 @@ class Evaluations:
         self._seen = SeenIds()
         self._completions = Completions()
         self._responses: LatestBy[ResponseKey, Response] = LatestBy()
+        self._respondents: dict[str, list[str]] = {}  # occasion -> its respondents, each once
         self._wire()
 
     def _wire(self) -> None:
         """The handler per type (closures over this fold), made again after unpickling: a
         snapshot keeps the fold's facts, not its functions."""
-        self._handlers: dict[str, Callable[[Envelope], Changed]] = {
+        self._handlers: dict[str, Callable[[Envelope], Outcome]] = {
             "EvaluationSubmitted": self._submitted,
         }
         for name, handler in self._completions.fact_handlers.items():
@@ -67,43 +71,61 @@ class Evaluations:
 
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the courses whose row may have changed."""
+        return self.changes(env)[0]
+
+    def changes(self, env: Envelope) -> Outcome:
+        """Apply one event; the courses whose row may have changed, and the completions it
+        gained and lost (`Completions.changes`): for a reader that needs both of one fold."""
         handler = self._handlers.get(env.type)
         if handler is None or not self._seen.first_time(env):
-            return _UNCHANGED
+            return _NOTHING
         return handler(env)
 
-    def _submitted(self, env: Envelope) -> Changed:
+    def _submitted(self, env: Envelope) -> Outcome:
         data = cast(EvaluationSubmitted, env.data)
         key = (data.occasion_id, data.respondent_id)
         held = self._responses.get(key)
         if not self._responses.offer(key, stamp_of(env), (data.course_id, data.answers)):
-            return _UNCHANGED
-        return {data.course_id} if held is None else {data.course_id, held[0]}
+            return _NOTHING
+        if held is None:
+            self._respondents.setdefault(data.occasion_id, []).append(data.respondent_id)
+            return {data.course_id}, NO_CHANGES
+        return {data.course_id, held[0]}, NO_CHANGES
 
     def _with_plan_course(
-        self, handler: Callable[[Envelope], Changed]
-    ) -> Callable[[Envelope], Changed]:
-        def handle(env: Envelope) -> Changed:
+        self, handler: Callable[[Envelope], Outcome]
+    ) -> Callable[[Envelope], Outcome]:
+        def handle(env: Envelope) -> Outcome:
             occasion_id = cast(CourseOccasionPlanned, env.data).occasion_id
             before = self._completions.plan(occasion_id)
-            changed = handler(env)
+            changed, changes = handler(env)
             after = self._completions.plan(occasion_id)
             if before == after:
-                return changed
-            return {*changed, *(p.course_id for p in (before, after) if p is not None)}
+                return changed, changes
+            return {*changed, *(p.course_id for p in (before, after) if p is not None)}, changes
 
         return handle
 
-    def result(self) -> dict[str, list[dict[str, Any]]]:
-        """The contract's replay document: every course with completions or responses."""
-        completions = self._completions.per_course()
+    def result(self, occasions: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The contract's replay document: every course with completions or responses; with
+        `occasions`, the same document over those occasions only (a region's statistics: what
+        replay prints over a log holding only their events)."""
+        completions = self._completions.per_course(occasions)
         responses: dict[str, list[tuple[str | None, Mapping[str, int]]]] = {}
-        for (occasion_id, _), (course_id, answers) in self._responses.items():
+        for (occasion_id, _), (course_id, answers) in self._counted(occasions):
             plan = self._completions.plan(occasion_id)
             mode = None if plan is None else plan.mode
             responses.setdefault(course_id, []).append((mode, answers))
         courses = sorted(completions.keys() | responses.keys())
         return {"courses": [self._row(c, completions[c], responses.get(c, [])) for c in courses]}
+
+    def _counted(self, occasions: Iterable[str] | None
+                 ) -> Iterable[tuple[ResponseKey, Response]]:
+        """The responses that count, of every occasion (None) or of these occasions."""
+        if occasions is None:
+            return self._responses.items()
+        values = self._responses.values
+        return [((o, r), values[(o, r)]) for o in occasions for r in self._respondents.get(o, ())]
 
     @staticmethod
     def _row(
@@ -174,13 +196,14 @@ def _mean_scores(responses: Iterable[Mapping[str, int]]) -> dict[str, float]:
 
 def _courses_of(
     handler: Callable[[Envelope], CompletionChanges],
-) -> Callable[[Envelope], Changed]:
-    """A completion fact's handler, answering with the courses whose row changed."""
+) -> Callable[[Envelope], Outcome]:
+    """A completion fact's handler, answering with the courses whose row changed and the
+    completion changes."""
 
-    def handle(env: Envelope) -> Changed:
+    def handle(env: Envelope) -> Outcome:
         changes = handler(env)
         if changes is NO_CHANGES:
-            return _UNCHANGED
-        return {c[1] for c in changes.added} | {c[1] for c in changes.removed}
+            return _NOTHING
+        return {c[1] for c in changes.added} | {c[1] for c in changes.removed}, changes
 
     return handle

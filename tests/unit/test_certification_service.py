@@ -465,6 +465,41 @@ def test_each_regions_statistics_are_the_replay_of_its_occasions_in_any_order() 
             assert any(row["completions"] for row in expected["courses"]), region
 
 
+def test_an_event_names_every_region_whose_statistics_it_changed() -> None:
+    """The consumer rewrites a region's rows only when `CertificationFacts.apply` names the
+    region: after each event of a log (in order and shuffled), every region whose statistics
+    differ from before the event is named; the demo log, and an occasion whose later plan
+    moves it (its completion and response) from one region to another."""
+    import random
+
+    from services.certification.projections.facts import CertificationFacts
+    from yrkesresan.demo import demo_envelopes
+
+    moved = [*facts(), env(m.EvaluationSubmitted(
+        occasion_id="o1", course_id="k1", respondent_id="resp-1", answers={"nytta": 4}), 90),
+        env(m.CourseOccasionPlanned(
+            occasion_id="o1", course_id="k1", region_id="r2", capacity=10,
+            days=tuple(m.CourseDay(day=d, date=dt.date(2026, 3, d), mode="digital")
+                       for d in (1, 2))), 100)]
+    for log in (list(demo_envelopes(60, seed=7, regions=21)), moved):
+        regions = sorted({e.data.region_id for e in log  # type: ignore[attr-defined]
+                          if e.type == "CourseOccasionPlanned"})
+        assert len(regions) > 1
+        for order in (log, *(random.Random(seed).sample(log, len(log)) for seed in (3, 4))):
+            held = CertificationFacts()
+            before = {r: held.regional.result(r) for r in regions}
+            named = set()
+            for event in order:
+                touched = held.apply(event)
+                after = {r: held.regional.result(r) for r in regions}
+                changed = {r for r in regions if after[r] != before[r]}
+                assert changed <= touched.evaluation_regions, (event.type, changed)
+                named |= changed
+                before = after
+            if order is log:  # each region's statistics changed at some event
+                assert named == set(regions)
+
+
 def test_audit_trail_per_completion_as_json_and_page_and_as_of(cert) -> None:  # type: ignore[no-untyped-def]
     """The history behind a completion: the facts and certification's own events as they
     came back over the bus, ordered by recording time, with the pseudonymous actor; "as of" a

@@ -49,9 +49,9 @@ class Touched:
 
 class CertificationFacts:
     def __init__(self) -> None:
-        self.completions = Completions()
         self.evaluations = Evaluations()
-        self.regional = RegionalEvaluations(self.completions.plan)
+        self.completions: Completions = self.evaluations.completions  # one fold of the rule
+        self.regional = RegionalEvaluations(self.evaluations)
         self.memberships = Memberships()
         self.courses: LatestBy[str, contract.CoursePublished] = LatestBy()
         self.people: dict[str, Person] = {}
@@ -70,12 +70,10 @@ class CertificationFacts:
 
     def apply(self, env: Envelope) -> Touched:
         """Apply one new event (the caller applies each id once)."""
-        evaluated = self.evaluations.apply(env)
-        changes = self.completions.changes(env)
+        evaluated, changes = self.evaluations.changes(env)
         touched = Touched(changes, changes.participants() if changes is not NO_CHANGES
                           else set(), set(evaluated))
-        touched.courses |= {c[1] for c in (*changes.added, *changes.removed)}
-        touched.evaluation_regions = self.regional.apply(env)
+        touched.evaluation_regions = self.regional.apply(env, evaluated, changes)
         handler = getattr(self, f"_on_{env.type}", None)
         if handler is not None:
             handler(env, touched)
