@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from sys import intern
 from typing import NamedTuple, cast
 
 from shared.events import Envelope
@@ -194,11 +195,14 @@ class Completions:
     # --- handlers -------------------------------------------------------------------------
 
     # The two handlers below run for about half the events of a log, so they look their
-    # state up once, in place, without helper calls.
+    # state up once, in place, without helper calls. A participant's id is interned: the
+    # fold's tables (and the certification consumer's beside them) then hold one string per
+    # participant rather than the copy of whichever event came first to each, in memory and
+    # in a snapshot (pickle writes an object once, not equal strings once).
 
     def _attended(self, env: Envelope) -> CompletionChanges:
         data: CourseDayAttended = env.data  # type: ignore[assignment]
-        participant_id, occasion_id = data.participant_id, data.occasion_id
+        participant_id, occasion_id = intern(data.participant_id), data.occasion_id
         before, days = self._attendance.attended(participant_id, occasion_id, data.day)
         if days == before:
             return NO_CHANGES
@@ -217,7 +221,7 @@ class Completions:
 
     def _prepared_item(self, env: Envelope) -> CompletionChanges:
         data: PreparationCompleted = env.data  # type: ignore[assignment]
-        participant_id, course_id = data.participant_id, data.course_id
+        participant_id, course_id = intern(data.participant_id), data.course_id
         try:
             bit = self._item_bits[course_id][data.item_id]
         except KeyError:  # an item seen for the first time

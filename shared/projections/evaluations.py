@@ -11,13 +11,14 @@ when all are digital, else `mixed`; an occasion not yet planned has no mode yet.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from sys import intern
 from typing import Any, cast
 
 from shared.events import Envelope
 from shared.events.models import CourseOccasionPlanned, EvaluationSubmitted
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
 from shared.projections.dedupe import SeenIds
-from shared.projections.versions import LatestBy, stamp_of
+from shared.projections.versions import LatestBy, packed_stamp
 
 ResponseKey = tuple[str, str]
 """(occasion_id, respondent_id)"""
@@ -83,12 +84,14 @@ class Evaluations:
 
     def _submitted(self, env: Envelope) -> Outcome:
         data = cast(EvaluationSubmitted, env.data)
-        key = (data.occasion_id, data.respondent_id)
+        occasion_id = intern(data.occasion_id)  # one string per occasion, not per response
+        key = (occasion_id, data.respondent_id)
         held = self._responses.get(key)
-        if not self._responses.offer(key, stamp_of(env), (data.course_id, data.answers)):
+        if not self._responses.offer(key, packed_stamp(env), (intern(data.course_id),
+                                                               data.answers)):
             return _NOTHING
         if held is None:
-            self._respondents.setdefault(data.occasion_id, []).append(data.respondent_id)
+            self._respondents.setdefault(occasion_id, []).append(data.respondent_id)
             return {data.course_id}, NO_CHANGES
         return {data.course_id, held[0]}, NO_CHANGES
 

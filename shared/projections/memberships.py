@@ -9,6 +9,7 @@ that day. `ParticipantRegistered` and `ParticipantMoved` are the membership even
 from __future__ import annotations
 
 import datetime as dt
+from sys import intern
 from typing import cast
 
 from shared.events import Envelope
@@ -37,8 +38,9 @@ class Memberships:
     def _record(self, env: Envelope, participant_id: str, municipality_id: str) -> None:
         timeline = self._timelines.get(participant_id)
         if timeline is None:
-            timeline = self._timelines[participant_id] = Timeline()
-        timeline.record(stamp_of(env), municipality_id, recorded_of(env))
+            timeline = self._timelines[intern(participant_id)] = Timeline()
+        # one string per municipality (a few hundred), not one per participant
+        timeline.record(stamp_of(env), intern(municipality_id), recorded_of(env))
 
     def current(self, participant_id: str) -> str | None:
         timeline = self._timelines.get(participant_id)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any, cast
 
 from services.certification.projections.regional import RegionalEvaluations
@@ -21,7 +22,25 @@ from shared.events import models as contract
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
 from shared.projections.evaluations import Evaluations
 from shared.projections.memberships import Memberships
-from shared.projections.versions import LatestBy, Stamp, stamp_of
+from shared.projections.versions import LatestBy, packed_stamp, stamp_of
+
+_DATE_BITS = 22  # a date's ordinal (`date.toordinal`) is below 2**22
+_ID_MASK = (1 << 128) - 1
+
+
+def evidence_stamp(env: Envelope) -> int:
+    """An event's stamp (`packed_stamp`: `occurred_at`, then id; the earliest report is the
+    smallest) with the date it occurred on (in its own offset, as `occurred_at.date()`
+    gives it) below it: what a certificate's evidence lists of it, as one int."""
+    return packed_stamp(env) << _DATE_BITS | env.occurred_at.toordinal()
+
+
+def _event_of(stamp: int) -> uuid.UUID:
+    return uuid.UUID(int=stamp >> _DATE_BITS & _ID_MASK)
+
+
+def _date_of(stamp: int) -> dt.date:
+    return dt.date.fromordinal(stamp & ((1 << _DATE_BITS) - 1))
 
 
 @dataclass
@@ -36,7 +55,7 @@ class Person:
     erased: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Touched:
     """What one event changed: completions for the certificate policy, and the read rows."""
 
@@ -60,11 +79,11 @@ class CertificationFacts:
         self.bookings: LatestBy[tuple[str, str], bool] = LatestBy()  # (participant, occasion)
         self.booked_on: dict[str, set[str]] = {}  # occasion -> participants ever booked
         self.occasions_of: dict[str, set[str]] = {}  # participant -> occasions ever booked
-        # The evidence: per day attended, the stamp (`occurred_at`, id) of its earliest report;
-        # per preparation, of its earliest report. Stamps, not envelopes: a fold of the
-        # national history holds millions of them.
-        self.attended: dict[tuple[str, str], dict[int, Stamp]] = {}  # (participant, occasion)
-        self.prepared: dict[tuple[str, str], dict[str, Stamp]] = {}  # (participant, course)
+        # The evidence: per day attended, the stamp of its earliest report; per preparation,
+        # of its earliest report (`evidence_stamp`: one int each, not an envelope or a tuple:
+        # a fold of the national history holds millions of them).
+        self.attended: dict[tuple[str, str], dict[int, int]] = {}  # (participant, occasion)
+        self.prepared: dict[tuple[str, str], dict[str, int]] = {}  # (participant, course)
 
     # -- the fold ---------------------------------------------------------------------------
 
@@ -72,11 +91,11 @@ class CertificationFacts:
         """Apply one new event (the caller applies each id once)."""
         evaluated, changes = self.evaluations.changes(env)
         touched = Touched(changes, changes.participants() if changes is not NO_CHANGES
-                          else set(), set(evaluated))
-        touched.evaluation_regions = self.regional.apply(env, evaluated, changes)
-        handler = getattr(self, f"_on_{env.type}", None)
+                          else set(), set(evaluated), set(),
+                          self.regional.apply(env, evaluated, changes))
+        handler = _HANDLERS.get(env.type)
         if handler is not None:
-            handler(env, touched)
+            handler(self, env, touched)
         return touched
 
     def _on_RegionRegistered(self, env: Envelope, t: Touched) -> None:  # noqa: N802
@@ -93,14 +112,15 @@ class CertificationFacts:
 
     def _on_ParticipantRegistered(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         data = cast(contract.ParticipantRegistered, env.data)
-        held = self.people.get(data.participant_id)
+        pid = intern(data.participant_id)
+        held = self.people.get(pid)
         if held is None or (env.occurred_at, env.id.int) > (held.registered_at, 0):
-            self.people[data.participant_id] = Person(
-                data.participant_id, data.journey, data.role, data.years_in_profession,
+            self.people[pid] = Person(
+                pid, intern(data.journey), intern(data.role), data.years_in_profession,
                 env.occurred_at, held.erased if held else False)
         self.memberships.registered(env)
-        self.levels.offer(data.participant_id, stamp_of(env), data.level)
-        t.participants.add(data.participant_id)
+        self.levels.offer(pid, packed_stamp(env), intern(data.level))
+        t.participants.add(pid)
 
     def _on_ParticipantMoved(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         self.memberships.moved(env)
@@ -108,8 +128,9 @@ class CertificationFacts:
 
     def _on_ParticipantLevelChanged(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         data = cast(contract.ParticipantLevelChanged, env.data)
-        self.levels.offer(data.participant_id, stamp_of(env), data.level)
-        t.participants.add(data.participant_id)
+        pid = intern(data.participant_id)
+        self.levels.offer(pid, packed_stamp(env), intern(data.level))
+        t.participants.add(pid)
 
     def _on_ParticipantErased(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         pid = cast(contract.ParticipantErased, env.data).participant_id
@@ -124,28 +145,40 @@ class CertificationFacts:
         self._booking(env, False, t)
 
     def _booking(self, env: Envelope, booked: bool, t: Touched) -> None:
-        data = cast(contract.ParticipantBooked, env.data)
-        self.bookings.offer((data.participant_id, data.occasion_id), stamp_of(env), booked)
-        self.booked_on.setdefault(data.occasion_id, set()).add(data.participant_id)
-        self.occasions_of.setdefault(data.participant_id, set()).add(data.occasion_id)
-        t.participants.add(data.participant_id)
+        data: contract.ParticipantBooked = env.data  # type: ignore[assignment]
+        pid, oid = intern(data.participant_id), intern(data.occasion_id)
+        self.bookings.offer((pid, oid), packed_stamp(env), booked)
+        self.booked_on.setdefault(oid, set()).add(pid)
+        self.occasions_of.setdefault(pid, set()).add(oid)
+        t.participants.add(pid)
 
     def _on_CourseDayAttended(self, env: Envelope, t: Touched) -> None:  # noqa: N802
-        data = cast(contract.CourseDayAttended, env.data)
-        days = self.attended.setdefault((data.participant_id, data.occasion_id), {})
-        held, stamp = days.get(data.day), stamp_of(env)
+        data: contract.CourseDayAttended = env.data  # type: ignore[assignment]
+        pid, oid = intern(data.participant_id), intern(data.occasion_id)
+        days = self.attended.get((pid, oid))
+        if days is None:
+            days = self.attended[pid, oid] = {}
+        held, stamp = days.get(data.day), evidence_stamp(env)
         if held is None or stamp < held:
             days[data.day] = stamp
-        self.occasions_of.setdefault(data.participant_id, set()).add(data.occasion_id)
-        t.participants.add(data.participant_id)
+        occasions = self.occasions_of.get(pid)
+        if occasions is None:
+            self.occasions_of[pid] = {oid}
+        else:
+            occasions.add(oid)
+        t.participants.add(pid)
 
     def _on_PreparationCompleted(self, env: Envelope, t: Touched) -> None:  # noqa: N802
-        data = cast(contract.PreparationCompleted, env.data)
-        items = self.prepared.setdefault((data.participant_id, data.course_id), {})
-        held, stamp = items.get(data.item_id), stamp_of(env)
+        data: contract.PreparationCompleted = env.data  # type: ignore[assignment]
+        pid, course_id = intern(data.participant_id), intern(data.course_id)
+        items = self.prepared.get((pid, course_id))
+        if items is None:
+            items = self.prepared[pid, course_id] = {}
+        item_id = intern(data.item_id)
+        held, stamp = items.get(item_id), evidence_stamp(env)
         if held is None or stamp < held:
-            items[data.item_id] = stamp
-        t.participants.add(data.participant_id)
+            items[item_id] = stamp
+        t.participants.add(pid)
 
     def _on_plan(self, env: Envelope, t: Touched) -> None:
         occasion_id = cast(contract.CourseOccasionCancelled, env.data).occasion_id
@@ -171,16 +204,22 @@ class CertificationFacts:
         dates = plan.dates if plan else {}
         days = self.attended.get((participant_id, occasion_id), {})
         rows: list[dict[str, Any]] = [
-            {"event_id": str(uuid.UUID(int=event)), "type": "CourseDayAttended", "day": day,
-             "date": str(dates.get(day, at.date()))}
-            for day, (at, event) in sorted(days.items()) if day in dates]
+            {"event_id": str(_event_of(stamp)), "type": "CourseDayAttended", "day": day,
+             "date": str(dates[day])}
+            for day, stamp in sorted(days.items()) if day in dates]
         items = self.prepared.get((participant_id, course_id), {})
-        rows += [{"event_id": str(uuid.UUID(int=event)), "type": "PreparationCompleted",
-                  "item_id": item, "date": str(at.date())}
-                 for item, (at, event) in sorted(items.items())]
+        rows += [{"event_id": str(_event_of(stamp)), "type": "PreparationCompleted",
+                  "item_id": item, "date": str(_date_of(stamp))}
+                 for item, stamp in sorted(items.items())]
         return tuple(rows)
 
     def participants_of(self, municipality_id: str | None) -> Iterable[str]:
         for pid in self.people:
             if municipality_id is None or self.memberships.current(pid) == municipality_id:
                 yield pid
+
+
+_HANDLERS: dict[str, Callable[[CertificationFacts, Envelope, Touched], None]] = {
+    name.removeprefix("_on_"): handler for name, handler in vars(CertificationFacts).items()
+    if name.startswith("_on_") and name != "_on_plan"}
+"""Per event type, the facts' own handler (beside the shared folds')."""
