@@ -3,6 +3,7 @@ the broker, and for exporting a contract log (JSON Lines) that `yrkesresan repla
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -117,21 +118,34 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
         own = [env for topic, env in envelopes if topic in topics[name]]
         return runner.apply_batch(own, snapshot=False) if own else 0
 
-    pending: list[tuple[str, Envelope]] = []
-    for env in merged_parsed(apps):
-        pending.append((env.topic, env))
-        if len(pending) >= batch:
-            for name, runner in runners.items():
+    # The cycle collector is paused, and what each batch made is collected (the young
+    # generations) after it: the folds grow to millions of objects, and the collector's full
+    # passes over them, every time they had grown by a quarter, were 28% of a rebuild's CPU
+    # (36.2 -> 26.2 s of a 162k-event log with it off). What a batch leaves in cycles is
+    # still collected.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        pending: list[tuple[str, Envelope]] = []
+        for env in merged_parsed(apps):
+            pending.append((env.topic, env))
+            if len(pending) >= batch:
+                for name, runner in runners.items():
+                    applied[name] += feed(name, runner, pending)
+                pending = []
+                gc.collect(1)
+        for name, runner in runners.items():
+            if pending:
                 applied[name] += feed(name, runner, pending)
-            pending = []
-    for name, runner in runners.items():
-        if pending:
-            applied[name] += feed(name, runner, pending)
-        if name in scratch:
-            runner.finish_rebuild()
-        else:
-            runner.snapshot()
-        yield name, applied[name]
+            if name in scratch:
+                runner.finish_rebuild()
+            else:
+                runner.snapshot()
+            gc.collect(1)
+            yield name, applied[name]
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def history() -> Iterator[Envelope]:
