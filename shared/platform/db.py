@@ -13,6 +13,7 @@ transaction's connection: it sees what the transaction wrote, and never waits fo
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -76,7 +77,7 @@ class Database:
                     libpq_url(self.url), min_size=1, max_size=pool_size(),
                     kwargs={"autocommit": True}, name="yrkesresan-db", open=True,
                     # A connection the server dropped (a restart) is replaced at checkout.
-                    check=ConnectionPool.check_connection)
+                    check=check_unless_quiet)
             return self._pool
 
     @contextmanager
@@ -300,6 +301,21 @@ def _among(execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], sqlit
         rows += execute(sql.format(among=f"IN ({', '.join(['%s'] * len(chunk))})"),
                         (*params, *chunk))
     return rows
+
+
+def check_unless_quiet(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check at checkout, with a round trip only when the connection is not quiet.
+
+    An idle connection in autocommit mode is sent nothing by the server unless it is going
+    away: a restart or a terminated backend sends its error and closes the socket, which is
+    then readable. Such a connection (or a closed or broken one) gets psycopg's own check, an
+    empty statement, whose failure makes the pool replace it. A quiet one is handed out as it
+    is: the empty statement at every checkout was a round trip and both ends' CPU per
+    statement or transaction of every relay batch, consumer batch and API request. A socket
+    that died silently (a host gone, no FIN) fails the caller's statement instead, as it
+    could fail just after a check; the callers already reset the pool on that."""
+    if conn.closed or conn.broken or select.select([conn.fileno()], [], [], 0)[0]:
+        ConnectionPool.check_connection(conn)
 
 
 def libpq_url(url: str) -> str:

@@ -48,9 +48,36 @@ def test_a_connection_the_server_dropped_is_replaced(pg_url: str) -> None:
     db = Database(pg_url)
     pids = {db.execute("SELECT pg_backend_pid()")[0][0]}
     with psycopg.connect(pg_url, autocommit=True) as admin:
-        for pid in pids:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for pid in pids:  # and wait up to 5 s until it has gone, as after a restart
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
     assert db.execute("SELECT 1") == [(1,)]
+    assert db.execute("SELECT pg_backend_pid()")[0][0] not in pids
+    db.close()
+
+
+def test_a_quiet_connection_is_handed_out_without_a_round_trip(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The empty statement that checks a connection is sent only for one the server has
+    spoken on (it is going away) or that is closed or broken, not at every checkout."""
+    checks: list[object] = []
+    check = db_module.ConnectionPool.check_connection
+
+    def counted(conn: psycopg.Connection[object]) -> None:
+        checks.append(conn)
+        check(conn)
+
+    monkeypatch.setattr(db_module.ConnectionPool, "check_connection", staticmethod(counted))
+    db = Database(pg_url)
+    for _ in range(5):
+        db.execute("SELECT 1")
+        with db.transaction() as cur:
+            cur.execute("SELECT 1")
+    assert checks == []
+    pid = db.execute("SELECT pg_backend_pid()")[0][0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    assert db.execute("SELECT 1") == [(1,)]
+    assert len(checks) == 1
     db.close()
 
 
