@@ -20,7 +20,7 @@ reported by the `apply` of whichever event makes it true.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from sys import intern
 from typing import NamedTuple, cast
 
@@ -146,17 +146,22 @@ class Completions:
         """occasion_id -> course_id of every occasion the participant completed."""
         return self._by_participant.get(participant_id, {})
 
-    def per_course(self, occasions: Iterable[str] | None = None) -> Counter[str]:
+    def per_course(self, occasions: Iterable[str] | None = None,
+                   courses: Collection[str] | None = None) -> Counter[str]:
         """Number of completions (participant, occasion) per course; of every occasion
-        (None) or of these occasions (a completion's participant attended its occasion)."""
+        (None) or of these occasions (a completion's participant attended its occasion), of
+        every course (None) or of these (a completion's course is its occasion's, as planned
+        now: a new plan re-evaluates the occasion's completions)."""
         if occasions is None:
-            return Counter(course for _, course, _ in self._all())
+            if courses is None:
+                return Counter(course for _, course, _ in self._all())
+            occasions = [o for c in courses for o in self._occasions.of_course(c)]
         counts: Counter[str] = Counter()
         done = self._by_participant
         for occasion_id in occasions:
             for participant_id in self._attendance.participants(occasion_id):
                 course_id = done.get(participant_id, _NO_OCCASIONS).get(occasion_id)
-                if course_id is not None:
+                if course_id is not None and (courses is None or course_id in courses):
                     counts[course_id] += 1
         return counts
 

@@ -10,7 +10,7 @@ when all are digital, else `mixed`; an occasion not yet planned has no mode yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from sys import intern
 from typing import Any, cast
 
@@ -42,6 +42,7 @@ class Evaluations:
         self._completions = Completions()
         self._responses: LatestBy[ResponseKey, Response] = LatestBy()
         self._respondents: dict[str, list[str]] = {}  # occasion -> its respondents, each once
+        self._by_course: dict[str, set[ResponseKey]] = {}  # course -> its responses' keys
         self._wire()
 
     def _wire(self) -> None:
@@ -90,10 +91,13 @@ class Evaluations:
         if not self._responses.offer(key, packed_stamp(env), (intern(data.course_id),
                                                                data.answers)):
             return _NOTHING
+        course_id = self._responses.values[key][0]
         if held is None:
             self._respondents.setdefault(occasion_id, []).append(data.respondent_id)
-            return {data.course_id}, NO_CHANGES
-        return {data.course_id, held[0]}, NO_CHANGES
+        elif held[0] != course_id:
+            self._by_course[held[0]].discard(key)
+        self._by_course.setdefault(course_id, set()).add(key)
+        return ({course_id} if held is None else {course_id, held[0]}), NO_CHANGES
 
     def _with_plan_course(
         self, handler: Callable[[Envelope], Outcome]
@@ -109,26 +113,35 @@ class Evaluations:
 
         return handle
 
-    def result(self, occasions: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    def result(self, occasions: Iterable[str] | None = None,
+               courses: Collection[str] | None = None) -> dict[str, list[dict[str, Any]]]:
         """The contract's replay document: every course with completions or responses; with
         `occasions`, the same document over those occasions only (a region's statistics: what
-        replay prints over a log holding only their events)."""
-        completions = self._completions.per_course(occasions)
+        replay prints over a log holding only their events); with `courses`, only the rows
+        of those courses (what a consumer rewrites after an event changed them)."""
+        completions = self._completions.per_course(occasions, courses)
         responses: dict[str, list[tuple[str | None, Mapping[str, int]]]] = {}
-        for (occasion_id, _), (course_id, answers) in self._counted(occasions):
+        for (occasion_id, _), (course_id, answers) in self._counted(occasions, courses):
             plan = self._completions.plan(occasion_id)
             mode = None if plan is None else plan.mode
             responses.setdefault(course_id, []).append((mode, answers))
         courses = sorted(completions.keys() | responses.keys())
         return {"courses": [self._row(c, completions[c], responses.get(c, [])) for c in courses]}
 
-    def _counted(self, occasions: Iterable[str] | None
+    def _counted(self, occasions: Iterable[str] | None, courses: Collection[str] | None
                  ) -> Iterable[tuple[ResponseKey, Response]]:
-        """The responses that count, of every occasion (None) or of these occasions."""
-        if occasions is None:
-            return self._responses.items()
+        """The responses that count, of every occasion (None) or of these occasions, of every
+        course (None) or of these courses."""
         values = self._responses.values
-        return [((o, r), values[(o, r)]) for o in occasions for r in self._respondents.get(o, ())]
+        if occasions is None:
+            if courses is None:
+                return self._responses.items()
+            return [(key, values[key]) for c in courses for key in self._by_course.get(c, ())]
+        counted = [((o, r), values[(o, r)]) for o in occasions
+                   for r in self._respondents.get(o, ())]
+        if courses is None:
+            return counted
+        return [(key, response) for key, response in counted if response[0] in courses]
 
     @staticmethod
     def _row(

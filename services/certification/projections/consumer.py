@@ -102,19 +102,17 @@ class CertificationProjector:
             if published is not None:
                 rows.append(("course", course_id, published.model_dump(mode="json"), None))
         statistics = {row["course_id"]: row
-                      for row in self.facts.evaluations.result()["courses"]}
+                      for row in self.facts.evaluations.result(courses=courses)["courses"]}
         rows += [(views.EVALUATION, c, statistics.get(c), None) for c in sorted(courses)]
         return rows
 
-
     def _regional_rows(self, region_id: str, courses: set[str]) -> list[views.View]:
-        """The region's statistics (`evaluation@<region>`, a row per course), and the rows of
-        touched courses it no longer has deleted."""
+        """The region's statistics (`evaluation@<region>`, a row per course) of the touched
+        courses (no other row of the region's changed), deleted where it has none."""
         kind = f"{views.EVALUATION}@{region_id}"
         statistics = {row["course_id"]: row
-                      for row in self.facts.regional.result(region_id)["courses"]}
-        return [(kind, c, statistics.get(c), region_id)
-                for c in sorted(courses | statistics.keys())]
+                      for row in self.facts.regional.result(region_id, courses)["courses"]}
+        return [(kind, c, statistics.get(c), region_id) for c in sorted(courses)]
 
 
 class CertificationRunner(ProjectionRunner):

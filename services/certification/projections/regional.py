@@ -19,6 +19,7 @@ that occasion, the published courses and its participants' preparations).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from shared.events import Envelope
@@ -62,6 +63,8 @@ class RegionalEvaluations:
             regions.add(region)
         return regions
 
-    def result(self, region_id: str) -> dict[str, list[dict[str, Any]]]:
-        """The `evaluations` document over the region's occasions."""
-        return self._evaluations.result(self._occasions.get(region_id, ()))
+    def result(self, region_id: str, courses: Collection[str] | None = None
+               ) -> dict[str, list[dict[str, Any]]]:
+        """The `evaluations` document over the region's occasions (the rows of `courses`
+        only, if given)."""
+        return self._evaluations.result(self._occasions.get(region_id, ()), courses)
