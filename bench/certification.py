@@ -37,10 +37,10 @@ from bench._common import (  # noqa: E402
     HANDLAGGNING,
     HANDLAGGNING_DAYS,
     Answer,
+    CpuTally,
     PollingThread,
     answers,
     attendance_reports,
-    cpu_seconds,
     leader_tokens,
     ms,
     open_loop,
@@ -192,20 +192,22 @@ def main() -> None:
             settled = wait_settled(ops, expected)
             print(f"consumer caught up with the set-up: {settled} events applied")
             requests = plan_requests(occasions)[:total]
-            cpu_before = [cpu_seconds(p) for p in procs]
-            sent, answered, latencies, statuses, elapsed = asyncio.run(
-                drive(base, requests, args.rate, args.participants))
-            finals = [(n, d) for (n, d) in requests if d == DAYS]
-            wanted = {f"o{n}-p{p}" for n, _ in finals for p in range(args.participants)}
-            deadline = time.monotonic() + 120
-            db = Database(url)
-            while time.monotonic() < deadline:
-                issued = issued_times(db)
-                if wanted <= issued.keys():
-                    break
-                time.sleep(0.5)
-            db.close()
-            cpu = [cpu_seconds(p) - b for p, b in zip(procs, cpu_before, strict=True)]
+            named = dict(zip(commands, procs, strict=True))
+            if broker.process is not None:
+                named["broker"] = broker.process
+            with CpuTally(url, named) as cpu:  # first request to last certificate
+                sent, answered, latencies, statuses, elapsed = asyncio.run(
+                    drive(base, requests, args.rate, args.participants))
+                finals = [(n, d) for (n, d) in requests if d == DAYS]
+                wanted = {f"o{n}-p{p}" for n, _ in finals for p in range(args.participants)}
+                deadline = time.monotonic() + 120
+                db = Database(url)
+                while time.monotonic() < deadline:
+                    issued = issued_times(db)
+                    if wanted <= issued.keys():
+                        break
+                    time.sleep(0.5)
+                db.close()
     to_certificate = [issued[pid] - sent[(int(pid[1:].split("-")[0]), DAYS)]
                       for pid in wanted if pid in issued]
     # What the relay, the broker and the consumer add once the day is recorded (the 200).
@@ -231,9 +233,8 @@ def main() -> None:
     if to_certificate:
         print(f"ratio: p99 to the certificate is {percentile(to_certificate, 99) / base_p99:.1f}"
               "× the request's own p99 (relay, broker, consumer and certificate save on top)")
-    print("CPU per request, from the first request to the last certificate (/proc): "
-          + ", ".join(f"{name} {ms(used / len(latencies), 1)}"
-                      for name, used in zip(commands, cpu, strict=True)))
+    print(cpu.line(len(latencies)) + " (from the first request to the last certificate; "
+          "the bench's own includes polling for certificates)")
     print(f"PostgreSQL connections held by the three processes: at most {sampler.most} at "
           f"once (per process and pool: {pool_size()}, the event store's up to 10 more)")
     print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before, "

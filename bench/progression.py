@@ -94,6 +94,8 @@ def main() -> None:
                 asyncio.run(register_participants(base, 1, args.rate, watcher.expect))
                 wait_until(lambda: not watcher.pending, "the first registration", procs, 120)
             named = dict(zip(("api", "relay", "consumer"), procs, strict=True))
+            if broker.process is not None:
+                named["broker"] = broker.process
             with ReadModelWatcher(url) as watcher, CpuTally(url, named) as cpu:
                 if args.direct:
                     accepted, run = register_directly(url, total, args.rate, watcher.expect, 1)
