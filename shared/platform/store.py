@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import hashlib
 import struct
 import threading
 import uuid
@@ -635,6 +636,16 @@ class ServiceApplication(Application[uuid.UUID]):
         return recorder
 
 
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+_VERSION_5 = (5 << 76) | (0x8000 << 48)  # RFC 4122: version 5, its variant
+_NOT_VERSION = ~(0xF000 << 64) & ~(0xC000 << 48)
+
+
 def aggregate_id(kind: str, key: str) -> uuid.UUID:
-    """A stable aggregate id from a domain key, so commands can address aggregates by key."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"yrkesresan:{kind}:{key}")
+    """A stable aggregate id from a domain key, so commands can address aggregates by key:
+    `uuid.uuid5(uuid.NAMESPACE_URL, "yrkesresan:KIND:KEY")`, computed from the SHA-1 digest's
+    integer (uuid5 builds the UUID from bytes and sets its version through the constructor's
+    slower path: 9.5 against 3.4 us here; the certification consumer derives about three per
+    attendance)."""
+    digest = hashlib.sha1(_URL_NAMESPACE + f"yrkesresan:{kind}:{key}".encode()).digest()
+    return uuid.UUID(int=(int.from_bytes(digest[:16], "big") & _NOT_VERSION) | _VERSION_5)
