@@ -388,8 +388,15 @@ class ProjectionRunner:
             if version != self.version:
                 self._replace_outdated(version)
                 return
+            if gc.get_freeze_count():  # a fold restored before (a batch rolled back): what
+                gc.unfreeze()  # is left of it (its cycles) is collected, not frozen again
+                gc.collect()
             with _collector_paused():
                 fold = pickle.loads(zlib.decompress(state))
+                # The fold lives as long as the process: frozen, no collection walks it (the
+                # first, as the collector came back, was a fifth of certification's restore,
+                # and each full one after it walked the whole fold again).
+                gc.freeze()
             self.projector.restore_state(fold)  # type: ignore[attr-defined]
             self._covered = seq
         self.projector.load(self.applied.envelopes(after=self._covered))

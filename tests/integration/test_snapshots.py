@@ -79,6 +79,28 @@ def test_a_restart_loads_the_snapshot_and_only_the_envelopes_after_it(
     assert view(db) == view(once.db)
 
 
+def test_a_restored_fold_is_left_out_of_the_collectors_walks(url: str) -> None:
+    """The objects of a fold loaded from its snapshot are frozen (the collector never walks
+    them), and a second restore (after a batch rolled back) unfreezes the first so that what
+    is left of it can be collected."""
+    import gc
+    import weakref
+
+    runner = certification.bootstrap(url).certification_runner()
+    runner.restore()
+    feed(runner, list(demo_envelopes(25, seed=3)))
+    try:
+        runner.restore()  # from the snapshot
+        fold = runner.projector.facts
+        assert not any(o is fold for o in gc.get_objects())  # in no generation walked
+        cyclic = weakref.ref(fold.evaluations)  # held by its own handlers' bound methods
+        del fold
+        runner.restore()  # again, as after a batch rolled back
+        assert cyclic() is None  # the first fold was collected, not frozen again
+    finally:
+        gc.unfreeze()
+
+
 def test_a_snapshot_of_other_code_is_refused_or_rebuilt_from_history(url: str) -> None:
     envelopes = list(demo_envelopes(8, seed=5))
     runner = runner_on(url)
