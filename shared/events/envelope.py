@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
-from typing import Annotated, Any, Literal, Union
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self, Union
 
 from pydantic import (
     AwareDatetime,
@@ -66,7 +68,21 @@ class Envelope(BaseModel):
         return self.data.key()
 
     def to_json(self) -> bytes:
+        """The envelope as JSON, made once (it is frozen): a rebuild writes one envelope into
+        several projections' tables (the regions' log and applied log, certification's history,
+        billing's), and serialising it again for each was 8% of the rebuild's CPU."""
+        return self._json
+
+    @functools.cached_property
+    def _json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+                   ) -> Self:
+        """A copy, without the JSON made of this one (an update changes what it says)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("_json", None)
+        return copied
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
