@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ from bench._common import (  # noqa: E402
     CpuTally,
     PollingThread,
     enrolment_pipeline,
+    ms,
+    percentile,
     print_command_figures,
     print_stages,
     rate_arguments,
@@ -47,6 +50,7 @@ from bench._common import (  # noqa: E402
 )
 from services.certification import application as certification_app  # noqa: E402
 from services.enrolment import application as enrolment_app  # noqa: E402
+from services.enrolment.domain import participant_key  # noqa: E402
 
 
 class ReadModelWatcher(PollingThread):
@@ -78,6 +82,27 @@ class ReadModelWatcher(PollingThread):
                 self.seen.setdefault(key, now)
 
 
+class StoreWatcher(PollingThread):
+    """When each event of enrolment's store became visible to other connections (its save
+    committed), by originator id, polled every 10 ms on a connection of its own: what the
+    relay can read, so that the API's part of "recorded -> sent" (from the event's timestamp,
+    taken in the handler, to its commit) is told from the relay's."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.first_seen: dict[uuid.UUID, float] = {}
+        self.last = 0
+
+    def poll(self, conn: psycopg.Connection[Any]) -> None:
+        rows = conn.execute("SELECT notification_id, originator_id FROM enrolment_events "
+                            "WHERE notification_id > %s ORDER BY notification_id",
+                            (self.last,)).fetchall()
+        now = time.time()
+        for position, originator in rows:
+            self.first_seen.setdefault(originator, now)
+            self.last = position
+
+
 def main() -> None:
     parser = rate_arguments(__doc__, 200, direct=True)
     args = parser.parse_args()
@@ -96,7 +121,8 @@ def main() -> None:
             named = dict(zip(("api", "relay", "consumer"), procs, strict=True))
             if broker.process is not None:
                 named["broker"] = broker.process
-            with ReadModelWatcher(url) as watcher, CpuTally(url, named) as cpu:
+            with ReadModelWatcher(url) as watcher, StoreWatcher(url) as store, \
+                    CpuTally(url, named) as cpu:
                 if args.direct:
                     accepted, run = register_directly(url, total, args.rate, watcher.expect, 1)
                 else:
@@ -110,6 +136,15 @@ def main() -> None:
     print_command_figures(to_progression, run, args, "progression", "progression updated",
                           "consumer", load_before)
     print_stages([(*stages[pid], seen[pid]) for pid in accepted if pid in seen and pid in stages])
+    committed = [(stages[pid][0], store.first_seen[key], stages[pid][1]) for pid in accepted
+                 if pid in stages and (key := participant_key(pid)) in store.first_seen]
+    if committed:
+        recorded_to_store = [c - r for r, c, _ in committed]
+        store_to_sent = [max(0.0, s - c) for _, c, s in committed]
+        print("  of recorded -> sent: recorded -> in the store (the API's save committed, polled "
+              f"every 10 ms) p50 {ms(percentile(recorded_to_store, 50))}  p99 "
+              f"{ms(percentile(recorded_to_store, 99))}; in the store -> sent by the relay p50 "
+              f"{ms(percentile(store_to_sent, 50))}  p99 {ms(percentile(store_to_sent, 99))}")
     print(cpu.line(len(run.latencies), "registration"))
 
 
