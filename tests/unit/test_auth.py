@@ -187,3 +187,42 @@ def test_the_dashboard_pages_need_an_oidc_client_and_no_development_sign_in(
     assert _no_dev_signin() == []
     monkeypatch.setenv("YRKESRESAN_DASHBOARD_DEV_SIGNIN", "1")
     assert "DEV_SIGNIN" in " ".join(_no_dev_signin())
+
+
+def test_a_token_verified_before_is_not_checked_again_until_it_expires_or_its_key_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature of a token a client sends with every request is checked once; the same
+    token is refused when its exp passes, or when its key has left the JWKS and the key
+    cache read the JWKS again, as a token checked afresh would be."""
+    import time
+
+    import jwt as pyjwt
+
+    old, new = rsa.generate_private_key(65537, 2048), rsa.generate_private_key(65537, 2048)
+    v = _verifier(tmp_path, old, new, auth_leeway_seconds=0)
+    checks: list[str] = []
+    decode = pyjwt.decode
+
+    def counted(token: str, *args: object, **kwargs: object) -> object:
+        checks.append(token)
+        return decode(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pyjwt, "decode", counted)
+    expires = int(time.time()) + 2
+    token = signed_by(old, ADMIN, iss="https://idp.example", exp=expires)
+    assert [v.principal(token) for _ in range(5)] == [ADMIN] * 5
+    assert len(checks) == 1
+    later = signed_by(new, ADMIN, iss="https://idp.example", exp=expires + 120)
+    assert [v.principal(later) for _ in range(3)] == [ADMIN] * 3
+    assert len(checks) == 2
+
+    time.sleep(max(0.0, expires - time.time()) + 0.1)  # past the first one's exp
+    with pytest.raises(InvalidToken):
+        v.principal(token)
+    assert len(checks) == 3  # checked afresh, and refused
+    assert v.principal(later) == ADMIN and len(checks) == 3
+
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks_of(old)))  # `new` retired
+    v.keys.jwk_set_cache.lifespan = 0.0  # type: ignore[union-attr]  # the cache expires
+    with pytest.raises(InvalidToken):
+        v.principal(later)
