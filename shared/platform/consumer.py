@@ -258,7 +258,7 @@ class Snapshots:
 
     def load(self) -> tuple[str, int, bytes] | None:
         rows = self.db.execute("SELECT fold_version, seq, state FROM projection_snapshots "
-                               "WHERE consumer = %s", (self.consumer,))
+                               "WHERE consumer = %s", (self.consumer,), binary=True)
         return (str(rows[0][0]), int(rows[0][1]), bytes(rows[0][2])) if rows else None
 
     def save(self, cur: Cursor, version: str, seq: int, state: bytes) -> None:

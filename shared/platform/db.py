@@ -147,13 +147,15 @@ class Database:
                 finally:
                     self._local.conn = None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False
+                ) -> list[tuple[Any, ...]]:
         """One statement, atomic by itself: no BEGIN/COMMIT around it (both connections are in
-        autocommit mode), so it costs one round trip instead of three."""
+        autocommit mode), so it costs one round trip instead of three. `binary`: PostgreSQL
+        sends the results in binary (a bytea as its bytes, not as hex text twice its size)."""
         if self.is_sqlite:
             return Cursor(self, self._conn.cursor()).execute(sql, params)
         with self._borrowed() as conn, conn.cursor() as cur:
-            return Cursor(self, cur).execute(sql, params)
+            return Cursor(self, cur).execute(sql, params, binary=binary)
 
     def execute_count(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement, atomic by itself; the number of rows it changed."""
@@ -188,8 +190,12 @@ class Cursor:
         self._db = db
         self._cur = cur
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cur.execute(self._db._sql(sql), tuple(params))
+    def execute(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False
+                ) -> list[tuple[Any, ...]]:
+        if binary and not self._db.is_sqlite:
+            self._cur.execute(sql, tuple(params), binary=True)
+        else:
+            self._cur.execute(self._db._sql(sql), tuple(params))
         if self._cur.description is None:
             return []
         return [tuple(r) for r in self._cur.fetchall()]

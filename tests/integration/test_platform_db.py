@@ -155,6 +155,21 @@ def test_delete_keys_deletes_the_rows_of_those_keys_only(database_url: str) -> N
     db.close()
 
 
+def test_a_binary_read_gives_the_same_values(database_url: str) -> None:
+    """`execute(..., binary=True)` (a snapshot's bytes, not their hex text, on PostgreSQL)
+    reads what a text read does, on either engine."""
+    db = Database(database_url)
+    blob = bytes(range(256)) * 1000
+    db.execute("CREATE TABLE blobs (name TEXT, n BIGINT, body BYTEA)")
+    db.execute("INSERT INTO blobs (name, n, body) VALUES (%s, %s, %s)", ("a", 7, blob))
+    query = "SELECT name, n, body FROM blobs WHERE name = %s"
+    as_text = [(str(a), int(b), bytes(c)) for a, b, c in db.execute(query, ("a",))]
+    as_binary = [(str(a), int(b), bytes(c)) for a, b, c in db.execute(query, ("a",),
+                                                                        binary=True)]
+    assert as_binary == as_text == [("a", 7, blob)]
+    db.close()
+
+
 def test_execute_among_finds_rows_by_many_values_in_and_out_of_a_transaction(
         database_url: str) -> None:
     db = Database(database_url)
