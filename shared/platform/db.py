@@ -320,8 +320,16 @@ def check_unless_quiet(conn: psycopg.Connection[Any]) -> None:
     statement or transaction of every relay batch, consumer batch and API request. A socket
     that died silently (a host gone, no FIN) fails the caller's statement instead, as it
     could fail just after a check; the callers already reset the pool on that."""
-    if conn.closed or conn.broken or select.select([conn.fileno()], [], [], 0)[0]:
+    if conn.closed or conn.broken or _readable(conn.fileno()):
         ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket has something to read now (poll: select() refuses a descriptor
+    numbered 1024 or above, which an API worker with many clients' sockets open can reach)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def libpq_url(url: str) -> str:

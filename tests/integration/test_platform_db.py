@@ -81,6 +81,24 @@ def test_a_quiet_connection_is_handed_out_without_a_round_trip(
     db.close()
 
 
+
+def test_the_quiet_check_reads_a_socket_numbered_past_select_s_limit() -> None:
+    """An API worker with many clients' sockets open can hold its database connections at
+    descriptors of 1024 and above, which select() refuses (ValueError at every checkout)."""
+    import os
+    import socket
+
+    ours, theirs = socket.socketpair()
+    high = os.dup2(ours.fileno(), 1500)  # the soft limit here is 20,000 (ulimit -n)
+    try:
+        assert not db_module._readable(high)
+        theirs.sendall(b"E")  # what a server going away sends first
+        assert db_module._readable(high)
+    finally:
+        os.close(high)
+        ours.close()
+        theirs.close()
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     yield from seeded(f"sqlite:///{tmp_path_factory.mktemp('paging') / 'store.sqlite'}")
