@@ -92,8 +92,9 @@ PLACEMENT: dict[str, tuple[str, tuple[str, ...]]] = {
                      "TrainerDayDelivered", "AttendanceWithdrawn"), _OCCASION),
     "CourseCompleted": _COMPLETION,
     "CertificateIssued": _COMPLETION,
-    # A revocation names only the certificate; without `stream_id` it gets an aggregate of
-    # its own (the certification service records it on the completion).
+    # A revocation names only the certificate: it goes on the completion that issued it, as
+    # the certification service records it (`Importer.issued_on`); one whose issue is not in
+    # the log gets an aggregate of its own.
     "CertificateRevoked": ("certificate", ("certificate_id",)),
     "EvaluationSubmitted": ("evaluation", ("respondent_id",)),
     "PriceListSet": ("price-list", ("region_id", "year")),
@@ -217,6 +218,9 @@ class Importer:
         self.regions: dict[str, str] = {}  # occasion -> region, as the log plans them
         # placement key -> aggregate id and its text (the cache's key: a str keeps its hash)
         self.originators: dict[str, tuple[uuid.UUID, str]] = {}
+        # certificate -> the placement key of the completion that issued it: its revocation
+        # is recorded there, where certification's policy counts a completion's revocations
+        self.issued_on: dict[str, str] = {}
 
     def run(self, lines: Iterable[bytes], advance: Callable[[int], None] = lambda _: None,
             chunk: int = CHUNK, commit: int = COMMIT) -> Report:
@@ -296,6 +300,10 @@ class Importer:
                     key = aggregate + ":" + (value if value.__class__ is str else str(value))
                 else:
                     key = aggregate + ":" + "|".join([str(data[f]) for f in fields])
+                if kind == _ISSUED:
+                    self.issued_on[data["certificate_id"]] = key
+                elif kind == _REVOKED:
+                    key = self.issued_on.get(data["certificate_id"], key)
             named = originators.get(key)
             if named is None:
                 originator = uuid.UUID(rest) if streamed else aggregate_id(*key.split(":", 1))
@@ -367,6 +375,7 @@ class Importer:
 
 
 _PLAN = "CourseOccasionPlanned"
+_ISSUED, _REVOKED = "CertificateIssued", "CertificateRevoked"
 
 
 class _TypeOf(msgspec.Struct):

@@ -70,13 +70,22 @@ class CertificatePolicy:
         """What the changes call for, given the completions as stored (`loaded`, to which
         the new ones are added); the aggregates concerned."""
         for env, t in touched:
-            for participant_id, course_id, occasion_id in t.changes.removed:
-                self._get(loaded, participant_id, course_id, occasion_id).lose(
-                    revocation_reason(env), env.occurred_at, ACTOR)
-            for participant_id, course_id, occasion_id in t.changes.added:
+            # The n-th loss (gain) of a completion is acted on only while its store holds
+            # fewer than n revocations (certificates): what a rebuild or a redelivery meets
+            # again was acted on then, whatever the completion's state is now.
+            for (participant_id, course_id, occasion_id), n in zip(t.changes.removed,
+                                                                    t.losses, strict=True):
+                completion = self._get(loaded, participant_id, course_id, occasion_id)
+                if len(completion.revoked) < n:
+                    completion.lose(revocation_reason(env), env.occurred_at, ACTOR)
+            for (participant_id, course_id, occasion_id), n in zip(t.changes.added,
+                                                                    t.gains, strict=True):
+                completion = self._get(loaded, participant_id, course_id, occasion_id)
+                if len(completion.certificates) >= n:
+                    continue
                 plan = facts.completions.plan(occasion_id)
                 assert plan is not None  # a completion needs its occasion's plan
-                self._get(loaded, participant_id, course_id, occasion_id).complete(
+                completion.complete(
                     region_id=plan.region_id, completed_on=max(plan.dates.values()),
                     evidence=facts.evidence(participant_id, course_id, occasion_id),
                     occurred_at=env.occurred_at, actor=ACTOR)

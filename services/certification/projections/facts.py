@@ -64,6 +64,10 @@ class Touched:
     courses: set[str] = field(default_factory=set)
     regions: set[str] = field(default_factory=set)
     evaluation_regions: set[str] = field(default_factory=set)
+    # Which time each completion of `changes` is gained (`gains`, as `changes.added`) or lost
+    # (`losses`, as `changes.removed`) in the history: 1 the first time, 2 the second...
+    gains: tuple[int, ...] = ()
+    losses: tuple[int, ...] = ()
 
 
 class CertificationFacts:
@@ -84,6 +88,10 @@ class CertificationFacts:
         # a fold of the national history holds millions of them).
         self.attended: dict[tuple[str, str], dict[int, int]] = {}  # (participant, occasion)
         self.prepared: dict[tuple[str, str], dict[str, int]] = {}  # (participant, course)
+        # Per completion, how often it has been gained or lost (gained first, then in turn):
+        # the policy acts on the n-th gain only if its store holds fewer than n certificates
+        # issued for it, and so a rebuild over the history acts on nothing acted on before.
+        self.turns: dict[tuple[str, str, str], int] = {}
 
     # -- the fold ---------------------------------------------------------------------------
 
@@ -93,6 +101,17 @@ class CertificationFacts:
         touched = Touched(changes, changes.participants() if changes is not NO_CHANGES
                           else set(), set(evaluated), set(),
                           self.regional.apply(env, evaluated, changes))
+        if changes is not NO_CHANGES:
+            turns = self.turns
+            losses = []
+            for completion in changes.removed:  # lost: an even turn
+                turns[completion] = turn = turns.get(completion, 0) + 1
+                losses.append(turn // 2)
+            gains = []
+            for completion in changes.added:  # gained: an odd turn
+                turns[completion] = turn = turns.get(completion, 0) + 1
+                gains.append((turn + 1) // 2)
+            touched.gains, touched.losses = tuple(gains), tuple(losses)
         handler = _HANDLERS.get(env.type)
         if handler is not None:
             handler(self, env, touched)
