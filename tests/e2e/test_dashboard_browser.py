@@ -10,8 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -22,8 +24,7 @@ from shared.events import Envelope, new_envelope
 from shared.events.models import ParticipantRegistered
 from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.db import Database
-from tests.integration.helpers import wait_for
-from tests.ports import random_ports, start_broker
+from tests.ports import on_a_port, start_broker
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.e2e
@@ -62,9 +63,12 @@ def broker() -> Iterator[LocalBroker]:
 
 @pytest.fixture
 def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Database]]:
-    """Worker and web application as processes on a fresh database; the demo log produced."""
+    """Worker and web application as processes on a fresh database; the demo log produced.
+    Each process is started on a port drawn at random and started again on another if it
+    exits (its port was taken: a full run has many servers listening), and the web
+    application counts as up only when its own sign-in page answers (another server on the
+    port answered the health check once, and the browser met its 404)."""
     url = f"sqlite:///{tmp_path / 'dashboard.sqlite'}"
-    port, ops_port = random_ports(2)
     env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap,
            "YRKESRESAN_DASHBOARD_DATABASE_URL": url, "YRKESRESAN_DASHBOARD_DEV_SIGNIN": "1"}
     subprocess.run([sys.executable, "-m", "yrkesresan", "migrate", "-s", "dashboard"], env=env,
@@ -72,20 +76,34 @@ def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Databa
     envs = list(demo_envelopes(60, seed=11))
     _produce(broker.bootstrap, envs)
     logs = (tmp_path / "worker.log").open("wb"), (tmp_path / "web.log").open("wb")
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", "worker",
-                          "--group-id", f"browser-{port}", "--ops-port", str(ops_port)],
-                         env=env, stdout=logs[0], stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", "web", "--port",
-                          str(port)], env=env, stdout=logs[1], stderr=subprocess.STDOUT),
-    ]
     db = Database(url)
-    base = f"http://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def started(args: list[str], log: IO[bytes], ready: Callable[[], bool], seconds: float
+                ) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", *args],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        deadline = time.monotonic() + seconds
+        while not ready():
+            try:
+                proc.wait(timeout=0.2)  # its exit, or a fifth of a second
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"dashboard {args[0]} not ready ({tmp_path})") from None
+                continue
+            raise RuntimeError(f"dashboard {args[0]} exited ({proc.returncode}): port taken?")
+        return proc
+
     try:
         # bounded generously: on a shared 2-core machine a start can take a minute
-        wait_for(lambda: _applied(db) == len(envs), 300, f"the demo's events ({tmp_path})")
-        wait_for(lambda: _up(base), 120, f"the web application ({tmp_path / 'web.log'})")
-        yield base, db
+        on_a_port(lambda ops: started(
+            ["worker", "--group-id", f"browser-{ops}", "--ops-port", str(ops)], logs[0],
+            lambda: _applied(db) == len(envs), 300))
+        port: int = on_a_port(lambda web: started(
+            ["web", "--port", str(web)], logs[1],
+            lambda: _signs_in(f"http://127.0.0.1:{web}"), 120).pid and web)
+        yield f"http://127.0.0.1:{port}", db
     finally:
         for proc in procs:
             proc.terminate()
@@ -95,11 +113,13 @@ def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Databa
         db.close()
 
 
-def _up(base: str) -> bool:
+def _signs_in(base: str) -> bool:
+    """The dashboard's own development sign-in answers on `base` (not another server's)."""
     try:
-        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+        page = httpx.get(f"{base}/logga-in", timeout=1)
     except httpx.HTTPError:
         return False
+    return page.status_code == 200 and 'id="role"' in page.text
 
 
 @pytest.fixture
