@@ -328,6 +328,13 @@ class SnapshotOutdated(RuntimeError):
 REBUILDING = "rebuilding"
 """The fold version of the mark a rebuild from scratch leaves until it ends: a consumer that
 finds it (the rebuild stopped half-way) rebuilds again rather than trust a partial fold."""
+SESSION_TIMEOUT_MS = 6000
+"""The group session: a member that stops heartbeating is dropped after it (KAFKA.md)."""
+HANDOVER_SECONDS = 2.0
+"""How long a consumer that has just taken its lease waits before joining the group: the
+instance that held the lease until a database restart notices its loss at its next check
+(every second, between batches) and leaves; joining while it was still a member left the
+group with part of its partitions on the local broker, and rejoining did not mend it."""
 STUCK_GROUP_SECONDS = float(os.environ.get("YRKESRESAN_STUCK_GROUP_SECONDS", "30"))
 """How long a consumer holding its lease accepts a group that lacks some of its partitions,
 or refuses its commits, before it leaves and joins afresh (EnvelopeConsumer._consume)."""
@@ -606,7 +613,7 @@ class EnvelopeConsumer:
             # to offset 0 ourselves (`_from_the_start`) rather than trust where the broker
             # says a log begins, which the local broker can get wrong after a restart.
             auto_offset_reset="none",
-            session_timeout_ms=6000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=1500,
             max_poll_records=2000,
             fetch_max_wait_ms=current_settings().fetch_max_wait_ms,
@@ -655,6 +662,8 @@ class EnvelopeConsumer:
                 # reconnection backoff (seconds, doubling); the lease just showed that the
                 # server answers, so work on fresh connections.
                 self.runner.db.reset()
+                if self.stopping.wait(HANDOVER_SECONDS):
+                    return
             try:
                 self._consume()
                 return
@@ -694,6 +703,10 @@ class EnvelopeConsumer:
                         log.warning("group holds part of its topics' partitions; joining afresh",
                                     extra={"group": self.group_id})
                         consumer.close()
+                        # Our old member, and any other the broker still holds, is dropped
+                        # once its session has passed: join after that, not beside it.
+                        if self.stopping.wait(SESSION_TIMEOUT_MS / 1000 + 1):
+                            return
                         consumer = self._consumer()
                         partial_since = refused_since = None
                         continue
