@@ -51,6 +51,7 @@ from eventsourcing.utils import get_topic
 from services.certification.domain import new_verification_code
 from shared.events import ContractError, UnknownEventType, stored_event_id_text
 from shared.events.fast import decode_envelope
+from shared.platform.consumer import collector_paused
 from shared.platform.store import (
     BulkRow,
     DomainEvent,
@@ -230,13 +231,8 @@ class Importer:
         chunks = _chunks(lines, chunk)
         # The cycle collector is paused: what the import makes holds no cycles, and collecting
         # rescanned the growing cache of aggregates every few thousand of them.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             self._run(chunks, report, advance, commit)
-        finally:
-            if collecting:
-                gc.enable()
         return report
 
     def _run(self, chunks: Iterator[list[bytes]], report: Report,

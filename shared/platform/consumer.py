@@ -290,10 +290,10 @@ def fold_version(projector: Any) -> str:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a fold is pickled or unpickled: those make millions
-    of objects and no garbage, and the collector's passes over them took three quarters of a
-    restore's time."""
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for the block (as it was before, after it): a fold pickled
+    or unpickled, a rebuild's or an import's batches make millions of objects and little
+    garbage, and the collector's passes over them took three quarters of a restore's time."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -398,7 +398,7 @@ class ProjectionRunner:
             if gc.get_freeze_count():  # a fold restored before (a batch rolled back): what
                 gc.unfreeze()  # is left of it (its cycles) is collected, not frozen again
                 gc.collect()
-            with _collector_paused():
+            with collector_paused():
                 fold = pickle.loads(zlib.decompress(state))
                 # The fold lives as long as the process: frozen, no collection walks it (the
                 # first, as the collector came back, was a fifth of certification's restore,
@@ -490,7 +490,7 @@ class ProjectionRunner:
 
     def _pickled(self) -> bytes | None:
         try:
-            with _collector_paused():
+            with collector_paused():
                 deflating = _Deflating()
                 pickle.dump(self.projector.snapshot_state(),  # type: ignore[attr-defined]
                             deflating, protocol=pickle.HIGHEST_PROTOCOL)
