@@ -349,6 +349,8 @@ class Importer:
             body["occurred_at"] = occurred
             body["actor"] = env.get("actor")
             body["correlation_id"] = env.get("correlation_id")
+            if env.get("causation_id"):
+                body["causation_id"] = env["causation_id"]
             derived = streamed and _version_of(agg.originator, event_id, version)
             if derived:  # an export of ours: the version its id derives from
                 version = derived

@@ -89,6 +89,10 @@ class Facts:
         self._days: LatestBy[str, tuple[Day, ...]] = LatestBy()
         self._plan_stamps: dict[str, set[Stamp]] = {}
         self.cancelled: dict[str, dt.datetime] = {}
+        self.reasons: dict[str, str] = {}
+        self.released: dict[str, set[str]] = {}
+        """Occasion -> the participants whose booking its cancellation released (their
+        `BookingCancelled` names the cancellation as its `causation_id`)."""
         self.bookings: LatestBy[tuple[str, str], Booking] = LatestBy()
         self.by_occasion: dict[str, set[str]] = {}
         self._freed_seats: set[tuple[str, int]] = set()
@@ -144,14 +148,8 @@ class Facts:
         return sorted(p for p in self.by_occasion.get(occasion_id, ())
                       if self.is_booked(occasion_id, p))
 
-    def released_since(self, occasion_id: str, since: dt.datetime) -> list[str]:
-        """Participants whose booking was cancelled at or after `since`."""
-        out = []
-        for p in self.by_occasion.get(occasion_id, ()):
-            booking = self.bookings.get((occasion_id, p))
-            if booking is not None and not booking.booked and booking.at >= since:
-                out.append(p)
-        return sorted(out)
+    def released_by_cancellation(self, occasion_id: str) -> list[str]:
+        return sorted(self.released.get(occasion_id, ()))
 
     def freed_a_seat_before(self, stream_id: str | None, position: int | None) -> bool:
         """Was the event just before this one in its stream a `BookingCancelled`?
@@ -205,7 +203,9 @@ class Facts:
     def _cancelled(self, env: Envelope) -> None:
         d = cast(m.CourseOccasionCancelled, env.data)
         earlier = self.cancelled.get(d.occasion_id)
-        self.cancelled[d.occasion_id] = min(earlier or env.occurred_at, env.occurred_at)
+        if earlier is None or env.occurred_at < earlier:
+            self.cancelled[d.occasion_id] = env.occurred_at
+            self.reasons[d.occasion_id] = d.reason
 
     def _booked(self, env: Envelope) -> None:
         d = cast(m.ParticipantBooked, env.data)
@@ -214,6 +214,8 @@ class Facts:
     def _unbooked(self, env: Envelope) -> None:
         d = cast(m.BookingCancelled, env.data)
         self._booking(env, d.occasion_id, d.participant_id, False)
+        if env.causation_id is not None:
+            self.released.setdefault(d.occasion_id, set()).add(d.participant_id)
         if env.stream_id is not None and env.position is not None:
             self._freed_seats.add((env.stream_id, env.position))
 

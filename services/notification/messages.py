@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from services.notification.calendar import MODE_WORDS, Entry, location
 from services.notification.domain import Course, Day, Facts, Plan
-from services.notification.policies import RELEASED_WITH_THE_OCCASION, SWEDEN, Kind, Notice
+from services.notification.policies import SWEDEN, Kind, Notice
 
 WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
@@ -158,11 +158,6 @@ def unbooked(ctx: Context, n: Notice) -> Outcome:
         return found
     plan, course = found
     assert n.participant_id is not None and n.occasion_id is not None
-    cancelled_at = ctx.facts.cancelled.get(n.occasion_id)
-    if cancelled_at is not None and n.participant_id in ctx.facts.released_since(
-            n.occasion_id, cancelled_at - RELEASED_WITH_THE_OCCASION):
-        return Skip("bokningen släpptes när kurstillfället ställdes in: det meddelandet tar "
-                    "bort kalenderposterna")
     if ctx.facts.is_booked(n.occasion_id, n.participant_id):
         return Skip("deltagaren är bokad igen")
     if plan.last_day < ctx.today:
@@ -214,11 +209,14 @@ def cancelled(ctx: Context, n: Notice) -> Outcome:
         return found
     plan, course = found
     assert n.participant_id is not None and n.occasion_id is not None
+    if n.occasion_id not in ctx.facts.cancelled:  # made due by a release arriving first
+        return Wait("inställelsen av kurstillfället har inte kommit")
     held = ctx.held(n.occasion_id, n.participant_id)
     if held is not None and held.cancelled:
         return Skip("redan meddelad")
     days = held.days if held is not None else plan.days
-    reason = f"\nSkäl: {n.reason}" if n.reason else ""
+    told = ctx.facts.reasons.get(n.occasion_id) or n.reason
+    reason = f"\nSkäl: {told}" if told else ""
     body = (f"Kurstillfället {course.title} är inställt.{reason}\n\n"
             f"Inställda kursdagar:\n{_days_text(days)}\n\n"
             "Din bokning är avbokad. De bifogade kalenderfilerna tar bort kursdagarna ur din "

@@ -22,9 +22,6 @@ from shared.events import Envelope
 from shared.events import models as m
 
 SWEDEN = ZoneInfo("Europe/Stockholm")
-RELEASED_WITH_THE_OCCASION = dt.timedelta(minutes=10)
-"""Bookings cancelled this close before the occasion's cancellation were released by it: their
-holders are told the occasion is cancelled (the two events travel in different partitions)."""
 SUMMARY_TIME = dt.time(7, 0)
 """Weekly summaries of the week before go out on Monday from this time, Swedish time."""
 
@@ -75,9 +72,14 @@ def when_participant_booked_confirm(facts: Facts, env: Envelope) -> list[Notice]
 
 
 def when_booking_cancelled_clear_the_calendar(facts: Facts, env: Envelope) -> list[Notice]:
-    """Whether it is sent is decided when it is due (`messages.unbooked`): not when the
-    booking was released by the occasion's cancellation, which has a message of its own."""
+    """A booking released by its occasion's cancellation (its `causation_id` names the
+    `CourseOccasionCancelled`) calls for the occasion's message, under the key the
+    cancellation's own policy uses, so that it is one message whichever of the two events
+    arrives first (they travel in different partitions); any other cancelled booking for
+    "Avbokad"."""
     d = cast(m.BookingCancelled, env.data)
+    if env.causation_id is not None:
+        return [_told_of_cancellation(d.occasion_id, d.participant_id)]
     return [Notice(f"unbooked:{env.id}", Kind.UNBOOKED, participant_id=d.participant_id,
                    occasion_id=d.occasion_id)]
 
@@ -91,11 +93,17 @@ def when_occasion_rescheduled_update_calendars(facts: Facts, env: Envelope) -> l
 
 
 def when_occasion_cancelled_tell_the_booked(facts: Facts, env: Envelope) -> list[Notice]:
+    """The booked, and those whose release by this cancellation arrived before it."""
     d = cast(m.CourseOccasionCancelled, env.data)
-    since = env.occurred_at - RELEASED_WITH_THE_OCCASION
-    told = set(facts.booked_on(d.occasion_id)) | set(facts.released_since(d.occasion_id, since))
-    return [Notice(f"cancelled:{d.occasion_id}:{p}", Kind.CANCELLED, participant_id=p,
-                   occasion_id=d.occasion_id, reason=d.reason) for p in sorted(told)]
+    told = set(facts.booked_on(d.occasion_id)) | set(
+        facts.released_by_cancellation(d.occasion_id))
+    return [_told_of_cancellation(d.occasion_id, p) for p in sorted(told)]
+
+
+def _told_of_cancellation(occasion_id: str, participant_id: str) -> Notice:
+    """The reason is read from the facts when it is sent (`messages.cancelled`)."""
+    return Notice(f"cancelled:{occasion_id}:{participant_id}", Kind.CANCELLED,
+                  participant_id=participant_id, occasion_id=occasion_id)
 
 
 def when_course_completed_invite_to_evaluation(facts: Facts, env: Envelope) -> list[Notice]:

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import models as contract
+from shared.events import stored_event_id_text
 from shared.events.models import DayMode, DeliveryRole, TrainerRole
 from shared.platform.errors import CommandRejected, Conflict, NotFound
 from shared.platform.store import Aggregate, DomainEvent, aggregate_id
@@ -582,10 +583,13 @@ class Occasion(Aggregate):
                            "genomförd.", field="days")
 
     def cancel_occasion(self, reason: str, **provenance: Any) -> list[str] | None:
-        """Cancel the occasion: every booking is released (`BookingCancelled` each, so that a
-        reader of v1.0 sees the seats free too), the waitlist is cleared, then
-        `CourseOccasionCancelled`. Returns the participants released, None when the occasion
-        was cancelled already. Refused for an occasion given in full: it took place."""
+        """Cancel the occasion: `CourseOccasionCancelled`, then every booking released
+        (`BookingCancelled` each, so that a reader of v1.0 sees the seats free too, with the
+        cancellation's envelope id as its `causation_id`) and the waitlist cleared. The
+        causation tells a booking released by the cancellation from one cancelled on its own
+        (which has a message of its own), whichever partition arrives first: the two travel
+        under different keys. Returns the participants released, None when the occasion was
+        cancelled already. Refused for an occasion given in full: it took place."""
         if self.cancelled is not None:
             return None
         if self.given:
@@ -594,14 +598,15 @@ class Occasion(Aggregate):
                            "rapporterats av misstag återkallas per deltagare och dag.",
                            field="occasion_id")
         released = list(self.booked)
+        cancelled = self.trigger(CourseOccasionCancelled, occasion_id=self.occasion_id,
+                                 reason=reason, **provenance)
+        cause = stored_event_id_text(self.id, cancelled.originator_version)
         for participant_id in released:
             self.trigger(BookingCancelled, occasion_id=self.occasion_id,
-                         participant_id=participant_id, **provenance)
+                         participant_id=participant_id, causation_id=cause, **provenance)
         for participant_id in list(self.waitlist):
             self.trigger(WaitlistLeft, occasion_id=self.occasion_id,
-                         participant_id=participant_id, **provenance)
-        self.trigger(CourseOccasionCancelled, occasion_id=self.occasion_id, reason=reason,
-                     **provenance)
+                         participant_id=participant_id, causation_id=cause, **provenance)
         return released
 
     # -- attendance ------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def envelope_fields(
         "stream_id": f"{stream}:{originator}",
         "position": note.id,
     }
-    for optional in ("actor", "correlation_id"):
+    for optional in ("actor", "correlation_id", "causation_id"):
         if state.get(optional):
             envelope[optional] = state[optional]
     return topic, key_field, envelope

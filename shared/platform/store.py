@@ -59,6 +59,9 @@ class DomainEvent(BaseModel):
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
     actor: str | None = None
     correlation_id: str | None = None
+    causation_id: str | None = None
+    """The envelope id of the event this one follows from, where the service records one (a
+    booking released by its occasion's cancellation names the `CourseOccasionCancelled`)."""
     event_id: str | None = None
     """The envelope id an imported event had in the log it came from (`yrkesresan
     import-log`); events the services record have none, their id derives from the stream."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import orjson
 import pytest
 
 from services.scheduling.domain import occasion_key
 from shared.platform import asof
 from tests.integration.test_scheduling_api import DALARNA, World, world  # noqa: F401
+from yrkesresan.stores import store_envelopes
 
 pytestmark = pytest.mark.integration
 
@@ -137,8 +139,14 @@ def test_cancelling_releases_the_bookings_and_closes_the_occasion(
                    {"reason": "För få anmälda"})
     assert r.status_code == 201 and r.json() == {
         "occasion_id": "soon", "cancelled": True, "released": ["q1", "q2"]}
-    assert stored(world, "soon")[-3:] == ["BookingCancelled", "BookingCancelled",
-                                         "CourseOccasionCancelled"]
+    assert stored(world, "soon")[-3:] == ["CourseOccasionCancelled", "BookingCancelled",
+                                         "BookingCancelled"]
+    # on the bus each release names the cancellation (its envelope id) as its cause
+    published = [orjson.loads(raw) for raw in store_envelopes(world.scheduling.app)]
+    cancelled = next(e for e in published if e["type"] == "CourseOccasionCancelled")
+    assert [(e["data"]["participant_id"], e.get("causation_id")) for e in published
+            if e["type"] == "BookingCancelled"] == [("q1", cancelled["id"]),
+                                                    ("q2", cancelled["id"])]
     again = world.call("coordinator", "POST", "/occasions/soon/cancellation",
                        {"reason": "Igen"})
     assert again.status_code == 200 and again.json()["released"] == []

@@ -313,17 +313,58 @@ def test_a_cancelled_booking_takes_its_calendar_entries_back_once(world: World) 
         "Inställt kurstillfälle: Samtal och delaktighet")
 
 
+def cancellation(world: World, *released: str, reason: str = "Lokalen"
+                 ) -> tuple[Envelope, list[Envelope]]:
+    """The occasion's cancellation and the bookings it released, as scheduling records them:
+    each release names the cancellation as its cause."""
+    cancelled = world.event(m.CourseOccasionCancelled(occasion_id="occ-1", reason=reason))
+    return cancelled, [new_envelope(m.BookingCancelled(
+        occasion_id="occ-1", participant_id=world.people[name]),
+        occurred_at=cancelled.occurred_at, causation_id=str(cancelled.id)) for name in released]
+
+
 def test_bookings_released_by_the_cancellation_itself_are_told(world: World) -> None:
     world.apply(world.event(planned()), world.book("Anna"))
     world.deliver()
-    released = world.event(m.BookingCancelled(occasion_id="occ-1",
-                                              participant_id=world.people["Anna"]))
-    cancelled = world.event(m.CourseOccasionCancelled(occasion_id="occ-1", reason="Lokalen"))
-    world.apply(released, cancelled)
+    cancelled, released = cancellation(world, "Anna")
+    world.apply(cancelled, *released)
     world.deliver()
     confirmation, cancel = world.to("Anna")  # the occasion's message only, no "Avbokad"
     assert cancel.summary()["subject"] == "Inställt kurstillfälle: Samtal och delaktighet"
     assert [_event(c)["method"] for c in _calendars(cancel)] == ["CANCEL", "CANCEL"]
+
+
+@pytest.mark.parametrize("first", ["releases", "cancellation"])
+def test_a_cancelled_occasion_is_one_message_whichever_partition_arrives_first(
+        world: World, first: str) -> None:
+    """The releases travel keyed by participant, the cancellation by occasion: either may
+    arrive long after the other. Each released participant gets "Inställt kurstillfälle"
+    with the reason, once, never "Avbokad"; one who cancelled on their own just before gets
+    "Avbokad" and nothing more."""
+    world.apply(world.event(planned()), world.book("Anna"), world.book("Bo"), world.book("Cia"))
+    world.deliver()
+    own = world.event(m.BookingCancelled(occasion_id="occ-1",
+                                         participant_id=world.people["Cia"]))
+    world.apply(own)
+    world.clock.now += dt.timedelta(minutes=2)
+    cancelled, released = cancellation(world, "Anna", "Bo", reason="För få anmälda")
+    early, late = (released, [cancelled]) if first == "releases" else ([cancelled], released)
+    world.apply(*early)
+    for _ in range(3):  # a minute passes, the rest still on its way
+        world.deliver()
+    world.clock.now += dt.timedelta(minutes=1)
+    world.apply(*late, *early)  # and what came first is delivered again
+    for _ in range(3):
+        world.deliver()
+    for name in ("Anna", "Bo"):
+        subjects = [r.summary()["subject"] for r in world.to(name)]
+        assert subjects == ["Bokningsbekräftelse: Samtal och delaktighet",
+                            "Inställt kurstillfälle: Samtal och delaktighet"], name
+        assert "Skäl: För få anmälda" in world.to(name)[-1].text()
+        assert [_event(c)["method"] for c in _calendars(world.to(name)[-1])] == [
+            "CANCEL", "CANCEL"]
+    assert [r.summary()["subject"] for r in world.to("Cia")] == [
+        "Bokningsbekräftelse: Samtal och delaktighet", "Avbokad: Samtal och delaktighet"]
 
 
 def test_a_reminder_lists_the_mandatory_preparations_not_done(world: World) -> None:

@@ -20,6 +20,7 @@ from services.scheduling.domain import (
     VenuesSet,
 )
 from shared.events import models as contract
+from shared.events import stored_event_id_text
 from shared.platform.errors import CommandRejected
 from tests.unit.test_scheduling_domain import LEAD, NOW, ULF, a_course, kinds, register, staffed
 
@@ -160,11 +161,15 @@ def test_cancelling_releases_every_booking_and_clears_the_waitlist() -> None:
     assert occasion.cancel_occasion("För få anmälda") == ["p1", "p2"]
     events = occasion.collect_events()
     assert [type(e).__name__ for e in events] == [
-        "BookingCancelled", "BookingCancelled", "WaitlistLeft", "CourseOccasionCancelled"]
+        "CourseOccasionCancelled", "BookingCancelled", "BookingCancelled", "WaitlistLeft"]
     assert [e.participant_id for e in events if isinstance(e, BookingCancelled)] == ["p1", "p2"]
-    cancelled = events[-1]
+    cancelled = events[0]
     assert isinstance(cancelled, CourseOccasionCancelled)
     assert cancelled.reason == "För få anmälda"
+    # each release names the cancellation's envelope id, so that a reader tells it from a
+    # booking cancelled on its own whichever of the two arrives first
+    cause = stored_event_id_text(cancelled.originator_id, cancelled.originator_version)
+    assert [e.causation_id for e in events[1:]] == [cause] * 3
     assert occasion.booked == {} and occasion.waitlist == {}
     assert occasion.attended[1] == {"p1", "p2"}  # the day reported still counts
     assert occasion.cancel_occasion("Igen") is None  # cancelled already: nothing more
