@@ -6,12 +6,17 @@ system whose process finds its port taken is started again on other ports."""
 from __future__ import annotations
 
 import errno
+import json
 import random
 import socket
-from collections.abc import Callable, Iterator, Sequence
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from shared.platform.broker import LocalBroker, ensure_topics, port_open
 from yrkesresan.launcher import PortConflict, System
@@ -42,6 +47,50 @@ def on_a_port(start: Callable[[int], T], attempts: int = 5) -> T:
             if attempt == attempts:
                 raise
     raise RuntimeError("no free port found")
+
+
+def process_on_a_port(argv: Callable[[int], Sequence[str]], *, env: Mapping[str, str],
+                      log: IO[bytes], ready: Callable[[int, subprocess.Popen[bytes]], bool],
+                      seconds: float, started: list[subprocess.Popen[bytes]] | None = None,
+                      ) -> tuple[subprocess.Popen[bytes], int]:
+    """A process started with a port drawn at random (`argv(port)`), counted up once
+    `ready(port, process)`, and started again on another port when it exits before that (its
+    port was taken: it cannot bind). Each process started is added to `started`, for the
+    caller to stop; one not ready within `seconds` is killed and fails the test."""
+    def start(port: int) -> tuple[subprocess.Popen[bytes], int]:
+        proc = subprocess.Popen(list(argv(port)), env=dict(env), stdout=log,
+                                stderr=subprocess.STDOUT)
+        if started is not None:
+            started.append(proc)
+        deadline = time.monotonic() + seconds
+        while not ready(port, proc):
+            try:
+                proc.wait(timeout=0.2)  # its exit, or a fifth of a second
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait(10)
+                    raise AssertionError(f"{argv(port)} not ready in {seconds} s") from None
+                continue
+            raise RuntimeError(f"{argv(port)} exited ({proc.returncode}): port taken?")
+        return proc, port
+    return on_a_port(start)
+
+
+def own_ops_health(port: int, proc: subprocess.Popen[bytes]) -> bool:
+    """The ops server on `port` answers `/health` (200 or 503) as this very process: another
+    process listening there (the port was taken) does not count."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as answer:
+            body = answer.read()
+    except urllib.error.HTTPError as e:
+        body = e.read()
+    except OSError:
+        return False
+    try:
+        return bool(json.loads(body).get("pid") == proc.pid)
+    except ValueError:
+        return False
 
 
 def start_broker() -> LocalBroker:

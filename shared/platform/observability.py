@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -75,14 +76,15 @@ def configure_logging(process: str, level: str = "INFO") -> None:
 
 
 def serve_ops(host: str, port: int, health: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
-    """`/health` (200 when `health()` says ok, else 503) and `/metrics`, on a daemon thread."""
+    """`/health` (200 when `health()` says ok, else 503; with the process's pid, so a test
+    that started the process knows the answer is its own) and `/metrics`, on a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             if self.path == "/metrics":
                 body, ctype, status = generate_latest(), CONTENT_TYPE_LATEST, 200
             elif self.path == "/health":
-                state = health()
+                state = health() | {"pid": os.getpid()}
                 body = json.dumps(state).encode()
                 ctype, status = "application/json", 200 if state.get("ok") else 503
             else:

@@ -10,10 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
@@ -24,7 +22,7 @@ from shared.events import Envelope, new_envelope
 from shared.events.models import ParticipantRegistered
 from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.db import Database
-from tests.ports import on_a_port, start_broker
+from tests.ports import process_on_a_port, start_broker
 from yrkesresan.demo import demo_envelopes
 
 pytestmark = pytest.mark.e2e
@@ -79,30 +77,18 @@ def dashboard(broker: LocalBroker, tmp_path: Path) -> Iterator[tuple[str, Databa
     db = Database(url)
     procs: list[subprocess.Popen[bytes]] = []
 
-    def started(args: list[str], log: IO[bytes], ready: Callable[[], bool], seconds: float
-                ) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-m", "yrkesresan", "dashboard", *args],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        deadline = time.monotonic() + seconds
-        while not ready():
-            try:
-                proc.wait(timeout=0.2)  # its exit, or a fifth of a second
-            except subprocess.TimeoutExpired:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"dashboard {args[0]} not ready ({tmp_path})") from None
-                continue
-            raise RuntimeError(f"dashboard {args[0]} exited ({proc.returncode}): port taken?")
-        return proc
+    def command(*args: str) -> Callable[[int], list[str]]:
+        return lambda port: [sys.executable, "-m", "yrkesresan", "dashboard", *args, str(port)]
 
     try:
         # bounded generously: on a shared 2-core machine a start can take a minute
-        on_a_port(lambda ops: started(
-            ["worker", "--group-id", f"browser-{ops}", "--ops-port", str(ops)], logs[0],
-            lambda: _applied(db) == len(envs), 300))
-        port: int = on_a_port(lambda web: started(
-            ["web", "--port", str(web)], logs[1],
-            lambda: _signs_in(f"http://127.0.0.1:{web}"), 120).pid and web)
+        process_on_a_port(command("worker", "--group-id", f"browser-{os.getpid()}",
+                                    "--ops-port"),
+                          env=env, log=logs[0], ready=lambda *_: _applied(db) == len(envs),
+                          seconds=300, started=procs)
+        _, port = process_on_a_port(command("web", "--port"), env=env, log=logs[1],
+                                    ready=lambda web, _: _signs_in(f"http://127.0.0.1:{web}"),
+                                    seconds=120, started=procs)
         yield f"http://127.0.0.1:{port}", db
     finally:
         for proc in procs:

@@ -23,7 +23,7 @@ from shared.events import Envelope
 from shared.platform.broker import LocalBroker
 from shared.platform.db import Database
 from tests.integration.helpers import wait_for
-from tests.ports import random_ports
+from tests.ports import own_ops_health, process_on_a_port
 from yrkesresan.cli import app as cli
 from yrkesresan.demo import demo_envelopes
 
@@ -31,10 +31,13 @@ pytestmark = pytest.mark.integration
 
 
 def _worker(env: dict[str, str], group: str, log: Path) -> subprocess.Popen[bytes]:
+    """The worker with its ops port drawn at random, started again on another while the one
+    drawn is taken (it exits, unable to bind), up once its own `/health` answers."""
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "yrkesresan", "dashboard", "worker", "--group-id", group,
-             "--ops-port", str(random_ports(1)[0])], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return process_on_a_port(
+            lambda port: [sys.executable, "-m", "yrkesresan", "dashboard", "worker",
+                          "--group-id", group, "--ops-port", str(port)],
+            env=env, log=out, ready=own_ops_health, seconds=240)[0]
 
 
 def _produce(producer: KafkaProducer, envs: list[Envelope]) -> None:

@@ -21,7 +21,7 @@ from shared.events import Envelope, parse_envelope
 from shared.platform.broker import LocalBroker, ensure_topics
 from shared.platform.db import Database
 from tests.integration.helpers import in_thread, wait_for
-from tests.ports import random_ports, start_broker
+from tests.ports import own_ops_health, process_on_a_port, start_broker
 from tests.regions_world import World, two_regions
 
 pytestmark = pytest.mark.integration
@@ -89,10 +89,11 @@ def regions_process(pg_url: str, region_broker: LocalBroker, tmp_path: Path) -> 
            "YRKESRESAN_REGIONS_DATABASE_URL": pg_url, "YRKESRESAN_VAR_DIR": str(tmp_path)}
     log = (tmp_path / "regions.log").open("wb")
     group = f"yrkesresan.regions.test-{uuid.uuid4().hex[:8]}"  # other tests share the broker
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "yrkesresan", "consume", "regions", "--ops-port",
-         str(random_ports(1)[0]), "--group-id", group],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+    # its ops port drawn at random, again on another while the one drawn is taken
+    proc, _ = process_on_a_port(
+        lambda port: [sys.executable, "-m", "yrkesresan", "consume", "regions", "--ops-port",
+                      str(port), "--group-id", group],
+        env=env, log=log, ready=own_ops_health, seconds=240)
     yield proc
     proc.terminate()
     try:
