@@ -6,7 +6,7 @@ nothing, and a projection restores its in-memory fold from its own database with
 (which may come back empty): from its latest snapshot and the envelopes applied after it
 (ADR 0020). The ids are kept for a bounded window; what is older than the window and comes
 again (a broker that came back empty and got everything re-published) is refused by the folds'
-own idempotence (`shared.projections.dedupe`) and the read models' upserts. Offsets are
+own idempotence (`shared.projections`) and the read models' upserts. Offsets are
 committed after the transaction. A message that is not a valid envelope goes to the dead-letter
 topic with the reason, and the consumer goes on.
 """

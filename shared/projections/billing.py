@@ -33,7 +33,6 @@ from shared.events.models import (
     YearClosed,
 )
 from shared.projections.attendance import Attendance
-from shared.projections.dedupe import SeenIds
 from shared.projections.memberships import Memberships
 from shared.projections.occasions import Occasions, Plan
 from shared.projections.prices import PriceLists
@@ -80,7 +79,6 @@ class BillingFacts:
     _memo: dict[tuple[str | None, int | None, dt.datetime | None], list[CountedDay]] | None = None
 
     def __init__(self) -> None:
-        self._seen = SeenIds()
         self.occasions = Occasions()
         self.attendance = Attendance()
         self.memberships = Memberships()
@@ -103,18 +101,18 @@ class BillingFacts:
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:
         """Per event type this fold does anything with, the function that applies it, for a
         loop that needs no change report (replay): the same code as `apply`."""
-        return dict.fromkeys(self._handlers, self.apply)  # apply: the id check first
+        return dict.fromkeys(self._handlers, self.apply)
 
     @property
     def fact_handlers(self) -> dict[str, Callable[[Envelope], object]]:
-        """The handler per fact type, without the id check: for a writer that knows each
-        event is new (the demo log generator), so the fold keeps no set of ids."""
+        """The handler per fact type (the demo log generator's loop calls them)."""
         return dict(self._handlers)
 
     def apply(self, env: Envelope) -> bool:
-        """Apply one event; True when it was new and is a billing fact."""
+        """Apply one event (again: it changes nothing, see `shared.projections`);
+        True when it is a billing fact."""
         handler = self._handlers.get(env.type)
-        if handler is None or not self._seen.first_time(env):
+        if handler is None:
             return False
         handler(env)
         return True

@@ -33,7 +33,6 @@ from shared.events.models import (
     PreparationCompleted,
 )
 from shared.projections.attendance import AttendedDays
-from shared.projections.dedupe import SeenIds
 from shared.projections.occasions import Occasions, Plan
 from shared.projections.versions import LatestBy, stamp_of
 
@@ -72,7 +71,6 @@ class Completions:
     """The completion rule as a fold over contract events."""
 
     def __init__(self) -> None:
-        self._seen = SeenIds()
         self._occasions = Occasions()
         self._plans = self._occasions.plans
         self._attendance = AttendedDays()
@@ -121,19 +119,20 @@ class Completions:
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:
         """Per event type this fold does anything with, the function that applies it, for a
         loop that needs no change report (replay): the same code as `apply`."""
-        return dict.fromkeys(self._handlers, self.changes)  # changes: the id check first
+        return dict.fromkeys(self._handlers, self.changes)
 
     def changes(self, env: Envelope) -> CompletionChanges:
-        """Apply one event; completions gained and lost (empty for duplicates)."""
+        """Apply one event; completions gained and lost (empty for a redelivery: a fact the
+        fold holds already changes nothing, see `shared.projections`)."""
         handler = self._handlers.get(env.type)
-        if handler is None or not self._seen.first_time(env):
+        if handler is None:
             return NO_CHANGES
         return handler(env)
 
     @property
     def fact_handlers(self) -> dict[str, Callable[[Envelope], CompletionChanges]]:
-        """The handler per fact type, without the id check: for a fold built on this one
-        (progression, evaluations) that checks ids itself, so each event costs one lookup."""
+        """The handler per fact type: for a fold built on this one (progression,
+        evaluations), so each event costs one lookup."""
         return dict(self._handlers)
 
     # --- reading --------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from typing import Any, cast
 from shared.events import Envelope
 from shared.events.models import CourseOccasionPlanned, EvaluationSubmitted
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
-from shared.projections.dedupe import SeenIds
 from shared.projections.versions import LatestBy, packed_stamp
 
 ResponseKey = tuple[str, str]
@@ -38,7 +37,6 @@ class Evaluations:
     """The `evaluations` projection as a fold."""
 
     def __init__(self) -> None:
-        self._seen = SeenIds()
         self._completions = Completions()
         self._responses: LatestBy[ResponseKey, Response] = LatestBy()
         self._respondents: dict[str, list[str]] = {}  # occasion -> its respondents, each once
@@ -69,7 +67,7 @@ class Evaluations:
     def appliers(self) -> dict[str, Callable[[Envelope], object]]:
         """Per event type this fold does anything with, the function that applies it, for a
         loop that needs no change report (replay): the same code as `apply`."""
-        return dict.fromkeys(self._handlers, self.apply)  # apply: the id check first
+        return dict.fromkeys(self._handlers, self.apply)
 
     def apply(self, env: Envelope) -> Changed:
         """Apply one event; the courses whose row may have changed."""
@@ -79,7 +77,7 @@ class Evaluations:
         """Apply one event; the courses whose row may have changed, and the completions it
         gained and lost (`Completions.changes`): for a reader that needs both of one fold."""
         handler = self._handlers.get(env.type)
-        if handler is None or not self._seen.first_time(env):
+        if handler is None:
             return _NOTHING
         return handler(env)
 
