@@ -380,10 +380,12 @@ class Scheduling:
     known: Known
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     attempts: int = 5
-    # Commands on occasions in flight at once in this process. PostgreSQL serialises every
-    # write to the store anyway (the library locks the table), so more only share the GIL and
-    # stretch every request; two keep one deciding while the other waits for its commit.
-    # Measured with bench/attendance.py: p99 about 50-70 ms with 2-3, 110-350 ms unbounded.
+    # Commands on occasions being decided at once in this process (loaded, authorized,
+    # decided): more only share the GIL and stretch every request. Measured with
+    # bench/attendance.py: p99 about 50-70 ms with 2-3, 110-350 ms unbounded. Their saves
+    # wait outside it, for the store's table lock and the commit's flush, which the saves
+    # of several commands share (`GroupCommit`): a command holding its place while its save
+    # waited kept the others from deciding, and the saves went one flush at a time.
     writers: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
 
     # -- helpers ----------------------------------------------------------------------------
@@ -397,17 +399,13 @@ class Scheduling:
     def _change(self, occasion_id: str, act: Callable[[Occasion], T],
                 authorize: Authorize | None = None) -> T:
         """Load, authorize, decide and save; decided again if someone saved in between."""
-        with self.writers:
-            return self._change_now(occasion_id, act, authorize)
-
-    def _change_now(self, occasion_id: str, act: Callable[[Occasion], T],
-                    authorize: Authorize | None = None) -> T:
         for _ in range(self.attempts):
-            occasion = self.occasion(occasion_id)
-            if authorize is not None:
-                authorize(occasion)
-            loaded = occasion.version
-            result = act(occasion)
+            with self.writers:
+                occasion = self.occasion(occasion_id)
+                if authorize is not None:
+                    authorize(occasion)
+                loaded = occasion.version
+                result = act(occasion)
             if occasion.version == loaded:
                 return result
             try:

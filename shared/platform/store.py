@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, TypeVar, cast
 
 import orjson
@@ -189,6 +190,73 @@ BulkRow = tuple[uuid.UUID, int, str, bytes]
 """A stored event for `insert_bulk`: originator id, originator version, topic, state."""
 
 
+@dataclass(slots=True)
+class _Save:
+    """One caller's save waiting for `GroupCommit`: its events and statements, then what
+    became of them (the notification ids, or the error)."""
+
+    events: list[StoredEvent]
+    statements: list[Statement]
+    done: bool = False
+    ids: list[int] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Saves made at once by a process's threads, written as one statement: the first caller
+    writes what is waiting (its own save and any that came while the one before was being
+    written); the others wait for it, and one of those who came meanwhile writes the next
+    group. Every save takes the store's table lock and waits for its commit to reach the
+    disk while holding it (`PostgresRecorder`), so saves one by one cost a WAL flush each,
+    in a row; a group costs one. A group that fails is written again save by save, so each
+    caller gets its own outcome (a version conflict fails only the save that has it); a
+    save alone is written as before."""
+
+    def __init__(self, write: Callable[[Sequence[_Save]], list[int]]) -> None:
+        self._write = write
+        self._cond = threading.Condition()
+        self._waiting: list[_Save] = []
+        self._writing = False
+
+    def save(self, save: _Save) -> list[int]:
+        with self._cond:
+            self._waiting.append(save)
+            while self._writing and not save.done:
+                self._cond.wait()
+            if not save.done:  # nobody is writing: this caller writes what waits
+                self._writing = True
+                group, self._waiting = self._waiting, []
+        if not save.done:
+            try:
+                self._write_group(group)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
+        if save.error is not None:
+            raise save.error
+        return save.ids
+
+    def _write_group(self, group: list[_Save]) -> None:
+        if len(group) > 1:
+            try:
+                ids = self._write(group)
+            except Exception:  # noqa: BLE001 - each save again alone: its own outcome
+                pass
+            else:
+                at = 0
+                for save in group:
+                    save.ids, at = ids[at:at + len(save.events)], at + len(save.events)
+                    save.done = True
+                return
+        for save in group:
+            try:
+                save.ids = self._write([save])
+            except BaseException as e:  # noqa: BLE001 - the caller's to raise
+                save.error = e
+            save.done = True
+
+
 class PostgresRecorder(PostgresApplicationRecorder):
     """The library's recorder, writing each save as one statement, with statements of our own
     in the same transaction (`app.save(..., statements=[(sql, params)])`, the way the library's
@@ -211,6 +279,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
+        self._group = GroupCommit(self._insert_saves)
         if datastore.originator_id_type != "uuid":
             raise ValueError("the hash chain reads originator ids as UUIDs")
         names = _chain_names(datastore.schema, self.events_table_name,
@@ -241,11 +310,17 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
         statements: Sequence[Statement] = kwargs.get("statements", ())
+        return self._group.save(_Save(list(stored_events), list(statements)))
+
+    def _insert_saves(self, saves: Sequence[_Save]) -> list[int]:
+        """The saves' events (each save's in its order, the saves in theirs) and statements
+        as one statement: one lock, one commit; the notification ids in the events' order."""
         events = [self.construct_pg_stored_event(e.originator_id, e.originator_version,
-                                                 e.topic, e.state) for e in stored_events]
+                                                 e.topic, e.state)
+                  for save in saves for e in save.events]
         params: list[Any] = []
         ctes: list[Composable] = []
-        for i, (sql, values) in enumerate(statements):
+        for i, (sql, values) in enumerate(s for save in saves for s in save.statements):
             ctes.append(SQL("{name} AS ({sql})").format(name=Identifier(f"s{i}"), sql=SQL(sql)))
             params.extend(values)
         query = self._invoke

@@ -241,3 +241,58 @@ def test_aggregate_id_is_uuid5_of_the_kind_and_key() -> None:
         got = aggregate_id("completion", key)
         assert (got, got.version, got.variant, str(got)) == (
             expected, 5, uuid.RFC_4122, str(expected))
+
+
+def test_saves_made_at_once_are_written_together_each_with_its_own_outcome(pg_url: str) -> None:
+    """Saves from several threads while one is being written wait, and go as one statement
+    (one table lock, one commit: `GroupCommit`); a group that fails is written again save by
+    save, so a version conflict fails only its own save, and the others' events and
+    statements are stored, chained in order."""
+    from shared.platform.chain import verify
+
+    Things(pg_url, create_table=True).close()
+    app = Things(pg_url)
+    db = Database(pg_url)
+    db.execute("CREATE TABLE side (k TEXT PRIMARY KEY)")
+    taken = Thing(aggregate_id("thing", "taken"))
+    taken.trigger(Noted, text="first")
+    app.save(taken)
+    stale = Thing(aggregate_id("thing", "taken"))  # version 1 again: conflicts
+    stale.trigger(Noted, text="second")
+    group = app.recorder._group  # type: ignore[attr-defined]
+    written: list[int] = []
+    write = group._write
+    group._write = lambda saves: (written.append(len(saves)), write(saves))[1]
+
+    fresh = [Thing(aggregate_id("thing", f"g{n}")) for n in range(5)]
+    for n, thing in enumerate(fresh):
+        thing.trigger(Noted, text=f"g{n}")
+        thing.trigger(Noted, text=f"g{n} again")
+    outcomes: dict[str, str] = {}
+
+    def save(name: str, thing: Thing) -> None:
+        try:
+            app.save(thing, statements=[("INSERT INTO side (k) VALUES (%s)", (name,))])
+            outcomes[name] = "saved"
+        except IntegrityError:
+            outcomes[name] = "conflict"
+
+    with psycopg.connect(pg_url) as holder:
+        holder.execute("LOCK TABLE things_events IN ROW SHARE MODE")
+        threads = [threading.Thread(target=save, args=(f"g{n}", t)) for n, t in enumerate(fresh)]
+        threads.append(threading.Thread(target=save, args=("stale", stale)))
+        for t in threads:
+            t.start()
+        threading.Event().wait(0.5)  # all of them waiting: one on the lock, five for it
+        holder.rollback()
+    for t in threads:
+        t.join(10)
+    assert outcomes == {**{f"g{n}": "saved" for n in range(5)}, "stale": "conflict"}
+    assert max(written) > 1, written  # some went together
+    assert sorted(r[0] for r in db.execute("SELECT k FROM side")) == [f"g{n}" for n in range(5)]
+    assert [app.load(Thing, t.id).text for t in fresh] == [f"g{n} again" for n in range(5)]
+    assert app.load(Thing, taken.id).text == "first"
+    assert db.execute("SELECT count(*) FROM things_events") == [(11,)]
+    assert verify("enrolment", app.recorder).intact  # type: ignore[arg-type]
+    db.close()
+    app.close()
