@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from sys import intern
 from typing import Any, cast
 
 from shared.events import Envelope
@@ -206,6 +207,7 @@ class Figures:
         self._totals: dict[str, dict[Any, int]] = {}
         self._distinct: dict[str, dict[tuple[str, ...], int]] = {}  # cell -> key -> sources
         self._documents: dict[str, dict[str, Any]] = {}
+        self._keys: dict[Any, Any] = {}  # each tuple metric of the parts held, once (`_held`)
         self._dirty: set[Source] = set()
         self._relabel: set[str] = set()  # cells whose name or region changed
         self._recount = False
@@ -425,7 +427,7 @@ class Figures:
         """Swap what a source adds for what it adds now; the cells that changed."""
         old = self._parts.pop(source, {})
         if part:
-            self._parts[source] = _shared(part)
+            part = self._parts[source] = self._held(part)
         touched = set()
         for cell in old.keys() | part.keys():
             was, now = old.get(cell), part.get(cell)
@@ -443,6 +445,31 @@ class Figures:
                 del self._totals[cell]
                 self._distinct.pop(cell, None)
         return touched
+
+    def _held(self, part: Part) -> Part:
+        """A part as the fold keeps it, in a fraction of the memory of one as made: its
+        cells' names are interned (made afresh for each part, there are a few thousand), its
+        tuple metrics are the fold's one copy of each (a course day's key is made for each
+        participant-day), and its cells' equal amounts are one dict (a participant on an
+        occasion adds the same to most of their cells: the nation, the region, their journey
+        and level, the course, the month; an occasion's responses the same to all of theirs).
+        The parts are kept as long as their sources, to be subtracted when one changes, and
+        are the largest part of the fold; the snapshot pickles each shared object once.
+        Nothing changes a part once it is held."""
+        keys = self._keys
+        held: Part = {}
+        distinct: list[dict[Any, int]] = []
+        for cell, counts in part.items():
+            for same in distinct:
+                if same == counts:
+                    held[intern(cell)] = same
+                    break
+            else:
+                counts = {keys.setdefault(metric, metric) if type(metric) is tuple else metric:
+                          amount for metric, amount in counts.items()}
+                distinct.append(counts)
+                held[intern(cell)] = counts
+        return held
 
     def _add(self, cell: str, total: dict[Any, int], amounts: dict[Any, int], sign: int) -> None:
         for metric, amount in amounts.items():
@@ -654,24 +681,6 @@ class Figures:
         elif dimension == "nation":
             cell["name"] = "Hela landet"
         return cell | figures
-
-
-def _shared(part: Part) -> Part:
-    """A part with its cells' equal amounts held once: a participant on an occasion adds the
-    same to most of their seven or so cells (the nation, the region, their journey and
-    level, the course, the month), and an occasion's responses the same to all of its cells.
-    The parts are kept as long as their sources (to be subtracted when one changes) and are
-    the largest part of the fold: held once, the amounts take under half the memory, and the
-    snapshot pickles each once. Nothing changes a part once it is held."""
-    distinct: list[dict[Any, int]] = []
-    for cell, counts in part.items():
-        for held in distinct:
-            if held == counts:
-                part[cell] = held
-                break
-        else:
-            distinct.append(counts)
-    return part
 
 
 class _Each:
