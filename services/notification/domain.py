@@ -75,8 +75,7 @@ class Booking:
 
 
 def _days(days: tuple[m.CourseDay, ...]) -> tuple[Day, ...]:
-    # A venue travels only if the contract grows an optional `venue` on a course day.
-    return tuple(Day(d.day, d.date, str(d.mode), getattr(d, "venue", None)) for d in days)
+    return tuple(Day(d.day, d.date, str(d.mode), d.venue) for d in days)
 
 
 class Facts:

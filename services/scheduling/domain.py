@@ -7,7 +7,8 @@ decided against one consistent state and saved in one transaction, with the libr
 concurrency.
 
 Events that are facts of the public contract inherit their contract model and are relayed. The
-others stay inside the service: the course format, venues, booking requests (with the
+others stay inside the service: the course format, `VenuesSet` (the venues, which the
+contract's course days carry too since v1.1), booking requests (with the
 municipality that asked), the waitlist, and reserves called in (and undone). The contract knows
 only whole bookings, so a waitlisted participant produces no `ParticipantBooked` until a seat is
 theirs.
@@ -131,7 +132,9 @@ class DayVenue(BaseModel):
 
 
 class VenuesSet(DomainEvent):
-    """Where the on-site days are held (lokal). Not in the contract, so never relayed."""
+    """Where the on-site days are held (lokal), for the service's own view: occasions planned
+    before the contract's course days carried their venue (v1.1) have it only here. Never
+    relayed."""
 
     occasion_id: str
     venues: tuple[DayVenue, ...]
@@ -374,7 +377,7 @@ class Occasion(Aggregate):
         occasion = cls(occasion_key(occasion_id))
         occasion.trigger(CourseOccasionPlanned, occasion_id=occasion_id,
                          course_id=course.course_id, region_id=region_id, capacity=capacity,
-                         days=tuple(d for d, _ in days), **provenance)
+                         days=tuple(with_venue(d, v) for d, v in days), **provenance)
         venues = tuple(DayVenue(day=d.day, venue=v) for d, v in days if v)
         if venues:
             occasion.trigger(VenuesSet, occasion_id=occasion_id, venues=venues, **provenance)
@@ -536,15 +539,15 @@ class Occasion(Aggregate):
         self, course: Course, days: Sequence[tuple[contract.CourseDay, str | None]], *,
         today: dt.date, **provenance: Any,
     ) -> bool:
-        """The occasion's days as now planned (moved, added, removed), in one
-        `CourseOccasionRescheduled`; venues privately. False when nothing changed.
+        """The occasion's days as now planned (moved, added, removed, or held elsewhere), in
+        one `CourseOccasionRescheduled`, venues and all. False when nothing changed.
 
         Day numbers stay what they were (attendance names them), so a removed day leaves a gap
         and an added day takes a new number; dates follow the day numbers. A held day is
         neither removed nor moved into the future; an occasion given in full gets no more days.
         """
         self.open()
-        planned = [d for d, _ in days]
+        planned = [with_venue(d, v) for d, v in days]
         if not planned:
             raise CommandRejected("Ett kurstillfälle har minst en dag; ställ in kurstillfället "
                                   "i stället för att ta bort dess sista dag.", field="days")
@@ -713,6 +716,12 @@ class Occasion(Aggregate):
                            field="present" if registered.difference(present) else "delivered_by")
         new_present = [p for p in present if p not in registered]
         return new_present, {t: r for t, r in roles.items() if t not in delivered}
+
+
+def with_venue(day: contract.CourseDay, venue: str | None) -> contract.CourseDay:
+    """A course day as the contract carries it (v1.1): with its venue, so that the booked
+    learn where it is held, and learn it again when it moves."""
+    return contract.CourseDay(day=day.day, date=day.date, mode=day.mode, venue=venue)
 
 
 def check_days(course: Course, days: Sequence[contract.CourseDay]) -> None:

@@ -211,6 +211,10 @@ class CourseDay(_Part):
     day: Annotated[int, Field(ge=1, le=50)]
     date: dt.date
     mode: DayMode
+    venue: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    """Where a day on site is held, as the region names the place (v1.1, optional; none for a
+    digital day): a participant's calendar entry needs it, and a day whose venue moves is
+    re-planned (`CourseOccasionRescheduled`)."""
 
 
 class CourseOccasionPlanned(EventData):

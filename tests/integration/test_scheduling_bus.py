@@ -119,8 +119,9 @@ def test_scheduling_events_appear_on_the_topics_in_contract_form(
     planned = next(e for _, e in scheduling if e.type == "CourseOccasionPlanned")
     assert planned.data.model_dump(mode="json") == {
         "occasion_id": occasion_id, "course_id": "bou-ny-samtal", "region_id": "rss-x",
-        "capacity": 2, "days": [{"day": 1, "date": "2024-05-02", "mode": "digital"},
-                                {"day": 2, "date": "2024-05-09", "mode": "on_site"}]}
+        "capacity": 2, "days": [  # the venue travels with its day (v1.1)
+            {"day": 1, "date": "2024-05-02", "mode": "digital", "venue": None},
+            {"day": 2, "date": "2024-05-09", "mode": "on_site", "venue": "Aulan"}]}
     delivered = sorted((e.data.day, e.data.trainer_id.split("-", 1)[1], e.data.role)
                        for _, e in scheduling if e.type == "TrainerDayDelivered")
     assert delivered == [(1, "karin", "leader"), (1, "ulf", "trainer"),

@@ -256,6 +256,32 @@ def test_a_replanned_occasion_updates_the_same_entries_with_a_higher_sequence(
     assert len(world.to("Anna")) == 2
 
 
+def test_the_venue_is_in_the_entries_and_a_new_venue_updates_them(world: World) -> None:
+    """The venue lost, day 1 held elsewhere on the same date: the booked are told, and the
+    calendar entry they hold moves with it (same UID, higher SEQUENCE)."""
+    days = (m.CourseDay(day=1, date=DAY1, mode="on_site", venue="Kulturhuset, Falun"),
+            m.CourseDay(day=2, date=DAY2, mode="digital"))
+    world.apply(world.event(m.CourseOccasionPlanned(
+        occasion_id="occ-1", course_id=COURSE.course_id, region_id="rss-dalarna", capacity=2,
+        days=days)), world.book("Anna"))
+    world.deliver()
+    [confirmation] = world.to("Anna")
+    assert "Kursdag 1: måndag 23 mars 2026, på plats, Kulturhuset, Falun" in confirmation.text()
+    assert [str(c.walk("VEVENT")[0]["LOCATION"]) for c in _calendars(confirmation)] == [
+        "Kulturhuset, Falun", "Digitalt"]
+    world.apply(world.event(m.CourseOccasionRescheduled(occasion_id="occ-1", days=(
+        days[0].model_copy(update={"venue": "Stadshuset, Falun"}), days[1]))))
+    world.deliver()
+    update = world.to("Anna")[-1]
+    assert update.summary()["subject"] == "Ändrade kursdagar: Samtal och delaktighet"
+    assert ("Kursdag 1: måndag 23 mars 2026, på plats, Stadshuset, Falun (ändrad)"
+            in update.text())
+    [cal] = _calendars(update)
+    assert _event(cal) == {"method": "REQUEST", "uid": "kurstillfalle-occ-1-dag-1@yrkesresan",
+                           "sequence": 1, "date": DAY1, "status": "CONFIRMED"}
+    assert str(cal.walk("VEVENT")[0]["LOCATION"]) == "Stadshuset, Falun"
+
+
 def test_a_removed_day_is_cancelled_and_a_cancelled_occasion_cancels_every_entry(
     world: World,
 ) -> None:

@@ -60,21 +60,27 @@ def test_moving_a_day_records_the_days_as_now_planned() -> None:
     assert [type(e).__name__ for e in events] == ["CourseOccasionRescheduled", "VenuesSet"]
     rescheduled = events[0]
     assert isinstance(rescheduled, CourseOccasionRescheduled)
-    assert [(d.day, str(d.date), d.mode) for d in rescheduled.days] == [
-        (1, "2025-03-10", "on_site"), (2, "2025-03-11", "digital"),
-        (3, "2025-03-17", "digital"), (4, "2025-03-31", "on_site")]
+    assert [(d.day, str(d.date), d.mode, d.venue) for d in rescheduled.days] == [
+        (1, "2025-03-10", "on_site", "Folkets hus, Falun"), (2, "2025-03-11", "digital", None),
+        (3, "2025-03-17", "digital", None), (4, "2025-03-31", "on_site", "Aulan, Mora")]
     assert isinstance(events[1], VenuesSet)
     assert occasion.venues == {1: "Folkets hus, Falun", 4: "Aulan, Mora"}
     assert replan(occasion, plan_of(occasion)) is False  # the same plan again: nothing
     assert kinds(occasion) == []
 
 
-def test_a_new_venue_alone_is_private() -> None:
+def test_a_new_venue_alone_is_a_re_plan_the_booked_are_told_of() -> None:
+    """The venue lost, the day held elsewhere: on the bus as any re-plan (the contract's
+    course days carry their venue, v1.1), so the notification process updates the entries."""
     occasion = staffed()
     days = plan_of(occasion)
     days[0] = day(1, "2025-03-10", "on_site", "Stadshuset, Falun")
     assert replan(occasion, days) is True
-    assert kinds(occasion) == ["VenuesSet"]
+    events = occasion.collect_events()
+    assert [type(e).__name__ for e in events] == ["CourseOccasionRescheduled", "VenuesSet"]
+    rescheduled = events[0]
+    assert isinstance(rescheduled, CourseOccasionRescheduled)
+    assert [d.venue for d in rescheduled.days] == ["Stadshuset, Falun", None, None, None]
 
 
 def test_days_keep_their_numbers_when_one_is_removed_or_added() -> None:
