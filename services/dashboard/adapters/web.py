@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,6 +79,12 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # What the process holds once it starts (modules, routes, templates, its objects)
+        # lives as long as the process: frozen, a full collection does not walk it again. A
+        # full collection walking all of it made the slowest national pages in
+        # bench/dashboard_queries.py (the figures a page reads are each request's own).
+        gc.collect()
+        gc.freeze()
         task = asyncio.create_task(watch.run())
         yield
         task.cancel()
