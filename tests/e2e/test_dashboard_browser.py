@@ -117,6 +117,25 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+SLOW_CHARTS = """() => {
+  // each chart's redraw made slow, as plotly's is on a busy machine; when the figure's new
+  // text is delivered (a mutation observer's callback: once the task that set it has ended),
+  // and when each redraw began
+  window.figureShown = [];
+  window.chartsDrawn = [];
+  const react = Plotly.react;
+  Plotly.react = (...args) => {
+    window.chartsDrawn.push(performance.now());
+    const until = performance.now() + 300;
+    while (performance.now() < until) { /* busy, as a slow redraw */ }
+    return react(...args);
+  };
+  new MutationObserver(() => window.figureShown.push(performance.now())).observe(
+    document.querySelector("[data-figure=registered]"),
+    {childList: true, characterData: true, subtree: true});
+}"""
+
+
 def _sign_in(page: Page, base: str, role: str, scope: str = "") -> None:
     page.goto(f"{base}/logga-in")
     page.select_option("#role", role)
@@ -146,8 +165,12 @@ def test_figures_change_live_and_a_manager_sees_only_their_municipality(
     newcomers = [new_envelope(ParticipantRegistered(
         participant_id=f"browser-{n}", municipality_id=municipality_id, journey="barn-och-unga",
         role="socialsekreterare", level="ny", years_in_profession=1)) for n in range(3)]
+    page.evaluate(SLOW_CHARTS)
     _produce(broker.bootstrap, newcomers)
     expect(registered).to_have_text("63", timeout=15_000)  # pushed over server-sent events
+    # the new figures reached the screen before the charts were redrawn, not after the last
+    shown, drawn = page.evaluate("[window.figureShown, window.chartsDrawn]")
+    assert shown and drawn and shown[0] < drawn[0], (shown, drawn)
     page.screenshot(path=OUTPUT / "oversikt-efter.png", full_page=True)
 
     falun.click()

@@ -46,9 +46,10 @@ ROLES = {"national_analyst": "Nationell analytiker", "regional_coordinator": "Re
 
 class VersionWatch:
     """Watches the figures' version in the database; server-sent event streams wait on it.
-    One reader per process, however many pages are open."""
+    One reader per process, however many pages are open, reading one row every `interval`
+    seconds: what a new figure may wait here before the open pages hear of it."""
 
-    def __init__(self, reader: FiguresReader, interval: float = 0.25) -> None:
+    def __init__(self, reader: FiguresReader, interval: float = 0.1) -> None:
         self.reader = reader
         self.interval = interval
         self.version = -1

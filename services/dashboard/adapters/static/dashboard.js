@@ -19,10 +19,21 @@ function format(value, how) {
   return sv.format(value);
 }
 
+let drawn = Promise.resolve();
+
 function draw(id, traces, title, extra) {
-  const el = document.getElementById(id);
-  if (!el || typeof Plotly === "undefined") return;
-  Plotly.react(el, traces, Object.assign({}, LAYOUT, {title: {text: title}}, extra || {}), CONFIG);
+  // each chart in a task of its own, in order: the page answers (and paints) between them
+  drawn = drawn.then(() => new Promise((done) => setTimeout(() => {
+    try {
+      const el = document.getElementById(id);
+      if (el && typeof Plotly !== "undefined") {
+        Plotly.react(el, traces, Object.assign({}, LAYOUT, {title: {text: title}}, extra || {}),
+                     CONFIG);
+      }
+    } finally {
+      done();  // a chart that failed does not hold back the next
+    }
+  }, 0)));
 }
 
 function bars(rows, label, series) {
@@ -46,6 +57,20 @@ function render(data) {
   document.querySelectorAll("[data-figure]").forEach((el) => {
     el.textContent = format(pick(cell, el.dataset.figure), el.dataset.format);
   });
+  rows(data.children);
+  const stamp = document.getElementById("updated");
+  if (stamp) {
+    stamp.dataset.version = data.version;
+    stamp.textContent = "Senast uppdaterad " + new Date().toLocaleTimeString("sv-SE") + ".";
+  }
+  // The charts after the figures are on the screen (the frame painted first): redrawing them
+  // takes plotly far longer than the figures, and drawn in the same task they held the new
+  // figures back from the screen until the last chart was done.
+  requestAnimationFrame(() => setTimeout(() => charts(data), 0));
+}
+
+function charts(data) {
+  const cell = data.cell;
   const twoAxes = {barmode: "group", margin: {t: 40, r: 60, b: 80, l: 60}, yaxis: {title: {text: "Medelbetyg"}, range: [0, 5]},
                    yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%"}};
   if (data.level === "nation") {
@@ -81,12 +106,6 @@ function render(data) {
       x: ["Registrerade", "Aktiva", "Deltagardagar", "Genomförda kurser", "Intyg"],
       y: [cell.registered, cell.active, cell.participant_days, cell.completions,
           cell.certificates]}], "Kommunens siffror");
-  }
-  rows(data.children);
-  const stamp = document.getElementById("updated");
-  if (stamp) {
-    stamp.dataset.version = data.version;
-    stamp.textContent = "Senast uppdaterad " + new Date().toLocaleTimeString("sv-SE") + ".";
   }
 }
 
