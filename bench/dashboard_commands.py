@@ -6,7 +6,9 @@ PostgreSQL database. The nation's `registered` in `dashboard_cells` (what the pa
 server-sent events read) is polled every 10 ms over a connection of its own; the k-th
 registration accepted counts as shown once the figure has grown by k. Latency: that moment
 minus the moment the API's 201 arrived. Printed next to a baseline measured in the same run:
-the command alone (its request and answer). Asserts nothing.
+the command alone (its request and answer), and the CPU each process spent per registration
+(/proc: the API, the relay, the worker, the broker, PostgreSQL's backends, the bench). Asserts
+nothing.
 
     .venv/bin/python bench/dashboard_commands.py [--rate 200] [--seconds 20] [--direct]
 
@@ -33,6 +35,7 @@ import orjson  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    CpuTally,
     PollingThread,
     enrolment_pipeline,
     print_command_figures,
@@ -99,13 +102,18 @@ def main() -> None:
             asyncio.run(register_participants(base, 1, args.rate, nothing_to_expect))
             wait_until(lambda: watcher.registered() >= 1, "the first registration", procs, 240)
             before = watcher.registered()
-            if args.direct:
-                accepted, run = register_directly(url, total, args.rate, nothing_to_expect, 1)
-            else:
-                accepted, run = asyncio.run(register_participants(
-                    base, total, args.rate, nothing_to_expect, first=1))
-            wait_until(lambda: watcher.registered() >= before + len(accepted),
-                       "every registration in the figures", procs, 300)
+            named = dict(zip(("api", "relay", "worker"), procs, strict=True))
+            if broker.process is not None:
+                named["broker"] = broker.process
+            with CpuTally(url, named) as cpu:
+                if args.direct:
+                    accepted, run = register_directly(url, total, args.rate, nothing_to_expect,
+                                                      1)
+                else:
+                    accepted, run = asyncio.run(register_participants(
+                        base, total, args.rate, nothing_to_expect, first=1))
+                wait_until(lambda: watcher.registered() >= before + len(accepted),
+                           "every registration in the figures", procs, 300)
             readings = list(watcher.readings)
         stages = [stage for pid, stage in relay_stages(broker.bootstrap).items()
                   if pid in accepted]
@@ -117,6 +125,7 @@ def main() -> None:
     pairs = shown_at([sent for _, sent in stages], readings, before)
     print_stages([(recorded, sent, seen) for (recorded, sent), (_, seen)
                   in zip(stages, pairs, strict=False)])  # the registrations shown: a prefix
+    print(cpu.line(len(run.latencies), "registration"))
 
 
 if __name__ == "__main__":
