@@ -106,10 +106,13 @@ def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication],
 
 
 def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplication],
-          batch: int) -> Iterator[tuple[str, int]]:
+          batch: int, *, release: bool = False) -> Iterator[tuple[str, int]]:
     """Read the stores once, feeding every runner each batch of the envelopes on its topics
     (what its consumer reads; the applied log of a rebuild holds nothing a live consumer would
-    not); (name, events applied)."""
+    not); (name, events applied). With `release` (no caller keeps the runners), each fold is
+    dropped once its end is written: a rebuild's peak is at the ends (the dashboard's recount
+    of every cell, pickling a snapshot), and the folds already written need not be held
+    through the next one's."""
     scratch = {name for name, runner in runners.items() if _start(runner)}
     applied = dict.fromkeys(runners, 0)
     topics = {name: frozenset(runner.projector.topics) for name, runner in runners.items()}
@@ -139,7 +142,11 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
                 runner.finish_rebuild()
             else:
                 runner.snapshot()
-            gc.collect(1)
+            if release:
+                runner.projector.reset()
+                gc.collect()  # a fold holds cycles (its handlers are its bound methods)
+            else:
+                gc.collect(1)
             yield name, applied[name]
 
 
@@ -168,7 +175,7 @@ def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH
     apps = [spec.store() for spec in processes.services().values()]
     try:
         yield from _feed({name: registry[name]() for name in names or list(registry)}, apps,
-                         batch)
+                         batch, release=True)
     finally:
         for app in apps:
             app.close()
