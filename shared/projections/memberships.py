@@ -26,12 +26,12 @@ class Memberships:
         self._timelines: dict[str, Timeline[str]] = {}
 
     def registered(self, env: Envelope) -> None:
-        """Apply a `ParticipantRegistered` (each event id once: the caller dedupes)."""
+        """Apply a `ParticipantRegistered` (the same event again changes nothing: its stamp is held)."""
         data = cast(ParticipantRegistered, env.data)
         self._record(env, data.participant_id, data.municipality_id)
 
     def moved(self, env: Envelope) -> None:
-        """Apply a `ParticipantMoved` (each event id once: the caller dedupes)."""
+        """Apply a `ParticipantMoved` (the same event again changes nothing: its stamp is held)."""
         data = cast(ParticipantMoved, env.data)
         self._record(env, data.participant_id, data.to_municipality_id)
 
