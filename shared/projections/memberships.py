@@ -26,7 +26,8 @@ class Memberships:
         self._timelines: dict[str, Timeline[str]] = {}
 
     def registered(self, env: Envelope) -> None:
-        """Apply a `ParticipantRegistered` (the same event again changes nothing: its stamp is held)."""
+        """Apply a `ParticipantRegistered` (the same event again changes nothing: its stamp
+        is held)."""
         data = cast(ParticipantRegistered, env.data)
         self._record(env, data.participant_id, data.municipality_id)
 
