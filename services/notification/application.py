@@ -57,8 +57,8 @@ class NotificationSettings(BaseSettings):
     smtp_timeout: float = 10
     mail_from: str = "Yrkesresan <noreply@yrkesresan.example.se>"
     enrolment_url: str = ""
-    certificate_link: str = "http://127.0.0.1:8003/certificates/{certificate_id}/intyg.pdf"
-    evaluation_link: str = "http://127.0.0.1:8003/participants/{participant_id}/evaluations"
+    certificate_link: str = ""
+    evaluation_link: str = ""
     reminder_days: int = Field(default=7, ge=1, le=60)
     settle_seconds: float = Field(default=3, ge=0)
     max_age_days: float = Field(default=14, gt=0)
@@ -67,6 +67,14 @@ class NotificationSettings(BaseSettings):
 
     def enrolment(self) -> str:
         return self.enrolment_url or f"http://127.0.0.1:{Settings().port_for('enrolment')}"
+
+    def links(self) -> Links:
+        """The links in messages; unset: certification's own address, on the port it is
+        given (`YRKESRESAN_CERTIFICATION_PORT`), as `enrolment()` finds enrolment."""
+        base = f"http://127.0.0.1:{Settings().port_for('certification')}"
+        return Links(
+            self.certificate_link or f"{base}/certificates/{{certificate_id}}/intyg.pdf",
+            self.evaluation_link or f"{base}/participants/{{participant_id}}/evaluations")
 
     def mailer(self) -> SmtpMailer:
         return SmtpMailer(self.smtp_host, self.smtp_port, self.smtp_tls, self.smtp_user,
@@ -158,7 +166,7 @@ class Notification:
         if n.kind is Kind.SUMMARY:
             return self._summary(n, now)
         assert n.participant_id is not None
-        links = Links(self.settings.certificate_link, self.settings.evaluation_link)
+        links = self.settings.links()
         with self.projector.lock:
             outcome = compose(Context(self.projector.facts, now, self.outbox.held, links), n)
         if not isinstance(outcome, Draft):

@@ -496,3 +496,18 @@ def test_an_unreachable_smtp_server_is_retried(world: World) -> None:
     world.service.settings.smtp_port = world.catcher.smtp_port
     world.clock.now += dt.timedelta(seconds=notification.backoff(0))
     assert world.deliver() == 1
+
+
+def test_the_links_follow_certifications_port_unless_set(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """`make run` on private ports: the links in the messages go to certification's own
+    address, not to the default port where another system (or nothing) may answer."""
+    monkeypatch.setenv("YRKESRESAN_CERTIFICATION_PORT", "27003")
+    links = notification.NotificationSettings().links()
+    assert links.certificate.format(certificate_id="c1") == (
+        "http://127.0.0.1:27003/certificates/c1/intyg.pdf")
+    assert links.evaluation.format(participant_id="p1") == (
+        "http://127.0.0.1:27003/participants/p1/evaluations")
+    monkeypatch.setenv("YRKESRESAN_CERTIFICATE_LINK", "https://intyg.example.se/{certificate_id}")
+    assert notification.NotificationSettings().links().certificate == (
+        "https://intyg.example.se/{certificate_id}")
