@@ -20,8 +20,12 @@ BATCH = 10_000
 """Envelopes per transaction of a rebuild: each row a batch touches is written once."""
 
 
-PAGE = 20_000
-"""Stored events read per statement."""
+PAGE = 5_000
+"""Stored events read per statement. The stores are merged, so a page of each is held at once:
+a process that reads and parses the 162,545 events of a 21-region log and feeds nothing
+peaked at 224 MB with pages of 20,000 (205 MB after its first batch, more as the stores'
+pages filled up), at 160 MB with pages of 5,000 (159 MB over a 54,787-event log: it no longer
+grows with the log)."""
 
 
 def _notifications(app: ServiceApplication, page: int = PAGE) -> Iterator[Any]:
