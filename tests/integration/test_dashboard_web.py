@@ -159,6 +159,8 @@ def test_plattformen_shows_billings_year_of_the_trainer(
 
     async def fake_fetch(service: str, path: str, token: str, params: Any = None) -> Any:
         asked.append(f"{service}{path}")
+        if path == "/courses":
+            return []
         if service == "billing":
             return {"trainer_id": "t-1", "points": 4.5, "expected_share_sek": 12345,
                     "pots": [{"region_id": "rss-dalarna", "closed": False, "pot_sek": 40000,
@@ -174,4 +176,44 @@ def test_plattformen_shows_billings_year_of_the_trainer(
         page = client.get("/plattformen")
     assert page.status_code == 200
     assert "12 345" in page.text and "Kursledare" in page.text and "2026-11-09" in page.text
-    assert all("/trainers/t-1/" in path for path in asked)
+    assert all("/trainers/t-1/" in path for path in asked if "/trainers/" in path)
+    assert "scheduling/courses" in asked  # the catalogue's titles
+
+
+def test_plattformen_names_courses_and_regions_and_says_an_occasion_is_cancelled(
+    reader: FiguresReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trainer's assignments in the domain's words: the course's title (scheduling's
+    catalogue) and the region's name (the figures' cells), not their ids, and a cancelled
+    occasion said to be cancelled, with its reason (scheduling's `cancelled`)."""
+    from services.dashboard.adapters import web
+
+    course = {"id": "bou-ny-familjehem", "name": "Arbeta med familjehem"}
+    region = reader.cells("region")[0]
+    assert region["name"] != region["id"]
+
+    async def fake_fetch(service: str, path: str, token: str, params: Any = None) -> Any:
+        if path == "/courses":
+            return [{"course_id": course["id"], "title": course["name"]}]
+        if service == "billing":
+            return {"trainer_id": "t-1", "points": 1.5, "expected_share_sek": 100,
+                    "pots": [{"region_id": region["id"], "closed": True, "pot_sek": 400,
+                              "total_points": 6.0, "points": 1.5, "expected_share_sek": 100}],
+                    "days_delivered": []}
+        return [{"occasion_id": "o-1", "course_id": course["id"], "role": "leader",
+                 "region_id": region["id"], "cancelled": True,
+                 "cancellation_reason": "För få anmälda.", "days": []},
+                {"occasion_id": "o-2", "course_id": "okand-kurs", "role": "trainer",
+                 "region_id": region["id"], "cancelled": False, "days": []}]
+
+    monkeypatch.setattr(web, "fetch", fake_fetch)
+    with _client(reader) as client:
+        _sign_in(client, "trainer", "t-1")
+        page = client.get("/plattformen")
+    assert page.status_code == 200
+    rows = page.text.split('id="assignments"')[1].split("</table>")[0]
+    assert course["name"] in rows and f">{course['id']}<" not in rows
+    assert "okand-kurs" in rows  # a course the figures do not know: its id, as before
+    assert "Inställt" in rows and "För få anmälda." in rows
+    pots = page.text.split('id="pots"')[1].split("</table>")[0]
+    assert region["name"] in pots and f">{region['id']}<" not in pots

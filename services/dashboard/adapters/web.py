@@ -369,8 +369,15 @@ def create_web(reader: FiguresReader, settings: SignInSettings | None = None) ->
         assignments = await fetch("scheduling", f"/trainers/{trainer_id}/assignments", token)
         year = asof.today().year
         earnings = await fetch("billing", f"/trainers/{trainer_id}/years/{year}", token)
+        # scheduling and billing answer with ids: the courses' titles from scheduling's
+        # catalogue, the regions' names from the figures' cells
+        courses = await fetch("scheduling", "/courses", token)
+        titles = {} if isinstance(courses, Missing) else {
+            c["course_id"]: c["title"] for c in courses}
+        regions = {c["id"]: c["name"] for c in await asyncio.to_thread(reader.cells, "region")}
         return page(request, "plattformen.html", who, assignments=assignments,
-                    earnings=earnings, year=year, Missing=Missing)
+                    earnings=earnings, year=year, Missing=Missing, titles=titles,
+                    regions=regions)
 
     return web
 
