@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -387,6 +388,8 @@ class Scheduling:
     # of several commands share (`GroupCommit`): a command holding its place while its save
     # waited kept the others from deciding, and the saves went one flush at a time.
     writers: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
+    _occasions_lock: threading.Lock = field(default_factory=threading.Lock)
+    _occasion_locks: dict[str, list[Any]] = field(default_factory=dict)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -399,21 +402,42 @@ class Scheduling:
     def _change(self, occasion_id: str, act: Callable[[Occasion], T],
                 authorize: Authorize | None = None) -> T:
         """Load, authorize, decide and save; decided again if someone saved in between."""
-        for _ in range(self.attempts):
-            with self.writers:
-                occasion = self.occasion(occasion_id)
-                if authorize is not None:
-                    authorize(occasion)
-                loaded = occasion.version
-                result = act(occasion)
-            if occasion.version == loaded:
+        with self._one_at_a_time(occasion_id):
+            for _ in range(self.attempts):
+                with self.writers:
+                    occasion = self.occasion(occasion_id)
+                    if authorize is not None:
+                        authorize(occasion)
+                    loaded = occasion.version
+                    result = act(occasion)
+                if occasion.version == loaded:
+                    return result
+                try:
+                    self.app.save(occasion)  # the store counts what it stored
+                except IntegrityError:
+                    continue
                 return result
-            try:
-                self.app.save(occasion)  # the store counts what it stored
-            except IntegrityError:
-                continue
-            return result
         raise Conflict(f"Kurstillfället {occasion_id} ändrades samtidigt av andra; försök igen.")
+
+    @contextmanager
+    def _one_at_a_time(self, occasion_id: str) -> Iterator[None]:
+        """One command at a time per occasion in this process, from its load to its save:
+        a second one decided while the first's save waited would decide on the version
+        before it, conflict and, in a group of saves, make the group be written again save
+        by save (another process's command still conflicts, and is decided again)."""
+        with self._occasions_lock:
+            held = self._occasion_locks.get(occasion_id)
+            if held is None:
+                held = self._occasion_locks[occasion_id] = [threading.Lock(), 0]
+            held[1] += 1
+        try:
+            with held[0]:
+                yield
+        finally:
+            with self._occasions_lock:
+                held[1] -= 1
+                if not held[1]:
+                    del self._occasion_locks[occasion_id]
 
     def course(self, course_id: str) -> Course:
         try:

@@ -193,68 +193,87 @@ BulkRow = tuple[uuid.UUID, int, str, bytes]
 @dataclass(slots=True)
 class _Save:
     """One caller's save waiting for `GroupCommit`: its events and statements, then what
-    became of them (the notification ids, or the error)."""
+    became of them (the notification ids, or the error), or that its caller writes next."""
 
     events: list[StoredEvent]
     statements: list[Statement]
     done: bool = False
     ids: list[int] = field(default_factory=list)
     error: BaseException | None = None
+    leads: bool = False
+    woken: threading.Event = field(default_factory=threading.Event)
 
 
 class GroupCommit:
-    """Saves made at once by a process's threads, written as one statement: the first caller
-    writes what is waiting (its own save and any that came while the one before was being
-    written); the others wait for it, and one of those who came meanwhile writes the next
-    group. Every save takes the store's table lock and waits for its commit to reach the
-    disk while holding it (`PostgresRecorder`), so saves one by one cost a WAL flush each,
-    in a row; a group costs one. A group that fails is written again save by save, so each
-    caller gets its own outcome (a version conflict fails only the save that has it); a
-    save alone is written as before."""
+    """Saves made at once by a process's threads, written as one statement: a caller that
+    finds nobody writing writes its save; those who come meanwhile wait, and when that write
+    is done the first of them writes all that waits then, as one. Every save takes the
+    store's table lock and waits for its commit to reach the disk while holding it
+    (`PostgresRecorder`), so saves one by one cost a WAL flush each, in a row; a group costs
+    one. A group that fails is written again save by save, so each caller gets its own
+    outcome (a version conflict fails only the save that has it); a save alone is written as
+    before. Each waiting caller is woken once, for its outcome or to write (waking them all
+    at every write, under the GIL, took the API's threads from its requests)."""
 
     def __init__(self, write: Callable[[Sequence[_Save]], list[int]]) -> None:
         self._write = write
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: list[_Save] = []
         self._writing = False
 
     def save(self, save: _Save) -> list[int]:
-        with self._cond:
-            self._waiting.append(save)
-            while self._writing and not save.done:
-                self._cond.wait()
-            if not save.done:  # nobody is writing: this caller writes what waits
-                self._writing = True
-                group, self._waiting = self._waiting, []
-        if not save.done:
+        with self._lock:
+            if self._writing:
+                self._waiting.append(save)
+            else:
+                self._writing = save.leads = True
+        if not save.leads:
+            save.woken.wait()
+        if not save.done:  # this caller writes: its save and all that wait now
+            with self._lock:
+                group, self._waiting = [save, *(s for s in self._waiting if s is not save)], []
             try:
                 self._write_group(group)
             finally:
-                with self._cond:
-                    self._writing = False
-                    self._cond.notify_all()
+                self._hand_over()
         if save.error is not None:
             raise save.error
         return save.ids
 
-    def _write_group(self, group: list[_Save]) -> None:
-        if len(group) > 1:
-            try:
-                ids = self._write(group)
-            except Exception:  # noqa: BLE001 - each save again alone: its own outcome
-                pass
+    def _hand_over(self) -> None:
+        """The next writer: the first caller that came during the write, if any."""
+        with self._lock:
+            if self._waiting:
+                following = self._waiting[0]
+                following.leads = True
+                following.woken.set()
             else:
-                at = 0
-                for save in group:
-                    save.ids, at = ids[at:at + len(save.events)], at + len(save.events)
-                    save.done = True
-                return
-        for save in group:
-            try:
-                save.ids = self._write([save])
-            except BaseException as e:  # noqa: BLE001 - the caller's to raise
-                save.error = e
-            save.done = True
+                self._writing = False
+
+    def _write_group(self, group: list[_Save]) -> None:
+        try:
+            if len(group) > 1:
+                try:
+                    ids = self._write(group)
+                except Exception:  # noqa: BLE001 - each save again alone: its own outcome
+                    pass
+                else:
+                    at = 0
+                    for save in group:
+                        save.ids, at = ids[at:at + len(save.events)], at + len(save.events)
+                        save.done = True
+                    return
+            for save in group:
+                try:
+                    save.ids = self._write([save])
+                except BaseException as e:  # noqa: BLE001 - the caller's to raise
+                    save.error = e
+                save.done = True
+        finally:
+            for save in group:
+                if not save.done:  # interrupted: the caller learns it was not written
+                    save.error, save.done = RuntimeError("the group's write was cut short"), True
+                save.woken.set()
 
 
 class PostgresRecorder(PostgresApplicationRecorder):

@@ -318,3 +318,39 @@ def test_dates_outside_the_programme_s_window_are_refused() -> None:
                 "course_id": "bou-ny-samtal", "region_id": "rss-dalarna", "capacity": 5,
                 "days": [{"day": 1, "date": bad, "mode": "digital"}]})
         assert "days.0.date" in str(e.value) and "2017-01-01" in str(e.value)
+
+
+def test_commands_on_one_occasion_go_one_at_a_time_from_load_to_save() -> None:
+    """A second command on an occasion waits for the first's save (in a group of saves it
+    would otherwise decide on the version before it and conflict); another occasion's does
+    not wait, and nothing is kept once no command is on an occasion."""
+    import threading
+
+    from services.scheduling.application import Scheduling
+
+    scheduling = Scheduling(app=None, view=None, known=None)  # type: ignore[arg-type]
+    entered: list[str] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def command(name: str, occasion_id: str, hold: bool) -> None:
+        with scheduling._one_at_a_time(occasion_id):
+            entered.append(name)
+            if hold:
+                first_in.set()
+                release.wait(5)
+
+    first = threading.Thread(target=command, args=("first", "o1", True))
+    first.start()
+    assert first_in.wait(5)
+    same = threading.Thread(target=command, args=("same", "o1", False))
+    other = threading.Thread(target=command, args=("other", "o2", False))
+    same.start()
+    other.start()
+    other.join(5)
+    same.join(0.3)
+    assert entered == ["first", "other"] and same.is_alive()
+    release.set()
+    for t in (first, same):
+        t.join(5)
+    assert entered == ["first", "other", "same"]
+    assert scheduling._occasion_locks == {}
