@@ -203,7 +203,7 @@ class Figures:
         self._pot_years: dict[str, set[tuple[str, int]]] = {}  # occasion -> (region, year)s
         self._pot_occasions: dict[tuple[str, int], set[str]] = {}  # (region, year) -> occasions
         # the sums: what each source added, and per cell the total
-        self._parts: dict[Source, Part] = {}
+        self._parts: dict[Source, Held] = {}
         self._totals: dict[str, dict[Any, int]] = {}
         self._distinct: dict[str, dict[tuple[str, ...], int]] = {}  # cell -> key -> sources
         self._documents: dict[str, dict[str, Any]] = {}
@@ -425,9 +425,10 @@ class Figures:
 
     def _replace(self, source: Source, part: Part) -> set[str]:
         """Swap what a source adds for what it adds now; the cells that changed."""
-        old = self._parts.pop(source, {})
+        held = self._parts.pop(source, None)
+        old = _thawed(held) if held is not None else {}
         if part:
-            part = self._parts[source] = self._held(part)
+            self._parts[source] = self._held(part)
         touched = set()
         for cell in old.keys() | part.keys():
             was, now = old.get(cell), part.get(cell)
@@ -446,30 +447,28 @@ class Figures:
                 self._distinct.pop(cell, None)
         return touched
 
-    def _held(self, part: Part) -> Part:
-        """A part as the fold keeps it, in a fraction of the memory of one as made: its
-        cells' names are interned (made afresh for each part, there are a few thousand), its
-        tuple metrics are the fold's one copy of each (a course day's key is made for each
-        participant-day), and its cells' equal amounts are one dict (a participant on an
-        occasion adds the same to most of their cells: the nation, the region, their journey
-        and level, the course, the month; an occasion's responses the same to all of theirs).
-        The parts are kept as long as their sources, to be subtracted when one changes, and
-        are the largest part of the fold; the snapshot pickles each shared object once.
-        Nothing changes a part once it is held."""
+    def _held(self, part: Part) -> Held:
+        """A part as the fold keeps it, in a fraction of the memory of one as made
+        (`_thawed` gives it back): flat tuples instead of dicts, its cells' names interned
+        (made afresh for each part, there are a few thousand), its tuple metrics the fold's one
+        copy of each (a course day's key is made for each participant-day), and its cells'
+        equal amounts one tuple (a participant on an occasion adds the same to most of their
+        cells: the nation, the region, their journey and level, the course, the month; an
+        occasion's responses the same to all of theirs). The parts are kept as long as their
+        sources, to be subtracted when one changes, and are the largest part of the fold;
+        the snapshot pickles each shared object once."""
         keys = self._keys
-        held: Part = {}
-        distinct: list[dict[Any, int]] = []
+        held: list[Any] = []
+        distinct: list[tuple[dict[Any, int], tuple[Any, ...]]] = []
         for cell, counts in part.items():
-            for same in distinct:
-                if same == counts:
-                    held[intern(cell)] = same
-                    break
-            else:
-                counts = {keys.setdefault(metric, metric) if type(metric) is tuple else metric:
-                          amount for metric, amount in counts.items()}
-                distinct.append(counts)
-                held[intern(cell)] = counts
-        return held
+            flat = next((kept for same, kept in distinct if same == counts), None)
+            if flat is None:
+                flat = tuple(item for metric, amount in counts.items() for item in (
+                    keys.setdefault(metric, metric) if type(metric) is tuple else metric,
+                    amount))
+                distinct.append((counts, flat))
+            held += (intern(cell), flat)
+        return tuple(held)
 
     def _add(self, cell: str, total: dict[Any, int], amounts: dict[Any, int], sign: int) -> None:
         for metric, amount in amounts.items():
@@ -681,6 +680,24 @@ class Figures:
         elif dimension == "nation":
             cell["name"] = "Hela landet"
         return cell | figures
+
+
+Held = tuple[Any, ...]
+"""A part as the fold keeps it (`Figures._held`): cell, amounts, cell, amounts, ...; the amounts
+as metric, amount, metric, amount, ..."""
+
+
+def _thawed(held: Held) -> Part:
+    """A part kept by `Figures._held`, as made."""
+    part: Part = {}
+    made: dict[int, dict[Any, int]] = {}  # one dict for the amounts cells share
+    for i in range(0, len(held), 2):
+        flat = held[i + 1]
+        counts = made.get(id(flat))
+        if counts is None:
+            counts = made[id(flat)] = dict(zip(flat[::2], flat[1::2], strict=True))
+        part[held[i]] = counts
+    return part
 
 
 class _Each:
