@@ -71,6 +71,13 @@ class ChainedRow:
     chain_seq: int | None
     chain_hash: bytes | None
 
+    @property
+    def event_type(self) -> str | None:
+        """The event's type as the row names it (`module:Type` or `module.Type`)."""
+        if not self.topic:
+            return None
+        return self.topic.rpartition(":")[2].rpartition(".")[2] or None
+
     def follows(self, seq: int, prev: bytes) -> bool:
         """Whether this row is the event at chain position `seq` after hash `prev`."""
         if self.chain_seq != seq or self.topic is None or self.state is None:
@@ -92,10 +99,12 @@ class Break:
     originator_version: int | None
     kind: Kind
     detail: str
+    event_type: str | None = None  # as the row stores it (its topic's last part)
 
     def describe(self) -> str:
         event = ("the event is gone" if self.originator_id is None else
-                 f"originator {self.originator_id}, version {self.originator_version}")
+                 f"originator {self.originator_id}, version {self.originator_version}"
+                 + (f", a {self.event_type} event" if self.event_type else ""))
         return (f"{self.service}: chain broken at notification {self.notification_id} "
                 f"({event}): {self.kind}: {self.detail}")
 
@@ -166,7 +175,7 @@ def _diagnose(service: str, row: ChainedRow, after: ChainedRow | None, seq: int,
 
     def broken(kind: Kind, detail: str) -> Break:
         return Break(service, row.notification_id, str(row.originator_id),
-                     row.originator_version, kind, detail)
+                     row.originator_version, kind, detail, row.event_type)
 
     if after is not None and after.follows(seq + 1, prev):
         return broken("inserted", f"this event is not in the chain; notification "
@@ -225,5 +234,5 @@ def hold_to(source: ChainSource, heads: Iterable[PublishedHead]) -> Break | None
             return Break(head.service, row.notification_id, str(row.originator_id),
                          row.originator_version, "changed",
                          f"the chain up to here differs from the head {when}: history "
-                         "was rewritten")
+                         "was rewritten", row.event_type)
     return None

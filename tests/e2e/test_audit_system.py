@@ -132,8 +132,8 @@ def test_rebuilt_projections_equal_the_live_ones_and_verify_holds_the_stores(
         db.close()
     assert result.returncode == 1
     assert (f"scheduling: chain broken at notification {target.notification_id} "
-            f"(originator {target.originator_id}, version {target.originator_version}): "
-            "changed") in result.stdout
+            f"(originator {target.originator_id}, version {target.originator_version}, a "
+            f"{target.event_type} event): changed") in result.stdout
     assert "enrolment: intact" in result.stdout
     for app in apps.values():
         app.close()

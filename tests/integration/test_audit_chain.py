@@ -102,6 +102,7 @@ def test_an_edited_row_is_named(app: Notes, database_url: str) -> None:
     assert (broken.originator_id, broken.originator_version) == (
         str(target.originator_id), target.originator_version)
     assert "enrolment" in broken.describe() and str(target.notification_id) in broken.describe()
+    assert broken.event_type == "Noted" and "a Noted event" in broken.describe()  # its type
 
 
 def test_an_edited_version_is_named(app: Notes, database_url: str) -> None:
