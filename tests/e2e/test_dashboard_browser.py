@@ -136,6 +136,16 @@ SLOW_CHARTS = """() => {
 }"""
 
 
+def _months(first: str, last: str) -> list[str]:
+    """Every month "YYYY-MM" from `first` to `last`."""
+    year, month = map(int, first.split("-"))
+    out = [first]
+    while out[-1] < last:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        out.append(f"{year:04d}-{month:02d}")
+    return out
+
+
 def _sign_in(page: Page, base: str, role: str, scope: str = "") -> None:
     page.goto(f"{base}/logga-in")
     page.select_option("#role", role)
@@ -153,6 +163,13 @@ def test_figures_change_live_and_a_manager_sees_only_their_municipality(
     expect(page).to_have_url(f"{base}/oversikt")
     expect(page.locator("h1")).to_have_text("Nationell överblick")
     expect(page.locator("#chart-months .main-svg").first).to_be_visible(timeout=30_000)
+    # the chart per month has every month from the first to the last, not only those with
+    # figures (the demo log has months without any: a line through the others misleads)
+    held = sorted(month for (month,) in db.execute(
+        "SELECT substr(key, 7) FROM dashboard_cells WHERE dimension = 'month'")
+        if month != "okänd")
+    assert page.evaluate("document.getElementById('chart-months').data[0].x") == _months(
+        held[0], held[-1])
     registered = page.locator("[data-figure=registered]")
     expect(registered).to_have_text("60")
     page.screenshot(path=OUTPUT / "oversikt-fore.png", full_page=True)

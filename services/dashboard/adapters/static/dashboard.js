@@ -52,6 +52,23 @@ function evaluations(cell) {
   ];
 }
 
+function everyMonth(cells) {
+  // Every month from the first to the last, a month without figures as zeros: a line drawn
+  // only through the months that have some would show growth where nothing happened.
+  const known = new Map(cells.map((c) => [c.id, c]));
+  const ids = [...known.keys()].sort();
+  if (ids.length === 0) return [];
+  const out = [];
+  let [year, month] = ids[0].split("-").map(Number);
+  const last = ids[ids.length - 1];
+  for (;;) {
+    const id = `${year}-${String(month).padStart(2, "0")}`;
+    out.push(known.get(id) || {id, participant_days: 0, completions: 0, registered: 0});
+    if (id >= last || out.length > 1200) return out;
+    [year, month] = month === 12 ? [year + 1, 1] : [year, month + 1];
+  }
+}
+
 function render(data) {
   const cell = data.cell;
   document.querySelectorAll("[data-figure]").forEach((el) => {
@@ -74,7 +91,7 @@ function charts(data) {
   const twoAxes = {barmode: "group", margin: {t: 40, r: 60, b: 80, l: 60}, yaxis: {title: {text: "Medelbetyg"}, range: [0, 5]},
                    yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%"}};
   if (data.level === "nation") {
-    const months = data.months.filter((m) => m.id !== "okänd");
+    const months = everyMonth(data.months.filter((m) => m.id !== "okänd"));
     draw("chart-months", [
       {type: "scatter", mode: "lines", name: "Deltagardagar", x: months.map((m) => m.id),
        y: months.map((m) => m.participant_days)},
