@@ -182,8 +182,9 @@ class Figures:
     """
 
     def __init__(self) -> None:
-        self.progression = Progression()
+        # one completion fold, the evaluations', that progression reads too (it was kept twice)
         self.evaluations = Evaluations()
+        self.progression = Progression(self.evaluations.completions)
         self.billing = BillingFacts()
         self._regions: LatestBy[str, str] = LatestBy()  # region -> name
         self._municipalities: LatestBy[str, tuple[str, str]] = LatestBy()  # -> (name, region)
@@ -223,8 +224,10 @@ class Figures:
             "PriceListSet": self._pot_year,
             "YearClosed": self._pot_year,
         }
-        parts = [self.progression.appliers, self.evaluations.appliers, self.billing.appliers,
-                 own]
+        completion_facts = self.evaluations.completions.fact_handlers
+        parts = [{name: handler for name, handler in self.progression.appliers.items()
+                  if name not in completion_facts},  # the evaluations apply those
+                 self.evaluations.appliers, self.billing.appliers, own]
         self._appliers: dict[str, Callable[[Envelope], object]] = {}
         for name in {name for part in parts for name in part}:
             handlers = tuple(part[name] for part in parts if name in part)

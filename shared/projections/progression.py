@@ -36,8 +36,11 @@ _UNCHANGED: frozenset[str] = frozenset()
 class Progression:
     """The `progression` projection as a fold."""
 
-    def __init__(self) -> None:
-        self._completions = Completions()
+    def __init__(self, completions: Completions | None = None) -> None:
+        """`completions`: a completion fold that another fold feeds (the dashboard's
+        evaluations), read here rather than kept twice; this fold's `appliers` then still
+        name its completion facts, and the caller feeds them to one of the two."""
+        self._completions = Completions() if completions is None else completions
         self._memberships = Memberships()
         self._levels: LatestBy[str, str] = LatestBy()
         self._journeys: LatestBy[str, str] = LatestBy()
