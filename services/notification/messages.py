@@ -226,6 +226,24 @@ def cancelled(ctx: Context, n: Notice) -> Outcome:
                  Holding(plan.sequence, days, cancelled=True))
 
 
+def waitlist_cleared(ctx: Context, n: Notice) -> Outcome:
+    """The occasion cancelled while the participant waited for a seat: no calendar entries
+    were sent to take back, only the news."""
+    found = _plan_and_course(ctx, n)
+    if not isinstance(found, tuple):
+        return found
+    plan, course = found
+    assert n.occasion_id is not None
+    if plan.last_day < ctx.today:
+        return Skip("kurstillfället har redan ägt rum")
+    told = ctx.facts.reasons.get(n.occasion_id)
+    reason = f"\nSkäl: {told}" if told else ""
+    body = (f"Kurstillfället {course.title} är inställt.{reason}\n\n"
+            "Du stod på väntelistan till kurstillfället. Väntelistan är borttagen, så du får "
+            "ingen plats där. Tala med din arbetsledare om att boka ett annat kurstillfälle.")
+    return Draft(f"Inställt kurstillfälle: {course.title}", body)
+
+
 def reminder(ctx: Context, n: Notice) -> Outcome:
     found = _occasion(ctx, n)
     if not isinstance(found, tuple):
@@ -280,6 +298,7 @@ COMPOSERS: dict[Kind, Callable[[Context, Notice], Outcome]] = {
     Kind.UNBOOKED: unbooked,
     Kind.RESCHEDULED: rescheduled,
     Kind.CANCELLED: cancelled,
+    Kind.WAITLIST_CLEARED: waitlist_cleared,
     Kind.REMINDER: reminder,
     Kind.EVALUATION: evaluation,
     Kind.CERTIFICATE: certificate,

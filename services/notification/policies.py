@@ -31,6 +31,7 @@ class Kind(StrEnum):
     UNBOOKED = "unbooked"  # a booking cancelled, the occasion going ahead
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
+    WAITLIST_CLEARED = "waitlist_cleared"  # the occasion cancelled while waiting for a seat
     REMINDER = "reminder"
     EVALUATION = "evaluation"
     CERTIFICATE = "certificate"
@@ -93,11 +94,15 @@ def when_occasion_rescheduled_update_calendars(facts: Facts, env: Envelope) -> l
 
 
 def when_occasion_cancelled_tell_the_booked(facts: Facts, env: Envelope) -> list[Notice]:
-    """The booked, and those whose release by this cancellation arrived before it."""
+    """The booked, those whose release by this cancellation arrived before it, and those it
+    took off the waitlist."""
     d = cast(m.CourseOccasionCancelled, env.data)
     told = set(facts.booked_on(d.occasion_id)) | set(
         facts.released_by_cancellation(d.occasion_id))
-    return [_told_of_cancellation(d.occasion_id, p) for p in sorted(told)]
+    return [_told_of_cancellation(d.occasion_id, p) for p in sorted(told)] + [
+        Notice(f"waitlist-cleared:{d.occasion_id}:{p}", Kind.WAITLIST_CLEARED,
+               participant_id=p, occasion_id=d.occasion_id)
+        for p in sorted(set(d.waitlisted) - told)]
 
 
 def _told_of_cancellation(occasion_id: str, participant_id: str) -> Notice:

@@ -591,8 +591,9 @@ class Occasion(Aggregate):
         cancellation's envelope id as its `causation_id`) and the waitlist cleared. The
         causation tells a booking released by the cancellation from one cancelled on its own
         (which has a message of its own), whichever partition arrives first: the two travel
-        under different keys. Returns the participants released, None when the occasion was
-        cancelled already. Refused for an occasion given in full: it took place."""
+        under different keys. The cancellation names those it takes off the waitlist.
+        Returns the participants released, None when the occasion was cancelled already.
+        Refused for an occasion given in full: it took place."""
         if self.cancelled is not None:
             return None
         if self.given:
@@ -600,14 +601,14 @@ class Occasion(Aggregate):
                            "registrerad närvaro) och kan inte ställas in; närvaro som "
                            "rapporterats av misstag återkallas per deltagare och dag.",
                            field="occasion_id")
-        released = list(self.booked)
+        released, waiting = list(self.booked), list(self.waitlist)
         cancelled = self.trigger(CourseOccasionCancelled, occasion_id=self.occasion_id,
-                                 reason=reason, **provenance)
+                                 reason=reason, waitlisted=tuple(waiting), **provenance)
         cause = stored_event_id_text(self.id, cancelled.originator_version)
         for participant_id in released:
             self.trigger(BookingCancelled, occasion_id=self.occasion_id,
                          participant_id=participant_id, causation_id=cause, **provenance)
-        for participant_id in list(self.waitlist):
+        for participant_id in waiting:
             self.trigger(WaitlistLeft, occasion_id=self.occasion_id,
                          participant_id=participant_id, causation_id=cause, **provenance)
         return released

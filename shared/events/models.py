@@ -298,6 +298,10 @@ class CourseOccasionCancelled(EventData):
     KEY = "occasion_id"
     occasion_id: Id
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    waitlisted: tuple[Id, ...] = ()
+    """The participants whose place on the occasion's waitlist the cancellation cleared (v1.1,
+    optional; ids only): the waitlist is scheduling's own, so without them nobody reading the
+    bus could tell those waiting that there is nothing left to wait for."""
 
 
 class TrainerUnassigned(EventData):

@@ -393,6 +393,32 @@ def test_a_cancelled_occasion_is_one_message_whichever_partition_arrives_first(
         "Bokningsbekräftelse: Samtal och delaktighet", "Avbokad: Samtal och delaktighet"]
 
 
+def test_those_waiting_are_told_once_when_the_occasion_is_cancelled(world: World) -> None:
+    """The waitlist is scheduling's own: the cancellation names those it takes off it, and
+    each gets one "Inställt kurstillfälle" with the reason and no calendar file (none was
+    sent to take back); an erased participant on the waitlist gets nothing."""
+    world.apply(world.event(planned()), world.book("Anna"))
+    world.deliver()
+    world.enrolment.erase_participant(world.people["Cia"])
+    world.apply(world.event(m.ParticipantErased(participant_id=world.people["Cia"])))
+    cancelled = world.event(m.CourseOccasionCancelled(
+        occasion_id="occ-1", reason="Utbildaren är sjuk",
+        waitlisted=(world.people["Bo"], world.people["Cia"])))
+    world.apply(cancelled)
+    for _ in range(2):
+        world.deliver()
+    world.apply(cancelled)  # delivered again
+    world.deliver()
+    [told] = world.to("Bo")
+    assert told.summary()["subject"] == "Inställt kurstillfälle: Samtal och delaktighet"
+    assert "Skäl: Utbildaren är sjuk" in told.text()
+    assert "väntelistan" in told.text()
+    assert _calendars(told) == []
+    assert world.to("Cia") == []
+    assert [r.summary()["subject"] for r in world.to("Anna")][-1] == (
+        "Inställt kurstillfälle: Samtal och delaktighet")
+
+
 def test_a_reminder_lists_the_mandatory_preparations_not_done(world: World) -> None:
     world.apply(world.event(planned()), world.book("Anna"), world.book("Bo"),
                 world.event(m.PreparationCompleted(participant_id=world.people["Anna"],

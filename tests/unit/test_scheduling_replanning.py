@@ -172,6 +172,7 @@ def test_cancelling_releases_every_booking_and_clears_the_waitlist() -> None:
     cancelled = events[0]
     assert isinstance(cancelled, CourseOccasionCancelled)
     assert cancelled.reason == "För få anmälda"
+    assert cancelled.waitlisted == ("p3",)  # the waitlist is scheduling's: the bus learns it here
     # each release names the cancellation's envelope id, so that a reader tells it from a
     # booking cancelled on its own whichever of the two arrives first
     cause = stored_event_id_text(cancelled.originator_id, cancelled.originator_version)
