@@ -203,6 +203,13 @@ def rescheduled(ctx: Context, n: Notice) -> Outcome:
                  Holding(plan.sequence, plan.days))
 
 
+def _reason_line(ctx: Context, occasion_id: str, told: str | None = None) -> str:
+    """The cancellation's reason as the message's own line, or nothing: the reason recorded
+    with the cancellation, else the one the notice carries."""
+    reason = ctx.facts.reasons.get(occasion_id) or told
+    return f"\nSkäl: {reason}" if reason else ""
+
+
 def cancelled(ctx: Context, n: Notice) -> Outcome:
     found = _occasion(ctx, n)
     if not isinstance(found, tuple):
@@ -215,8 +222,7 @@ def cancelled(ctx: Context, n: Notice) -> Outcome:
     if held is not None and held.cancelled:
         return Skip("redan meddelad")
     days = held.days if held is not None else plan.days
-    told = ctx.facts.reasons.get(n.occasion_id) or n.reason
-    reason = f"\nSkäl: {told}" if told else ""
+    reason = _reason_line(ctx, n.occasion_id, n.reason)
     body = (f"Kurstillfället {course.title} är inställt.{reason}\n\n"
             f"Inställda kursdagar:\n{_days_text(days)}\n\n"
             "Din bokning är avbokad. De bifogade kalenderfilerna tar bort kursdagarna ur din "
@@ -236,8 +242,7 @@ def waitlist_cleared(ctx: Context, n: Notice) -> Outcome:
     assert n.occasion_id is not None
     if plan.last_day < ctx.today:
         return Skip("kurstillfället har redan ägt rum")
-    told = ctx.facts.reasons.get(n.occasion_id)
-    reason = f"\nSkäl: {told}" if told else ""
+    reason = _reason_line(ctx, n.occasion_id)
     body = (f"Kurstillfället {course.title} är inställt.{reason}\n\n"
             "Du stod på väntelistan till kurstillfället. Väntelistan är borttagen, så du får "
             "ingen plats där. Tala med din arbetsledare om att boka ett annat kurstillfälle.")
