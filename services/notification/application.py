@@ -13,6 +13,7 @@ import smtplib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from prometheus_client import Counter
 from pydantic import Field, SecretStr
@@ -110,6 +111,11 @@ class Notification:
     def runner(self) -> ProjectionRunner:
         return ProjectionRunner(self.projector, self.db)
 
+    @cached_property
+    def links(self) -> Links:
+        """The links in messages, resolved from the settings once, not per message."""
+        return self.settings.links()
+
     # -- time -------------------------------------------------------------------------------
 
     def schedule(self, now: dt.datetime | None = None) -> int:
@@ -166,9 +172,9 @@ class Notification:
         if n.kind is Kind.SUMMARY:
             return self._summary(n, now)
         assert n.participant_id is not None
-        links = self.settings.links()
         with self.projector.lock:
-            outcome = compose(Context(self.projector.facts, now, self.outbox.held, links), n)
+            outcome = compose(Context(self.projector.facts, now, self.outbox.held, self.links),
+                              n)
         if not isinstance(outcome, Draft):
             return outcome, "", None
         person = self.directory.person(n.participant_id)
