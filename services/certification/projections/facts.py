@@ -70,6 +70,16 @@ class Touched:
     losses: tuple[int, ...] = ()
 
 
+def _turns(turns: dict[Any, int], completions: Iterable[Any]) -> tuple[int, ...]:
+    """Count one more turn of each completion and say which gain or loss it is: the n-th
+    (turn n*2-1 is the n-th gain, turn n*2 the n-th loss)."""
+    counted = []
+    for completion in completions:
+        turns[completion] = turn = turns.get(completion, 0) + 1
+        counted.append((turn + 1) // 2)
+    return tuple(counted)
+
+
 class CertificationFacts:
     def __init__(self) -> None:
         self.evaluations = Evaluations()
@@ -102,16 +112,10 @@ class CertificationFacts:
                           else set(), set(evaluated), set(),
                           self.regional.apply(env, evaluated, changes))
         if changes is not NO_CHANGES:
-            turns = self.turns
-            losses = []
-            for completion in changes.removed:  # lost: an even turn
-                turns[completion] = turn = turns.get(completion, 0) + 1
-                losses.append(turn // 2)
-            gains = []
-            for completion in changes.added:  # gained: an odd turn
-                turns[completion] = turn = turns.get(completion, 0) + 1
-                gains.append((turn + 1) // 2)
-            touched.gains, touched.losses = tuple(gains), tuple(losses)
+            # losses first, as the changes happened: a completion's gains are its odd turns,
+            # its losses its even ones
+            touched.losses = _turns(self.turns, changes.removed)
+            touched.gains = _turns(self.turns, changes.added)
         handler = _HANDLERS.get(env.type)
         if handler is not None:
             handler(self, env, touched)
