@@ -10,7 +10,9 @@ counts anywhere, whatever the order of the events; the withdrawal is final, and 
 of the same day does not bring it back.
 
 Billing needs the time of each attendance and, for a closed year's view (the log as recorded by
-the close), the recording time of each report and each withdrawal (`Attendance`); the
+the close), the recording time of each report and each withdrawal (`Attendance`: each time as
+an int, microseconds since 1970 UTC, for only the instant is read; a datetime as pydantic
+parses it is two objects, with its tzinfo, and about 90 bytes, pickled with a reduce each); the
 completion rule needs only which days count (`AttendedDays`, a bit per day: the contract's day
 numbers are 1 to 50, and on a log of a million events a small int per participant and occasion
 is a fraction of a dict's memory).
@@ -21,9 +23,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-Reports = dt.datetime | tuple[dt.datetime, ...]
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _instant(when: dt.datetime) -> int:
+    """An aware datetime as Attendance keeps it: microseconds since 1970, UTC."""
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def _datetime(instant: int) -> dt.datetime:
+    """A time kept by `_instant`, as a datetime (UTC): the same instant."""
+    return _EPOCH + instant * _MICROSECOND
+
+
+Reports = int | tuple[int, ...]
 """The reports of one participant-day as (occurred_at, recorded) pairs, flattened: the
-earliest `occurred_at` among the reports recorded by any cutoff is read from them. A report
+earliest `occurred_at` among the reports recorded by any cutoff is read from them (each time
+as `_instant` keeps it). A report
 that another both preceded (occurred no later) and was recorded no later than is dropped, so
 one pair is the common case; and one report recorded when it occurred (no `recorded_at`, the
 common case of all) is kept as its bare `occurred_at`, with no tuple to make."""
@@ -31,14 +48,14 @@ DaysAttended = dict[int, Reports]
 """day number -> its reports."""
 
 
-def _pairs(reports: Reports) -> tuple[dt.datetime, ...]:
-    return (reports, reports) if isinstance(reports, dt.datetime) else reports
+def _pairs(reports: Reports) -> tuple[int, ...]:
+    return (reports, reports) if type(reports) is int else reports  # type: ignore[return-value]
 
 
-def _with_report(held: Reports, at: dt.datetime, recorded: dt.datetime) -> Reports | None:
+def _with_report(held: Reports, at: int, recorded: int) -> Reports | None:
     """`held` with one more report, or None when it changes nothing any view reads."""
     reports = _pairs(held)
-    kept: list[dt.datetime] = []
+    kept: list[int] = []
     for i in range(0, len(reports), 2):
         held_at, held_recorded = reports[i], reports[i + 1]
         if held_at <= at and held_recorded <= recorded:
@@ -50,14 +67,15 @@ def _with_report(held: Reports, at: dt.datetime, recorded: dt.datetime) -> Repor
     return (*kept, at, recorded)
 
 
-def attended_at(reports: Reports, cutoff: dt.datetime | None = None) -> dt.datetime | None:
+def attended_at(reports: Reports, cutoff: int | None = None) -> int | None:
     """The time of the attendance: the earliest `occurred_at` of its reports (recorded by
-    `cutoff`, if given); None when none was recorded by then."""
-    if isinstance(reports, dt.datetime):
+    `cutoff`, if given); None when none was recorded by then. Times as `_instant` keeps them."""
+    if type(reports) is int:
         return reports if cutoff is None or reports <= cutoff else None
+    assert isinstance(reports, tuple)
     if cutoff is None and len(reports) == 2:
         return reports[0]
-    best: dt.datetime | None = None
+    best: int | None = None
     for i in range(0, len(reports), 2):
         if (cutoff is None or reports[i + 1] <= cutoff) and (best is None or reports[i] < best):
             best = reports[i]
@@ -73,14 +91,16 @@ class Attendance:
     def __init__(self) -> None:
         self._by_occasion: dict[str, dict[str, DaysAttended]] = {}
         # occasion -> participant -> day -> the earliest recording time of a withdrawal
-        self._withdrawn: dict[str, dict[str, dict[int, dt.datetime]]] = {}
+        self._withdrawn: dict[str, dict[str, dict[int, int]]] = {}
 
     def attended(
         self, participant_id: str, occasion_id: str, day: int, at: dt.datetime,
         recorded: dt.datetime | None = None,
     ) -> None:
         """Record one report (`recorded` None: recorded when it occurred)."""
-        report: Reports = at if recorded is None or recorded == at else (at, recorded)
+        when = _instant(at)
+        written = when if recorded is None else _instant(recorded)
+        report: Reports = when if written == when else (when, written)
         by_participant = self._by_occasion.get(occasion_id)
         if by_participant is None:
             by_participant = self._by_occasion[occasion_id] = {}
@@ -92,7 +112,7 @@ class Attendance:
         if held is None:
             days[day] = report
             return
-        reports = _with_report(held, at, at if recorded is None else recorded)
+        reports = _with_report(held, when, written)
         if reports is not None:
             days[day] = reports
 
@@ -101,9 +121,9 @@ class Attendance:
     ) -> None:
         """Record one withdrawal of a participant-day, recorded at `recorded`."""
         days = self._withdrawn.setdefault(occasion_id, {}).setdefault(participant_id, {})
-        held = days.get(day)
-        if held is None or recorded < held:
-            days[day] = recorded
+        held, written = days.get(day), _instant(recorded)
+        if held is None or written < held:
+            days[day] = written
 
     def counted(
         self, occasion_id: str, cutoff: dt.datetime | None = None,
@@ -112,6 +132,7 @@ class Attendance:
         """The participant-days of an occasion that count, as (participant_id, day, time of
         the attendance): in the whole log, or (with a `cutoff`) in the log as recorded by
         then; of every participant, or of one. Withdrawn days are left out."""
+        limit = None if cutoff is None else _instant(cutoff)
         withdrawn = self._withdrawn.get(occasion_id, _NO_WITHDRAWALS)
         attendees = self._by_occasion.get(occasion_id, _NOBODY)
         if participant_id is not None:
@@ -122,16 +143,16 @@ class Attendance:
             for day, reports in days.items():
                 if gone:
                     withdrawn_at = gone.get(day)
-                    if withdrawn_at is not None and (cutoff is None or withdrawn_at <= cutoff):
+                    if withdrawn_at is not None and (limit is None or withdrawn_at <= limit):
                         continue
-                at = attended_at(reports, cutoff)
+                at = attended_at(reports, limit)
                 if at is not None:
-                    yield participant_id, day, at
+                    yield participant_id, day, _datetime(at)
 
 
 _NOBODY: dict[str, DaysAttended] = {}  # read-only, shared
-_NO_WITHDRAWALS: dict[str, dict[int, dt.datetime]] = {}  # read-only, shared
-_NO_WITHDRAWN_DAYS: dict[int, dt.datetime] = {}  # read-only, shared
+_NO_WITHDRAWALS: dict[str, dict[int, int]] = {}  # read-only, shared
+_NO_WITHDRAWN_DAYS: dict[int, int] = {}  # read-only, shared
 
 
 def day_bits(days: Iterable[int]) -> int:
