@@ -59,7 +59,7 @@ from shared.projections.evaluations import Evaluations, mean_scores, response_ra
 from shared.projections.occasions import Plan
 from shared.projections.pot import pot_days
 from shared.projections.progression import Progression
-from shared.projections.versions import LatestBy, stamp_of
+from shared.projections.versions import LatestBy, packed_stamp
 
 NATION = "SE"
 DIMENSIONS = ("nation", "region", "municipality", "journey", "level", "course", "month")
@@ -193,12 +193,12 @@ class Figures:
         self._certificates: LatestBy[str, tuple[tuple[str, str, str], dt.datetime]] = LatestBy()
         self._revoked: set[str] = set()
         # indexes: which occasions a participant has figures on (attended, or holds a
-        # certificate of), which certificates they hold, which responses an occasion has (for
-        # recounting one source)
-        self._attended: dict[str, set[str]] = {}  # participant -> occasions
-        self._attendees: dict[str, set[str]] = {}  # occasion -> participants
-        self._certificates_of: dict[str, set[str]] = {}
-        self._responses_of: dict[str, set[str]] = {}  # occasion -> respondents
+        # certificate of), which certificates they hold (for recounting one source; which
+        # responses an occasion has, the evaluations' fold holds). Each a tuple of its ids, each
+        # once (`_add_to`): a set of a few ids takes 216-728 bytes, a tuple 48 + 8 an id.
+        self._attended: dict[str, tuple[str, ...]] = {}  # participant -> occasions
+        self._attendees: dict[str, tuple[str, ...]] = {}  # occasion -> participants
+        self._certificates_of: dict[str, tuple[str, ...]] = {}
         self._residents: dict[str, set[str]] = {}  # municipality -> participants there now
         self._home: dict[str, str] = {}  # participant -> municipality now
         self._pot_years: dict[str, set[tuple[str, int]]] = {}  # occasion -> (region, year)s
@@ -266,35 +266,36 @@ class Figures:
 
     def _region(self, env: Envelope) -> None:
         data = cast(RegionRegistered, env.data)
-        self._regions.offer(data.region_id, stamp_of(env), data.name)
+        self._regions.offer(data.region_id, packed_stamp(env), data.name)
 
     def _municipality(self, env: Envelope) -> None:
         data = cast(MunicipalityJoined, env.data)
-        self._municipalities.offer(data.municipality_id, stamp_of(env),
+        self._municipalities.offer(data.municipality_id, packed_stamp(env),
                                    (data.name, data.region_id))
 
     def _course(self, env: Envelope) -> None:
         data = cast(CoursePublished, env.data)
-        self._courses.offer(data.course_id, stamp_of(env),
+        self._courses.offer(data.course_id, packed_stamp(env),
                             (str(data.journey), str(data.level), data.title))
 
     def _participant(self, env: Envelope) -> None:
         data = cast(ParticipantRegistered, env.data)
-        self._registered.offer(data.participant_id, stamp_of(env), month_of(env.occurred_at))
+        self._registered.offer(data.participant_id, packed_stamp(env),
+                               month_of(env.occurred_at))
 
     def _attendance(self, env: Envelope) -> None:
         data = cast(CourseDayAttended, env.data)
         self._on_occasion_of(data.participant_id, data.occasion_id)
 
     def _on_occasion_of(self, participant_id: str, occasion_id: str) -> None:
-        self._attended.setdefault(participant_id, set()).add(occasion_id)
-        self._attendees.setdefault(occasion_id, set()).add(participant_id)
+        _add_to(self._attended, participant_id, occasion_id)
+        _add_to(self._attendees, occasion_id, participant_id)
 
     def _certified(self, env: Envelope) -> None:
         data = cast(CertificateIssued, env.data)
         key = (data.participant_id, data.course_id, data.occasion_id)
-        self._certificates.offer(data.certificate_id, stamp_of(env), (key, env.occurred_at))
-        self._certificates_of.setdefault(data.participant_id, set()).add(data.certificate_id)
+        self._certificates.offer(data.certificate_id, packed_stamp(env), (key, env.occurred_at))
+        _add_to(self._certificates_of, data.participant_id, data.certificate_id)
         self._on_occasion_of(data.participant_id, data.occasion_id)
 
     def _certificate_revoked(self, env: Envelope) -> None:
@@ -307,7 +308,6 @@ class Figures:
 
     def _evaluated(self, env: Envelope) -> None:
         data = cast(EvaluationSubmitted, env.data)
-        self._responses_of.setdefault(data.occasion_id, set()).add(data.respondent_id)
         self._dirty.add(("responses", data.occasion_id))
 
     def _pot_year(self, env: Envelope) -> None:
@@ -419,7 +419,7 @@ class Figures:
         self._parts, self._totals, self._documents, self._distinct = {}, {}, {}, {}
         sources: set[Source] = {("registered", p) for p, _ in self._registered.items()}
         sources |= {("on", p, o) for p, occasions in self._attended.items() for o in occasions}
-        sources |= {("responses", o) for o in self._responses_of}
+        sources |= {("responses", o) for o in self.evaluations.responded()}
         sources |= {("pot", r, str(y), o) for o, years in self._pot_years.items() for r, y in years}
         touched: set[str] = set()
         for source in sources:
@@ -635,7 +635,7 @@ class Figures:
         mode = plan.mode
         part: Part = {}
         cells = self._occasion_cells(plan)
-        for respondent_id in self._responses_of.get(occasion_id, ()):
+        for respondent_id in self.evaluations.respondents(occasion_id):
             response = self.evaluations.response(occasion_id, respondent_id)
             if response is None:
                 continue
@@ -688,6 +688,15 @@ class Figures:
 Held = tuple[Any, ...]
 """A part as the fold keeps it (`Figures._held`): cell, amounts, cell, amounts, ...; the amounts
 as metric, amount, metric, amount, ..."""
+
+
+def _add_to(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
+    """`item` among `key`'s in `index`, once."""
+    held = index.get(key)
+    if held is None:
+        index[key] = (item,)
+    elif item not in held:
+        index[key] = (*held, item)
 
 
 def _thawed(held: Held) -> Part:

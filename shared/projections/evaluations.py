@@ -10,7 +10,7 @@ when all are digital, else `mixed`; an occasion not yet planned has no mode yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from sys import intern
 from typing import Any, cast
 
@@ -171,6 +171,14 @@ class Evaluations:
         otherwise (by mode, by region)."""
         return [((course_id, occasion_id, respondent_id), answers)
                 for (occasion_id, respondent_id), (course_id, answers) in self._responses.items()]
+
+    def respondents(self, occasion_id: str) -> Sequence[str]:
+        """Who responded for an occasion (each once, in the order first seen)."""
+        return self._respondents.get(occasion_id, ())
+
+    def responded(self) -> Iterable[str]:
+        """The occasions with at least one response."""
+        return self._respondents.keys()
 
     def response(self, occasion_id: str, respondent_id: str) -> Response | None:
         """The response that counts for one occasion and respondent, as (course_id, answers),
