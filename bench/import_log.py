@@ -62,12 +62,12 @@ print(json.dumps({"events": count, "seconds": time.perf_counter() - start,
 IMPORT = """
 import json, os, sys, time
 from pathlib import Path
-from yrkesresan.import_log import check, import_log, lines_of
+from yrkesresan.import_log import import_log, lines_of, survey
 log = Path(sys.argv[1])
 wall = time.perf_counter()
-check(lines_of(log))
+surveyed = survey(lines_of(log))
 checked = time.perf_counter() - wall
-report = import_log(log, processes=int(sys.argv[2]))
+report = import_log(log, processes=int(sys.argv[2]), repeated=surveyed.repeated)
 times = os.times()
 print(json.dumps({"wall": time.perf_counter() - wall,
                   "cpu": times.user + times.system + times.children_user + times.children_system,

@@ -18,8 +18,10 @@ chained like the services' own saves (ADR 0008); on PostgreSQL the rows stream i
 binary COPY chunk after chunk, so the server inserts while the next chunk is prepared. An
 aggregate's last version and ids are read from its store once, when the import first meets it
 (not at all while the store was empty when the import began and nothing has been dropped), and
-kept while in use within a budget of ids in memory. An event type this code does not know is
-skipped and counted. With `--processes N` the four stores are dealt out to N processes, each
+kept while in use within a budget of ids in memory; into a store that was empty, an import
+whose validation noted the ids the log repeats (`survey`) keeps only those ids and each
+aggregate's version, drops nothing and never reads the store. An event type this code does not
+know is skipped and counted. With `--processes N` the four stores are dealt out to N processes, each
 reading the whole log and writing its stores' share, committing as above; they die with the
 command.
 """
@@ -36,6 +38,7 @@ import os
 import signal
 import sys
 import uuid
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -136,23 +139,62 @@ def domain_classes() -> dict[str, tuple[str, type[DomainEvent]]]:
 
 def check(lines: Iterable[bytes]) -> int:
     """Validate every line; the number of envelopes. LogLineError names the first bad line."""
+    return survey(lines).envelopes
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What validating a log found: its envelopes, and the keys (`id_key`) that more than one
+    of them has: the only ids that can be twice in the log. An import into empty stores that
+    knows them need not remember any other id to find an envelope it has written already."""
+
+    envelopes: int
+    repeated: frozenset[int]
+
+
+ID_KEY_BITS = 48
+
+
+def id_key(event_id: str) -> int:
+    """An envelope id's last 48 bits, read from its text (both forms the contract takes end in
+    its last 12 hex digits): equal for equal ids, whatever their case or form."""
+    return int(event_id[-12:], 16)
+
+
+def survey(lines: Iterable[bytes]) -> Survey:
+    """Validate every line (LogLineError names the first bad line) and find the id keys that
+    repeat. The keys are kept 4 bytes each in arrays by their low 16 bits (about 65 MB for
+    the national log's 16 million, while validating), and only the arrays that hold a key
+    twice are looked into."""
     count = 0
+    buckets = [array("I") for _ in range(1 << 16)]
+    mask = (1 << ID_KEY_BITS) - 1
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
-            decode_envelope(raw)
+            key = decode_envelope(raw).id.int & mask
+            buckets[key & 0xFFFF].append(key >> 16)
         except UnknownEventType:
             pass  # skipped on import, as a consumer skips it
         except ContractError as e:
             raise LogLineError(number, str(e)) from None
         count += 1
-    return count
+    repeated = set()
+    for low, bucket in enumerate(buckets):
+        if len(set(bucket)) < len(bucket):
+            seen: set[int] = set()
+            for high in bucket:
+                if high in seen:
+                    repeated.add(high << 16 | low)
+                seen.add(high)
+    return Survey(count, frozenset(repeated))
 
 
 class _Aggregate:
     """What the importer knows of one aggregate: its id, last version and the envelope ids
-    its events have (kept or derived)."""
+    its events have (kept or derived): all of them, or, in a store that was empty when an
+    import that knows the log's repeated ids began, only those (None while there are none)."""
 
     __slots__ = ("held", "originator", "version")
 
@@ -160,7 +202,7 @@ class _Aggregate:
                  held: set[str] | None = None) -> None:
         self.originator = originator
         self.version = version
-        self.held = held if held is not None else set()
+        self.held = held
 
 
 class _Store:
@@ -172,20 +214,31 @@ class _Store:
     aggregate is loaded event by event, and no event of it is read twice while it stays. One
     that falls out of the cache is read again if it comes back. While the store held nothing
     when the import began and nothing has fallen out yet, an aggregate the cache does not
-    hold cannot be in the store, and is not looked for."""
+    hold cannot be in the store, and is not looked for.
 
-    def __init__(self, app: ServiceApplication, budget: int) -> None:
+    Such a store, when the import knows which ids the log repeats (`Survey.repeated`), keeps
+    no other id (an envelope whose id is not among them is once in the log and was not in the
+    store) and so drops nothing: it holds each aggregate's id and version, no more, for the
+    whole import, and never reads the store. Before, the ids of a national log outgrew the
+    budget, and from then on each chunk read back from the store the aggregates it had
+    dropped, and looked there for every new one."""
+
+    def __init__(self, app: ServiceApplication, budget: int,
+                 repeated: frozenset[int] | None = None) -> None:
         self.app = app
         self.budget = budget
         self.aggregates: dict[str, _Aggregate] = {}  # by id as text, least recent first
         self.held = 0  # envelope ids held in memory, over all cached aggregates
         self.complete = is_empty(app)  # the cache knows every aggregate the store has
+        # every id of the cached aggregates held (in an order of last use), or only these
+        self.repeated = repeated if self.complete else None
 
     def load(self, wanted: dict[str, uuid.UUID]) -> None:
         """Bring the aggregates named (id as text -> id) into the cache, from the store."""
         if self.complete:
+            every = self.repeated is None
             for text, originator in wanted.items():
-                self.aggregates[text] = _Aggregate(originator)
+                self.aggregates[text] = _Aggregate(originator, 0, set() if every else None)
             return
         versions, held = existing(self.app, set(wanted.values()))
         for text, originator in wanted.items():
@@ -198,7 +251,7 @@ class _Store:
         aggregates = self.aggregates
         while self.held > self.budget and aggregates:
             key = next(iter(aggregates))
-            self.held -= len(aggregates.pop(key).held)
+            self.held -= len(aggregates.pop(key).held or ())
             self.complete = False
 
 
@@ -207,8 +260,11 @@ class Importer:
     import the rest (`import_log`'s `processes`); the envelopes of the others are passed
     over."""
 
-    def __init__(self, stores: dict[str, ServiceApplication], budget: int = BUDGET) -> None:
-        self.stores = {name: _Store(app, budget // len(stores)) for name, app in stores.items()}
+    def __init__(self, stores: dict[str, ServiceApplication], budget: int = BUDGET,
+                 repeated: frozenset[int] | None = None) -> None:
+        """`repeated`: the log's repeated id keys (`survey`), if known."""
+        self.stores = {name: _Store(app, budget // len(stores), repeated)
+                       for name, app in stores.items()}
         self.classes = domain_classes()
         # per type of these stores: its service, stored topic and placement (kind, key fields)
         self.types = {name: (service, get_topic(cls), PLACEMENT[name])
@@ -330,15 +386,30 @@ class Importer:
         rows: list[BulkRow] = []
         cached = store.aggregates
         dumps = orjson.dumps
+        repeated = store.repeated
         for (_, text), env, topic, streamed in planned:
-            agg = cached.pop(text)
-            cached[text] = agg  # the most recently used, last
             event_id = env["id"]
-            if event_id in agg.held:
-                report.present += 1
-                continue
-            agg.held.add(event_id)
-            store.held += 1
+            if repeated is None:  # every id held
+                agg = cached.pop(text)
+                cached[text] = agg  # the most recently used, last
+                held = agg.held
+                assert held is not None
+                if event_id in held:
+                    report.present += 1
+                    continue
+                held.add(event_id)
+                store.held += 1
+            else:  # only the ids the log repeats, in a store that was empty
+                agg = cached[text]
+                if repeated and id_key(event_id) in repeated:
+                    held = agg.held
+                    if held is None:
+                        held = agg.held = set()
+                    if event_id in held:
+                        report.present += 1
+                        continue
+                    held.add(event_id)
+                    store.held += 1
             version = agg.version + 1
             data = env["data"]
             # the stored event's fields: the data's, with the envelope's provenance beside it
@@ -450,18 +521,20 @@ def lines_of(path: Path) -> Iterator[bytes]:
 
 
 def import_log(log: Path, batch: int = COMMIT, processes: int = 1,
-               advance: Callable[[int], None] = lambda _: None) -> Report:
+               advance: Callable[[int], None] = lambda _: None,
+               repeated: frozenset[int] | None = None) -> Report:
     """Import a log (validated already) into the services' stores, committing each store every
-    `batch` envelopes, in one process or in `processes` (up to one per store)."""
+    `batch` envelopes, in one process or in `processes` (up to one per store); `repeated`:
+    its repeated id keys, as `survey` found them, if known."""
     from yrkesresan import processes as registry
 
     if processes > 1:
-        with _Workers(log, batch, processes) as workers:
+        with _Workers(log, batch, processes, repeated) as workers:
             return workers.gather(advance)
     stores = {name: registry.services()[name].store() for name in SERVICES}
     try:
-        return Importer(stores).run(lines_of(log), advance, chunk=min(CHUNK, batch),
-                                    commit=batch)
+        return Importer(stores, repeated=repeated).run(
+            lines_of(log), advance, chunk=min(CHUNK, batch), commit=batch)
     finally:
         for app in stores.values():
             app.close()
@@ -479,7 +552,8 @@ class _Workers:
     run killed in any of them is resumed the same way. They die with the command (kill -9
     included), and their open transactions with them."""
 
-    def __init__(self, log: Path, batch: int, processes: int) -> None:
+    def __init__(self, log: Path, batch: int, processes: int,
+                 repeated: frozenset[int] | None = None) -> None:
         context = multiprocessing.get_context("fork")
         groups = [BY_VOLUME[i::processes] for i in range(min(processes, len(SERVICES)))]
         self.pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
@@ -488,7 +562,8 @@ class _Workers:
             ours, theirs = context.Pipe(duplex=False)
             worker = context.Process(
                 target=_import_some, daemon=True, name=f"import-log {'+'.join(group)}",
-                args=(group, log, batch, BUDGET * len(group) // len(SERVICES), parent, theirs))
+                args=(group, log, batch, BUDGET * len(group) // len(SERVICES), repeated,
+                      parent, theirs))
             worker.start()
             theirs.close()
             self.pipes[ours] = worker
@@ -532,8 +607,8 @@ class _Workers:
                       present=sum(r.present for r in reports), unknown=reports[0].unknown)
 
 
-def _import_some(services: tuple[str, ...], log: Path, batch: int, budget: int, parent: int,
-                 pipe: Connection) -> None:
+def _import_some(services: tuple[str, ...], log: Path, batch: int, budget: int,
+                 repeated: frozenset[int] | None, parent: int, pipe: Connection) -> None:
     """A worker of `_Workers`: these stores' share of the log; sends the lines read as it
     goes, then its report or its error."""
     if sys.platform.startswith("linux"):  # killed when the command dies, however it dies
@@ -545,8 +620,8 @@ def _import_some(services: tuple[str, ...], log: Path, batch: int, budget: int, 
     stores: dict[str, ServiceApplication] = {}
     try:
         stores = {name: processes.services()[name].store() for name in services}
-        report = Importer(stores, budget).run(lines_of(log), pipe.send,
-                                              chunk=min(CHUNK, batch), commit=batch)
+        report = Importer(stores, budget, repeated).run(lines_of(log), pipe.send,
+                                                        chunk=min(CHUNK, batch), commit=batch)
         pipe.send(report)
     except Exception as error:
         try:
@@ -576,17 +651,19 @@ def import_command(log: Path, batch: int = COMMIT, processes: int | None = None)
         TimeRemainingColumn,
     )
 
-    total = check(lines_of(log))
+    surveyed = survey(lines_of(log))
+    total = surveyed.envelopes
     if processes is None:
         processes = min(len(SERVICES), os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
     with ExitStack() as stack:
         # the processes are forked before the progress bar starts its thread
-        workers = stack.enter_context(_Workers(log, batch, processes)) if processes > 1 \
-            else None
+        workers = stack.enter_context(_Workers(log, batch, processes, surveyed.repeated)) \
+            if processes > 1 else None
         progress = stack.enter_context(Progress(
             TextColumn("import-log"), BarColumn(), MofNCompleteColumn(), TextColumn("händelser"),
             TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
             disable=not sys.stderr.isatty()))
         task = progress.add_task("import", total=total)
         advance: Callable[[int], None] = lambda n: progress.advance(task, n)  # noqa: E731
-        return workers.gather(advance) if workers else import_log(log, batch, 1, advance)
+        return workers.gather(advance) if workers else import_log(log, batch, 1, advance,
+                                                                  surveyed.repeated)
