@@ -230,15 +230,26 @@ class _Store:
         self.aggregates: dict[str, _Aggregate] = {}  # by id as text, least recent first
         self.held = 0  # envelope ids held in memory, over all cached aggregates
         self.complete = is_empty(app)  # the cache knows every aggregate the store has
-        # every id of the cached aggregates held (in an order of last use), or only these
-        self.repeated = repeated if self.complete else None
+        # Lean: empty when the import began, and the log's repeated ids known: it holds only
+        # those ids (none in a log without repeats), and every aggregate it meets (`meet`).
+        self.lean = self.complete and repeated is not None
+        self.by_key: dict[str, _Aggregate] = {}  # a lean store's aggregates by placement key
+
+    def meet(self, key: str, originator: uuid.UUID) -> _Aggregate:
+        """A lean store's aggregate that `key` places (its id `originator`), new unless another
+        key named it; found by `key` from here on."""
+        text = str(originator)
+        agg = self.aggregates.get(text)
+        if agg is None:
+            agg = self.aggregates[text] = _Aggregate(originator)
+        self.by_key[key] = agg
+        return agg
 
     def load(self, wanted: dict[str, uuid.UUID]) -> None:
         """Bring the aggregates named (id as text -> id) into the cache, from the store."""
         if self.complete:
-            every = self.repeated is None
             for text, originator in wanted.items():
-                self.aggregates[text] = _Aggregate(originator, 0, set() if every else None)
+                self.aggregates[text] = _Aggregate(originator, 0, set())
             return
         versions, held = existing(self.app, set(wanted.values()))
         for text, originator in wanted.items():
@@ -247,7 +258,10 @@ class _Store:
             self.held += len(ids)
 
     def evict(self) -> None:
-        """Drop the least recently used aggregates while over the budget."""
+        """Drop the least recently used aggregates while over the budget (a lean store drops
+        none: it would not find them again in the store it writes)."""
+        if self.lean:
+            return
         aggregates = self.aggregates
         while self.held > self.budget and aggregates:
             key = next(iter(aggregates))
@@ -265,6 +279,7 @@ class Importer:
         """`repeated`: the log's repeated id keys (`survey`), if known."""
         self.stores = {name: _Store(app, budget // len(stores), repeated)
                        for name, app in stores.items()}
+        self.repeated = repeated or frozenset()
         self.classes = domain_classes()
         # per type of these stores: its service, stored topic and placement (kind, key fields)
         self.types = {name: (service, get_topic(cls), PLACEMENT[name])
@@ -315,14 +330,21 @@ class Importer:
     def _chunk(self, lines: list[bytes], report: Report,
                writers: dict[str, Callable[[Iterable[BulkRow]], None]],
                transactions: ExitStack) -> None:
-        """Place a chunk's envelopes, bring their aggregates into the cache, and send each
-        store's share to its transaction (opened on its first rows)."""
+        """Place a chunk's envelopes and send each store's share to its transaction (opened on
+        its first rows). In a lean store (`_Store.lean`) each envelope becomes its row as it
+        is read, while it is in the processor's cache; in the others, the chunk's envelopes
+        wait until their aggregates are brought into the cache, one query per store."""
         per_store: dict[str, list[tuple[tuple[uuid.UUID, str], dict[str, Any], str, bool]]] = \
             defaultdict(list)
+        made: dict[str, list[BulkRow]] = defaultdict(list)  # the lean stores' rows
         types, unknown, originators = self.types, report.unknown, self.originators
-        peek, classes, regions = self.peek, self.classes, self.regions
+        peek, classes, regions, stores = self.peek, self.classes, self.regions, self.stores
+        repeated = self.repeated
         if len(originators) > MEMO:
             originators.clear()
+        for store in stores.values():
+            if len(store.by_key) > MEMO:
+                store.by_key.clear()
         for raw in lines:
             if peek is not None:  # some stores only: the others' lines are passed over
                 kind = peek(raw).type
@@ -356,23 +378,43 @@ class Importer:
                     self.issued_on[data["certificate_id"]] = key
                 elif kind == _REVOKED:
                     key = self.issued_on.get(data["certificate_id"], key)
+            store = stores[service]
+            if store.lean:
+                agg = store.by_key.get(key)
+                if agg is None:
+                    agg = store.meet(key, uuid.UUID(rest) if streamed
+                                     else aggregate_id(*key.split(":", 1)))
+                if repeated:  # an id the log has more than once: written once
+                    event_id = env["id"]
+                    if id_key(event_id) in repeated:
+                        held = agg.held
+                        if held is None:
+                            held = agg.held = set()
+                        if event_id in held:
+                            report.present += 1
+                            continue
+                        held.add(event_id)
+                        store.held += 1
+                made[service].append(self._row(env, agg, topic, streamed))
+                continue
             named = originators.get(key)
             if named is None:
                 originator = uuid.UUID(rest) if streamed else aggregate_id(*key.split(":", 1))
                 named = originators[key] = (originator, str(originator))
             per_store[service].append((named, env, topic, streamed))
         for service, planned in per_store.items():
-            store = self.stores[service]
+            store = stores[service]
             cached = store.aggregates
             wanted = {text: originator for (originator, text), _, _, _ in planned
                       if text not in cached}
             if wanted:
                 store.load(wanted)
-            rows = self._rows(store, planned, report)
+            made[service] = self._rows(store, planned, report)
+        for service, rows in made.items():
             if rows:
                 write = writers.get(service)
                 if write is None:
-                    recorder = store.app.recorder
+                    recorder = stores[service].app.recorder
                     assert isinstance(recorder, PostgresRecorder | SQLiteRecorder)
                     write = writers[service] = transactions.enter_context(
                         recorder.bulk_writer())
@@ -382,56 +424,47 @@ class Importer:
     def _rows(self, store: _Store,
               planned: list[tuple[tuple[uuid.UUID, str], dict[str, Any], str, bool]],
               report: Report) -> list[BulkRow]:
-        """The events to write (versions after the aggregates' own, ids not held yet)."""
+        """The events to write of a store that holds every id of its cached aggregates
+        (versions after the aggregates' own, ids not held yet)."""
         rows: list[BulkRow] = []
         cached = store.aggregates
-        dumps = orjson.dumps
-        repeated = store.repeated
         for (_, text), env, topic, streamed in planned:
+            agg = cached.pop(text)
+            cached[text] = agg  # the most recently used, last
+            held = agg.held
+            assert held is not None
             event_id = env["id"]
-            if repeated is None:  # every id held
-                agg = cached.pop(text)
-                cached[text] = agg  # the most recently used, last
-                held = agg.held
-                assert held is not None
-                if event_id in held:
-                    report.present += 1
-                    continue
-                held.add(event_id)
-                store.held += 1
-            else:  # only the ids the log repeats, in a store that was empty
-                agg = cached[text]
-                if repeated and id_key(event_id) in repeated:
-                    held = agg.held
-                    if held is None:
-                        held = agg.held = set()
-                    if event_id in held:
-                        report.present += 1
-                        continue
-                    held.add(event_id)
-                    store.held += 1
-            version = agg.version + 1
-            data = env["data"]
-            # the stored event's fields: the data's, with the envelope's provenance beside it
-            # (the parsed envelope is not used again: its data is the body)
-            body = data
-            occurred = env["occurred_at"]
-            body["timestamp"] = env.get("recorded_at") or occurred
-            body["occurred_at"] = occurred
-            body["actor"] = env.get("actor")
-            body["correlation_id"] = env.get("correlation_id")
-            if env.get("causation_id"):
-                body["causation_id"] = env["causation_id"]
-            derived = streamed and _version_of(agg.originator, event_id, version)
-            if derived:  # an export of ours: the version its id derives from
-                version = derived
-            else:  # an id of its own: kept beside the event
-                body["event_id"] = event_id
-            if env["type"] == "CertificateIssued":
-                body.update(self._certificate_details(env))
-            agg.version = version
-            rows.append((agg.originator, version, topic, dumps(body)))
+            if event_id in held:
+                report.present += 1
+                continue
+            held.add(event_id)
+            store.held += 1
+            rows.append(self._row(env, agg, topic, streamed))
         return rows
+
+    def _row(self, env: dict[str, Any], agg: _Aggregate, topic: str, streamed: bool) -> BulkRow:
+        """The stored event of an envelope, the next of its aggregate's (the parsed envelope
+        is not used again: its data becomes the body)."""
+        version = agg.version + 1
+        # the stored event's fields: the data's, with the envelope's provenance beside it
+        body = env["data"]
+        occurred = env["occurred_at"]
+        body["timestamp"] = env.get("recorded_at") or occurred
+        body["occurred_at"] = occurred
+        body["actor"] = env.get("actor")
+        body["correlation_id"] = env.get("correlation_id")
+        if env.get("causation_id"):
+            body["causation_id"] = env["causation_id"]
+        event_id = env["id"]
+        derived = streamed and _version_of(agg.originator, event_id, version)
+        if derived:  # an export of ours: the version its id derives from
+            version = derived
+        else:  # an id of its own: kept beside the event
+            body["event_id"] = event_id
+        if env["type"] == "CertificateIssued":
+            body.update(self._certificate_details(env))
+        agg.version = version
+        return (agg.originator, version, topic, orjson.dumps(body))
 
     def _certificate_details(self, env: dict[str, Any]) -> dict[str, Any]:
         """What only certification keeps about a certificate (the contract's event does not
