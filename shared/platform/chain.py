@@ -48,14 +48,15 @@ def link(prev: bytes, seq: int, originator_id: uuid.UUID, version: int, topic: s
     return link_bytes(prev, seq, originator_id.bytes, version, topic.encode(), state)
 
 
-_FIXED = struct.Struct(">32sq16sqi")  # prev, seq, originator id, version, topic length
+LINK_FIXED = struct.Struct(">32sq16sqi")
+"""`link`'s fixed-width fields: prev, seq, originator id, version, the topic's length."""
 
 
 def link_bytes(prev: bytes, seq: int, originator_id: bytes, version: int, topic: bytes,
                state: bytes) -> bytes:
     """`link` over the originator id's 16 bytes and the topic's UTF-8, for a writer that has
     them already (`PostgresRecorder.insert_bulk` writes them too)."""
-    return hashlib.sha256(_FIXED.pack(prev, seq, originator_id, version, len(topic)) + topic
+    return hashlib.sha256(LINK_FIXED.pack(prev, seq, originator_id, version, len(topic)) + topic
                           + state).digest()
 
 

@@ -296,3 +296,34 @@ def test_saves_made_at_once_are_written_together_each_with_its_own_outcome(pg_ur
     assert verify("enrolment", app.recorder).intact  # type: ignore[arg-type]
     db.close()
     app.close()
+
+
+def test_an_imports_copy_rows_are_chained_by_the_chains_formula() -> None:
+    """`ChainedCopy` (import-log's binary COPY) packs each row and its hash itself: the rows,
+    read back field by field, are the events given, each hash `chain.link` of the one before,
+    across blocks and topics, and a second call goes on from where the first ended."""
+    import struct
+
+    from shared.platform.chain import GENESIS, link
+    from shared.platform.store import ChainedCopy
+
+    topics = ["a:Thing.Made", "b:Thing.Mended"] * 20
+    events = [(uuid.uuid4(), version, topic, b'{"n":%d,"s":"%s"}' % (version, "\u00e5".encode()
+                                                                      * version))
+              for version, topic in zip(range(1, 41), topics, strict=True)]
+    rows = ChainedCopy(7, b"\x01" * 32)
+    data = b"".join(rows.blocks(events[:25], size=200)) + b"".join(rows.blocks(events[25:]))
+    prev, offset = b"\x01" * 32, 0
+    for seq, (originator, version, topic, state) in enumerate(events, 8):
+        fields = []
+        assert struct.unpack_from(">h", data, offset)[0] == 6
+        offset += 2
+        for _ in range(6):
+            (length,) = struct.unpack_from(">i", data, offset)
+            fields.append(data[offset + 4:offset + 4 + length])
+            offset += 4 + length
+        prev = link(prev, seq, originator, version, topic, state)
+        assert fields == [originator.bytes, struct.pack(">q", version), topic.encode(), state,
+                          struct.pack(">q", seq), prev]
+    assert offset == len(data) and prev != GENESIS
+    assert (rows.seq, rows.prev) == (47, prev)
