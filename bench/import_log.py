@@ -67,7 +67,7 @@ log = Path(sys.argv[1])
 wall = time.perf_counter()
 surveyed = survey(lines_of(log))
 checked = time.perf_counter() - wall
-report = import_log(log, processes=int(sys.argv[2]), repeated=surveyed.repeated)
+report = import_log(log, processes=int(sys.argv[2]), surveyed=surveyed)
 times = os.times()
 print(json.dumps({"wall": time.perf_counter() - wall,
                   "cpu": times.user + times.system + times.children_user + times.children_system,

@@ -144,12 +144,27 @@ def check(lines: Iterable[bytes]) -> int:
 
 @dataclass(frozen=True)
 class Survey:
-    """What validating a log found: its envelopes, and the keys (`id_key`) that more than one
-    of them has: the only ids that can be twice in the log. An import into empty stores that
-    knows them need not remember any other id to find an envelope it has written already."""
+    """What validating a log found: its envelopes; the keys (`id_key`) that more than one of
+    them has, the only ids that can be twice in the log (an import into empty stores that
+    knows them need not remember any other id to find an envelope it has written already);
+    and per envelope, in order, the store its type goes to (`tag_of`), so that a process
+    importing some stores passes over the others' lines without reading them."""
 
     envelopes: int
     repeated: frozenset[int]
+    tags: bytes
+
+
+_PLAN_TAG, _NO_STORE = len(SERVICES), 255
+
+
+def tag_of(classes: dict[str, tuple[str, type[DomainEvent]]]) -> dict[str, int]:
+    """Per type a store records, its survey tag: the store's index in SERVICES, or `_PLAN_TAG`
+    for an occasion's plan (scheduling's, and read by certification's importer for its
+    region); any other type is `_NO_STORE`."""
+    tags = {name: SERVICES.index(service) for name, (service, _) in classes.items()}
+    tags[_PLAN] = _PLAN_TAG
+    return tags
 
 
 ID_KEY_BITS = 48
@@ -169,14 +184,17 @@ def survey(lines: Iterable[bytes]) -> Survey:
     count = 0
     buckets = [array("I") for _ in range(1 << 16)]
     mask = (1 << ID_KEY_BITS) - 1
+    tags, tag = bytearray(), tag_of(domain_classes()).get
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
-            key = decode_envelope(raw).id.int & mask
+            env = decode_envelope(raw)
+            key = env.id.int & mask
             buckets[key & 0xFFFF].append(key >> 16)
+            tags.append(tag(env.type, _NO_STORE))
         except UnknownEventType:
-            pass  # skipped on import, as a consumer skips it
+            tags.append(_NO_STORE)  # skipped on import, as a consumer skips it
         except ContractError as e:
             raise LogLineError(number, str(e)) from None
         count += 1
@@ -188,7 +206,7 @@ def survey(lines: Iterable[bytes]) -> Survey:
                 if high in seen:
                     repeated.add(high << 16 | low)
                 seen.add(high)
-    return Survey(count, frozenset(repeated))
+    return Survey(count, frozenset(repeated), bytes(tags))
 
 
 class _Aggregate:
@@ -275,8 +293,9 @@ class Importer:
     over."""
 
     def __init__(self, stores: dict[str, ServiceApplication], budget: int = BUDGET,
-                 repeated: frozenset[int] | None = None) -> None:
-        """`repeated`: the log's repeated id keys (`survey`), if known."""
+                 surveyed: Survey | None = None) -> None:
+        """`surveyed`: what validating the log found (`survey`), if it was."""
+        repeated = surveyed.repeated if surveyed is not None else None
         self.stores = {name: _Store(app, budget // len(stores), repeated)
                        for name, app in stores.items()}
         self.repeated = repeated or frozenset()
@@ -287,6 +306,12 @@ class Importer:
         # with some stores only, a line's type is read first, so that the others' lines are
         # not parsed whole; but the occasions' plans are, for certification's regions
         self.peek = None if len(self.types) == len(self.classes) else _TYPE_OF.decode
+        # with the survey's tags instead: the lines of these stores, the plans and the lines
+        # of no store (counted as unknown) are read, the rest not even peeked at
+        self.tags: bytes | None = None
+        if surveyed is not None and self.peek is not None:
+            self.peek, self.tags = None, surveyed.tags
+        self.wanted = {SERVICES.index(name) for name in stores} | {_PLAN_TAG, _NO_STORE}
         self.regions: dict[str, str] = {}  # occasion -> region, as the log plans them
         # placement key -> aggregate id and its text (the cache's key: a str keeps its hash)
         self.originators: dict[str, tuple[uuid.UUID, str]] = {}
@@ -309,6 +334,7 @@ class Importer:
     def _run(self, chunks: Iterator[list[bytes]], report: Report,
              advance: Callable[[int], None], commit: int) -> None:
         more = True
+        tags, wanted, seen = self.tags, self.wanted, 0
         while more:
             # One transaction per store, open over several chunks: the server inserts one
             # chunk's rows while the next is prepared.
@@ -320,9 +346,14 @@ class Importer:
                     if part is None:
                         more = False
                         break
-                    self._chunk(part, report, writers, transactions)
+                    if tags is not None:  # the lines of these stores (and plans, and none's)
+                        ours = [raw for raw, tag in zip(part, tags[seen:seen + len(part)],
+                                                        strict=True) if tag in wanted]
+                    self._chunk(ours if tags is not None else part, report, writers,
+                                transactions)
                     advance(len(part))
                     read += len(part)
+                    seen += len(part)
             for store in self.stores.values():
                 store.evict()
             gc.collect(1)  # what was made since the last batch: the cache survives in the oldest
@@ -555,18 +586,18 @@ def lines_of(path: Path) -> Iterator[bytes]:
 
 def import_log(log: Path, batch: int = COMMIT, processes: int = 1,
                advance: Callable[[int], None] = lambda _: None,
-               repeated: frozenset[int] | None = None) -> Report:
+               surveyed: Survey | None = None) -> Report:
     """Import a log (validated already) into the services' stores, committing each store every
-    `batch` envelopes, in one process or in `processes` (up to one per store); `repeated`:
-    its repeated id keys, as `survey` found them, if known."""
+    `batch` envelopes, in one process or in `processes` (up to one per store); `surveyed`:
+    what `survey` found in it, if it was surveyed."""
     from yrkesresan import processes as registry
 
     if processes > 1:
-        with _Workers(log, batch, processes, repeated) as workers:
+        with _Workers(log, batch, processes, surveyed) as workers:
             return workers.gather(advance)
     stores = {name: registry.services()[name].store() for name in SERVICES}
     try:
-        return Importer(stores, repeated=repeated).run(
+        return Importer(stores, surveyed=surveyed).run(
             lines_of(log), advance, chunk=min(CHUNK, batch), commit=batch)
     finally:
         for app in stores.values():
@@ -586,7 +617,7 @@ class _Workers:
     included), and their open transactions with them."""
 
     def __init__(self, log: Path, batch: int, processes: int,
-                 repeated: frozenset[int] | None = None) -> None:
+                 surveyed: Survey | None = None) -> None:
         context = multiprocessing.get_context("fork")
         groups = [BY_VOLUME[i::processes] for i in range(min(processes, len(SERVICES)))]
         self.pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
@@ -595,7 +626,7 @@ class _Workers:
             ours, theirs = context.Pipe(duplex=False)
             worker = context.Process(
                 target=_import_some, daemon=True, name=f"import-log {'+'.join(group)}",
-                args=(group, log, batch, BUDGET * len(group) // len(SERVICES), repeated,
+                args=(group, log, batch, BUDGET * len(group) // len(SERVICES), surveyed,
                       parent, theirs))
             worker.start()
             theirs.close()
@@ -641,7 +672,7 @@ class _Workers:
 
 
 def _import_some(services: tuple[str, ...], log: Path, batch: int, budget: int,
-                 repeated: frozenset[int] | None, parent: int, pipe: Connection) -> None:
+                 surveyed: Survey | None, parent: int, pipe: Connection) -> None:
     """A worker of `_Workers`: these stores' share of the log; sends the lines read as it
     goes, then its report or its error."""
     if sys.platform.startswith("linux"):  # killed when the command dies, however it dies
@@ -653,7 +684,7 @@ def _import_some(services: tuple[str, ...], log: Path, batch: int, budget: int,
     stores: dict[str, ServiceApplication] = {}
     try:
         stores = {name: processes.services()[name].store() for name in services}
-        report = Importer(stores, budget, repeated).run(lines_of(log), pipe.send,
+        report = Importer(stores, budget, surveyed).run(lines_of(log), pipe.send,
                                                         chunk=min(CHUNK, batch), commit=batch)
         pipe.send(report)
     except Exception as error:
@@ -690,7 +721,7 @@ def import_command(log: Path, batch: int = COMMIT, processes: int | None = None)
         processes = min(len(SERVICES), os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
     with ExitStack() as stack:
         # the processes are forked before the progress bar starts its thread
-        workers = stack.enter_context(_Workers(log, batch, processes, surveyed.repeated)) \
+        workers = stack.enter_context(_Workers(log, batch, processes, surveyed)) \
             if processes > 1 else None
         progress = stack.enter_context(Progress(
             TextColumn("import-log"), BarColumn(), MofNCompleteColumn(), TextColumn("händelser"),
@@ -699,4 +730,4 @@ def import_command(log: Path, batch: int = COMMIT, processes: int | None = None)
         task = progress.add_task("import", total=total)
         advance: Callable[[int], None] = lambda n: progress.advance(task, n)  # noqa: E731
         return workers.gather(advance) if workers else import_log(log, batch, 1, advance,
-                                                                  surveyed.repeated)
+                                                                  surveyed)
