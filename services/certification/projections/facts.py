@@ -91,13 +91,16 @@ class CertificationFacts:
         self.regions: LatestBy[str, str] = LatestBy()  # region -> name
         self.levels: LatestBy[str, str] = LatestBy()
         self.bookings: LatestBy[tuple[str, str], bool] = LatestBy()  # (participant, occasion)
-        self.booked_on: dict[str, set[str]] = {}  # occasion -> participants ever booked
-        self.occasions_of: dict[str, set[str]] = {}  # participant -> occasions ever booked
+        # Ids each once, as tuples (a set of a few takes 216-728 bytes, a tuple 48 and 8 an id).
+        self.booked_on: dict[str, tuple[str, ...]] = {}  # occasion -> participants ever booked
+        self.occasions_of: dict[str, tuple[str, ...]] = {}  # participant -> occasions ever booked
         # The evidence: per day attended, the stamp of its earliest report; per preparation,
         # of its earliest report (`evidence_stamp`: one int each, not an envelope or a tuple:
-        # a fold of the national history holds millions of them).
-        self.attended: dict[tuple[str, str], dict[int, int]] = {}  # (participant, occasion)
-        self.prepared: dict[tuple[str, str], dict[str, int]] = {}  # (participant, course)
+        # a fold of the national history holds millions of them), each kept flat as (day,
+        # stamp, day, stamp, ...) and (item, stamp, ...) in the order first reported (`_earliest`):
+        # a dict of a few took 232 bytes or more, the tuple 40 and 16 an entry.
+        self.attended: dict[tuple[str, str], tuple[int, ...]] = {}  # (participant, occasion)
+        self.prepared: dict[tuple[str, str], tuple[str | int, ...]] = {}  # (participant, course)
         # Per completion, how often it has been gained or lost (gained first, then in turn):
         # the policy acts on the n-th gain only if its store holds fewer than n certificates
         # issued for it, and so a rebuild over the history acts on nothing acted on before.
@@ -171,41 +174,31 @@ class CertificationFacts:
         data: contract.ParticipantBooked = env.data  # type: ignore[assignment]
         pid, oid = intern(data.participant_id), intern(data.occasion_id)
         self.bookings.offer((pid, oid), packed_stamp(env), booked)
-        self.booked_on.setdefault(oid, set()).add(pid)
-        self.occasions_of.setdefault(pid, set()).add(oid)
+        _add_to(self.booked_on, oid, pid)
+        _add_to(self.occasions_of, pid, oid)
         t.participants.add(pid)
 
     def _on_CourseDayAttended(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         data: contract.CourseDayAttended = env.data  # type: ignore[assignment]
         pid, oid = intern(data.participant_id), intern(data.occasion_id)
-        days = self.attended.get((pid, oid))
-        if days is None:
-            days = self.attended[pid, oid] = {}
-        held, stamp = days.get(data.day), evidence_stamp(env)
-        if held is None or stamp < held:
-            days[data.day] = stamp
-        occasions = self.occasions_of.get(pid)
-        if occasions is None:
-            self.occasions_of[pid] = {oid}
-        else:
-            occasions.add(oid)
+        days = _earliest(self.attended.get((pid, oid), ()), data.day, evidence_stamp(env))
+        if days is not None:
+            self.attended[pid, oid] = days
+        _add_to(self.occasions_of, pid, oid)
         t.participants.add(pid)
 
     def _on_PreparationCompleted(self, env: Envelope, t: Touched) -> None:  # noqa: N802
         data: contract.PreparationCompleted = env.data  # type: ignore[assignment]
         pid, course_id = intern(data.participant_id), intern(data.course_id)
-        items = self.prepared.get((pid, course_id))
-        if items is None:
-            items = self.prepared[pid, course_id] = {}
-        item_id = intern(data.item_id)
-        held, stamp = items.get(item_id), evidence_stamp(env)
-        if held is None or stamp < held:
-            items[item_id] = stamp
+        items = _earliest(self.prepared.get((pid, course_id), ()), intern(data.item_id),
+                          evidence_stamp(env))
+        if items is not None:
+            self.prepared[pid, course_id] = items
         t.participants.add(pid)
 
     def _on_plan(self, env: Envelope, t: Touched) -> None:
         occasion_id = cast(contract.CourseOccasionCancelled, env.data).occasion_id
-        t.participants |= self.booked_on.get(occasion_id, set())
+        t.participants.update(self.booked_on.get(occasion_id, ()))
 
     _on_CourseOccasionPlanned = _on_plan  # noqa: N815
     _on_CourseOccasionRescheduled = _on_plan  # noqa: N815
@@ -225,21 +218,49 @@ class CertificationFacts:
         each preparation of the course; ids and dates only."""
         plan = self.completions.plan(occasion_id)
         dates = plan.dates if plan else {}
-        days = self.attended.get((participant_id, occasion_id), {})
+        days = self.attended.get((participant_id, occasion_id), ())
         rows: list[dict[str, Any]] = [
             {"event_id": str(_event_of(stamp)), "type": "CourseDayAttended", "day": day,
              "date": str(dates[day])}
-            for day, stamp in sorted(days.items()) if day in dates]
-        items = self.prepared.get((participant_id, course_id), {})
-        rows += [{"event_id": str(_event_of(stamp)), "type": "PreparationCompleted",
-                  "item_id": item, "date": str(_date_of(stamp))}
-                 for item, stamp in sorted(items.items())]
+            for day, stamp in sorted(zip(days[::2], days[1::2], strict=True)) if day in dates]
+        items = self.prepared.get((participant_id, course_id), ())
+        rows += [{"event_id": str(_event_of(cast(int, stamp))), "type": "PreparationCompleted",
+                  "item_id": item, "date": str(_date_of(cast(int, stamp)))}
+                 for item, stamp in sorted(zip(items[::2], items[1::2], strict=True),
+                                           key=lambda pair: pair[0])]
         return tuple(rows)
+
+    def prepared_items(self, participant_id: str, course_id: str) -> tuple[str, ...]:
+        """The preparations of a course the participant completed."""
+        return cast(tuple[str, ...], self.prepared.get((participant_id, course_id), ())[::2])
 
     def participants_of(self, municipality_id: str | None) -> Iterable[str]:
         for pid in self.people:
             if municipality_id is None or self.memberships.current(pid) == municipality_id:
                 yield pid
+
+
+def _add_to(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
+    """`item` among `key`'s in `index`, once."""
+    held = index.get(key)
+    if held is None:
+        index[key] = (item,)
+    elif item not in held:
+        index[key] = (*held, item)
+
+
+Flat = tuple[Any, ...]
+
+
+def _earliest(held: Flat, key: Any, stamp: int) -> Flat | None:
+    """`held` (key, stamp, key, stamp, ...) with `stamp` for `key` if it is the key's first or
+    smaller than the one held; None when it changes nothing."""
+    for i in range(0, len(held), 2):
+        if held[i] == key:
+            if stamp < held[i + 1]:
+                return (*held[:i + 1], stamp, *held[i + 2:])
+            return None
+    return (*held, key, stamp)
 
 
 _HANDLERS: dict[str, Callable[[CertificationFacts, Envelope, Touched], None]] = {

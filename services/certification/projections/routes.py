@@ -64,8 +64,7 @@ def _stop(facts: CertificationFacts, participant_id: str, course: Any,
             participant_id, next_occasion)
         if next_occasion is None:  # not booked: every mandatory preparation is still ahead
             items = sorted(p.item_id for p in course.preparations if p.mandatory and
-                           p.item_id not in facts.prepared.get(
-                               (participant_id, course.course_id), {}))
+                           p.item_id not in facts.prepared_items(participant_id, course.course_id))
         stop["missing"] = {
             "occasion_id": next_occasion,
             "days": [_day(facts, next_occasion, d) for d in days] if next_occasion else [],
