@@ -394,8 +394,9 @@ class Figures:
             return self._recount_everything()
         dirty, self._dirty = self._dirty, set()
         touched, self._relabel = self._relabel, set()
+        flats: dict[Held, Held] = {}
         for source in dirty:
-            touched |= self._replace(source, self._part_of(source))
+            touched |= self._replace(source, self._part_of(source), flats)
         return self._describe_all(touched)
 
     def cells(self) -> dict[str, dict[str, Any]]:
@@ -422,16 +423,18 @@ class Figures:
         sources |= {("responses", o) for o in self.evaluations.responded()}
         sources |= {("pot", r, str(y), o) for o, years in self._pot_years.items() for r, y in years}
         touched: set[str] = set()
+        flats: dict[Held, Held] = {}
         for source in sources:
-            touched |= self._replace(source, self._part_of(source))
+            touched |= self._replace(source, self._part_of(source), flats)
         return self._describe_all(touched | before)
 
-    def _replace(self, source: Source, part: Part) -> set[str]:
-        """Swap what a source adds for what it adds now; the cells that changed."""
+    def _replace(self, source: Source, part: Part, flats: dict[Held, Held]) -> set[str]:
+        """Swap what a source adds for what it adds now; the cells that changed. `flats`: the
+        amounts already kept in this recount, to share (`_held`)."""
         held = self._parts.pop(source, None)
-        old = _thawed(held) if held is not None else {}
+        old = self._thawed(held, source) if held is not None else {}
         if part:
-            self._parts[source] = self._held(part)
+            self._parts[source] = self._held(part, source, flats)
         touched = set()
         for cell in old.keys() | part.keys():
             was, now = old.get(cell), part.get(cell)
@@ -450,7 +453,7 @@ class Figures:
                 self._distinct.pop(cell, None)
         return touched
 
-    def _held(self, part: Part) -> Held:
+    def _held(self, part: Part, source: Source, flats: dict[Held, Held]) -> Held:
         """A part as the fold keeps it, in a fraction of the memory of one as made
         (`_thawed` gives it back): flat tuples instead of dicts, its cells' names interned
         (made afresh for each part, there are a few thousand), its tuple metrics the fold's one
@@ -459,19 +462,52 @@ class Figures:
         cells: the nation, the region, their journey and level, the course, the month; an
         occasion's responses the same to all of theirs). The parts are kept as long as their
         sources, to be subtracted when one changes, and are the largest part of the fold;
-        the snapshot pickles each shared object once."""
+        the snapshot pickles each shared object once.
+        A participant on an occasion is active in each cell where they started it: the
+        `("active", participant)` that follows "started" is left out, and given back by
+        `_thawed` from the source; so equal amounts of different participants (the same days of
+        the same occasion, completed, ...) are one tuple, shared through `flats` across the parts
+        made in one recount (over 54,577 events, 18,576 tuples became 1,680)."""
         keys = self._keys
+        active = ("active", source[1]) if source[0] == "on" else None
         held: list[Any] = []
-        distinct: list[tuple[dict[Any, int], tuple[Any, ...]]] = []
+        distinct: list[tuple[dict[Any, int], Held]] = []
         for cell, counts in part.items():
             flat = next((kept for same, kept in distinct if same == counts), None)
             if flat is None:
-                flat = tuple(item for metric, amount in counts.items() for item in (
-                    keys.setdefault(metric, metric) if type(metric) is tuple else metric,
-                    amount))
+                items: list[Any] = []
+                started = False
+                for metric, amount in counts.items():
+                    if started and amount == 1 and metric == active:
+                        started = False
+                        continue
+                    started = metric == "started"
+                    items += (keys.setdefault(metric, metric) if type(metric) is tuple
+                              else metric, amount)
+                made = tuple(items)
+                flat = flats.setdefault(made, made)
                 distinct.append((counts, flat))
             held += (intern(cell), flat)
         return tuple(held)
+
+    def _thawed(self, held: Held, source: Source) -> Part:
+        """A part kept by `_held`, as made."""
+        active = self._keys.setdefault(("active", source[1]), ("active", source[1])) if (
+            source[0] == "on") else None
+        part: Part = {}
+        made: dict[int, dict[Any, int]] = {}  # one dict for the amounts cells share
+        for i in range(0, len(held), 2):
+            flat = held[i + 1]
+            counts = made.get(id(flat))
+            if counts is None:
+                counts = made[id(flat)] = {}
+                for j in range(0, len(flat), 2):
+                    counts[flat[j]] = flat[j + 1]
+                    if active is not None and flat[j] == "started" and (
+                            j + 2 == len(flat) or flat[j + 2] != active):
+                        counts[active] = 1
+            part[held[i]] = counts
+        return part
 
     def _add(self, cell: str, total: dict[Any, int], amounts: dict[Any, int], sign: int) -> None:
         for metric, amount in amounts.items():
@@ -697,19 +733,6 @@ def _add_to(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
         index[key] = (item,)
     elif item not in held:
         index[key] = (*held, item)
-
-
-def _thawed(held: Held) -> Part:
-    """A part kept by `Figures._held`, as made."""
-    part: Part = {}
-    made: dict[int, dict[Any, int]] = {}  # one dict for the amounts cells share
-    for i in range(0, len(held), 2):
-        flat = held[i + 1]
-        counts = made.get(id(flat))
-        if counts is None:
-            counts = made[id(flat)] = dict(zip(flat[::2], flat[1::2], strict=True))
-        part[held[i]] = counts
-    return part
 
 
 class _Each:
