@@ -101,6 +101,15 @@ class AsOf(Generic[V]):
     def __init__(self) -> None:
         self._versions: list[tuple[Stamp, dt.datetime, V]] = []
 
+    # Pickled as its list (a fold holds one per trainer-day and per occasion): the default
+    # state of a class with slots is a tuple and a dict made for each, which the pickler
+    # keeps until its end (`shared.platform.foldpickle`).
+    def __getstate__(self) -> list[tuple[Stamp, dt.datetime, V]]:
+        return self._versions
+
+    def __setstate__(self, state: Any) -> None:
+        self._versions = state if isinstance(state, list) else state[1]["_versions"]
+
     def offer(self, stamp: Stamp, recorded: dt.datetime, value: V) -> bool:
         """Keep a version; True when it is now the one in force in the whole log."""
         held = self._versions
@@ -131,6 +140,15 @@ class Timeline(Generic[V]):
         self._values: list[V] = []
         self._recorded: list[dt.datetime] = []
         self._last_recorded: dt.datetime | None = None
+
+    def __getstate__(self) -> tuple[Any, ...]:  # one tuple, not a tuple and a dict (`AsOf`)
+        return self._stamps, self._values, self._recorded, self._last_recorded
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2:  # the default's (None, slots)
+            state = tuple(state[1][name] for name in (
+                "_stamps", "_values", "_recorded", "_last_recorded"))
+        self._stamps, self._values, self._recorded, self._last_recorded = state
 
     def record(self, stamp: Stamp, value: V, recorded: dt.datetime | None = None) -> None:
         """Insert in stamp order: deliveries arrive in any order, history must not care. The
