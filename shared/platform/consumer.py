@@ -44,7 +44,6 @@ from shared.events import (
     UnknownEventType,
     parse_envelope,
 )
-from shared.platform import foldpickle
 from shared.platform.db import Cursor, Database
 from shared.platform.lease import Lease, LeaseLost, stand_by_until_leased
 from shared.platform.observability import (
@@ -284,7 +283,6 @@ def fold_version(projector: Any) -> str:
     domain = module.parent.parent / "domain.py"
     if domain.exists():
         files.add(domain)
-    files.add(Path(foldpickle.__file__))  # how a snapshot is written
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -401,7 +399,7 @@ class ProjectionRunner:
                 gc.unfreeze()  # is left of it (its cycles) is collected, not frozen again
                 gc.collect()
             with collector_paused():
-                fold = foldpickle.loads(zlib.decompress(state))
+                fold = pickle.loads(zlib.decompress(state))
                 # The fold lives as long as the process: frozen, no collection walks it (the
                 # first, as the collector came back, was a fifth of certification's restore,
                 # and each full one after it walked the whole fold again).
@@ -494,8 +492,8 @@ class ProjectionRunner:
         try:
             with collector_paused():
                 deflating = _Deflating()
-                foldpickle.dump(self.projector.snapshot_state(),  # type: ignore[attr-defined]
-                                deflating)
+                pickle.dump(self.projector.snapshot_state(),  # type: ignore[attr-defined]
+                            deflating, protocol=pickle.HIGHEST_PROTOCOL)
                 return deflating.finish()
         except (pickle.PicklingError, AttributeError, TypeError) as e:
             log.warning("no snapshot: the fold cannot be pickled",

@@ -103,7 +103,7 @@ class AsOf(Generic[V]):
 
     # Pickled as its list (a fold holds one per trainer-day and per occasion): the default
     # state of a class with slots is a tuple and a dict made for each, which the pickler
-    # keeps until its end (`shared.platform.foldpickle`).
+    # keeps in its memo until its end, as it keeps what it wrote for every object.
     def __getstate__(self) -> list[tuple[Stamp, dt.datetime, V]]:
         return self._versions
 

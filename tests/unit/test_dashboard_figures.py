@@ -4,6 +4,7 @@ personal data in them."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import random
 
 import orjson
@@ -18,7 +19,6 @@ from shared.events.models import (
     RegionRegistered,
     YearClosed,
 )
-from shared.platform import foldpickle
 from shared.projections.evaluations import Evaluations
 from shared.projections.pot import Pot
 from yrkesresan.demo import demo_envelopes
@@ -169,7 +169,7 @@ def test_the_fold_pickled_for_a_snapshot_goes_on_as_the_live_one() -> None:
     for env in envs[:half]:
         fold.apply(env)
     fold.changed_cells()
-    restored = foldpickle.loads(foldpickle.dumps(fold))
+    restored = pickle.loads(pickle.dumps(fold, protocol=pickle.HIGHEST_PROTOCOL))
     for env in envs[half:]:
         restored.apply(env)
     assert restored.cells() == _document(envs)["cells"]

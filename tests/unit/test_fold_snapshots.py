@@ -6,6 +6,7 @@ again on restore) and no parsed envelopes."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,6 @@ from services.certification.projections.facts import CertificationFacts
 from services.certification.projections.routes import route
 from services.notification.domain import Facts
 from shared.events import Envelope
-from shared.platform import foldpickle
 from shared.projections import Progression
 from shared.projections.completions import Completions
 from shared.projections.evaluations import Evaluations
@@ -69,7 +69,7 @@ def test_a_fold_restored_from_its_snapshot_answers_as_the_one_never_pickled(name
     kept, restored_from = make(), make()
     _apply(kept, ENVELOPES[:HALF])
     _apply(restored_from, ENVELOPES[:HALF])
-    restored = foldpickle.loads(foldpickle.dumps(restored_from))
+    restored = pickle.loads(pickle.dumps(restored_from, protocol=pickle.HIGHEST_PROTOCOL))
     assert answer(restored) == answer(kept)
     _apply(kept, ENVELOPES[HALF:])
     _apply(restored, ENVELOPES[HALF:])
