@@ -190,7 +190,8 @@ class Figures:
         self._municipalities: LatestBy[str, tuple[str, str]] = LatestBy()  # -> (name, region)
         self._courses: LatestBy[str, tuple[str, str, str]] = LatestBy()  # -> journey, level, title
         self._registered: LatestBy[str, str] = LatestBy()  # participant -> month registered
-        self._certificates: LatestBy[str, tuple[tuple[str, str, str], dt.datetime]] = LatestBy()
+        # certificate -> (participant, course, occasion, when it was issued as `_issued` keeps it)
+        self._certificates: LatestBy[str, tuple[str, str, str, int]] = LatestBy()
         self._revoked: set[str] = set()
         # indexes: which occasions a participant has figures on (attended, or holds a
         # certificate of), which certificates they hold (for recounting one source; which
@@ -293,8 +294,8 @@ class Figures:
 
     def _certified(self, env: Envelope) -> None:
         data = cast(CertificateIssued, env.data)
-        key = (data.participant_id, data.course_id, data.occasion_id)
-        self._certificates.offer(data.certificate_id, packed_stamp(env), (key, env.occurred_at))
+        self._certificates.offer(data.certificate_id, packed_stamp(env), (
+            data.participant_id, data.course_id, data.occasion_id, _issued(env.occurred_at)))
         _add_to(self._certificates_of, data.participant_id, data.certificate_id)
         self._on_occasion_of(data.participant_id, data.occasion_id)
 
@@ -303,7 +304,7 @@ class Figures:
         self._revoked.add(certificate_id)
         held = self._certificates.get(certificate_id)
         if held is not None:
-            participant_id, _, occasion_id = held[0]
+            participant_id, _, occasion_id, _ = held
             self._dirty.add(("on", participant_id, occasion_id))
 
     def _evaluated(self, env: Envelope) -> None:
@@ -606,7 +607,7 @@ class Figures:
             issued = self._certified_of(participant_id).get(
                 (participant_id, course_id, occasion_id))
             if issued is not None:
-                days = (issued.date() - min(completed.dates.values())).days
+                days = (issued & _ORDINAL) - min(completed.dates.values()).toordinal()
                 add(cells, ("certificate_days", days))
             add(self._occasion_cells(completed), ("evaluation", completed.mode, "completions"))
         standing = [key[1] for key, _ in self._standing(participant_id) if key[2] == occasion_id]
@@ -647,17 +648,17 @@ class Figures:
         part[f"region:{region_id}"][("pot", year)] = held.pot_sek
         return part
 
-    def _standing(self, participant_id: str) -> Iterator[tuple[tuple[str, str, str], dt.datetime]]:
+    def _standing(self, participant_id: str) -> Iterator[tuple[tuple[str, str, str], int]]:
         """The participant's certificates that stand (issued, not revoked): the completion
-        each certifies, and when it was issued."""
+        each certifies, and when it was issued (`_issued`)."""
         for certificate_id in self._certificates_of.get(participant_id, ()):
             held = self._certificates.get(certificate_id)
             if held is not None and certificate_id not in self._revoked:
-                yield held
+                yield held[:3], held[3]
 
-    def _certified_of(self, participant_id: str) -> dict[tuple[str, str, str], dt.datetime]:
+    def _certified_of(self, participant_id: str) -> dict[tuple[str, str, str], int]:
         """The earliest certificate that stands, per completion."""
-        certified: dict[tuple[str, str, str], dt.datetime] = {}
+        certified: dict[tuple[str, str, str], int] = {}
         for key, when in self._standing(participant_id):
             if key not in certified or when < certified[key]:
                 certified[key] = when
@@ -724,6 +725,19 @@ class Figures:
 Held = tuple[Any, ...]
 """A part as the fold keeps it (`Figures._held`): cell, amounts, cell, amounts, ...; the amounts
 as metric, amount, metric, amount, ..."""
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_ORDINAL = (1 << 22) - 1  # a date's ordinal (`date.toordinal`) is below 2**22
+
+
+def _issued(when: dt.datetime) -> int:
+    """When a certificate was issued, as the fold keeps it: the instant (microseconds since
+    1970), then the date it was issued on in its own offset (`when.date()`), as one int in the
+    instant's order. A datetime as pydantic parses it is two objects with its tzinfo, about 90
+    bytes, each with a reduce when the fold is pickled."""
+    return (when - _EPOCH) // _MICROSECOND << 22 | when.toordinal()
 
 
 def _add_to(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
