@@ -62,10 +62,10 @@ print(json.dumps({"events": count, "seconds": time.perf_counter() - start,
 IMPORT = """
 import json, os, sys, time
 from pathlib import Path
-from yrkesresan.import_log import import_log, lines_of, survey
+from yrkesresan.import_log import import_log, survey_log
 log = Path(sys.argv[1])
 wall = time.perf_counter()
-surveyed = survey(lines_of(log))
+surveyed = survey_log(log, int(sys.argv[2]))
 checked = time.perf_counter() - wall
 report = import_log(log, processes=int(sys.argv[2]), surveyed=surveyed)
 times = os.times()
