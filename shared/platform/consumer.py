@@ -121,6 +121,9 @@ class AppliedLog:
         self.deferred: _Window | None = None
         """During a rebuild from scratch (`defer`): the last `window` ids applied, written
         once at its end (`write_deferred`) instead of row by row."""
+        self.streaming: _Window | None = None
+        """During a rebuild from scratch of a log that keeps every envelope (`stream`): the
+        last `window` ids applied, so that `fresh` asks the database nothing."""
 
     def defer(self) -> None:
         """A rebuild from scratch begins (the log is empty): number what is applied and keep
@@ -128,6 +131,16 @@ class AppliedLog:
         before can come again, so `fresh` asks the database nothing."""
         self.seq = 0
         self.deferred = _Window(self.window)
+
+    def stream(self) -> None:
+        """A rebuild from scratch begins (the log is empty) for a projector restored from the
+        envelopes it applied (no snapshot: the regions'): every envelope is still recorded
+        with its body, batch by batch, but what this rebuild applied is known in memory (the
+        window of ids, as `defer` keeps), so `fresh` asks the database nothing and
+        `record_many` writes by COPY, with no `ON CONFLICT` to check against a log that holds
+        only this rebuild's rows. Until `resume`."""
+        self.seq = 0
+        self.streaming = _Window(self.window)
 
     def write_deferred(self, cur: Cursor) -> None:
         """The window of ids a rebuild kept in memory, into the log (no envelopes: the
@@ -154,6 +167,7 @@ class AppliedLog:
         return int(rows[0][0] or 0)
 
     def resume(self) -> int:
+        self.streaming = None  # what the database holds is the truth again
         self.seq = self.last_seq()
         return self.seq
 
@@ -174,6 +188,11 @@ class AppliedLog:
                 return False
             self._remember((env,))
             return True
+        if self.streaming is not None:
+            if env.id.int in self.streaming.ids:
+                return False
+            self.record_many(cur, (env,))
+            return True
         seq = self._next()
         cur.execute(
             "INSERT INTO applied_events (consumer, event_id, seq, envelope) "
@@ -190,6 +209,15 @@ class AppliedLog:
         if self.deferred is not None:
             self._remember(envelopes)
             return
+        if self.streaming is not None:
+            held, seq, rows = self.streaming, self.seq or 0, []
+            for env in envelopes:
+                seq += 1
+                held.add(env.id.int)
+                rows.append((self.consumer, str(env.id), seq, self._body(env)))
+            cur.copy_rows("applied_events", ("consumer", "event_id", "seq", "envelope"), rows)
+            self.seq = seq
+            return
         cur.insert_rows(
             "applied_events", ("consumer", "event_id", "seq", "envelope"),
             [(self.consumer, str(env.id), self._next(), self._body(env)) for env in envelopes],
@@ -197,8 +225,9 @@ class AppliedLog:
 
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes not applied before (within the window), each once."""
-        if self.deferred is not None:  # a rebuild from scratch: only its own window to ask
-            recent, unique = self.deferred.ids, dict[int, Envelope]()
+        window = self.deferred if self.deferred is not None else self.streaming
+        if window is not None:  # a rebuild from scratch: only its own window to ask
+            recent, unique = window.ids, dict[int, Envelope]()
             for env in envelopes:
                 number = env.id.int
                 if number not in recent:
@@ -446,13 +475,14 @@ class ProjectionRunner:
             if defer_writes is not None:
                 defer_writes()
         else:
-            self.applied.resume()
+            self.applied.stream()
 
     def finish_rebuild(self) -> None:
         """The end of a rebuild: the rows a projector that defers its writes left for the end
         (each once, as its fold ended), the window of ids and the snapshot, in one
         transaction."""
         if self.applied.deferred is None:
+            self.applied.streaming = None  # a live consumer's batches ask the database again
             self.snapshot()
             return
         seq = self.applied.seq or 0
