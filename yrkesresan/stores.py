@@ -159,6 +159,7 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
                                for name, runner in runners.items())
                 pending = []
         settle()
+        last = list(runners)[-1]
         for name, runner in runners.items():
             if pending:
                 applied[name] += feed(name, runner, pending)
@@ -168,7 +169,14 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
                 runner.snapshot()
             if release:
                 runner.projector.reset()
-                gc.collect()  # a fold holds cycles (its handlers are its bound methods)
+                # A fold holds cycles (its handlers are its bound methods), so it is freed by
+                # a full pass of the collector, which walks every fold still held: only for a
+                # projector that holds its state in memory (a snapshot's), and not after the
+                # last (nothing is held through another end). Over a 162,335-event log the
+                # seven passes took 1.95 s of CPU; those after the scheduling registry, the
+                # enrolment catalogue and the regions (0.24, 0.25 and 0.12 s) found nothing.
+                if runner.snapshots_kept and name != last:
+                    gc.collect()
             else:
                 gc.collect(1)
             yield name, applied[name]
