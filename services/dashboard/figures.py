@@ -59,7 +59,7 @@ from shared.projections.evaluations import Evaluations, mean_scores, response_ra
 from shared.projections.occasions import Plan
 from shared.projections.pot import pot_days
 from shared.projections.progression import Progression
-from shared.projections.versions import LatestBy, packed_stamp
+from shared.projections.versions import LatestBy, add_once, packed_stamp
 
 NATION = "SE"
 DIMENSIONS = ("nation", "region", "municipality", "journey", "level", "course", "month")
@@ -196,7 +196,7 @@ class Figures:
         # indexes: which occasions a participant has figures on (attended, or holds a
         # certificate of), which certificates they hold (for recounting one source; which
         # responses an occasion has, the evaluations' fold holds). Each a tuple of its ids, each
-        # once (`_add_to`): a set of a few ids takes 216-728 bytes, a tuple 48 + 8 an id.
+        # once (`versions.add_once`): a set of a few ids takes 216-728 bytes, a tuple 48 + 8 an id.
         self._attended: dict[str, tuple[str, ...]] = {}  # participant -> occasions
         self._attendees: dict[str, tuple[str, ...]] = {}  # occasion -> participants
         self._certificates_of: dict[str, tuple[str, ...]] = {}
@@ -289,14 +289,14 @@ class Figures:
         self._on_occasion_of(data.participant_id, data.occasion_id)
 
     def _on_occasion_of(self, participant_id: str, occasion_id: str) -> None:
-        _add_to(self._attended, participant_id, occasion_id)
-        _add_to(self._attendees, occasion_id, participant_id)
+        add_once(self._attended, participant_id, occasion_id)
+        add_once(self._attendees, occasion_id, participant_id)
 
     def _certified(self, env: Envelope) -> None:
         data = cast(CertificateIssued, env.data)
         self._certificates.offer(data.certificate_id, packed_stamp(env), (
             data.participant_id, data.course_id, data.occasion_id, _issued(env.occurred_at)))
-        _add_to(self._certificates_of, data.participant_id, data.certificate_id)
+        add_once(self._certificates_of, data.participant_id, data.certificate_id)
         self._on_occasion_of(data.participant_id, data.occasion_id)
 
     def _certificate_revoked(self, env: Envelope) -> None:
@@ -738,15 +738,6 @@ def _issued(when: dt.datetime) -> int:
     instant's order. A datetime as pydantic parses it is two objects with its tzinfo, about 90
     bytes, each with a reduce when the fold is pickled."""
     return (when - _EPOCH) // _MICROSECOND << 22 | when.toordinal()
-
-
-def _add_to(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
-    """`item` among `key`'s in `index`, once."""
-    held = index.get(key)
-    if held is None:
-        index[key] = (item,)
-    elif item not in held:
-        index[key] = (*held, item)
 
 
 class _Each:

@@ -203,3 +203,13 @@ class _EmptyTimeline(Timeline[Any]):
 
 
 _EMPTY_TIMELINE = _EmptyTimeline()
+
+
+def add_once(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
+    """`item` among `key`'s in `index`, once: an index of ids kept as tuples, not sets (a set
+    of a few ids takes 216-728 bytes, a tuple 48 and 8 an id); a redelivery changes nothing."""
+    held = index.get(key)
+    if held is None:
+        index[key] = (item,)
+    elif item not in held:
+        index[key] = (*held, item)

@@ -22,7 +22,7 @@ from shared.events import models as contract
 from shared.projections.completions import NO_CHANGES, CompletionChanges, Completions
 from shared.projections.evaluations import Evaluations
 from shared.projections.memberships import Memberships
-from shared.projections.versions import LatestBy, packed_stamp, stamp_of
+from shared.projections.versions import LatestBy, add_once, packed_stamp, stamp_of
 
 _DATE_BITS = 22  # a date's ordinal (`date.toordinal`) is below 2**22
 _ID_MASK = (1 << 128) - 1
@@ -179,8 +179,8 @@ class CertificationFacts:
         held = self.bookings.get(key)
         if held is None or held >> 1 < stamp:  # the greatest stamp wins, as `LatestBy`
             self.bookings[key] = stamp << 1 | booked
-        _add_to(self.booked_on, oid, pid)
-        _add_to(self.occasions_of, pid, oid)
+        add_once(self.booked_on, oid, pid)
+        add_once(self.occasions_of, pid, oid)
         t.participants.add(pid)
 
     def _on_CourseDayAttended(self, env: Envelope, t: Touched) -> None:  # noqa: N802
@@ -189,7 +189,7 @@ class CertificationFacts:
         days = _earliest(self.attended.get((pid, oid), ()), data.day, evidence_stamp(env))
         if days is not None:
             self.attended[pid, oid] = days
-        _add_to(self.occasions_of, pid, oid)
+        add_once(self.occasions_of, pid, oid)
         t.participants.add(pid)
 
     def _on_PreparationCompleted(self, env: Envelope, t: Touched) -> None:  # noqa: N802
@@ -243,15 +243,6 @@ class CertificationFacts:
         for pid in self.people:
             if municipality_id is None or self.memberships.current(pid) == municipality_id:
                 yield pid
-
-
-def _add_to(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
-    """`item` among `key`'s in `index`, once."""
-    held = index.get(key)
-    if held is None:
-        index[key] = (item,)
-    elif item not in held:
-        index[key] = (*held, item)
 
 
 Flat = tuple[Any, ...]
