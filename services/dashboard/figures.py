@@ -59,7 +59,7 @@ from shared.projections.evaluations import Evaluations, mean_scores, response_ra
 from shared.projections.occasions import Plan
 from shared.projections.pot import pot_days
 from shared.projections.progression import Progression
-from shared.projections.versions import LatestBy, add_once, packed_stamp
+from shared.projections.versions import LatestBy, add_once, instant, packed_stamp
 
 NATION = "SE"
 DIMENSIONS = ("nation", "region", "municipality", "journey", "level", "course", "month")
@@ -727,8 +727,6 @@ Held = tuple[Any, ...]
 as metric, amount, metric, amount, ..."""
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
 _ORDINAL = (1 << 22) - 1  # a date's ordinal (`date.toordinal`) is below 2**22
 
 
@@ -737,7 +735,7 @@ def _issued(when: dt.datetime) -> int:
     1970), then the date it was issued on in its own offset (`when.date()`), as one int in the
     instant's order. A datetime as pydantic parses it is two objects with its tzinfo, about 90
     bytes, each with a reduce when the fold is pickled."""
-    return (when - _EPOCH) // _MICROSECOND << 22 | when.toordinal()
+    return instant(when) << 22 | when.toordinal()
 
 
 class _Each:

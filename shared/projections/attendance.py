@@ -23,24 +23,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
-
-
-def _instant(when: dt.datetime) -> int:
-    """An aware datetime as Attendance keeps it: microseconds since 1970, UTC."""
-    return (when - _EPOCH) // _MICROSECOND
-
-
-def _datetime(instant: int) -> dt.datetime:
-    """A time kept by `_instant`, as a datetime (UTC): the same instant."""
-    return _EPOCH + instant * _MICROSECOND
-
+from shared.projections.versions import from_instant, instant
 
 Reports = int | tuple[int, ...]
 """The reports of one participant-day as (occurred_at, recorded) pairs, flattened: the
 earliest `occurred_at` among the reports recorded by any cutoff is read from them (each time
-as `_instant` keeps it). A report
+as `versions.instant` keeps it). A report
 that another both preceded (occurred no later) and was recorded no later than is dropped, so
 one pair is the common case; and one report recorded when it occurred (no `recorded_at`, the
 common case of all) is kept as its bare `occurred_at`, with no tuple to make."""
@@ -71,7 +59,8 @@ def _with_report(held: Reports, at: int, recorded: int) -> Reports | None:
 
 def attended_at(reports: Reports, cutoff: int | None = None) -> int | None:
     """The time of the attendance: the earliest `occurred_at` of its reports (recorded by
-    `cutoff`, if given); None when none was recorded by then. Times as `_instant` keeps them."""
+    `cutoff`, if given); None when none was recorded by then. Times as `versions.instant`
+    keeps them."""
     if type(reports) is int:
         return reports if cutoff is None or reports <= cutoff else None
     assert isinstance(reports, tuple)
@@ -100,8 +89,8 @@ class Attendance:
         recorded: dt.datetime | None = None,
     ) -> None:
         """Record one report (`recorded` None: recorded when it occurred)."""
-        when = _instant(at)
-        written = when if recorded is None else _instant(recorded)
+        when = instant(at)
+        written = when if recorded is None else instant(recorded)
         report: Reports = when if written == when else (when, written)
         by_participant = self._by_occasion.get(occasion_id)
         if by_participant is None:
@@ -123,7 +112,7 @@ class Attendance:
     ) -> None:
         """Record one withdrawal of a participant-day, recorded at `recorded`."""
         days = self._withdrawn.setdefault(occasion_id, {}).setdefault(participant_id, {})
-        held, written = days.get(day), _instant(recorded)
+        held, written = days.get(day), instant(recorded)
         if held is None or written < held:
             days[day] = written
 
@@ -134,7 +123,7 @@ class Attendance:
         """The participant-days of an occasion that count, as (participant_id, day, time of
         the attendance): in the whole log, or (with a `cutoff`) in the log as recorded by
         then; of every participant, or of one. Withdrawn days are left out."""
-        limit = None if cutoff is None else _instant(cutoff)
+        limit = None if cutoff is None else instant(cutoff)
         withdrawn = self._withdrawn.get(occasion_id, _NO_WITHDRAWALS)
         attendees = self._by_occasion.get(occasion_id, _NOBODY)
         if participant_id is not None:
@@ -151,7 +140,7 @@ class Attendance:
                         continue
                 at = attended_at(reports, limit)  # type: ignore[arg-type]
                 if at is not None:
-                    yield participant_id, day, _datetime(at)
+                    yield participant_id, day, from_instant(at)
 
 
 _NOBODY: dict[str, DaysAttended] = {}  # read-only, shared

@@ -28,12 +28,24 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 
+def instant(when: dt.datetime) -> int:
+    """An aware datetime as the folds keep it: microseconds since 1970, UTC (one int; a
+    datetime as pydantic parses it is two objects with its tzinfo, about 90 bytes, pickled with
+    a reduce each)."""
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def from_instant(micros: int) -> dt.datetime:
+    """A time kept by `instant`, as a datetime (UTC): the same instant."""
+    return _EPOCH + micros * _MICROSECOND
+
+
 def packed_stamp(env: Envelope) -> int:
     """`stamp_of` as one int, in the same order: the `occurred_at` in microseconds since
     1970 (UTC), then the id's 128 bits. For a fold that keeps a stamp per participant or per
     booking: a tuple of a datetime and an int is three objects, and unpickling the datetime
     is a call; the int is one object, read by the unpickler itself."""
-    return (env.occurred_at - _EPOCH) // _MICROSECOND << 128 | env.id.int
+    return instant(env.occurred_at) << 128 | env.id.int
 
 
 def recorded_of(env: Envelope) -> dt.datetime:
