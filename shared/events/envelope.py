@@ -192,7 +192,7 @@ def stored_event_id(originator_id: uuid.UUID, originator_version: int) -> uuid.U
     return uuid.UUID(stored_event_id_text(originator_id, originator_version))
 
 
-def stored_event_id_text(originator_id: uuid.UUID, originator_version: int) -> str:
+def stored_event_id_text(originator_id: uuid.UUID | str, originator_version: int) -> str:
     """`stored_event_id` as text, computed without building UUID objects (`uuid.uuid5` spends
     most of its time in them): the relay derives one per event it publishes."""
     digest = bytearray(

@@ -139,28 +139,40 @@ def envelope_fields(
 ) -> tuple[str, str, dict[str, Any]] | None:
     """(topic, the data field that keys it, the envelope's fields, not yet validated) of one
     stored event, or None for events that are never published."""
-    contract = _contract_of_topic(note.topic)
-    if contract is None:
-        return None
-    type_name, topic, fields, key_field = contract
-    state = mapper.decode_state(note)
     originator = note.originator_id  # a UUID (text only where a store keeps ids as text)
     if not isinstance(originator, uuid.UUID):
         originator = uuid.UUID(originator)
+    return stored_envelope_fields(mapper, stream, note.id, str(originator),
+                                  note.originator_version, note.topic, note.state)
+
+
+def stored_envelope_fields(
+    mapper: PydanticMapper, stream: str, position: int, originator: str, version: int,
+    stored_topic: str, state: bytes,
+) -> tuple[str, str, dict[str, Any]] | None:
+    """`envelope_fields` of a stored event's columns as its table holds them (notification
+    id, originator id as canonical UUID text, originator version, topic, state): the one
+    mapping from a stored event to an envelope's fields, for the relay, export and the
+    rebuild, which reads the rows itself (`yrkesresan.stores`)."""
+    contract = _contract_of_topic(stored_topic)
+    if contract is None:
+        return None
+    type_name, topic, fields, key_field = contract
+    decoded = mapper.decode(stored_topic, state)
     envelope: dict[str, Any] = {
         # An imported event keeps the id it had in its log (`yrkesresan import-log`).
-        "id": state.get("event_id") or stored_event_id_text(originator, note.originator_version),
+        "id": decoded.get("event_id") or stored_event_id_text(originator, version),
         "type": type_name,
         "schema_version": SCHEMA_VERSION,
-        "occurred_at": state["occurred_at"],
-        "data": {f: state[f] for f in fields if f in state},
-        "recorded_at": state["timestamp"],
+        "occurred_at": decoded["occurred_at"],
+        "data": {f: decoded[f] for f in fields if f in decoded},
+        "recorded_at": decoded["timestamp"],
         "stream_id": f"{stream}:{originator}",
-        "position": note.id,
+        "position": position,
     }
     for optional in ("actor", "correlation_id", "causation_id"):
-        if state.get(optional):
-            envelope[optional] = state[optional]
+        if decoded.get(optional):
+            envelope[optional] = decoded[optional]
     return topic, key_field, envelope
 
 

@@ -109,13 +109,17 @@ class PydanticMapper(Mapper[uuid.UUID]):
         )
 
     def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
-        state = stored_event.state
+        return self.decode(stored_event.topic, stored_event.state)
+
+    def decode(self, topic: str, state: bytes) -> dict[str, Any]:
+        """A stored event's state (its topic and bytes as stored), upcast to its class's
+        version: what `decode_state` reads from a `StoredEvent`, for a row read directly."""
         if self.cipher:
             state = self.cipher.decrypt(state)
         if self.compressor:
             state = self.compressor.decompress(state)
         decoded: dict[str, Any] = self.transcoder.decode(state)
-        cls = resolve_topic(stored_event.topic)
+        cls = resolve_topic(topic)
         version = decoded.pop("class_version", 1)
         while version < cls.class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(decoded)

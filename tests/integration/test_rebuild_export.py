@@ -67,8 +67,12 @@ def test_rebuild_feeds_the_envelopes_the_relays_publish_as_the_consumers_parse_t
     apps = [processes.services()[name].store() for name in SERVICES]
     Importer(dict(zip(SERVICES, apps, strict=True))).run(iter(demo_log(30, seed=4)))
 
+    # the relays' bytes: each stored event read through the library (its `Notification`s)
     published = [parse_envelope(raw) for raw in stores.merged_envelopes(apps)]
-    fed = list(stores.merged_parsed(apps))
+    read = list(stores.merged_read(apps))  # the stores' rows read directly, with topics
+    assert [topic for topic, _ in read] == [env.topic for env in published]
+    fed = [env for _, env in read]
+    assert fed == list(stores.merged_parsed(apps))
     assert len(fed) == len(published) > 1000
     assert len({env.type for env in fed}) >= 20  # the demo's realism: most of the contract
     for ours, theirs in zip(fed, published, strict=True):
