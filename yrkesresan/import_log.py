@@ -311,12 +311,18 @@ def _lines_between(log: Path, start: int, end: int) -> Iterator[bytes]:
             at += len(raw)
 
 
+def _die_with(parent: int) -> None:
+    """A worker process of this command is killed when the command dies, however it dies
+    (Linux's parent-death signal), and ends at once if the command died before that was set."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _survey_some(log: Path, start: int, end: int, parent: int, pipe: Connection) -> None:
     """A process of `survey_log`: its part's survey, its LogLineError or its error."""
-    if sys.platform.startswith("linux"):  # killed when the command dies, however it dies
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before that was in place
-        os._exit(1)
+    _die_with(parent)
     try:
         pipe.send(_survey_part(_lines_between(log, start, end)))
     except Exception as error:
@@ -794,10 +800,7 @@ def _import_some(services: tuple[str, ...], log: Path, batch: int, budget: int,
                  surveyed: Survey | None, parent: int, pipe: Connection) -> None:
     """A worker of `_Workers`: these stores' share of the log; sends the lines read as it
     goes, then its report or its error."""
-    if sys.platform.startswith("linux"):  # killed when the command dies, however it dies
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before that was in place
-        os._exit(1)
+    _die_with(parent)
     from yrkesresan import processes
 
     stores: dict[str, ServiceApplication] = {}

@@ -58,8 +58,13 @@ def _store_of(service: Any) -> ServiceApplication:
 
 
 def _runner(service: str, which: str = "runner") -> Callable[[], Any]:
-    return lambda: getattr(importlib.import_module(
-        f"services.{service}.application").bootstrap(), which)()
+    def made() -> Any:
+        owner = importlib.import_module(f"services.{service}.application").bootstrap()
+        runner = getattr(owner, which)()
+        runner.owner = owner  # closed with the runner (`ProjectionRunner.close`)
+        return runner
+
+    return made
 
 
 def projections() -> dict[str, Callable[[], Any]]:

@@ -291,10 +291,15 @@ def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH
     _one_malloc_arena()  # before the stores' and runners' pools start their threads
     registry = processes.rebuildable()
     apps = [spec.store() for spec in processes.services().values()]
+    made: dict[str, ProjectionRunner] = {}
     try:
-        for runners in _passes({name: registry[name]() for name in names or list(registry)}):
+        for name in names or list(registry):
+            made[name] = registry[name]()
+        for runners in _passes(made):
             yield from _feed(runners, apps, batch, release=True)
     finally:
+        for runner in made.values():
+            runner.close()
         for app in apps:
             app.close()
 

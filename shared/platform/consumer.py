@@ -395,6 +395,18 @@ class ProjectionRunner:
         self._covered = 0
         self._snapshot_at = 0.0
         self._version: str | None = None
+        self.owner: Any = None
+        """What made this runner and holds its connections (a service bootstrapped for it),
+        closed with it (`close`)."""
+
+    def close(self) -> None:
+        """Close what made this runner (its service's store and databases), now and on this
+        thread: left to the collector, an application in a reference cycle was sometimes
+        freed on one of its own pool's threads, which cannot join itself ("Exception ignored
+        in Application.__del__ ... cannot join current thread" at the end of a rebuild)."""
+        owner, self.owner = self.owner, None
+        if owner is not None:
+            owner.close()
 
     @property
     def version(self) -> str:
