@@ -1,0 +1,208 @@
+"""Pickling a fold for its snapshot without a memo entry for every object in it.
+
+A pickler keeps every object it has written in its memo until its end (an entry of 16 bytes in
+a table sized to a power of two, and the object held), so that an object met again is written
+as a reference. Over the dashboard's fold of a 162,545-event log that memo was 31 MB on top of
+the fold's 41 (about 190 bytes an event of the log): at national size more than a gigabyte, at
+the end of a rebuild, on top of the whole fold. Most of a fold's objects are held once, in one
+place (the tuples, dicts and ints of its large indexes); marshal writes only objects held more
+than once as references, and so does this, for the large plain containers of a fold:
+
+- the fold is pickled as usual, except that each large plain container held by one attribute
+  of one of the folds' own objects (a dict, list, set or tuple of at least `LARGE` items, made of
+  plain values only: containers, str, int, float, bytes, None; held nowhere else) is left out
+  and written at the end, after everything else;
+- before those containers, every object in them that is held more than once (its reference
+  count says so) is written with the memo as usual; then the memo is switched off (`fast`) and
+  the containers are written: an object held once is met once, so it needs no memo entry, and
+  one held more than once is in the memo already and written as a reference.
+
+What is loaded is the same graph of objects: the same objects shared, each container in its
+attribute. `pickle.loads` reads it as it reads any pickle (no code of this module is needed but
+`_filled`, which puts the containers back).
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from typing import Any, Protocol
+
+
+class _Writes(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+LARGE = 256
+"""The least number of items of a container worth writing without the memo."""
+
+_PLAIN = frozenset({str, int, float, bytes, bool, type(None)})
+_CONTAINERS = frozenset({dict, list, set, frozenset, tuple})
+_OWN = ("shared.", "services.")
+
+
+def dump_fold(fold: Any, file: _Writes) -> None:
+    """`pickle.dump(fold, file)` with the large plain containers written without the memo."""
+    _FoldPickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(_Assembled(fold))
+
+
+def _large(attributes: dict[str, Any]) -> list[tuple[str, Any, int]]:
+    """The large containers among an object's attributes, each with its reference count as
+    seen here (the owner's, its state's if that is another dict, this loop's and the call's)."""
+    return [(name, value, sys.getrefcount(value)) for name, value in attributes.items()
+            if type(value) in _CONTAINERS and len(value) >= LARGE]
+
+
+class _Slotted:
+    __slots__ = ("held",)
+
+    held: Any
+
+
+class _Plain:
+    held: Any
+
+
+def _calibrated() -> tuple[int, int]:
+    """The reference count `_large` sees of a container held by one attribute and nothing else:
+    of an object with slots, of one with a `__dict__`."""
+    counts = []
+    probe: _Slotted | _Plain
+    for probe in (_Slotted(), _Plain()):
+        probe.held = [None] * LARGE
+        state: Any = probe.__reduce_ex__(pickle.HIGHEST_PROTOCOL)[2]
+        counts.append(_large(state[1] if isinstance(state, tuple) else state)[0][2])
+    return counts[0], counts[1]
+
+
+def _scan(items: Any, stack: list[Any], found: list[Any]) -> bool:
+    """Whether `items` are plain values; pushes on `stack` the containers held once, adds to
+    `found` the objects held more than once (written with the memo)."""
+    plain, containers, getrefcount = _PLAIN, _CONTAINERS, sys.getrefcount
+    for one in items:
+        kind = type(one)
+        if kind is int or kind is float or one is None or kind is bool:
+            continue  # never in a memo
+        if kind in plain:
+            if getrefcount(one) > _ONCE:
+                found.append(one)
+        elif kind in containers:
+            if getrefcount(one) > _ONCE:
+                found.append(one)  # written with the memo, with what it holds
+            else:
+                stack.append(one)
+        else:
+            return False
+    return True
+
+
+def _held_once() -> int:
+    counts: list[int] = []
+    probe = [object()]
+    for one in probe:
+        counts.append(sys.getrefcount(one))
+    return counts[0]
+
+
+_ONCE = _held_once()
+"""The reference count `_scan` sees of an object that one container holds and nothing else."""
+
+
+class _Assembled:
+    """The root written: the fold, then what was left out of it (`_Rest`)."""
+
+    def __init__(self, fold: Any) -> None:
+        self.fold = fold
+
+
+class _Rest:
+    """What was left out of the fold, written once the fold is."""
+
+
+class _FoldPickler(pickle.Pickler):
+    _owned: tuple[int, int] | None = None
+
+    def __init__(self, file: _Writes, protocol: int) -> None:
+        super().__init__(file, protocol=protocol)
+        self._protocol = protocol
+        self._left: list[tuple[Any, str, Any]] = []
+        self._shared: dict[int, Any] = {}
+        if _FoldPickler._owned is None:
+            _FoldPickler._owned = _calibrated()
+
+    def reducer_override(self, obj: Any) -> Any:  # noqa: C901 - one dispatch
+        kind = type(obj)
+        if kind is _Assembled:
+            return _assembled, (obj.fold, _Rest())
+        if kind is _Rest:
+            # everything else is written: what the left-out containers share, with the memo,
+            # then the containers without it
+            return _filled, (list(self._shared.values()), _FastOn(self), self._left)
+        if kind is _FastOn:
+            self.fast = True
+            return _nothing, ()
+        if not kind.__module__.startswith(_OWN) or getattr(kind, "__setstate__", None):
+            return NotImplemented
+        reduced = obj.__reduce_ex__(self._protocol)
+        if not isinstance(reduced, tuple) or len(reduced) < 3:
+            return NotImplemented
+        state = reduced[2]
+        if isinstance(state, dict):
+            kept = self._leave_out(obj, state, self._owned[1])  # type: ignore[index]
+            if kept is state:
+                return NotImplemented
+            return (*reduced[:2], kept, *reduced[3:])
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+            slots = self._leave_out(obj, state[1], self._owned[0])  # type: ignore[index]
+            if slots is state[1]:
+                return NotImplemented
+            return (*reduced[:2], (state[0], slots), *reduced[3:])
+        return NotImplemented
+
+    def _leave_out(self, obj: Any, attributes: dict[str, Any], owned: int) -> dict[str, Any]:
+        left = [(name, value) for name, value, held in _large(attributes)
+                if held <= owned and self._plain(value)]
+        if not left:
+            return attributes
+        kept = dict(attributes)
+        for name, value in left:
+            kept[name] = None
+            self._left.append((obj, name, value))
+        return kept
+
+    def _plain(self, value: Any) -> bool:
+        """Whether `value` holds plain values only; collects those of its objects that are held
+        more than once (by reference count)."""
+        found: list[Any] = []
+        stack = [value]
+        while stack:
+            held = stack.pop()
+            if type(held) is dict:
+                if not (_scan(held.keys(), stack, found) and _scan(held.values(), stack, found)):
+                    return False
+            elif not _scan(held, stack, found):
+                return False
+        shared = self._shared
+        for one in found:
+            shared[id(one)] = one
+        return True
+
+
+class _FastOn:
+    """Met between the shared objects and the left-out containers: the memo off from here."""
+
+    def __init__(self, pickler: _FoldPickler) -> None:
+        self.pickler = pickler
+
+
+def _nothing() -> None:
+    return None
+
+
+def _filled(_shared: list[Any], _fast: None, left: list[tuple[Any, str, Any]]) -> None:
+    for obj, name, value in left:
+        object.__setattr__(obj, name, value)
+
+
+def _assembled(fold: Any, _rest: None) -> Any:
+    return fold
