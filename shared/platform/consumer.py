@@ -727,7 +727,11 @@ class EnvelopeConsumer:
                     self.lease.release()
 
     def _consume(self) -> None:
+        started = time.monotonic()
         self.runner.restore()
+        log.info("fold restored; joining the group", extra={
+            "group": self.group_id, "seq": self.runner.applied.seq,
+            "seconds": round(time.monotonic() - started, 3)})
         errors = 0
         consumer = self._consumer()
         partial_since: float | None = None
