@@ -23,37 +23,18 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
 from shared.events import EVENT_TYPES, ContractError, parse_envelope
 from shared.events.fast import ENVELOPE_STRUCTS, decode_envelope, fast_decoder
 from shared.events.models import PriceComponents
 from shared.events.schema import example_envelope
+from tests.values import plain
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "contract" / "schemas"
 SETTINGS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- the two validators, and what they make of a line ---------------------------------------
-
-
-def plain(value: Any) -> Any:
-    """A pydantic model or a Struct as comparable builtins, with types (1 and 1.0 differ)."""
-    if isinstance(value, BaseModel):
-        return {name: plain(getattr(value, name)) for name in type(value).model_fields}
-    if isinstance(value, msgspec.Struct):
-        fields = {name: plain(getattr(value, name)) for name in value.__struct_fields__}
-        tag_field = value.__struct_config__.tag_field
-        if tag_field is not None:
-            fields[tag_field] = plain(getattr(value, tag_field))
-        return fields
-    if isinstance(value, tuple | list):
-        return (type(value).__name__, [plain(v) for v in value])
-    if isinstance(value, dict):
-        return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, dt.datetime):
-        return ("datetime", value, value.utcoffset())
-    return (type(value).__name__, value)
 
 
 def pydantic_reads(raw: bytes) -> Any:
@@ -254,6 +235,7 @@ def test_every_example_decodes_to_the_same_values(name: str) -> None:
         assert plain(fast) == plain(slow)
         assert (fast.type, fast.topic, fast.key()) == (slow.type, slow.topic, slow.key())
         assert (fast.data.SERVICE, fast.data.KEY) == (slow.data.SERVICE, slow.data.KEY)
+        assert fast.to_json() == slow.to_json()  # what the projections keep, byte for byte
 
 
 def test_parts_keep_the_properties_the_folds_read() -> None:
@@ -358,6 +340,7 @@ def test_both_agree_on_mutations_or_the_schema_sides_with_replay(mutation: tuple
     slow, fast = pydantic_reads(raw), fast_reads(raw)
     if slow is not None and fast is not None:
         assert plain(fast) == plain(slow), what
+        assert fast.to_json() == slow.to_json(), what
     elif slow is None:
         assert fast is None, f"replay accepts what the contract rejects: {what}"
     else:
