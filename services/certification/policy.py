@@ -56,8 +56,13 @@ class CertificatePolicy:
             # rebuild meets thousands certified before in each batch.
             loaded = self.app.load_many(CertifiedCompletion, keys)
             decided = self._decide(facts, touched, loaded)
+            # Only what changed is saved: a rebuild meets thousands certified before in each
+            # batch, and the library's save asks each aggregate for its events through a
+            # runtime-checked Protocol (0.9 s of a 162k-event rebuild's batches for none).
+            changed = [completion for completion in decided if completion.unsaved]
             try:
-                self.app.save(*decided)
+                if changed:
+                    self.app.save(*changed)
             except IntegrityError:
                 if attempt == ATTEMPTS - 1:
                     raise

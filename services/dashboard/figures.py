@@ -42,6 +42,7 @@ from sys import intern
 from typing import Any, cast
 
 from shared.events import Envelope
+from shared.events.fields import field_of
 from shared.events.models import (
     CertificateIssued,
     CertificateRevoked,
@@ -360,7 +361,7 @@ class Figures:
         their municipality or level changed, or a preparation may complete a course, every
         occasion of theirs."""
         participant_id = env.data.participant_id  # type: ignore[attr-defined]
-        occasion_id = getattr(env.data, "occasion_id", None)
+        occasion_id = field_of(env.data, "occasion_id")
         if occasion_id is not None:
             self._dirty.add(("on", participant_id, occasion_id))
             return

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from services.regions.domain import EnrolmentReady, RegionRouter, Routed, Unresolved, always
 from shared.events import ALL_TOPICS, REGION_TOPIC, Envelope, parse_envelope
+from shared.events.fields import field_of
 from shared.platform import schema
 from shared.platform.consumer import AppliedLog, ProjectionRunner
 from shared.platform.db import Cursor, Database
@@ -128,31 +129,34 @@ class RegionLog:
         them), each region's new envelopes at its next positions (one already in a region's
         log, delivered again, takes none), who each concerns, and the regions' heads."""
         cur.insert_rows("region_held", ("event_id", "envelope"), rows.held, key=("event_id",))
-        cur.executemany("DELETE FROM region_held WHERE event_id = %s",
-                        [(event_id,) for event_id in rows.released])
-        ids = list(dict.fromkeys(str(out.id) for _, out in rows.out))
+        cur.delete_keys("region_held", ("event_id",), [(event_id,) for event_id in rows.released])
+        texts: dict[int, str] = {}  # each envelope's id as text, made once (it may go to several)
+        for _, out in rows.out:
+            if id(out) not in texts:
+                texts[id(out)] = str(out.id)
         logged = {(str(r), str(e)) for r, e in cur.execute_among(
-            "SELECT region_id, event_id FROM region_events WHERE event_id {among}", (), ids)}
+            "SELECT region_id, event_id FROM region_events WHERE event_id {among}", (),
+            list(dict.fromkeys(texts.values())))}
         events, participants, heads = [], [], {}
         for region, out in rows.out:
-            event_id = str(out.id)
+            event_id = texts[id(out)]
             if (region, event_id) not in logged:
                 logged.add((region, event_id))
                 position = self.next_position.get(region, 1)
                 events.append((region, position, event_id, out.key(), out.to_json().decode()))
                 self.next_position[region] = position + 1
                 heads[region] = position
-            if participant := getattr(out.data, "participant_id", None):
+            if participant := field_of(out.data, "participant_id"):
                 participants.append((participant, event_id, _utc(out.occurred_at)))
         cur.insert_rows("region_events",
                         ("region_id", "position", "event_id", "event_key", "envelope"), events)
         cur.insert_rows("region_participant_events",
                         ("participant_id", "event_id", "occurred_at"), participants,
                         key=("participant_id", "event_id"))
-        # the publisher polls these, not the log
-        cur.executemany("INSERT INTO region_heads (region_id, position) VALUES (%s, %s) "
-                        "ON CONFLICT (region_id) DO UPDATE SET position = excluded.position",
-                        sorted(heads.items()))
+        # the publisher polls these, not the log; one statement (a statement per region was
+        # a round of psycopg's pipeline each, every batch and every move)
+        cur.insert_rows("region_heads", ("region_id", "position"), sorted(heads.items()),
+                        key=("region_id",), update=("position",))
 
 
 class _Rows:

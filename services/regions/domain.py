@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.events import Envelope, topic_name
+from shared.events.fields import field_of
 from shared.projections.memberships import Memberships
 from shared.projections.versions import LatestBy, stamp_of
 
@@ -113,11 +114,11 @@ class RegionRouter:
         if env.type == "CoursePublished":
             return set(self.regions)
         found: set[str] = set()
-        if region := getattr(data, "region_id", None):
+        if region := field_of(data, "region_id"):
             found.add(region)
-        elif occasion := getattr(data, "occasion_id", None):
+        elif occasion := field_of(data, "occasion_id"):
             found.add(self._occasion_region(occasion))
-        participant = getattr(data, "participant_id", None)
+        participant = field_of(data, "participant_id")
         if participant is None and env.type == "CertificateRevoked":
             participant = self.certificates.get(data.certificate_id)
             if participant is None:
@@ -129,7 +130,7 @@ class RegionRouter:
             found.add(self._participant_region(participant, env.occurred_at))
             if env.type == "ParticipantMoved":
                 found.add(self._participant_region(participant, env.occurred_at - _JUST_BEFORE))
-        if not found and (municipality := getattr(data, "municipality_id", None)):
+        if not found and (municipality := field_of(data, "municipality_id")):
             found.add(self._municipality_region(municipality))
         if not found:
             raise Unresolved(f"no region for {env.type}")

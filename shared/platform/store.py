@@ -175,6 +175,11 @@ class Aggregate:
         pending, self._pending = self._pending, []
         return pending
 
+    @property
+    def unsaved(self) -> bool:
+        """Whether it holds events that were triggered and not saved yet."""
+        return bool(self._pending)
+
     @classmethod
     def project(cls, aggregate: Self | None, events: Iterable[DomainEvent]) -> Self | None:
         for event in events:

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from shared.events import Envelope, parse_envelope
+from shared.events.fields import field_of
 from shared.projections import Progression
 from shared.projections.versions import recorded_of
 
@@ -45,7 +46,7 @@ def subjects(env: Envelope) -> list[str]:
     data = env.data
     if env.type == "CertificateRevoked":
         return [f"certificate:{data.certificate_id}"]  # type: ignore[attr-defined]
-    participant_id = getattr(data, "participant_id", None)
+    participant_id = field_of(data, "participant_id")
     if participant_id is not None:
         return [f"participant:{participant_id}"]
     if env.type in OCCASION_FACTS:

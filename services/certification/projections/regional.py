@@ -23,6 +23,7 @@ from collections.abc import Collection
 from typing import Any
 
 from shared.events import Envelope
+from shared.events.fields import field_of
 from shared.projections.completions import NO_CHANGES, CompletionChanges
 from shared.projections.evaluations import PLAN_EVENTS, Evaluations
 
@@ -45,7 +46,7 @@ class RegionalEvaluations:
             region = region_of.get(completed_on)
             if region is not None:
                 regions.add(region)
-        occasion_id: str | None = getattr(env.data, "occasion_id", None)
+        occasion_id: str | None = field_of(env.data, "occasion_id")
         if occasion_id is None:
             return regions
         if env.type in PLAN_EVENTS:
