@@ -36,7 +36,7 @@ from shared.projections.attendance import Attendance
 from shared.projections.memberships import Memberships
 from shared.projections.occasions import Occasions, Plan
 from shared.projections.prices import PriceLists
-from shared.projections.versions import AsOf, recorded_of, stamp_of
+from shared.projections.versions import AsOf, packed_stamp, recorded_instant, recorded_of
 
 TrainerDayKey = tuple[str, str, int]
 """(trainer_id, occasion_id, day): a trainer earns points for it once."""
@@ -280,7 +280,8 @@ class BillingFacts:
         reports = self._trainer_days.get(key)
         if reports is None:
             reports = self._trainer_days[key] = AsOf()
-        reports.offer(stamp_of(env), recorded_of(env), (data.role, data.municipality_id))
+        reports.offer(packed_stamp(env), recorded_instant(env),
+                     (data.role, data.municipality_id))
 
     def _year_closed(self, env: Envelope) -> None:
         data = cast(YearClosed, env.data)

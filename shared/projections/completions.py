@@ -34,7 +34,7 @@ from shared.events.models import (
 )
 from shared.projections.attendance import AttendedDays
 from shared.projections.occasions import Occasions, Plan
-from shared.projections.versions import LatestBy, stamp_of
+from shared.projections.versions import LatestBy, packed_stamp
 
 Completion = tuple[str, str, str]
 """(participant_id, course_id, occasion_id)"""
@@ -257,7 +257,7 @@ class Completions:
         data = cast(CoursePublished, env.data)
         mandatory = self._bits_of(
             data.course_id, (p.item_id for p in data.preparations if p.mandatory))
-        if not self._mandatory.offer(data.course_id, stamp_of(env), mandatory):
+        if not self._mandatory.offer(data.course_id, packed_stamp(env), mandatory):
             return NO_CHANGES
         return self._reevaluate(
             (participant_id, occasion_id)

@@ -14,7 +14,7 @@ from typing import cast
 
 from shared.events import Envelope
 from shared.events.models import ParticipantMoved, ParticipantRegistered
-from shared.projections.versions import Timeline, recorded_of, stamp_of
+from shared.projections.versions import Timeline, packed_stamp, recorded_instant
 
 
 class Memberships:
@@ -41,7 +41,7 @@ class Memberships:
         if timeline is None:
             timeline = self._timelines[intern(participant_id)] = Timeline()
         # one string per municipality (a few hundred), not one per participant
-        timeline.record(stamp_of(env), intern(municipality_id), recorded_of(env))
+        timeline.record(packed_stamp(env), intern(municipality_id), recorded_instant(env))
 
     def current(self, participant_id: str) -> str | None:
         timeline = self._timelines.get(participant_id)

@@ -27,7 +27,7 @@ from shared.events.models import (
     CourseOccasionRescheduled,
 )
 from shared.projections.attendance import day_bits
-from shared.projections.versions import AsOf, recorded_of, stamp_of
+from shared.projections.versions import AsOf, packed_stamp, recorded_instant, recorded_of
 
 Schedule = tuple[tuple[int, dt.date, str], ...]
 """An occasion's days as a plan gives them: (day, date, mode), by day."""
@@ -77,7 +77,7 @@ class Occasions:
     def planned(self, env: Envelope) -> Plan | None:
         """Apply a `CourseOccasionPlanned`; the plan in force if it changed, else None."""
         data = cast(CourseOccasionPlanned, env.data)
-        stamp, recorded = stamp_of(env), recorded_of(env)
+        stamp, recorded = packed_stamp(env), recorded_instant(env)
         setups = self._setups.get(data.occasion_id)
         if setups is None:
             setups = self._setups[data.occasion_id] = AsOf()
@@ -88,7 +88,7 @@ class Occasions:
     def rescheduled(self, env: Envelope) -> Plan | None:
         """Apply a `CourseOccasionRescheduled`; the plan in force if it changed, else None."""
         data = cast(CourseOccasionRescheduled, env.data)
-        self._offer_schedule(data.occasion_id, stamp_of(env), recorded_of(env),
+        self._offer_schedule(data.occasion_id, packed_stamp(env), recorded_instant(env),
                              _schedule(data.days))
         return self._refresh(data.occasion_id)
 
@@ -102,7 +102,7 @@ class Occasions:
         return self._refresh(occasion_id)
 
     def _offer_schedule(
-        self, occasion_id: str, stamp: tuple[dt.datetime, int], recorded: dt.datetime,
+        self, occasion_id: str, stamp: int, recorded: int,
         schedule: Schedule,
     ) -> None:
         schedules = self._schedules.get(occasion_id)

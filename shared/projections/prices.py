@@ -16,7 +16,7 @@ from typing import cast
 
 from shared.events import Envelope
 from shared.events.models import Points, PriceComponents, PriceListSet
-from shared.projections.versions import AsOf, recorded_of, stamp_of
+from shared.projections.versions import AsOf, packed_stamp, recorded_instant
 
 GR_COMPONENTS = PriceComponents()
 GR_POINTS = Points()
@@ -38,7 +38,8 @@ class PriceLists:
     def price_list_set(self, env: Envelope) -> bool:
         data = cast(PriceListSet, env.data)
         versions = self._lists.setdefault((data.region_id, data.year), AsOf())
-        return versions.offer(stamp_of(env), recorded_of(env), (data.components, data.points))
+        return versions.offer(packed_stamp(env), recorded_instant(env),
+                              (data.components, data.points))
 
     def _in_force(
         self, region_id: str, year: int, cutoff: dt.datetime | None

@@ -27,7 +27,7 @@ from shared.events.models import (
 )
 from shared.projections.completions import NO_CHANGES, Completions
 from shared.projections.memberships import Memberships
-from shared.projections.versions import LatestBy, stamp_of
+from shared.projections.versions import LatestBy, packed_stamp
 
 Changed = set[str] | frozenset[str]
 _UNCHANGED: frozenset[str] = frozenset()
@@ -110,9 +110,9 @@ class Progression:
 
     def _registered(self, env: Envelope) -> Changed:
         data = cast(ParticipantRegistered, env.data)
-        self._journeys.offer(data.participant_id, stamp_of(env), data.journey)
+        self._journeys.offer(data.participant_id, packed_stamp(env), data.journey)
         self._memberships.registered(env)
-        self._levels.offer(data.participant_id, stamp_of(env), data.level)
+        self._levels.offer(data.participant_id, packed_stamp(env), data.level)
         return {data.participant_id}
 
     def _moved(self, env: Envelope) -> Changed:
@@ -121,5 +121,5 @@ class Progression:
 
     def _level_changed(self, env: Envelope) -> Changed:
         data = cast(ParticipantLevelChanged, env.data)
-        self._levels.offer(data.participant_id, stamp_of(env), data.level)
+        self._levels.offer(data.participant_id, packed_stamp(env), data.level)
         return {data.participant_id}

@@ -54,6 +54,14 @@ def recorded_of(env: Envelope) -> dt.datetime:
     return env.recorded_at or env.occurred_at
 
 
+def recorded_instant(env: Envelope) -> int:
+    """`recorded_of` as `instant` keeps it: how `AsOf` and `Timeline` hold a recording time."""
+    return instant(env.recorded_at or env.occurred_at)
+
+
+_LAST_ID = (1 << 128) - 1
+
+
 def seen_by(recorded: dt.datetime, cutoff: dt.datetime | None) -> bool:
     """Whether a fact recorded at `recorded` is in the view of the log as recorded by `cutoff`
     (a closed year's view); `cutoff` None is the whole log."""
@@ -106,24 +114,27 @@ class AsOf(Generic[V]):
 
     A version that another has both outranked (greater or equal stamp) and preceded (recorded
     no later) can never be the answer, so it is not kept: one version is the common case.
+    The stamp is `packed_stamp`'s and the recording time `recorded_instant`'s: two ints, where
+    a `stamp_of` and a datetime were a tuple, two datetimes with their tzinfos and an int.
     """
 
     __slots__ = ("_versions",)
 
     def __init__(self) -> None:
-        self._versions: list[tuple[Stamp, dt.datetime, V]] = []
+        self._versions: list[tuple[int, int, V]] = []
 
     # Pickled as its list (a fold holds one per trainer-day and per occasion): the default
     # state of a class with slots is a tuple and a dict made for each, which the pickler
     # keeps in its memo until its end, as it keeps what it wrote for every object.
-    def __getstate__(self) -> list[tuple[Stamp, dt.datetime, V]]:
+    def __getstate__(self) -> list[tuple[int, int, V]]:
         return self._versions
 
     def __setstate__(self, state: Any) -> None:
         self._versions = state if isinstance(state, list) else state[1]["_versions"]
 
-    def offer(self, stamp: Stamp, recorded: dt.datetime, value: V) -> bool:
-        """Keep a version; True when it is now the one in force in the whole log."""
+    def offer(self, stamp: int, recorded: int, value: V) -> bool:
+        """Keep a version (`packed_stamp`, `recorded_instant`); True when it is now the one in
+        force in the whole log."""
         held = self._versions
         if any(s >= stamp and r <= recorded for s, r, _ in held):
             return False
@@ -134,24 +145,26 @@ class AsOf(Generic[V]):
 
     def latest(self, cutoff: dt.datetime | None = None) -> V | None:
         """The value in force in the whole log (`cutoff` None) or as recorded by `cutoff`."""
-        best: tuple[Stamp, dt.datetime, V] | None = None
+        by = None if cutoff is None else instant(cutoff)
+        best: tuple[int, int, V] | None = None
         for version in self._versions:
-            if seen_by(version[1], cutoff) and (best is None or version[0] > best[0]):
+            if (by is None or version[1] <= by) and (best is None or version[0] > best[0]):
                 best = version
         return None if best is None else best[2]
 
 
 class Timeline(Generic[V]):
     """The history of one value (a participant's municipality or level), read at any time,
-    in the whole log or in the log as recorded by a cutoff (a closed year's view)."""
+    in the whole log or in the log as recorded by a cutoff (a closed year's view). Stamps are
+    `packed_stamp`'s and recording times `recorded_instant`'s (ints, as `AsOf` keeps them)."""
 
     __slots__ = ("_last_recorded", "_recorded", "_stamps", "_values")
 
     def __init__(self) -> None:
-        self._stamps: list[Stamp] = []
+        self._stamps: list[int] = []
         self._values: list[V] = []
-        self._recorded: list[dt.datetime] = []
-        self._last_recorded: dt.datetime | None = None
+        self._recorded: list[int] = []
+        self._last_recorded: int | None = None
 
     def __getstate__(self) -> tuple[Any, ...]:  # one tuple, not a tuple and a dict (`AsOf`)
         return self._stamps, self._values, self._recorded, self._last_recorded
@@ -162,13 +175,13 @@ class Timeline(Generic[V]):
                 "_stamps", "_values", "_recorded", "_last_recorded"))
         self._stamps, self._values, self._recorded, self._last_recorded = state
 
-    def record(self, stamp: Stamp, value: V, recorded: dt.datetime | None = None) -> None:
+    def record(self, stamp: int, value: V, recorded: int | None = None) -> None:
         """Insert in stamp order: deliveries arrive in any order, history must not care. The
         same event again (same stamp) changes nothing. `recorded` None: as `stamp`'s time."""
         i = bisect.bisect_left(self._stamps, stamp)
         if i < len(self._stamps) and self._stamps[i] == stamp:
             return
-        recorded = stamp[0] if recorded is None else recorded
+        recorded = stamp >> 128 if recorded is None else recorded
         self._stamps.insert(i, stamp)
         self._values.insert(i, value)
         self._recorded.insert(i, recorded)
@@ -187,15 +200,16 @@ class Timeline(Generic[V]):
         brought them to the course. With a `cutoff`, only the events recorded by then count;
         None if there were none.
         """
-        if cutoff is not None and self._last_recorded is not None \
-                and self._last_recorded > cutoff:
-            return self._as_recorded_by(cutoff).at(when)
+        if cutoff is not None and self._last_recorded is not None:
+            by = instant(cutoff)
+            if self._last_recorded > by:
+                return self._as_recorded_by(by).at(when)
         if len(self._values) == 1:
             return self._values[0]
-        i = bisect.bisect_right(self._stamps, (when, 1 << 128))
+        i = bisect.bisect_right(self._stamps, instant(when) << 128 | _LAST_ID)
         return self._values[max(i - 1, 0)]
 
-    def _as_recorded_by(self, cutoff: dt.datetime) -> Timeline[V]:
+    def _as_recorded_by(self, cutoff: int) -> Timeline[V]:
         view: Timeline[V] = Timeline()
         for stamp, value, recorded in zip(self._stamps, self._values, self._recorded,
                                           strict=True):
