@@ -183,10 +183,11 @@ class Figures:
     """
 
     def __init__(self) -> None:
-        # one completion fold, the evaluations', that progression reads too (it was kept twice)
+        # one completion fold, the evaluations', that progression reads too (it was kept twice),
+        # and one timeline of municipalities per participant, the billing facts' (as well)
         self.evaluations = Evaluations()
-        self.progression = Progression(self.evaluations.completions)
         self.billing = BillingFacts()
+        self.progression = Progression(self.evaluations.completions, self.billing.memberships)
         self._regions: LatestBy[str, str] = LatestBy()  # region -> name
         self._municipalities: LatestBy[str, tuple[str, str]] = LatestBy()  # -> (name, region)
         self._courses: LatestBy[str, tuple[str, str, str]] = LatestBy()  # -> journey, level, title

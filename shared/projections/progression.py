@@ -36,12 +36,15 @@ _UNCHANGED: frozenset[str] = frozenset()
 class Progression:
     """The `progression` projection as a fold."""
 
-    def __init__(self, completions: Completions | None = None) -> None:
+    def __init__(self, completions: Completions | None = None,
+                 memberships: Memberships | None = None) -> None:
         """`completions`: a completion fold that another fold feeds (the dashboard's
         evaluations), read here rather than kept twice; this fold's `appliers` then still
-        name its completion facts, and the caller feeds them to one of the two."""
+        name its completion facts, and the caller feeds them to one of the two.
+        `memberships`: another fold's (the dashboard's billing facts'), kept once; both feed
+        it the same registrations and moves, and the same event again changes nothing."""
         self._completions = Completions() if completions is None else completions
-        self._memberships = Memberships()
+        self._memberships = Memberships() if memberships is None else memberships
         self._levels: LatestBy[str, str] = LatestBy()
         self._journeys: LatestBy[str, str] = LatestBy()
         self._wire()
