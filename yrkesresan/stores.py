@@ -21,7 +21,7 @@ from psycopg.sql import SQL, Identifier
 from shared.events import Envelope, parse_envelope_dict
 from shared.events.fast import DECODE_ERRORS, decode_envelope, fast_decoder
 from shared.platform.consumer import ProjectionRunner, SnapshotOutdated, collector_paused
-from shared.platform.relay import envelope_of, stored_envelope_fields
+from shared.platform.relay import message_of, stored_envelope_fields
 from shared.platform.store import PydanticMapper, ServiceApplication
 
 BATCH = 10_000
@@ -48,22 +48,36 @@ def _notifications(app: ServiceApplication, page: int = PAGE) -> Iterator[Any]:
 
 
 def store_envelopes(app: ServiceApplication, page: int = PAGE) -> Iterator[bytes]:
-    """Every published event of one store, in the order recorded, as envelope JSON."""
-    assert isinstance(app.mapper, PydanticMapper)
-    for note in _notifications(app, page):
-        message = envelope_of(app.mapper, app.service, note)
+    """Every published event of one store, in the order recorded, as envelope JSON (the
+    relay's bytes)."""
+    for _, raw in _messages(app, page):
+        yield raw
+
+
+def _messages(app: ServiceApplication, page: int = PAGE) -> Iterator[tuple[str, bytes]]:
+    """(recording time, the relay's bytes) of every published event of one store, read as
+    `merged_read` reads it."""
+    mapper = app.mapper
+    assert isinstance(mapper, PydanticMapper)
+    stream = app.service
+    for position, originator, version, topic, state in _rows(app, page):
+        made = stored_envelope_fields(mapper, stream, position, originator, version, topic,
+                                      state)
+        message = message_of(made)
         if message is not None:
-            yield message[2]
+            assert made is not None
+            yield made[2]["recorded_at"], message[2]
 
 
 def merged_envelopes(apps: Iterable[ServiceApplication]) -> Iterator[bytes]:
-    """All stores merged by recording time (each store keeps its own order)."""
+    """All stores merged by recording time (each store keeps its own order), as JSON: what
+    `yrkesresan export` writes and `audit` reads (as `merged_read` merges them)."""
 
-    def keyed(app: ServiceApplication) -> Iterator[tuple[str, bytes]]:
-        for raw in store_envelopes(app):
-            yield orjson.loads(raw)["recorded_at"], raw
+    def keyed(i: int, app: ServiceApplication) -> Iterator[tuple[str, int, bytes]]:
+        for recorded_at, raw in _messages(app):
+            yield recorded_at, i, raw
 
-    for _, raw in heapq.merge(*(keyed(a) for a in apps), key=lambda pair: pair[0]):
+    for _, _, raw in heapq.merge(*(keyed(i, a) for i, a in enumerate(apps))):
         yield raw
 
 

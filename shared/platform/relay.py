@@ -121,7 +121,12 @@ def envelope_of(
     mapper: PydanticMapper, stream: str, note: Notification
 ) -> tuple[str, bytes, bytes] | None:
     """(topic, key, value) of one stored event, or None for events that are never published."""
-    made = envelope_fields(mapper, stream, note)
+    return message_of(envelope_fields(mapper, stream, note))
+
+
+def message_of(made: tuple[str, str, dict[str, Any]] | None
+               ) -> tuple[str, bytes, bytes] | None:
+    """(topic, key, value) of an envelope's fields (`envelope_fields`), validated."""
     if made is None:
         return None
     topic, key_field, envelope = made
