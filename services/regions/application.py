@@ -50,6 +50,9 @@ class RegionLog:
         self.enrolment_ready = enrolment_ready
         self.router = RegionRouter(enrolment_ready)
         self.next_position: dict[str, int] = {}
+        self.applied: AppliedLog | None = None
+        """Its runner's applied log, whose rows of a batch hold each envelope's id and JSON
+        as the region log's rows do (`AppliedLog.recorded_text`): made once, not twice."""
 
     def reset(self) -> None:
         self.router = RegionRouter(self.enrolment_ready)
@@ -130,20 +133,23 @@ class RegionLog:
         log, delivered again, takes none), who each concerns, and the regions' heads."""
         cur.insert_rows("region_held", ("event_id", "envelope"), rows.held, key=("event_id",))
         cur.delete_keys("region_held", ("event_id",), [(event_id,) for event_id in rows.released])
-        texts: dict[int, str] = {}  # each envelope's id as text, made once (it may go to several)
+        # each envelope's id and JSON as text, made once (it may go to several regions, and
+        # the applied log's rows of the batch hold them already)
+        texts: dict[int, tuple[str, str]] = {}
+        made = self.applied.recorded_text if self.applied is not None else _texts
         for _, out in rows.out:
             if id(out) not in texts:
-                texts[id(out)] = str(out.id)
+                texts[id(out)] = made(out)
         logged = {(str(r), str(e)) for r, e in cur.execute_among(
             "SELECT region_id, event_id FROM region_events WHERE event_id {among}", (),
-            list(dict.fromkeys(texts.values())))}
+            list(dict.fromkeys(text for text, _ in texts.values())))}
         events, participants, heads = [], [], {}
         for region, out in rows.out:
-            event_id = texts[id(out)]
+            event_id, body = texts[id(out)]
             if (region, event_id) not in logged:
                 logged.add((region, event_id))
                 position = self.next_position.get(region, 1)
-                events.append((region, position, event_id, out.key(), out.to_json().decode()))
+                events.append((region, position, event_id, out.key(), body))
                 self.next_position[region] = position + 1
                 heads[region] = position
             if participant := field_of(out.data, "participant_id"):
@@ -172,6 +178,10 @@ class _Rows:
             self.held.append((str(env.id), env.to_json().decode()))
         self.released += routed.released
         self.out += routed.out
+
+
+def _texts(env: Envelope) -> tuple[str, str]:
+    return str(env.id), env.to_json().decode()
 
 
 def _utc(when: dt.datetime) -> str:
@@ -207,7 +217,9 @@ class Regions:
     log: RegionLog
 
     def runner(self) -> ProjectionRunner:
-        return ProjectionRunner(self.log, self.db)
+        runner = ProjectionRunner(self.log, self.db)
+        self.log.applied = runner.applied  # the texts of what it records, for the log's rows
+        return runner
 
     def close(self) -> None:
         self.db.close()

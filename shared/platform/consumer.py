@@ -107,6 +107,18 @@ class _Window:
         if len(self.order) > self.size:
             self.ids.discard(self.order.popleft())
 
+    def extend(self, keys: list[int]) -> None:
+        """Ids applied, in order, each new (`fresh`): as `add` of each, without a call per id
+        (a rebuild adds every envelope to each projection's window)."""
+        self.ids.update(keys)
+        order = self.order
+        order.extend(keys)
+        excess = len(order) - self.size
+        if excess > 0:
+            popleft, discard = order.popleft, self.ids.discard
+            for _ in range(excess):
+                discard(popleft())
+
 
 class AppliedLog:
     """What a projector applied, in its own database: each envelope's id with a sequence
@@ -123,6 +135,9 @@ class AppliedLog:
         """During a rebuild from scratch (`defer`): the last `window` ids applied, written
         once at its end (`write_deferred`) instead of row by row."""
         self.streaming: _Window | None = None
+        self.recorded: dict[int, tuple[Envelope, str, str | None]] = {}
+        """The batch `record_many` streamed last, by each envelope's identity: the envelope,
+        its id as text and its JSON (`recorded_text`)."""
         """During a rebuild from scratch of a log that keeps every envelope (`stream`): the
         last `window` ids applied, so that `fresh` asks the database nothing."""
 
@@ -155,11 +170,9 @@ class AppliedLog:
 
     def _remember(self, envelopes: Iterable[Envelope]) -> None:
         assert self.deferred is not None and self.seq is not None
-        held, seq = self.deferred, self.seq
-        for env in envelopes:
-            seq += 1
-            held.add(env.id.int)
-        self.seq = seq
+        keys = [env.id.int for env in envelopes]
+        self.deferred.extend(keys)
+        self.seq += len(keys)
 
     def last_seq(self) -> int:
         """The sequence number of the last envelope applied (0 for none): an index lookup."""
@@ -211,11 +224,15 @@ class AppliedLog:
             self._remember(envelopes)
             return
         if self.streaming is not None:
-            held, seq, rows = self.streaming, self.seq or 0, []
+            seq, keys, rows, recorded = self.seq or 0, [], [], {}
             for env in envelopes:
                 seq += 1
-                held.add(env.id.int)
-                rows.append((self.consumer, str(env.id), seq, self._body(env)))
+                keys.append(env.id.int)
+                text, body = str(env.id), self._body(env)
+                recorded[id(env)] = (env, text, body)
+                rows.append((self.consumer, text, seq, body))
+            self.streaming.extend(keys)
+            self.recorded = recorded
             cur.copy_rows("applied_events", ("consumer", "event_id", "seq", "envelope"), rows)
             self.seq = seq
             return
@@ -223,6 +240,15 @@ class AppliedLog:
             "applied_events", ("consumer", "event_id", "seq", "envelope"),
             [(self.consumer, str(env.id), self._next(), self._body(env)) for env in envelopes],
             key=("consumer", "event_id"))
+
+    def recorded_text(self, env: Envelope) -> tuple[str, str]:
+        """An envelope's id and JSON as text: as the last batch streamed made them (a
+        projector that writes them again, the regions' log, need not make them twice: a
+        Struct's JSON is made afresh at each call), else made now."""
+        held = self.recorded.get(id(env))
+        if held is not None and held[0] is env and held[2] is not None:
+            return held[1], held[2]
+        return str(env.id), env.to_json().decode()
 
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes not applied before (within the window), each once."""
@@ -496,6 +522,7 @@ class ProjectionRunner:
         transaction."""
         if self.applied.deferred is None:
             self.applied.streaming = None  # a live consumer's batches ask the database again
+            self.applied.recorded = {}
             self.snapshot()
             return
         seq = self.applied.seq or 0
