@@ -421,7 +421,12 @@ class ProjectionRunner:
         of another fold version must be replaced; set by the process that runs the consumer."""
         self._covered = 0
         self._snapshot_at = 0.0
-        self._version: str | None = None
+        self.version = fold_version(projector)
+        """The version of the code that folds the projector's state, taken when the runner is
+        made, from the code this process runs: taken when first needed (a rebuild's end), it
+        read the files as they were then, and a national rebuild that ran while the checkout was
+        updated under it labelled a fold of the old code with the new code's version (its next
+        rebuild restored that fold rather than start afresh)."""
         self.owner: Any = None
         """What made this runner and holds its connections (a service bootstrapped for it),
         closed with it (`close`)."""
@@ -434,12 +439,6 @@ class ProjectionRunner:
         owner, self.owner = self.owner, None
         if owner is not None:
             owner.close()
-
-    @property
-    def version(self) -> str:
-        if self._version is None:
-            self._version = fold_version(self.projector)
-        return self._version
 
     def restore(self) -> None:
         """Bring the in-memory fold to what this projector applied before: its snapshot, and
