@@ -23,7 +23,9 @@ processes, so that their peak memory (`os.wait4`) is theirs alone. Nothing is as
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +69,8 @@ def main() -> None:
     from yrkesresan.demo import demo_log
 
     folder = Path(tempfile.mkdtemp(prefix="yr-national-"))
+    # the log: about 45 MB at 3,000 participants
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     log = folder / "national.jsonl"
     with log.open("wb") as f:
         for line in demo_log(args.participants, seed=11, regions=args.regions):
