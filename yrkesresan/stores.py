@@ -36,8 +36,9 @@ pages filled up), at 160 MB with pages of 5,000 (159 MB over a 54,787-event log:
 grows with the log)."""
 
 
-def _notifications(app: ServiceApplication, page: int = PAGE) -> Iterator[Any]:
-    position: int | None = None
+def _notifications(app: ServiceApplication, page: int = PAGE, after: int = 0
+                   ) -> Iterator[Any]:
+    position: int | None = after or None
     while True:
         notes = app.recorder.select_notifications(
             start=position, limit=page, inclusive_of_start=position is None)
@@ -93,15 +94,16 @@ StoredRow = tuple[int, str, int, str, bytes]
 text), originator version, topic, state."""
 
 
-def _rows(app: ServiceApplication, page: int = PAGE) -> Iterator[StoredRow]:
-    """Every stored event of one store, in the order recorded, as plain rows. On PostgreSQL
+def _rows(app: ServiceApplication, page: int = PAGE, after: int = 0) -> Iterator[StoredRow]:
+    """Every stored event of one store (after notification id `after`), in the order
+    recorded, as plain rows. On PostgreSQL
     one statement per page of the five columns an envelope needs, in binary, as tuples:
     the library's `select_notifications` selects every column (the chain's too), as dicts
     in text (the state hex-encoded), and makes a `Notification` and a UUID of each row,
     which cost more than the rest of an envelope's reading together."""
     recorder = app.recorder
     if not isinstance(recorder, PostgresApplicationRecorder):  # SQLite: the library's read
-        for note in _notifications(app, page):
+        for note in _notifications(app, page, after):
             originator = note.originator_id
             if not isinstance(originator, uuid.UUID):
                 originator = uuid.UUID(originator)
@@ -112,7 +114,7 @@ def _rows(app: ServiceApplication, page: int = PAGE) -> Iterator[StoredRow]:
                  "ORDER BY notification_id LIMIT %s").format(
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name))
-    position = 0
+    position = after
     while True:
         with recorder.datastore.get_connection() as conn, conn.cursor(
                 row_factory=tuple_row, binary=True) as curs:
@@ -129,7 +131,8 @@ Merged = tuple[str, int, str, dict[str, Any]]
 index, its topic, the fields."""
 
 
-def merged_read(apps: Iterable[ServiceApplication], *, structs: bool = False
+def merged_read(apps: Iterable[ServiceApplication], *, structs: bool = False,
+                after: dict[str, int] | None = None, read: dict[str, int] | None = None
                 ) -> Iterator[tuple[str, Any]]:
     """Every published event of every store, merged by recording time (each store keeps its
     own order), parsed as the consumers parse what the relays publish: (its topic, the
@@ -142,18 +145,25 @@ def merged_read(apps: Iterable[ServiceApplication], *, structs: bool = False
     reads a log and the relay checks what it publishes (`shared.events.fast`): 6 against 8 us
     an envelope read over the 162,545-event log. The folds take either (replay feeds them
     Structs), a Struct's `to_json()` is pydantic's byte for byte, and the events whose data
-    the projections keep as models (`KEPT_AS_MODELS`) stay pydantic's."""
+    the projections keep as models (`KEPT_AS_MODELS`) stay pydantic's.
+
+    `after`: per store (by service), the notification id to read from (what follows it);
+    `read`: filled with the last notification id read of each store, once it is read to its
+    end (what a rebuild records in `StorePositions`)."""
 
     def keyed(i: int, app: ServiceApplication) -> Iterator[Merged]:
         mapper = app.mapper
         assert isinstance(mapper, PydanticMapper)
         stream = app.service
-        for position, originator, version, topic, state in _rows(app):
+        first = position = (after or {}).get(stream, 0)
+        for position, originator, version, topic, state in _rows(app, after=first):
             made = stored_envelope_fields(mapper, stream, position, originator, version,
                                           topic, state)
             if made is not None:
                 fields = made[2]
                 yield fields["recorded_at"], i, made[0], fields
+        if read is not None:
+            read[stream] = position
 
     # By recording time, then the stores' order, as a stable merge by time alone: the heap
     # holds one item of each store, so no two are ever equal to their topic and fields.
@@ -221,12 +231,26 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
     dropped once its end is written: a rebuild's peak is at the ends (the dashboard's recount
     of every cell, pickling a snapshot), and the folds already written need not be held
     through the next one's."""
+    apps = list(apps)
     scratch = {name for name, runner in runners.items() if _start(runner)}
     applied = dict.fromkeys(runners, 0)
     topics = {name: frozenset(runner.projector.topics) for name, runner in runners.items()}
+    # Each store is read from where the runner that read least of it stopped at its last
+    # rebuild (none for one rebuilt from scratch); a runner that read further is given only
+    # what follows its own position. What came after is skipped by id or by the folds, as
+    # before: a projection up to date reads only what was recorded since.
+    floors = {name: {} if name in scratch else runner.positions.load()
+              for name, runner in runners.items()}
+    start = {app.service: min(floors[name].get(app.service, 0) for name in runners)
+             for app in apps}
+    ahead = {name: {store: at for store, at in floor.items() if at > start.get(store, 0)}
+             for name, floor in floors.items()}
+    read: dict[str, int] = {}
 
     def feed(name: str, runner: ProjectionRunner, envelopes: list[tuple[str, Envelope]]) -> int:
         own = [env for topic, env in envelopes if topic in topics[name]]
+        if ahead[name]:
+            own = [env for env in own if not _read_before(env, ahead[name])]
         return runner.apply_batch(own, snapshot=False) if own else 0
 
     # The cycle collector is paused: the folds grow to millions of objects, and the
@@ -255,7 +279,7 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
                 applied[name] += done.result()
 
         pending: list[tuple[str, Envelope]] = []
-        for topic, env in merged_read(apps, structs=True):
+        for topic, env in merged_read(apps, structs=True, after=start, read=read):
             pending.append((topic, env))
             if len(pending) >= batch:
                 apply_all(pending)
@@ -268,6 +292,9 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
                 runner.finish_rebuild()
             else:
                 runner.snapshot()
+            # after its end is written: a rebuild stopped before it reads those again
+            runner.positions.save({store: max(at, floors[name].get(store, 0))
+                                   for store, at in read.items()})
 
         # The ends, in order, the next begun as soon as one is: most of an end's time is
         # PostgreSQL's (the window of ids, the rows left for the end and the snapshot written
@@ -297,6 +324,14 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
             else:
                 gc.collect(1)
             yield name, applied[name]
+
+
+def _read_before(env: Envelope, positions: dict[str, int]) -> bool:
+    """Whether a store's envelope is at or below the position a runner's last rebuild read
+    that store to (`stream_id` is `<service>:<aggregate>`, `position` its notification id)."""
+    assert env.stream_id is not None and env.position is not None
+    at = positions.get(env.stream_id.partition(":")[0])
+    return at is not None and env.position <= at
 
 
 def _one_malloc_arena() -> None:

@@ -328,6 +328,33 @@ class Snapshots:
         cur.execute("DELETE FROM projection_snapshots WHERE consumer = %s", (self.consumer,))
 
 
+class StorePositions:
+    """How far the last rebuild read each service's store for a projector (the last
+    notification id of each): what is at or below them the projector has applied (a rebuild
+    feeds every store to its end), so the next rebuild reads only what came after. Wiped with
+    the projector (`ProjectionRunner.start_rebuild`); without them a rebuild reads everything,
+    and its applied ids and the folds' idempotence keep it from counting anything twice."""
+
+    def __init__(self, db: Database, consumer: str) -> None:
+        self.db = db
+        self.consumer = consumer
+
+    def load(self) -> dict[str, int]:
+        return {str(store): int(position) for store, position in self.db.execute(
+            "SELECT store, position FROM rebuild_positions WHERE consumer = %s",
+            (self.consumer,))}
+
+    def save(self, positions: dict[str, int]) -> None:
+        with self.db.transaction() as cur:
+            self.drop(cur)
+            cur.executemany(
+                "INSERT INTO rebuild_positions (consumer, store, position) VALUES (%s, %s, %s)",
+                [(self.consumer, store, position) for store, position in positions.items()])
+
+    def drop(self, cur: Cursor) -> None:
+        cur.execute("DELETE FROM rebuild_positions WHERE consumer = %s", (self.consumer,))
+
+
 def fold_version(projector: Any) -> str:
     """The version of the code that folds a projector's state: a hash of the rules
     (`shared/projections`) and of the projector's own module and its siblings (and its
@@ -414,6 +441,7 @@ class ProjectionRunner:
         self.snapshots_kept = hasattr(projector, "snapshot_state")
         self.applied = AppliedLog(db, projector.name, keeps_envelopes=self.keeps_envelopes)
         self.snapshots = Snapshots(db, projector.name)
+        self.positions = StorePositions(db, projector.name)
         self.every = _setting("YRKESRESAN_SNAPSHOT_EVERY", 20_000)
         self.min_seconds = _setting("YRKESRESAN_SNAPSHOT_SECONDS", 30)
         self.history: Callable[[], Iterable[Envelope]] | None = None
@@ -503,6 +531,7 @@ class ProjectionRunner:
                 cur.execute(f"DELETE FROM {table}")
             cur.execute("DELETE FROM applied_events WHERE consumer = %s", (self.projector.name,))
             self.snapshots.drop(cur)
+            self.positions.drop(cur)
             if self.rebuilds_fast:
                 self.snapshots.save(cur, REBUILDING, 0, b"")
         self.projector.reset()

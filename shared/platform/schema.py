@@ -198,6 +198,15 @@ def bound_applied_log(op: Any) -> None:
     op.execute("CREATE UNIQUE INDEX applied_events_seq ON applied_events (consumer, seq)")
 
 
+def rebuild_positions(op: Any) -> None:
+    """For a revision: `rebuild_positions`, how far a rebuild read each service's store for a
+    projection (the last notification id), so that the next rebuild reads only what came
+    after (`shared.platform.consumer.StorePositions`). Services sharing one database share
+    it: the first revision to run creates it."""
+    op.execute("CREATE TABLE IF NOT EXISTS rebuild_positions (consumer TEXT NOT NULL, "
+               "store TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (consumer, store))")
+
+
 # --- Alembic's environment, shared by every service's `migrations/env.py` ---------------------
 
 
