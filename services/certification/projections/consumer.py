@@ -30,6 +30,12 @@ from shared.platform.observability import EVENTS_APPLIED, EVENTS_DUPLICATE
 TOPICS = tuple(topic_name(s) for s in ("reference", "enrolment", "scheduling", "certification"))
 
 
+ROUTES_AT_ONCE = 5_000
+"""Participants' routes made and written at a time: the end of a rebuild from scratch writes
+every participant's, and made all at once before writing, the national history's 300,000
+routes and their JSON took its process from 3.2 to 6.6 GB (2026-12-01)."""
+
+
 class CertificationProjector:
     def __init__(self) -> None:
         self.name = "certification"
@@ -83,12 +89,17 @@ class CertificationProjector:
         participants: set[str] = set().union(*(t.participants for t in touched))
         courses: set[str] = set().union(*(t.courses for t in touched))
         regions: set[str] = set().union(*(t.regions for t in touched))
-        rows: list[views.View] = []
-        for participant_id in sorted(participants):
-            doc = route(self.facts, participant_id)
-            rows.append(("route", participant_id, doc, doc["municipality_id"] if doc else None))
-        rows += [("region", r, {"region_id": r, "name": self.facts.regions.get(r)}, None)
-                 for r in sorted(regions)]
+        ordered = sorted(participants)
+        for start in range(0, len(ordered), ROUTES_AT_ONCE):
+            routes: list[views.View] = []
+            for participant_id in ordered[start:start + ROUTES_AT_ONCE]:
+                doc = route(self.facts, participant_id)
+                routes.append(("route", participant_id, doc,
+                               doc["municipality_id"] if doc else None))
+            views.write_views(cur, routes)
+        rows: list[views.View] = [
+            ("region", r, {"region_id": r, "name": self.facts.regions.get(r)}, None)
+            for r in sorted(regions)]
         if courses:
             rows += self._course_rows(courses)
         for region in sorted(set().union(*(t.evaluation_regions for t in touched))):
