@@ -6,7 +6,6 @@ from __future__ import annotations
 import ctypes
 import gc
 import heapq
-import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +20,7 @@ from psycopg.sql import SQL, Identifier
 from shared.events import Envelope, parse_envelope_dict
 from shared.events.fast import DECODE_ERRORS, decode_envelope, fast_decoder
 from shared.platform.consumer import ProjectionRunner, SnapshotOutdated, collector_paused
-from shared.platform.relay import message_of, stored_envelope_fields
+from shared.platform.relay import StoredRow, message_of, stored_envelope_fields, stored_row
 from shared.platform.store import PydanticMapper, ServiceApplication
 
 BATCH = 10_000
@@ -89,11 +88,6 @@ def merged_parsed(apps: Iterable[ServiceApplication]) -> Iterator[Envelope]:
         yield env
 
 
-StoredRow = tuple[int, str, int, str, bytes]
-"""A stored event as its table holds it: notification id, originator id (canonical UUID
-text), originator version, topic, state."""
-
-
 def _rows(app: ServiceApplication, page: int = PAGE, after: int = 0) -> Iterator[StoredRow]:
     """Every stored event of one store (after notification id `after`), in the order
     recorded, as plain rows. On PostgreSQL
@@ -104,10 +98,7 @@ def _rows(app: ServiceApplication, page: int = PAGE, after: int = 0) -> Iterator
     recorder = app.recorder
     if not isinstance(recorder, PostgresApplicationRecorder):  # SQLite: the library's read
         for note in _notifications(app, page, after):
-            originator = note.originator_id
-            if not isinstance(originator, uuid.UUID):
-                originator = uuid.UUID(originator)
-            yield note.id, str(originator), note.originator_version, note.topic, note.state
+            yield stored_row(note)
         return
     select = SQL("SELECT notification_id, originator_id::text, originator_version, topic, "
                  "state FROM {schema}.{table} WHERE notification_id > %s "

@@ -20,7 +20,7 @@ from services.regions.domain import EnrolmentReady, RegionRouter, Routed, Unreso
 from shared.events import ALL_TOPICS, REGION_TOPIC, Envelope, parse_envelope
 from shared.events.fields import field_of
 from shared.platform import schema
-from shared.platform.consumer import AppliedLog, ProjectionRunner
+from shared.platform.consumer import AppliedLog, ProjectionRunner, envelope_text
 from shared.platform.db import Cursor, Database
 from shared.platform.settings import Settings
 
@@ -136,7 +136,7 @@ class RegionLog:
         # each envelope's id and JSON as text, made once (it may go to several regions, and
         # the applied log's rows of the batch hold them already)
         texts: dict[int, tuple[str, str]] = {}
-        made = self.applied.recorded_text if self.applied is not None else _texts
+        made = self.applied.recorded_text if self.applied is not None else envelope_text
         for _, out in rows.out:
             if id(out) not in texts:
                 texts[id(out)] = made(out)
@@ -178,10 +178,6 @@ class _Rows:
             self.held.append((str(env.id), env.to_json().decode()))
         self.released += routed.released
         self.out += routed.out
-
-
-def _texts(env: Envelope) -> tuple[str, str]:
-    return str(env.id), env.to_json().decode()
 
 
 def _utc(when: dt.datetime) -> str:

@@ -120,6 +120,11 @@ class _Window:
                 discard(popleft())
 
 
+def envelope_text(env: Envelope) -> tuple[str, str]:
+    """An envelope's id and JSON as text, as the logs that keep envelopes write them."""
+    return str(env.id), env.to_json().decode()
+
+
 class AppliedLog:
     """What a projector applied, in its own database: each envelope's id with a sequence
     number, and the envelope itself until a snapshot covers it. Ids older than the last
@@ -135,11 +140,11 @@ class AppliedLog:
         """During a rebuild from scratch (`defer`): the last `window` ids applied, written
         once at its end (`write_deferred`) instead of row by row."""
         self.streaming: _Window | None = None
+        """During a rebuild from scratch of a log that keeps every envelope (`stream`): the
+        last `window` ids applied, so that `fresh` asks the database nothing."""
         self.recorded: dict[int, tuple[Envelope, str, str | None]] = {}
         """The batch `record_many` streamed last, by each envelope's identity: the envelope,
         its id as text and its JSON (`recorded_text`)."""
-        """During a rebuild from scratch of a log that keeps every envelope (`stream`): the
-        last `window` ids applied, so that `fresh` asks the database nothing."""
 
     def defer(self) -> None:
         """A rebuild from scratch begins (the log is empty): number what is applied and keep
@@ -248,7 +253,7 @@ class AppliedLog:
         held = self.recorded.get(id(env))
         if held is not None and held[0] is env and held[2] is not None:
             return held[1], held[2]
-        return str(env.id), env.to_json().decode()
+        return envelope_text(env)
 
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """The envelopes not applied before (within the window), each once."""

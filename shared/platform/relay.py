@@ -144,11 +144,20 @@ def envelope_fields(
 ) -> tuple[str, str, dict[str, Any]] | None:
     """(topic, the data field that keys it, the envelope's fields, not yet validated) of one
     stored event, or None for events that are never published."""
+    return stored_envelope_fields(mapper, stream, *stored_row(note))
+
+
+StoredRow = tuple[int, str, int, str, bytes]
+"""A stored event as its table holds it: notification id, originator id (canonical UUID
+text), originator version, topic, state."""
+
+
+def stored_row(note: Notification) -> StoredRow:
+    """A notification the library read, as the columns of its row (`StoredRow`)."""
     originator = note.originator_id  # a UUID (text only where a store keeps ids as text)
     if not isinstance(originator, uuid.UUID):
         originator = uuid.UUID(originator)
-    return stored_envelope_fields(mapper, stream, note.id, str(originator),
-                                  note.originator_version, note.topic, note.state)
+    return note.id, str(originator), note.originator_version, note.topic, note.state
 
 
 def stored_envelope_fields(
