@@ -84,3 +84,15 @@ def test_the_memo_holds_what_is_shared_only() -> None:
     ours = peak(lambda: fold_pickle.dump_fold(fold, io.BytesIO()))
     assert ours < plain / 2
     assert _loaded(fold).index == fold.index
+
+
+def test_containers_holding_more_than_plain_values_are_written_with_the_memo() -> None:
+    one = Part(x=1)  # held by two large containers: still one object once loaded
+    late = Part(index=list(range(300)))  # reached only through a left-out container
+    fold = Part(first=[*range(300), one], second=[*range(300), one, late],
+                third={i: ("shared", one) if i == 7 else i for i in range(300)})
+    restored = _loaded(fold)
+    assert restored.first[:300] == list(range(300)) == restored.second[:300]
+    assert restored.first[-1] is restored.second[300] is restored.third[7][1]
+    assert restored.first[-1].x == 1
+    assert restored.second[-1].index == list(range(300))  # its own left-out list, put back
