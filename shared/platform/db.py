@@ -221,6 +221,17 @@ class Cursor:
             for row in rows:
                 copy.write_row(row)
 
+    def copy_raw(self, sql: str, chunks: Iterable[bytes]) -> None:
+        """A COPY ... FROM STDIN whose data is given as it is to be sent, in pieces
+        (PostgreSQL only): for a value too large to hold more than once."""
+        with self._cur.copy(sql) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return bool(self._db.is_sqlite)
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
                     key: Sequence[str] = (), update: Sequence[str] = ()) -> None:
         """Many rows into a table, as an INSERT per row in their order would leave it: a row
