@@ -254,9 +254,9 @@ class Figures:
         if kind in _OF_PARTICIPANT:
             self._participant_changed(env)
         elif kind in _OF_OCCASION:
-            self._occasion_changed(env.data.occasion_id)  # type: ignore[attr-defined]
+            self._occasion_changed(intern(env.data.occasion_id))  # type: ignore[attr-defined]
         if kind in _OF_POT:
-            self._pot_changed(env.data.occasion_id)  # type: ignore[attr-defined]
+            self._pot_changed(intern(env.data.occasion_id))  # type: ignore[attr-defined]
         elif kind == "MunicipalityJoined":
             self._municipality_changed(env.data.municipality_id, before)  # type: ignore[attr-defined]
         elif kind == "CoursePublished":
@@ -283,23 +283,28 @@ class Figures:
 
     def _participant(self, env: Envelope) -> None:
         data = cast(ParticipantRegistered, env.data)
-        self._registered.offer(data.participant_id, packed_stamp(env),
-                               month_of(env.occurred_at))
+        self._registered.offer(intern(data.participant_id), packed_stamp(env),
+                               intern(month_of(env.occurred_at)))
 
     def _attendance(self, env: Envelope) -> None:
         data = cast(CourseDayAttended, env.data)
-        self._on_occasion_of(data.participant_id, data.occasion_id)
+        self._on_occasion_of(intern(data.participant_id), intern(data.occasion_id))
 
     def _on_occasion_of(self, participant_id: str, occasion_id: str) -> None:
+        """Index a participant's figures on an occasion; the ids interned (`_certified`)."""
         add_once(self._attended, participant_id, occasion_id)
         add_once(self._attendees, occasion_id, participant_id)
 
     def _certified(self, env: Envelope) -> None:
         data = cast(CertificateIssued, env.data)
+        # Every event's ids are strings of its own (85 bytes each): the fold keeps the one
+        # interned string of each participant, course and occasion, as the shared folds do
+        # (over 1,620,789 events, 80 -> 46 MiB for the 160,454 certificates)
+        participant_id, occasion_id = intern(data.participant_id), intern(data.occasion_id)
         self._certificates.offer(data.certificate_id, packed_stamp(env), (
-            data.participant_id, data.course_id, data.occasion_id, _issued(env.occurred_at)))
-        add_once(self._certificates_of, data.participant_id, data.certificate_id)
-        self._on_occasion_of(data.participant_id, data.occasion_id)
+            participant_id, intern(data.course_id), occasion_id, _issued(env.occurred_at)))
+        add_once(self._certificates_of, participant_id, data.certificate_id)
+        self._on_occasion_of(participant_id, occasion_id)
 
     def _certificate_revoked(self, env: Envelope) -> None:
         certificate_id = cast(CertificateRevoked, env.data).certificate_id
@@ -311,7 +316,7 @@ class Figures:
 
     def _evaluated(self, env: Envelope) -> None:
         data = cast(EvaluationSubmitted, env.data)
-        self._dirty.add(("responses", data.occasion_id))
+        self._dirty.add(("responses", intern(data.occasion_id)))
 
     def _pot_year(self, env: Envelope) -> None:
         """A price list or a closed year: the pot of that region and year."""
@@ -361,10 +366,12 @@ class Figures:
         """A participant's fact: their registration, or what they did on one occasion. Where
         their municipality or level changed, or a preparation may complete a course, every
         occasion of theirs."""
-        participant_id = env.data.participant_id  # type: ignore[attr-defined]
+        # interned: a source marked here is held until the next recount (over a rebuild, to
+        # its end), and would keep this event's strings alive
+        participant_id = intern(env.data.participant_id)  # type: ignore[attr-defined]
         occasion_id = field_of(env.data, "occasion_id")
         if occasion_id is not None:
-            self._dirty.add(("on", participant_id, occasion_id))
+            self._dirty.add(("on", participant_id, intern(occasion_id)))
             return
         self._dirty.add(("registered", participant_id))
         self._move_in(participant_id)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from sys import intern
 from typing import NamedTuple, cast
 
 from shared.events import Envelope
@@ -266,8 +267,10 @@ class BillingFacts:
 
     def _attended(self, env: Envelope) -> None:
         data = cast(CourseDayAttended, env.data)
-        self.attendance.attended(data.participant_id, data.occasion_id, data.day,
-                                 env.occurred_at, env.recorded_at)
+        # interned: the fold keeps one string per participant and occasion, not the copies
+        # of the events that came first to each of its (occasion, participant) entries
+        self.attendance.attended(intern(data.participant_id), intern(data.occasion_id),
+                                 data.day, env.occurred_at, env.recorded_at)
 
     def _withdrawn(self, env: Envelope) -> None:
         data = cast(AttendanceWithdrawn, env.data)
@@ -278,10 +281,11 @@ class BillingFacts:
         data = cast(TrainerDayDelivered, env.data)
         key = (data.trainer_id, data.occasion_id, data.day)
         reports = self._trainer_days.get(key)
-        if reports is None:
+        if reports is None:  # the ids and names interned: a few thousand, for every day
+            key = (intern(data.trainer_id), intern(data.occasion_id), data.day)
             reports = self._trainer_days[key] = AsOf()
         reports.offer(packed_stamp(env), recorded_instant(env),
-                     (data.role, data.municipality_id))
+                     (intern(data.role), intern(data.municipality_id)))
 
     def _year_closed(self, env: Envelope) -> None:
         data = cast(YearClosed, env.data)

@@ -206,7 +206,7 @@ class Completions:
 
     def _attended(self, env: Envelope) -> CompletionChanges:
         data: CourseDayAttended = env.data  # type: ignore[assignment]
-        participant_id, occasion_id = intern(data.participant_id), data.occasion_id
+        participant_id, occasion_id = intern(data.participant_id), intern(data.occasion_id)
         before, days = self._attendance.attended(participant_id, occasion_id, data.day)
         if days == before:
             return NO_CHANGES

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from sys import intern
 from typing import cast
 
 from shared.events import Envelope
@@ -53,7 +54,7 @@ class Plan:
 
 
 def _schedule(days: Iterable[CourseDay]) -> Schedule:
-    return tuple(sorted((d.day, d.date, d.mode) for d in days))
+    return tuple(sorted((d.day, d.date, intern(d.mode)) for d in days))
 
 
 def _plan(occasion_id: str, setup: tuple[str, str], schedule: Schedule, cancelled: bool) -> Plan:
@@ -78,23 +79,27 @@ class Occasions:
         """Apply a `CourseOccasionPlanned`; the plan in force if it changed, else None."""
         data = cast(CourseOccasionPlanned, env.data)
         stamp, recorded = packed_stamp(env), recorded_instant(env)
-        setups = self._setups.get(data.occasion_id)
+        # interned: the one string of each occasion, course and region that every fold and
+        # index keeps (the plan's, and the attendance's and certificates' beside it)
+        occasion_id = intern(data.occasion_id)
+        setups = self._setups.get(occasion_id)
         if setups is None:
-            setups = self._setups[data.occasion_id] = AsOf()
-        setups.offer(stamp, recorded, (data.course_id, data.region_id))
-        self._offer_schedule(data.occasion_id, stamp, recorded, _schedule(data.days))
-        return self._refresh(data.occasion_id)
+            setups = self._setups[occasion_id] = AsOf()
+        setups.offer(stamp, recorded, (intern(data.course_id), intern(data.region_id)))
+        self._offer_schedule(occasion_id, stamp, recorded, _schedule(data.days))
+        return self._refresh(occasion_id)
 
     def rescheduled(self, env: Envelope) -> Plan | None:
         """Apply a `CourseOccasionRescheduled`; the plan in force if it changed, else None."""
         data = cast(CourseOccasionRescheduled, env.data)
-        self._offer_schedule(data.occasion_id, packed_stamp(env), recorded_instant(env),
+        occasion_id = intern(data.occasion_id)
+        self._offer_schedule(occasion_id, packed_stamp(env), recorded_instant(env),
                              _schedule(data.days))
-        return self._refresh(data.occasion_id)
+        return self._refresh(occasion_id)
 
     def cancelled(self, env: Envelope) -> Plan | None:
         """Apply a `CourseOccasionCancelled`; the plan in force if it changed, else None."""
-        occasion_id = cast(CourseOccasionCancelled, env.data).occasion_id
+        occasion_id = intern(cast(CourseOccasionCancelled, env.data).occasion_id)
         recorded = recorded_of(env)
         held = self._cancelled.get(occasion_id)
         if held is None or recorded < held:

@@ -17,6 +17,7 @@ applied ids in its database anyway.
 from __future__ import annotations
 
 from collections.abc import Callable
+from sys import intern
 from typing import Any, cast
 
 from shared.events import Envelope
@@ -113,10 +114,11 @@ class Progression:
 
     def _registered(self, env: Envelope) -> Changed:
         data = cast(ParticipantRegistered, env.data)
-        self._journeys.offer(data.participant_id, packed_stamp(env), data.journey)
+        participant_id = intern(data.participant_id)  # one string per participant and value
+        self._journeys.offer(participant_id, packed_stamp(env), intern(data.journey))
         self._memberships.registered(env)
-        self._levels.offer(data.participant_id, packed_stamp(env), data.level)
-        return {data.participant_id}
+        self._levels.offer(participant_id, packed_stamp(env), intern(data.level))
+        return {participant_id}
 
     def _moved(self, env: Envelope) -> Changed:
         self._memberships.moved(env)
@@ -124,5 +126,5 @@ class Progression:
 
     def _level_changed(self, env: Envelope) -> Changed:
         data = cast(ParticipantLevelChanged, env.data)
-        self._levels.offer(data.participant_id, packed_stamp(env), data.level)
+        self._levels.offer(intern(data.participant_id), packed_stamp(env), intern(data.level))
         return {data.participant_id}
