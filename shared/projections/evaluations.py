@@ -23,45 +23,47 @@ ResponseKey = tuple[str, str]
 """(occasion_id, respondent_id)"""
 
 
+Held = tuple[str | int, ...]
+"""One response as the fold keeps it: its course, then its answers flat, (course_id,
+question, score, question, score, ...) in the order given, the course and questions interned.
+A dict of a handful of answers took about 360 bytes; an object over a tuple of them, in a
+tuple with the course, about 290; this tuple about 140. A fold holds one per response."""
+
+
+def _held(course_id: str, answers: Mapping[str, int]) -> Held:
+    return (intern(course_id),
+            *(item for question, score in answers.items() for item in (intern(question), score)))
+
+
 class Answers(Mapping[str, int]):
-    """One response's answers, question -> score, as the fold keeps them: a flat tuple
-    (question, score, ...) in the order given, its questions interned. A dict of a handful of
-    answers took about 360 bytes, this about 180; a fold holds one per response."""
+    """One response's answers, question -> score: a view of the tuple the fold keeps (`Held`),
+    made for a reader."""
 
     __slots__ = ("_flat",)
 
-    def __init__(self, answers: Mapping[str, int]) -> None:
-        self._flat: tuple[str | int, ...] = tuple(
-            item for question, score in answers.items() for item in (intern(question), score))
+    def __init__(self, held: Held) -> None:
+        self._flat = held
 
     def __getitem__(self, question: str) -> int:
         flat = self._flat
-        for i in range(0, len(flat), 2):
+        for i in range(1, len(flat), 2):
             if flat[i] == question:
                 return flat[i + 1]  # type: ignore[return-value]
         raise KeyError(question)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._flat[::2])  # type: ignore[arg-type]
+        return iter(self._flat[1::2])  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self._flat) // 2
 
     def items(self) -> Iterator[tuple[str, int]]:  # type: ignore[override]
         flat = self._flat
-        return zip(flat[::2], flat[1::2], strict=True)  # type: ignore[arg-type]
+        return zip(flat[1::2], flat[2::2], strict=True)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return repr(dict(self.items()))
 
-    # pickled as its tuple (the default state of a class with slots is a tuple and a dict made
-    # for each, which the pickler keeps in its memo until its end)
-    def __getstate__(self) -> tuple[str | int, ...]:
-        return self._flat
-
-    def __setstate__(self, state: Any) -> None:
-        self._flat = state if isinstance(state, tuple) and (
-            not state or state[0] is not None) else state[1]["_flat"]
 
 Response = tuple[str, Mapping[str, int]]
 """(course_id, answers)"""
@@ -80,7 +82,7 @@ class Evaluations:
 
     def __init__(self) -> None:
         self._completions = Completions()
-        self._responses: LatestBy[ResponseKey, Response] = LatestBy()
+        self._responses: LatestBy[ResponseKey, Held] = LatestBy()
         self._respondents: dict[str, list[str]] = {}  # occasion -> its respondents, each once
         self._by_course: dict[str, set[ResponseKey]] = {}  # course -> its responses' keys
         self._wire()
@@ -128,16 +130,17 @@ class Evaluations:
         occasion_id = intern(data.occasion_id)  # one string per occasion, not per response
         key = (occasion_id, data.respondent_id)
         held = self._responses.get(key)
-        if not self._responses.offer(key, packed_stamp(env), (intern(data.course_id),
-                                                               Answers(data.answers))):
+        if not self._responses.offer(key, packed_stamp(env), _held(data.course_id,
+                                                                    data.answers)):
             return _NOTHING
-        course_id = self._responses.values[key][0]
-        if held is None:
+        course_id = cast(str, self._responses.values[key][0])
+        was = None if held is None else cast(str, held[0])
+        if was is None:
             self._respondents.setdefault(occasion_id, []).append(data.respondent_id)
-        elif held[0] != course_id:
-            self._by_course[held[0]].discard(key)
+        elif was != course_id:
+            self._by_course[was].discard(key)
         self._by_course.setdefault(course_id, set()).add(key)
-        return ({course_id} if held is None else {course_id, held[0]}), NO_CHANGES
+        return ({course_id} if was is None else {course_id, was}), NO_CHANGES
 
     def _with_plan_course(
         self, handler: Callable[[Envelope], Outcome]
@@ -161,15 +164,15 @@ class Evaluations:
         of those courses (what a consumer rewrites after an event changed them)."""
         completions = self._completions.per_course(occasions, courses)
         responses: dict[str, list[tuple[str | None, Mapping[str, int]]]] = {}
-        for (occasion_id, _), (course_id, answers) in self._counted(occasions, courses):
+        for (occasion_id, _), held in self._counted(occasions, courses):
             plan = self._completions.plan(occasion_id)
             mode = None if plan is None else plan.mode
-            responses.setdefault(course_id, []).append((mode, answers))
+            responses.setdefault(cast(str, held[0]), []).append((mode, Answers(held)))
         courses = sorted(completions.keys() | responses.keys())
         return {"courses": [self._row(c, completions[c], responses.get(c, [])) for c in courses]}
 
     def _counted(self, occasions: Iterable[str] | None, courses: Collection[str] | None
-                 ) -> Iterable[tuple[ResponseKey, Response]]:
+                 ) -> Iterable[tuple[ResponseKey, Held]]:
         """The responses that count, of every occasion (None) or of these occasions, of every
         course (None) or of these courses."""
         values = self._responses.values
@@ -211,8 +214,8 @@ class Evaluations:
         """Every response that counts (one per occasion and respondent, the latest), as
         ((course_id, occasion_id, respondent_id), answers): for readers that group them
         otherwise (by mode, by region)."""
-        return [((course_id, occasion_id, respondent_id), answers)
-                for (occasion_id, respondent_id), (course_id, answers) in self._responses.items()]
+        return [((held[0], occasion_id, respondent_id), Answers(held))  # type: ignore[misc]
+                for (occasion_id, respondent_id), held in self._responses.items()]
 
     def respondents(self, occasion_id: str) -> Sequence[str]:
         """Who responded for an occasion (each once, in the order first seen)."""
@@ -225,7 +228,8 @@ class Evaluations:
     def response(self, occasion_id: str, respondent_id: str) -> Response | None:
         """The response that counts for one occasion and respondent, as (course_id, answers),
         if any."""
-        return self._responses.get((occasion_id, respondent_id))
+        held = self._responses.get((occasion_id, respondent_id))
+        return None if held is None else (held[0], Answers(held))  # type: ignore[return-value]
 
 
 ScoreTotals = dict[str, tuple[int, int]]
