@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from sys import intern
 from typing import Any, cast
 
@@ -425,13 +426,24 @@ class Figures:
         self._recount = True
         return self.cells()
 
+    def count_at_the_end(self) -> None:
+        """Mark nothing from here on: the next `changed_cells` counts every cell afresh (a
+        rebuild from scratch, whose cells are written once, at its end). Every source would be
+        marked anyway, and the set of them held to the end: over the 30,000-participant log,
+        219,199 sources, 21.5 MiB at the end of the feed, and as much again while the end
+        counted them (`_recount_everything` walks the indexes instead)."""
+        self._recount = True
+        self._dirty = _NOWHERE  # type: ignore[assignment]
+
     def _recount_everything(self) -> dict[str, dict[str, Any] | None]:
         before = set(self._documents)
         self._parts, self._totals, self._documents, self._distinct = {}, {}, {}, {}
-        sources: set[Source] = {("registered", p) for p, _ in self._registered.items()}
-        sources |= {("on", p, o) for p, occasions in self._attended.items() for o in occasions}
-        sources |= {("responses", o) for o in self.evaluations.responded()}
-        sources |= {("pot", r, str(y), o) for o, years in self._pot_years.items() for r, y in years}
+        # each source once, as the indexes hold them (no set of them all)
+        sources: Iterable[Source] = chain(
+            (("registered", p) for p, _ in self._registered.items()),
+            (("on", p, o) for p, occasions in self._attended.items() for o in occasions),
+            (("responses", o) for o in self.evaluations.responded()),
+            (("pot", r, str(y), o) for o, years in self._pot_years.items() for r, y in years))
         touched: set[str] = set()
         flats: dict[Held, Held] = {}
         for source in sources:
@@ -527,7 +539,12 @@ class Figures:
                     keys = self._distinct[cell] = {}
                 before = keys.get(metric, 0)
                 after = before + sign
-                if after:
+                if not before:
+                    # the fold's one copy of the key (`_keys`): each part brings its own, and
+                    # a key is held by up to seven cells (over the 30,000-participant log,
+                    # 708,550 keys held were 347,494 tuples of 43,769 keys; 47.9 -> 30.4 MiB)
+                    keys[self._keys.setdefault(metric, metric)] = after
+                elif after:
                     keys[metric] = after
                 else:
                     del keys[metric]
@@ -745,6 +762,19 @@ def _issued(when: dt.datetime) -> int:
     instant's order. A datetime as pydantic parses it is two objects with its tzinfo, about 90
     bytes, each with a reduce when the fold is pickled."""
     return instant(when) << 22 | when.toordinal()
+
+
+class _Nowhere:
+    """Where a fold that counts everything at its end (`Figures.count_at_the_end`) marks its
+    sources: nowhere."""
+
+    __slots__ = ()
+
+    def add(self, source: Source) -> None:
+        pass
+
+
+_NOWHERE = _Nowhere()
 
 
 class _Each:

@@ -49,6 +49,7 @@ class FiguresStore:
     def defer_writes(self) -> None:
         """A rebuild from scratch: the cells are counted and written once, at its end."""
         self._deferring = True
+        self.fold.count_at_the_end()
 
     def write_deferred(self, cur: Cursor) -> None:
         self._deferring = False
