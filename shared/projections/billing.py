@@ -37,7 +37,7 @@ from shared.projections.attendance import Attendance
 from shared.projections.memberships import Memberships
 from shared.projections.occasions import Occasions, Plan
 from shared.projections.prices import PriceLists
-from shared.projections.versions import AsOf, packed_stamp, recorded_instant, recorded_of
+from shared.projections.versions import AsOfMap, packed_stamp, recorded_instant, recorded_of
 
 TrainerDayKey = tuple[str, str, int]
 """(trainer_id, occasion_id, day): a trainer earns points for it once."""
@@ -84,7 +84,7 @@ class BillingFacts:
         self.attendance = Attendance()
         self.memberships = Memberships()
         self.prices = PriceLists()
-        self._trainer_days: dict[TrainerDayKey, AsOf[tuple[str, str]]] = {}
+        self._trainer_days: AsOfMap[TrainerDayKey, tuple[str, str]] = AsOfMap()
         self._closed: dict[tuple[str, int], dt.datetime] = {}  # (region, year) -> close
         self._handlers: dict[str, Callable[[Envelope], object]] = {
             "CourseDayAttended": self._attended,
@@ -250,10 +250,7 @@ class BillingFacts:
         day the occasion's plan holds, in the year of its date; in the whole log, or (with a
         `cutoff`) in the log as recorded by then. Each (trainer, occasion, day) once."""
         plans: dict[str, Plan | None] = {}
-        for (trainer_id, occasion_id, day), reports in self._trainer_days.items():
-            delivered = reports.latest(cutoff)
-            if delivered is None:
-                continue
+        for (trainer_id, occasion_id, day), delivered in self._trainer_days.latest_of_each(cutoff):
             role, municipality_id = delivered
             if occasion_id not in plans:
                 plans[occasion_id] = self.occasions.plan(occasion_id, cutoff)
@@ -280,12 +277,10 @@ class BillingFacts:
     def _delivered(self, env: Envelope) -> None:
         data = cast(TrainerDayDelivered, env.data)
         key = (data.trainer_id, data.occasion_id, data.day)
-        reports = self._trainer_days.get(key)
-        if reports is None:  # the ids and names interned: a few thousand, for every day
+        if key not in self._trainer_days:  # the ids and names interned: a few thousand
             key = (intern(data.trainer_id), intern(data.occasion_id), data.day)
-            reports = self._trainer_days[key] = AsOf()
-        reports.offer(packed_stamp(env), recorded_instant(env),
-                     (intern(data.role), intern(data.municipality_id)))
+        self._trainer_days.offer(key, packed_stamp(env), recorded_instant(env),
+                                 (intern(data.role), intern(data.municipality_id)))
 
     def _year_closed(self, env: Envelope) -> None:
         data = cast(YearClosed, env.data)

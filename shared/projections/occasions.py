@@ -28,7 +28,7 @@ from shared.events.models import (
     CourseOccasionRescheduled,
 )
 from shared.projections.attendance import day_bits
-from shared.projections.versions import AsOf, packed_stamp, recorded_instant, recorded_of
+from shared.projections.versions import AsOfMap, packed_stamp, recorded_instant, recorded_of
 
 Schedule = tuple[tuple[int, dt.date, str], ...]
 """An occasion's days as a plan gives them: (day, date, mode), by day."""
@@ -69,8 +69,8 @@ class Occasions:
     __slots__ = ("_by_course", "_cancelled", "_plans", "_schedules", "_setups")
 
     def __init__(self) -> None:
-        self._setups: dict[str, AsOf[tuple[str, str]]] = {}  # (course_id, region_id)
-        self._schedules: dict[str, AsOf[Schedule]] = {}
+        self._setups: AsOfMap[str, tuple[str, str]] = AsOfMap()  # (course_id, region_id)
+        self._schedules: AsOfMap[str, Schedule] = AsOfMap()
         self._cancelled: dict[str, dt.datetime] = {}  # occasion -> earliest recording time
         self._plans: dict[str, Plan] = {}  # the plan in force in the whole log
         self._by_course: dict[str, set[str]] = {}
@@ -82,10 +82,8 @@ class Occasions:
         # interned: the one string of each occasion, course and region that every fold and
         # index keeps (the plan's, and the attendance's and certificates' beside it)
         occasion_id = intern(data.occasion_id)
-        setups = self._setups.get(occasion_id)
-        if setups is None:
-            setups = self._setups[occasion_id] = AsOf()
-        setups.offer(stamp, recorded, (intern(data.course_id), intern(data.region_id)))
+        self._setups.offer(occasion_id, stamp, recorded,
+                           (intern(data.course_id), intern(data.region_id)))
         self._offer_schedule(occasion_id, stamp, recorded, _schedule(data.days))
         return self._refresh(occasion_id)
 
@@ -110,10 +108,7 @@ class Occasions:
         self, occasion_id: str, stamp: int, recorded: int,
         schedule: Schedule,
     ) -> None:
-        schedules = self._schedules.get(occasion_id)
-        if schedules is None:
-            schedules = self._schedules[occasion_id] = AsOf()
-        schedules.offer(stamp, recorded, schedule)
+        self._schedules.offer(occasion_id, stamp, recorded, schedule)
 
     def _refresh(self, occasion_id: str) -> Plan | None:
         """Rebuild the plan in force from what is held; it, when it changed."""
@@ -128,9 +123,8 @@ class Occasions:
         return plan
 
     def _plan_as_of(self, occasion_id: str, cutoff: dt.datetime | None) -> Plan | None:
-        setups, schedules = self._setups.get(occasion_id), self._schedules.get(occasion_id)
-        setup = None if setups is None else setups.latest(cutoff)
-        schedule = None if schedules is None else schedules.latest(cutoff)
+        setup = self._setups.latest(occasion_id, cutoff)
+        schedule = self._schedules.latest(occasion_id, cutoff)
         if setup is None or schedule is None:
             return None
         cancelled_at = self._cancelled.get(occasion_id)
