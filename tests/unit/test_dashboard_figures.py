@@ -207,3 +207,23 @@ def test_certificates_are_those_issued_and_not_revoked() -> None:
     assert cells["nation:SE"]["completions"] == len(standing)
     assert cells[f"course:{course_id}"]["certificates"] == course - 1
     assert cells == fold.recount()
+
+
+def test_a_certificate_issued_twice_stands_as_the_later_issue_in_either_order() -> None:
+    """A certificate's id is minted for one issue; should two `CertificateIssued` of one id
+    differ (not a redelivery: ids of their own), the later issue stands whichever comes first,
+    as the latest stamp did before the fold kept no stamps for certificates."""
+    envs = list(demo_envelopes(12, seed=6))
+    first = next(e for e in envs if isinstance(e.data, CertificateIssued))
+    later = new_envelope(first.data.model_copy(update={}), occurred_at=(
+        first.occurred_at + dt.timedelta(days=40)))
+    assert later.id != first.id
+    forwards, backwards = Figures(), Figures()
+    for env in [*envs, later]:
+        forwards.apply(env)
+    for env in [later, *envs]:
+        backwards.apply(env)
+    assert forwards.document() == backwards.document()
+    days = forwards.cells()["nation:SE"]["days_to_certificate"]
+    alone = _document(envs)["cells"]["nation:SE"]["days_to_certificate"]
+    assert days["count"] == alone["count"] and days["mean"] > alone["mean"]
