@@ -437,8 +437,8 @@ class Figures:
         """Mark nothing from here on: the next `changed_cells` counts every cell afresh (a
         rebuild from scratch, whose cells are written once, at its end). Every source would be
         marked anyway, and the set of them held to the end: over the 30,000-participant log,
-        219,199 sources, 21.5 MiB at the end of the feed, and as much again while the end
-        counted them (`_recount_everything` walks the indexes instead)."""
+        219,199 sources, 21.5 MiB at the end of the feed (`_recount_everything` walks the
+        indexes instead; the sources' tuples become the parts' keys either way)."""
         self._recount = True
         self._dirty = _NOWHERE  # type: ignore[assignment]
 
