@@ -8,7 +8,7 @@ they would say), and changes nothing when an event comes again: the contract's i
 rule. No fold keeps the ids it applied for it (a set of 128-bit ids cost about 90 bytes an
 event in each fold that kept one: gigabytes over the national history). Every fact is kept in
 a form that the same event delivered again cannot change: sets (bits) of days and items, the
-latest value by `occurred_at` and id (`versions.LatestBy`, `AsOf`), a timeline that ignores a
+latest value by `occurred_at` and id (`versions.LatestBy`, `AsOfMap`), a timeline that ignores a
 stamp it holds, the earliest report or withdrawal; and what a fold reports (completions
 gained and lost, rows that may have changed) is the change of that state, so a redelivery
 reports nothing. `tests/unit/test_projections_redelivery.py` delivers every event twice.

@@ -9,7 +9,7 @@ occasion stays cancelled, whatever the order of the events: nobody completes it,
 reported for it still count for billing.
 
 A closed year reads the plans as recorded by its close (`plan(occasion_id, cutoff)`), so every
-plan event is kept with its recording time (`AsOf`); an occasion has one or a few.
+plan event is kept with its recording time (`AsOfMap`); an occasion has one or a few.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import cast
 
 from shared.events import Envelope
 from shared.events.models import Points, PriceComponents, PriceListSet
-from shared.projections.versions import AsOf, packed_stamp, recorded_instant
+from shared.projections.versions import AsOfMap, packed_stamp, recorded_instant
 
 GR_COMPONENTS = PriceComponents()
 GR_POINTS = Points()
@@ -33,19 +33,17 @@ class PriceLists:
     __slots__ = ("_lists",)
 
     def __init__(self) -> None:
-        self._lists: dict[tuple[str, int], AsOf[tuple[PriceComponents, Points]]] = {}
+        self._lists: AsOfMap[tuple[str, int], tuple[PriceComponents, Points]] = AsOfMap()
 
     def price_list_set(self, env: Envelope) -> bool:
         data = cast(PriceListSet, env.data)
-        versions = self._lists.setdefault((data.region_id, data.year), AsOf())
-        return versions.offer(packed_stamp(env), recorded_instant(env),
-                              (data.components, data.points))
+        return self._lists.offer((data.region_id, data.year), packed_stamp(env),
+                                 recorded_instant(env), (data.components, data.points))
 
     def _in_force(
         self, region_id: str, year: int, cutoff: dt.datetime | None
     ) -> tuple[PriceComponents, Points] | None:
-        versions = self._lists.get((region_id, year))
-        return None if versions is None else versions.latest(cutoff)
+        return self._lists.latest((region_id, year), cutoff)
 
     def components(
         self, region_id: str, year: int, cutoff: dt.datetime | None = None

@@ -56,7 +56,7 @@ def recorded_of(env: Envelope) -> dt.datetime:
 
 
 def recorded_instant(env: Envelope) -> int:
-    """`recorded_of` as `instant` keeps it: how `AsOf` and `Timeline` hold a recording time."""
+    """`recorded_of` as `instant` keeps it: how `AsOfMap` and `Timeline` hold a recording time."""
     return instant(env.recorded_at or env.occurred_at)
 
 
@@ -109,7 +109,7 @@ class LatestBy(Generic[K, V]):
 
 
 Versions = tuple[Any, ...]
-"""The versions of one value as `AsOf` and `AsOfMap` keep them: one flat tuple of (stamp,
+"""The versions of one value as `AsOfMap` keeps them: one flat tuple of (stamp,
 recording time, value) for each, ``(stamp, recorded, value, stamp, recorded, value, ...)``."""
 
 
@@ -137,43 +137,16 @@ def latest_version(held: Versions, cutoff: dt.datetime | None = None) -> Any:
     return None if best < 0 else held[best + 2]
 
 
-class AsOf(Generic[V]):
-    """The versions of one value, each with its stamp and recording time, read in the whole
-    log (the greatest stamp wins, as `LatestBy`) or in the log as recorded by a cutoff (the
-    greatest stamp among the versions recorded by then): a closed year's view
-    (`offer_version`, `latest_version`; `AsOfMap` holds many).
-    The stamp is `packed_stamp`'s and the recording time `recorded_instant`'s: two ints, where
-    a `stamp_of` and a datetime were a tuple, two datetimes with their tzinfos and an int.
-    """
-
-    __slots__ = ("_versions",)
-
-    def __init__(self) -> None:
-        self._versions: Versions = ()
-
-    # Pickled as its tuple: the default state of a class with slots is a tuple and a dict made
-    # for each, which the pickler keeps in its memo until its end.
-    def __getstate__(self) -> Versions:
-        return self._versions
-
-    def __setstate__(self, state: Versions) -> None:
-        self._versions = state
-
-    def offer(self, stamp: int, recorded: int, value: V) -> bool:
-        """Keep a version (`packed_stamp`, `recorded_instant`); True when it is now the one in
-        force in the whole log."""
-        self._versions, wins = offer_version(self._versions, stamp, recorded, value)
-        return wins
-
-    def latest(self, cutoff: dt.datetime | None = None) -> V | None:
-        """The value in force in the whole log (`cutoff` None) or as recorded by `cutoff`."""
-        return cast("V | None", latest_version(self._versions, cutoff))
-
-
 class AsOfMap(Generic[K, V]):
-    """`AsOf` for every key of a fold's index (an occasion's setup and schedule, a
-    trainer-day's report): key -> its versions as one flat tuple (`Versions`). An `AsOf`, its
-    list and a tuple for each version were four objects a key, each with a memo entry of the
+    """Per key, the versions of its value, each with its stamp and recording time, read in the
+    whole log (the greatest stamp wins, as `LatestBy`) or in the log as recorded by a cutoff
+    (the greatest stamp among the versions recorded by then): a closed year's view
+    (`offer_version`, `latest_version`). The stamp is `packed_stamp`'s and the recording time
+    `recorded_instant`'s: two ints, where a `stamp_of` and a datetime were a tuple, two
+    datetimes with their tzinfos and an int.
+
+    A key's versions are one flat tuple (`Versions`). An object per key (`AsOf`, with its list
+    and a tuple for each version) was four objects a key, each with a memo entry of the
     snapshot's pickler, since a container of objects other than plain values is written with
     the memo (`fold_pickle`); a dict of tuples of ints and interned strings is written without
     one. Over the 30,000-participant log the billing facts' 40,057 trainer-days took 16.5 MiB
@@ -210,14 +183,11 @@ class AsOfMap(Generic[K, V]):
     def __iter__(self) -> Iterator[K]:
         return iter(self._versions)
 
-    def __len__(self) -> int:
-        return len(self._versions)
-
 
 class Timeline(Generic[V]):
     """The history of one value (a participant's municipality or level), read at any time,
     in the whole log or in the log as recorded by a cutoff (a closed year's view). Stamps are
-    `packed_stamp`'s and recording times `recorded_instant`'s (ints, as `AsOf` keeps them)."""
+    `packed_stamp`'s and recording times `recorded_instant`'s (ints, as `AsOfMap` keeps them)."""
 
     __slots__ = ("_last_recorded", "_recorded", "_stamps", "_values")
 
@@ -227,7 +197,7 @@ class Timeline(Generic[V]):
         self._recorded: list[int] = []
         self._last_recorded: int | None = None
 
-    def __getstate__(self) -> tuple[Any, ...]:  # one tuple, not a tuple and a dict (`AsOf`)
+    def __getstate__(self) -> tuple[Any, ...]:  # one tuple, not a tuple and a dict
         return self._stamps, self._values, self._recorded, self._last_recorded
 
     def __setstate__(self, state: Any) -> None:
