@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.regions.domain import EnrolmentReady, RegionRouter, Routed, Unresolved, always
+from services.regions.domain import FACTS, EnrolmentReady, RegionRouter, Routed, Unresolved, always
 from shared.events import ALL_TOPICS, REGION_TOPIC, Envelope, parse_envelope
 from shared.events.fields import field_of
 from shared.platform import schema
@@ -44,6 +44,10 @@ class RegionLog:
     topics: Sequence[str] = ALL_TOPICS
     tables: Sequence[str] = ("region_events", "region_held", "region_published",
                              "region_participant_events", "region_heads")
+    loaded_from = FACTS
+    """What `load` learns from, so the only envelopes the applied log keeps whole (the rest
+    by id): each envelope's JSON is in the regions' log already, and keeping every one twice
+    was 781 MB of the applied log over 30,000 participants' 1,620,789 events."""
 
     def __init__(self, db: Database, enrolment_ready: EnrolmentReady = always) -> None:
         self.db = db
@@ -51,8 +55,9 @@ class RegionLog:
         self.router = RegionRouter(enrolment_ready)
         self.next_position: dict[str, int] = {}
         self.applied: AppliedLog | None = None
-        """Its runner's applied log, whose rows of a batch hold each envelope's id and JSON
-        as the region log's rows do (`AppliedLog.recorded_text`): made once, not twice."""
+        """Its runner's applied log, whose rows of a batch hold the id and JSON of each
+        envelope it keeps (`FACTS`) as the region log's rows do (`AppliedLog.recorded_text`):
+        made once, not twice."""
 
     def reset(self) -> None:
         self.router = RegionRouter(self.enrolment_ready)

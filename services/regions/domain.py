@@ -70,6 +70,12 @@ class Unresolved(Exception):
     """A fact the route needs has not arrived yet."""
 
 
+FACTS = frozenset({"MunicipalityJoined", "ParticipantRegistered", "ParticipantMoved",
+                   "CourseOccasionPlanned", "CertificateIssued", "CoursePublished"})
+"""The event types whose facts routing needs (`RegionRouter.learn`): all the router is restored
+from on a restart, so the only envelopes its applied log keeps."""
+
+
 class RegionRouter:
     """The routing fold: the facts routing needs, the held envelopes, the regions seen."""
 
@@ -87,8 +93,11 @@ class RegionRouter:
     # -- facts -------------------------------------------------------------------------------
 
     def learn(self, env: Envelope) -> bool:
-        """Take in the facts an envelope carries; True when it may resolve held envelopes."""
+        """Take in the facts an envelope carries (one of `FACTS`); True when it may resolve
+        held envelopes."""
         data: Any = env.data
+        if env.type not in FACTS:
+            return False
         if env.type == "MunicipalityJoined":
             self.municipalities.offer(data.municipality_id, stamp_of(env), data.region_id)
         elif env.type == "ParticipantRegistered":
@@ -102,8 +111,6 @@ class RegionRouter:
             self.certificates[data.certificate_id] = data.participant_id
         elif env.type == "CoursePublished":
             self.catalogue[str(env.id)] = env
-        else:
-            return False
         return True
 
     # -- routes ------------------------------------------------------------------------------

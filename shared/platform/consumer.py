@@ -75,6 +75,10 @@ class Projector(Protocol):
 
     def apply(self, cur: Cursor, env: Envelope) -> None: ...
 
+    # Optional: `loaded_from`, the event types whose envelopes `load` learns from (a projector
+    # restored from its applied log, not a snapshot: the regions' router); the applied log keeps
+    # the bodies of those only, and every id.
+    #
     # Optional, for a rebuild from scratch (`ProjectionRunner.start_rebuild`): `defer_writes()`
     # makes `apply_many` fold only, keeping what it touched, and `write_deferred(cur)` writes
     # those rows once at the end; the rows depend on the fold's end state, not on the batches.
@@ -130,13 +134,18 @@ def envelope_text(env: Envelope) -> tuple[str, str]:
 
 class AppliedLog:
     """What a projector applied, in its own database: each envelope's id with a sequence
-    number, and the envelope itself until a snapshot covers it. Ids older than the last
-    `window` are forgotten at each snapshot."""
+    number, and the envelope itself until a snapshot covers it (of a projector restored from
+    its applied log, only those of the types it learns from: `kept_types`). Ids older than
+    the last `window` are forgotten at each snapshot."""
 
-    def __init__(self, db: Database, consumer: str, *, keeps_envelopes: bool = True) -> None:
+    def __init__(self, db: Database, consumer: str, *, keeps_envelopes: bool = True,
+                 kept_types: frozenset[str] | None = None) -> None:
         self.db = db
         self.consumer = consumer
         self.keeps_envelopes = keeps_envelopes
+        self.kept_types = kept_types
+        """Where not None, the event types whose envelopes are kept (the others: their ids
+        only): what the projector's `load` learns from (`loaded_from`)."""
         self.window = _setting("YRKESRESAN_APPLIED_WINDOW", 100_000)
         self.seq: int | None = None
         self.deferred: _Window | None = None
@@ -165,6 +174,12 @@ class AppliedLog:
         only this rebuild's rows. Until `resume`."""
         self.seq = 0
         self.streaming = _Window(self.window)
+
+    @property
+    def from_scratch(self) -> bool:
+        """Whether a rebuild from scratch is under way (`defer` or `stream`): every envelope
+        applied is new to the projector's tables, which held nothing when it began."""
+        return self.deferred is not None or self.streaming is not None
 
     def write_deferred(self, cur: Cursor) -> None:
         """The window of ids a rebuild kept in memory, into the log (no envelopes: the
@@ -201,7 +216,10 @@ class AppliedLog:
         return self.seq
 
     def _body(self, env: Envelope) -> str | None:
-        return env.to_json().decode() if self.keeps_envelopes else None
+        if not self.keeps_envelopes or (self.kept_types is not None
+                                        and env.type not in self.kept_types):
+            return None
+        return env.to_json().decode()
 
     def record(self, cur: Cursor, env: Envelope) -> bool:
         """Record the envelope; False when it was applied before (within the window)."""
@@ -536,7 +554,8 @@ class ProjectionRunner:
         self.projector = projector
         self.db = db
         self.snapshots_kept = hasattr(projector, "snapshot_state")
-        self.applied = AppliedLog(db, projector.name, keeps_envelopes=self.keeps_envelopes)
+        self.applied = AppliedLog(db, projector.name, keeps_envelopes=self.keeps_envelopes,
+                                  kept_types=getattr(projector, "loaded_from", None))
         self.snapshots = Snapshots(db, projector.name)
         self.positions = StorePositions(db, projector.name)
         self.every = _setting("YRKESRESAN_SNAPSHOT_EVERY", 20_000)
