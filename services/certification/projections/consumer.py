@@ -144,7 +144,7 @@ class CertificationRunner(ProjectionRunner):
             certified = self.policy.act(self.projector.facts, touched)
             with self.db.transaction() as cur:
                 self.applied.record_many(cur, fresh)
-                views.write_history(cur, history.rows(fresh))
+                views.write_history(cur, history.rows(fresh), new=self.applied.from_scratch)
                 self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
             self.rolled_back()  # the facts may hold part of a batch the database never recorded
