@@ -9,14 +9,18 @@ batch by batch in a database of its own, and every row they leave is compared.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from services.regions import application as regions
 from services.regions.domain import FACTS
-from shared.platform.db import Database
-from tests.integration.audit_helpers import configure_services, url_of
+from tests.integration.audit_helpers import url_of
+from tests.integration.from_scratch import (
+    fed_as_delivered,
+    imported_demo,
+    on_sqlite,
+    table_rows,
+)
 from yrkesresan import processes, stores
 
 pytestmark = pytest.mark.integration
@@ -30,39 +34,23 @@ TABLES = {
 }
 
 
-def _rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    return {table: sorted(tuple(str(v) for v in row) for row in db.execute(
-        f"SELECT {columns} FROM {table}")) for table, columns in TABLES.items()}
-
-
 def test_the_regions_rebuild_from_scratch_leaves_what_their_consumer_leaves(
     pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from yrkesresan.demo import demo_log
-    from yrkesresan.import_log import SERVICES, Importer
-
-    configure_services(pg_url, monkeypatch, tmp_path)
+    apps, envelopes = imported_demo(pg_url, monkeypatch, tmp_path,
+                                    participants=40, seed=4, regions=3)
     processes.migrate(["regions"])
-    apps = [processes.services()[name].store() for name in SERVICES]
-    Importer(dict(zip(SERVICES, apps, strict=True))).run(iter(demo_log(40, seed=4, regions=3)))
-    envelopes = list(stores.merged_parsed(apps))
     assert any(env.type == "ParticipantMoved" for env in envelopes)  # the re-routing path
 
-    # The consumer's path: batches as the broker would deliver them, one of them twice.
-    live_url = f"sqlite:///{tmp_path / 'live.sqlite'}"
-    regions.migrate(live_url)
-    live = regions.bootstrap(live_url)
-    consumer = live.runner()
-    for start in range(0, len(envelopes), 300):
-        consumer.apply_batch(envelopes[start:start + 300])
-    assert consumer.apply_batch(envelopes[300:600]) == 0
+    live = on_sqlite(regions, tmp_path)
+    fed_as_delivered(live.runner(), envelopes)
 
     rebuilt = regions.bootstrap(url_of("regions"))
     runner = rebuilt.runner()
     assert stores.rebuild(runner, apps, batch=250) == len(envelopes)
     assert runner.applied.streaming is None  # the rebuild is over: batches ask the database
-    assert _rows(rebuilt.db) == _rows(live.db)
-    assert len(_rows(rebuilt.db)["region_events"]) >= len(envelopes) // 2
+    assert table_rows(rebuilt.db, TABLES) == table_rows(live.db, TABLES)
+    assert len(table_rows(rebuilt.db, TABLES)["region_events"]) >= len(envelopes) // 2
 
     # After it, a batch delivered again is found in the database, and a restart reads back
     # every envelope the rebuild kept: each id, and the router's facts whole.
