@@ -136,6 +136,14 @@ class CertificationRunner(ProjectionRunner):
                  policy: CertificatePolicy) -> None:
         super().__init__(projector, db)
         self.policy = policy
+        self.history_new = False
+        """Whether this rebuild from scratch began with no history kept: then each batch's
+        rows of it are new (`views.write_history`). The history is not among the tables a
+        rebuild wipes, so a rebuild after a wipe of the others finds it full."""
+
+    def start_rebuild(self) -> None:
+        super().start_rebuild()
+        self.history_new = not views.history_kept(self.db)
 
     def apply_batch(self, envelopes: Sequence[Envelope], *, snapshot: bool = True) -> int:
         fresh = self.applied.fresh(envelopes)
@@ -144,7 +152,8 @@ class CertificationRunner(ProjectionRunner):
             certified = self.policy.act(self.projector.facts, touched)
             with self.db.transaction() as cur:
                 self.applied.record_many(cur, fresh)
-                views.write_history(cur, history.rows(fresh), new=self.applied.from_scratch)
+                views.write_history(cur, history.rows(fresh),
+                                    new=self.history_new and self.applied.from_scratch)
                 self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
             self.rolled_back()  # the facts may hold part of a batch the database never recorded
