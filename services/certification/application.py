@@ -113,7 +113,7 @@ def migrate(database_url: str | None = None) -> None:
     db = Database(url)
     try:
         with db.transaction() as cur:
-            if not cur.execute("SELECT 1 FROM cert_history LIMIT 1"):  # kept since
+            if not views.history_kept(cur):  # kept since
                 views.write_history(cur, history.rows(AppliedLog(db, "certification").envelopes()))
     finally:
         db.close()

@@ -63,10 +63,9 @@ def write_history(cur: Cursor, rows: Iterable[tuple[str, str, str, str]], *,
                   new: bool = False) -> None:
     """(subject, event id, recording time, envelope): kept once each. `new`: none of them is
     kept yet (a rebuild from scratch that began with no history kept, each envelope once), so
-    they are written as they are,
-    where each batch was otherwise copied into a table of its own and inserted from there,
-    checking each key: the history is the largest table a rebuild writes (14.4 million rows
-    over the national log)."""
+    they are written as they are, where each batch was otherwise copied into a table of its own
+    and inserted from there, checking each key: the history is the largest table a rebuild
+    writes (14.4 million rows over the national log)."""
     columns = ("subject", "event_id", "recorded", "envelope")
     if new:
         cur.copy_rows("cert_history", columns, rows)
@@ -77,7 +76,7 @@ def write_history(cur: Cursor, rows: Iterable[tuple[str, str, str, str]], *,
 # -- reading ----------------------------------------------------------------------------------
 
 
-def history_kept(db: Database) -> bool:
+def history_kept(db: Database | Cursor) -> bool:
     """Whether the history holds any row."""
     return bool(db.execute("SELECT 1 FROM cert_history LIMIT 1"))
 
