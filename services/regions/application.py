@@ -54,6 +54,9 @@ class RegionLog:
         self.enrolment_ready = enrolment_ready
         self.router = RegionRouter(enrolment_ready)
         self.next_position: dict[str, int] = {}
+        self._unwritten: _Prepared | None = None
+        """In a rebuild from scratch, the batch prepared last (`prepare_many`): its rows may
+        still be on their way to the database."""
         self.applied: AppliedLog | None = None
         """Its runner's applied log, whose rows of a batch hold the id and JSON of each
         envelope it keeps (`FACTS`) as the region log's rows do (`AppliedLog.recorded_text`):
@@ -62,6 +65,7 @@ class RegionLog:
     def reset(self) -> None:
         self.router = RegionRouter(self.enrolment_ready)
         self.next_position = {}
+        self._unwritten = None
 
     def load(self, envelopes: Iterable[Envelope]) -> None:
         """The facts from every envelope applied before; the held ones and the logs' ends from
@@ -91,27 +95,87 @@ class RegionLog:
                 self._reroute_after(cur, env)
         self._flush(cur, rows)
 
+    def prepare_many(self, envelopes: Iterable[Envelope]) -> _Prepared:
+        """A batch of a rebuild from scratch (`ProjectionRunner._apply_ahead`): routed as
+        `apply_many` routes it, its rows gathered to be written after (`write_prepared`).
+        Nothing is looked up to skip an envelope logged before: a rebuild from scratch applies
+        each id once, and the router sends each to a region once. What a move re-routes is
+        found in the database and in the rows not written yet (this batch's and the last's)."""
+        prepared = _Prepared()
+        rows = _Rows()
+        for env in envelopes:
+            rows.add(self.router.apply(env), env)
+            if env.type == "ParticipantMoved":
+                self._place(rows, prepared.logged, prepared)
+                rows = _Rows()
+                self._reroute_prepared(prepared, env)
+        self._place(rows, prepared.logged, prepared)
+        self._unwritten = prepared
+        return prepared
+
+    def write_prepared(self, cur: Cursor, prepared: _Prepared) -> None:
+        """The rows of a batch `prepare_many` routed, as `_flush` writes them (what each
+        participant's row holds is new: none comes twice in a rebuild from scratch)."""
+        cur.insert_rows("region_held", ("event_id", "envelope"), prepared.held,
+                        key=("event_id",))
+        cur.delete_keys("region_held", ("event_id",), [(e,) for e in prepared.released])
+        cur.insert_rows("region_events", REGION_EVENT_COLUMNS, prepared.events)
+        cur.insert_rows("region_participant_events", PARTICIPANT_COLUMNS,
+                        prepared.participants)
+        cur.insert_rows("region_heads", ("region_id", "position"),
+                        sorted(prepared.heads.items()), key=("region_id",), update=("position",))
+
+    def _reroute_prepared(self, prepared: _Prepared, move: Envelope) -> None:
+        """`_reroute_after` for a batch being prepared: what was routed about the participant
+        is in the database, or among the rows not written yet (looked at before the database
+        is asked, so that a batch committed meanwhile is seen in one or the other)."""
+        unwritten = [b for b in (self._unwritten, prepared) if b is not None]
+        rows = _Rows()
+        rows.add(self._rerouted(self.db, move, unwritten), None)
+        self._place(rows, prepared.logged, prepared, rerouted=True)
+
     def _reroute_after(self, cur: Cursor, move: Envelope) -> None:
         """What was routed about the participant and happened after the move goes to the
         regions it is now due to as well (it arrived before the move: a backdated move). The
         region left keeps what it received; nothing can be taken back from a stream."""
+        self._write(cur, self._rerouted(cur, move, ()), None)
+
+    def _rerouted(self, db: Cursor | Database, move: Envelope,
+                  unwritten: Sequence[_Prepared]) -> Routed:
+        """What a move sends on: the participant's events after it, in the order they
+        happened, to each region they are due to now and are not logged in (as `db` and the
+        rows not written yet hold them)."""
         participant = getattr(move.data, "participant_id", "")
-        later = cur.execute(
-            "SELECT event_id FROM region_participant_events WHERE participant_id = %s"
-            " AND occurred_at > %s ORDER BY occurred_at, event_id",
-            (participant, _utc(move.occurred_at)))
+        after = _utc(move.occurred_at)
+        later = {str(e): str(at) for e, at in db.execute(
+            "SELECT event_id, occurred_at FROM region_participant_events"
+            " WHERE participant_id = %s AND occurred_at > %s", (participant, after))}
+        for batch in unwritten:
+            later.update((e, at) for p, e, at in batch.participants
+                         if p == participant and at > after)
+        ids = sorted(later, key=lambda e: (later[e], e))
+        logged: dict[str, set[str]] = {e: set() for e in ids}
+        bodies: dict[str, str] = {}
+        for batch in unwritten:
+            for region, _, event_id, _, body in batch.events:
+                if event_id in logged:
+                    logged[event_id].add(region)
+                    bodies.setdefault(event_id, body)
+        for event_id, region, body in db.execute_among(
+                "SELECT event_id, region_id, envelope FROM region_events WHERE event_id {among}",
+                (), ids):
+            logged[str(event_id)].add(str(region))
+            bodies.setdefault(str(event_id), str(body))
         routed = Routed()
-        for (event_id,) in later:
-            rows = cur.execute("SELECT region_id, envelope FROM region_events WHERE event_id = %s",
-                               (event_id,))
-            env = parse_envelope(rows[0][1])
+        for event_id in ids:
+            env = parse_envelope(bodies[event_id])
             try:
                 due = self.router.regions_of(env)
             except Unresolved:
                 continue
-            for region in sorted(due - {r for r, _ in rows}):
+            for region in sorted(due - logged[event_id]):
                 self.router.emit(region, env, routed)
-        self._write(cur, routed, None)
+        return routed
 
     def release(self) -> int:
         """Route and record what is held and can be routed now; how many were released."""
@@ -138,6 +202,27 @@ class RegionLog:
         log, delivered again, takes none), who each concerns, and the regions' heads."""
         cur.insert_rows("region_held", ("event_id", "envelope"), rows.held, key=("event_id",))
         cur.delete_keys("region_held", ("event_id",), [(event_id,) for event_id in rows.released])
+        logged = {(str(r), str(e)) for r, e in cur.execute_among(
+            "SELECT region_id, event_id FROM region_events WHERE event_id {among}", (),
+            list(dict.fromkeys(str(out.id) for _, out in rows.out)))}
+        placed = _Prepared()
+        self._place(rows, logged, placed)
+        cur.insert_rows("region_events", REGION_EVENT_COLUMNS, placed.events)
+        cur.insert_rows("region_participant_events", PARTICIPANT_COLUMNS, placed.participants,
+                        key=("participant_id", "event_id"))
+        # the publisher polls these, not the log; one statement (a statement per region was
+        # a round of psycopg's pipeline each, every batch and every move)
+        cur.insert_rows("region_heads", ("region_id", "position"), sorted(placed.heads.items()),
+                        key=("region_id",), update=("position",))
+
+    def _place(self, rows: _Rows, logged: set[tuple[str, str]], into: _Prepared, *,
+               rerouted: bool = False) -> None:
+        """Give what was routed its rows: each region's new envelopes at its next positions
+        (one `logged` already, delivered again, takes none), who each concerns (but for what
+        a move re-routed, whose rows are there already), and the regions' heads; the held and
+        released."""
+        into.held += rows.held
+        into.released += rows.released
         # each envelope's id and JSON as text, made once (it may go to several regions, and
         # the applied log's rows of the batch hold them already)
         texts: dict[int, tuple[str, str]] = {}
@@ -145,29 +230,37 @@ class RegionLog:
         for _, out in rows.out:
             if id(out) not in texts:
                 texts[id(out)] = made(out)
-        logged = {(str(r), str(e)) for r, e in cur.execute_among(
-            "SELECT region_id, event_id FROM region_events WHERE event_id {among}", (),
-            list(dict.fromkeys(text for text, _ in texts.values())))}
-        events, participants, heads = [], [], {}
         for region, out in rows.out:
             event_id, body = texts[id(out)]
             if (region, event_id) not in logged:
                 logged.add((region, event_id))
                 position = self.next_position.get(region, 1)
-                events.append((region, position, event_id, out.key(), body))
+                into.events.append((region, position, event_id, out.key(), body))
                 self.next_position[region] = position + 1
-                heads[region] = position
-            if participant := field_of(out.data, "participant_id"):
-                participants.append((participant, event_id, _utc(out.occurred_at)))
-        cur.insert_rows("region_events",
-                        ("region_id", "position", "event_id", "event_key", "envelope"), events)
-        cur.insert_rows("region_participant_events",
-                        ("participant_id", "event_id", "occurred_at"), participants,
-                        key=("participant_id", "event_id"))
-        # the publisher polls these, not the log; one statement (a statement per region was
-        # a round of psycopg's pipeline each, every batch and every move)
-        cur.insert_rows("region_heads", ("region_id", "position"), sorted(heads.items()),
-                        key=("region_id",), update=("position",))
+                into.heads[region] = position
+            if rerouted:
+                continue
+            if (participant := field_of(out.data, "participant_id")) \
+                    and (participant, event_id) not in into.concerned:
+                into.concerned.add((participant, event_id))
+                into.participants.append((participant, event_id, _utc(out.occurred_at)))
+
+
+REGION_EVENT_COLUMNS = ("region_id", "position", "event_id", "event_key", "envelope")
+PARTICIPANT_COLUMNS = ("participant_id", "event_id", "occurred_at")
+
+
+class _Prepared:
+    """The rows of what was routed, to be written (`RegionLog._place`)."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[str, str]] = []
+        self.released: list[str] = []
+        self.events: list[tuple[str, int, str, str, str]] = []
+        self.participants: list[tuple[str, str, str]] = []
+        self.concerned: set[tuple[str, str]] = set()  # the participants' rows' keys
+        self.heads: dict[str, int] = {}
+        self.logged: set[tuple[str, str]] = set()  # (region, event) in the batch's rows
 
 
 class _Rows:

@@ -29,6 +29,7 @@ import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,9 @@ from shared.platform.settings import current_settings
 
 log = logging.getLogger(__name__)
 
+APPLIED_COLUMNS = ("consumer", "event_id", "seq", "envelope")
+
+
 class Projector(Protocol):
     """A read model fed by envelopes. `apply` writes through the cursor it is given."""
 
@@ -82,6 +86,13 @@ class Projector(Protocol):
     # Optional, for a rebuild from scratch (`ProjectionRunner.start_rebuild`): `defer_writes()`
     # makes `apply_many` fold only, keeping what it touched, and `write_deferred(cur)` writes
     # those rows once at the end; the rows depend on the fold's end state, not on the batches.
+    #
+    # Optional, for a rebuild from scratch of a projector whose applied log is written batch
+    # by batch (`AppliedLog.stream`): `prepare_many(envelopes)` folds a batch and returns the
+    # rows it decided, reading the database only through its own connections (what it wrote
+    # is in the database or in the batches it prepared last), and `write_prepared(cur, rows)`
+    # writes them. The runner writes a batch on a thread of its own while the next is folded
+    # (`ProjectionRunner._apply_ahead`).
 
 
 def _setting(name: str, default: int) -> int:
@@ -250,22 +261,29 @@ class AppliedLog:
             self._remember(envelopes)
             return
         if self.streaming is not None:
-            seq, keys, rows, recorded = self.seq or 0, [], [], {}
-            for env in envelopes:
-                seq += 1
-                keys.append(env.id.int)
-                text, body = str(env.id), self._body(env)
-                recorded[id(env)] = (env, text, body)
-                rows.append((self.consumer, text, seq, body))
-            self.streaming.extend(keys)
-            self.recorded = recorded
-            cur.copy_rows("applied_events", ("consumer", "event_id", "seq", "envelope"), rows)
-            self.seq = seq
+            cur.copy_rows("applied_events", APPLIED_COLUMNS, self.stage_many(envelopes))
             return
         cur.insert_rows(
             "applied_events", ("consumer", "event_id", "seq", "envelope"),
             [(self.consumer, str(env.id), self._next(), self._body(env)) for env in envelopes],
             key=("consumer", "event_id"))
+
+    def stage_many(self, envelopes: Sequence[Envelope]) -> list[tuple[Any, ...]]:
+        """In a rebuild from scratch (`stream`): number envelopes known to be new and take
+        them into the window, and return their rows of the log (`APPLIED_COLUMNS`), for
+        the caller to write in the transaction of their batch."""
+        assert self.streaming is not None
+        seq, keys, rows, recorded = self.seq or 0, [], [], {}
+        for env in envelopes:
+            seq += 1
+            keys.append(env.id.int)
+            text, body = str(env.id), self._body(env)
+            recorded[id(env)] = (env, text, body)
+            rows.append((self.consumer, text, seq, body))
+        self.streaming.extend(keys)
+        self.recorded = recorded
+        self.seq = seq
+        return rows
 
     def recorded_text(self, env: Envelope) -> tuple[str, str]:
         """An envelope's id and JSON as text: as the last batch streamed made them (a
@@ -574,12 +592,15 @@ class ProjectionRunner:
         self.owner: Any = None
         """What made this runner and holds its connections (a service bootstrapped for it),
         closed with it (`close`)."""
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: Future[None] | None = None
 
     def close(self) -> None:
         """Close what made this runner (its service's store and databases), now and on this
         thread: left to the collector, an application in a reference cycle was sometimes
         freed on one of its own pool's threads, which cannot join itself ("Exception ignored
         in Application.__del__ ... cannot join current thread" at the end of a rebuild)."""
+        self._stop_writing()
         owner, self.owner = self.owner, None
         if owner is not None:
             owner.close()
@@ -668,10 +689,61 @@ class ProjectionRunner:
         else:
             self.applied.stream()
 
+    def _apply_ahead(self, fresh: list[Envelope]) -> int:
+        """A batch of a rebuild from scratch, for a projector that folds it apart from writing
+        its rows (`prepare_many`, `write_prepared`): folded here, then written with its rows of
+        the applied log in one transaction on the runner's writer thread, while the caller
+        goes on to the next batch. One batch is written at a time, in order; the next waits
+        for it (`written`), and a batch that failed fails the one after it, or the rebuild's
+        end. The regions' rebuild had spent as long waiting on PostgreSQL as folding (over
+        30,000 participants' 1,620,789 events, 74 s of its CPU and 102 s of the server's in
+        172 s), one after the other."""
+        try:
+            rows = self.applied.stage_many(fresh)
+            prepared = self.projector.prepare_many(fresh)  # type: ignore[attr-defined]
+            self.written()
+        except Exception:
+            self._stop_writing()
+            self.rolled_back()
+            raise
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"write-{self.projector.name}")
+        self._writing = self._writer.submit(self._write_ahead, rows, prepared)
+        EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
+        return len(fresh)
+
+    def _write_ahead(self, rows: list[tuple[Any, ...]], prepared: Any) -> None:
+        with self.db.transaction() as cur:
+            cur.copy_rows("applied_events", APPLIED_COLUMNS, rows)
+            self.projector.write_prepared(cur, prepared)  # type: ignore[attr-defined]
+
+    def written(self) -> None:
+        """Wait for the batch being written (`_apply_ahead`), raising what failed it."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _stop_writing(self) -> None:
+        """Wait for the batch being written, whatever becomes of it, and end the writer."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            wait([writing])
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown()
+
     def finish_rebuild(self) -> None:
         """The end of a rebuild: the rows a projector that defers its writes left for the end
         (each once, as its fold ended), the window of ids and the snapshot, in one
         transaction."""
+        try:
+            self.written()
+        except Exception:
+            self._stop_writing()
+            self.rolled_back()
+            raise
+        self._stop_writing()
         if self.applied.deferred is None:
             self.applied.streaming = None  # a live consumer's batches ask the database again
             self.applied.recorded = {}
@@ -762,6 +834,8 @@ class ProjectionRunner:
         """Apply a batch in one transaction; return how many were new. A projector that can
         apply a batch at once (`apply_many`: each row it writes, once) is given the batch."""
         fresh = self.applied.fresh(envelopes)
+        if self.applied.streaming is not None and hasattr(self.projector, "prepare_many"):
+            return self._apply_ahead(fresh)
         try:
             with self.db.transaction() as cur:
                 self.applied.record_many(cur, fresh)

@@ -21,6 +21,7 @@ from tests.integration.from_scratch import (
     on_sqlite,
     table_rows,
 )
+from tests.regions_world import two_regions
 from yrkesresan import processes, stores
 
 pytestmark = pytest.mark.integration
@@ -61,5 +62,44 @@ def test_the_regions_rebuild_from_scratch_leaves_what_their_consumer_leaves(
         == sum(1 for env in envelopes if env.type in FACTS)
     for app in apps:
         app.close()
+    live.close()
+    rebuilt.close()
+
+
+def test_a_rebuild_re_routes_from_the_batches_not_written_yet(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A rebuild from scratch folds a batch while the one before is being written
+    (`ProjectionRunner._apply_ahead`): a backdated move finds what was routed about its
+    participant in the database, in the batch on its way there, or earlier in its own batch.
+    Over the two regions' world with its move last, rebuilt in batches of every size, each
+    rebuild leaves what the consumer's path leaves."""
+    world = two_regions("ahead")
+    move = next(e for e in world.envelopes if e.type == "ParticipantMoved")
+    envelopes = [e for e in world.envelopes if e is not move] + [move]
+    pm = world.people()["pm"]
+    later = [i for i, e in enumerate(envelopes)
+             if getattr(e.data, "participant_id", None) == pm and e.occurred_at > move.occurred_at]
+    assert len(later) == 2
+
+    live = on_sqlite(regions, tmp_path)
+    consumer = live.runner()
+    consumer.apply_batch(envelopes[:-1])
+    consumer.apply_batch([move])
+    expected = table_rows(live.db, TABLES)
+    assert world.expected(world.b) <= {row[2] for row in expected["region_events"]
+                                       if row[0] == world.b}
+
+    regions.migrate(pg_url)
+    rebuilt = regions.bootstrap(pg_url)
+    runner = rebuilt.runner()
+    where: set[str] = set()  # which batches held what the move re-routes, over the sizes
+    for batch in range(1, len(envelopes) + 1):
+        last = (len(envelopes) - 1) // batch
+        where |= {"own" if i // batch == last else "on its way" if i // batch == last - 1
+                  else "written" for i in later}
+        assert runner.rebuild(envelopes, batch=batch) == len(envelopes)
+        assert table_rows(rebuilt.db, TABLES) == expected, f"batches of {batch}"
+    assert where == {"own", "on its way", "written"}
     live.close()
     rebuilt.close()
