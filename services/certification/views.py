@@ -27,9 +27,18 @@ VALID, REVOKED = "valid", "revoked"
 EVALUATION = "evaluation"  # kind of a course's statistics; per region `evaluation@<region>`
 
 
+CertificateRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
 def write_certificates(cur: Cursor, completions: Iterable[CertifiedCompletion]) -> None:
     """The rows of the completions' certificates as their aggregates now stand."""
-    issued, revoked = [], []
+    write_certificate_rows(cur, certificate_rows(completions))
+
+
+def certificate_rows(completions: Iterable[CertifiedCompletion]) -> CertificateRows:
+    """(issued, revoked): the rows `write_certificate_rows` writes."""
+    issued: list[tuple[Any, ...]] = []
+    revoked: list[tuple[Any, ...]] = []
     for c in completions:
         if c.active and c.issued_at is not None:
             issued.append((c.certificate_id, c.participant_id, c.course_id, c.occasion_id,
@@ -38,6 +47,11 @@ def write_certificates(cur: Cursor, completions: Iterable[CertifiedCompletion]) 
                            orjson.dumps(c.evidence).decode()))
         revoked += [(REVOKED, when.isoformat(), reason, certificate_id)
                     for certificate_id, (reason, when) in c.revoked.items()]
+    return issued, revoked
+
+
+def write_certificate_rows(cur: Cursor, rows: CertificateRows) -> None:
+    issued, revoked = rows
     cur.insert_rows("certificates", COLUMNS, issued, key=("certificate_id",))
     cur.executemany("UPDATE certificates SET status = %s, revoked_at = %s, reason = %s "
                     "WHERE certificate_id = %s", revoked)

@@ -269,9 +269,12 @@ class AppliedLog:
             key=("consumer", "event_id"))
 
     def stage_many(self, envelopes: Sequence[Envelope]) -> list[tuple[Any, ...]]:
-        """In a rebuild from scratch (`stream`): number envelopes known to be new and take
-        them into the window, and return their rows of the log (`APPLIED_COLUMNS`), for
-        the caller to write in the transaction of their batch."""
+        """In a rebuild from scratch (`defer`, `stream`): number envelopes known to be new
+        and take them into the window; the rows of the log a streaming rebuild writes with
+        their batch (`APPLIED_COLUMNS`; none for one that writes its window at its end)."""
+        if self.deferred is not None:
+            self._remember(envelopes)
+            return []
         assert self.streaming is not None
         seq, keys, rows, recorded = self.seq or 0, [], [], {}
         for env in envelopes:
@@ -600,7 +603,7 @@ class ProjectionRunner:
         thread: left to the collector, an application in a reference cycle was sometimes
         freed on one of its own pool's threads, which cannot join itself ("Exception ignored
         in Application.__del__ ... cannot join current thread" at the end of a rebuild)."""
-        self._stop_writing()
+        self.stop_writing()
         owner, self.owner = self.owner, None
         if owner is not None:
             owner.close()
@@ -703,20 +706,30 @@ class ProjectionRunner:
             prepared = self.projector.prepare_many(fresh)  # type: ignore[attr-defined]
             self.written()
         except Exception:
-            self._stop_writing()
+            self.stop_writing()
             self.rolled_back()
             raise
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=f"write-{self.projector.name}")
-        self._writing = self._writer.submit(self._write_ahead, rows, prepared)
+        self.write_ahead(self._write_prepared, rows, prepared)
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
         return len(fresh)
 
-    def _write_ahead(self, rows: list[tuple[Any, ...]], prepared: Any) -> None:
-        with self.db.transaction() as cur:
+    def _write_prepared(self, cur: Cursor, rows: list[tuple[Any, ...]], prepared: Any) -> None:
+        if rows:
             cur.copy_rows("applied_events", APPLIED_COLUMNS, rows)
-            self.projector.write_prepared(cur, prepared)  # type: ignore[attr-defined]
+        self.projector.write_prepared(cur, prepared)  # type: ignore[attr-defined]
+
+    def write_ahead(self, write: Callable[..., None], *args: Any) -> None:
+        """Run `write(cur, *args)` in a transaction on the runner's writer thread, after the
+        batch written before it (which the caller has waited for: `written`)."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"write-{self.projector.name}")
+
+        def transaction() -> None:
+            with self.db.transaction() as cur:
+                write(cur, *args)
+
+        self._writing = self._writer.submit(transaction)
 
     def written(self) -> None:
         """Wait for the batch being written (`_apply_ahead`), raising what failed it."""
@@ -724,7 +737,7 @@ class ProjectionRunner:
         if writing is not None:
             writing.result()
 
-    def _stop_writing(self) -> None:
+    def stop_writing(self) -> None:
         """Wait for the batch being written, whatever becomes of it, and end the writer."""
         writing, self._writing = self._writing, None
         if writing is not None:
@@ -740,10 +753,10 @@ class ProjectionRunner:
         try:
             self.written()
         except Exception:
-            self._stop_writing()
+            self.stop_writing()
             self.rolled_back()
             raise
-        self._stop_writing()
+        self.stop_writing()
         if self.applied.deferred is None:
             self.applied.streaming = None  # a live consumer's batches ask the database again
             self.applied.recorded = {}

@@ -77,13 +77,18 @@ class CertificationProjector:
               certified: Sequence[CertifiedCompletion]) -> None:
         views.write_certificates(cur, certified)
         if self._deferred is not None:
-            for t in touched:
-                self._deferred.participants |= t.participants
-                self._deferred.courses |= t.courses
-                self._deferred.regions |= t.regions
-                self._deferred.evaluation_regions |= t.evaluation_regions
+            self.defer(touched)
             return
         self._write_views(cur, touched)
+
+    def defer(self, touched: Sequence[Touched]) -> None:
+        """What the batches touched, for the read rows written at a rebuild's end."""
+        assert self._deferred is not None
+        for t in touched:
+            self._deferred.participants |= t.participants
+            self._deferred.courses |= t.courses
+            self._deferred.regions |= t.regions
+            self._deferred.evaluation_regions |= t.evaluation_regions
 
     def _write_views(self, cur: Cursor, touched: Sequence[Touched]) -> None:
         participants: set[str] = set().union(*(t.participants for t in touched))
@@ -126,6 +131,12 @@ class CertificationProjector:
         return [(kind, c, statistics.get(c), region_id) for c in sorted(courses)]
 
 
+def _write_rows(cur: Cursor, history_rows: list[tuple[str, str, str, str]], new: bool,
+                certificates: views.CertificateRows) -> None:
+    views.write_history(cur, history_rows, new=new)
+    views.write_certificate_rows(cur, certificates)
+
+
 class CertificationRunner(ProjectionRunner):
     """Applies batches in the order the module docstring gives; used by the Kafka consumer
     and by `yrkesresan rebuild certification`."""
@@ -145,17 +156,34 @@ class CertificationRunner(ProjectionRunner):
         super().start_rebuild()
         self.history_new = not views.history_kept(self.db)
 
+    def _apply_ahead_of(self, fresh: Sequence[Envelope], touched: Sequence[Touched],
+                        certified: Sequence[CertifiedCompletion]) -> None:
+        """A batch of a rebuild from scratch: its ids kept in memory and its touched read
+        rows left for the end, as `write` defers them; its history and certificates written
+        on the runner's writer thread while the next batch is folded and decided
+        (`ProjectionRunner.write_ahead`). The policy has saved what it decided already: a
+        batch whose rows fail is decided again by the next rebuild."""
+        self.applied.stage_many(fresh)
+        self.projector.defer(touched)
+        rows = (history.rows(fresh), self.history_new, views.certificate_rows(certified))
+        self.written()
+        self.write_ahead(_write_rows, *rows)
+
     def apply_batch(self, envelopes: Sequence[Envelope], *, snapshot: bool = True) -> int:
         fresh = self.applied.fresh(envelopes)
         try:
             touched = [(env, self.projector.facts.apply(env)) for env in fresh]
             certified = self.policy.act(self.projector.facts, touched)
-            with self.db.transaction() as cur:
-                self.applied.record_many(cur, fresh)
-                views.write_history(cur, history.rows(fresh),
-                                    new=self.history_new and self.applied.from_scratch)
-                self.projector.write(cur, [t for _, t in touched], certified)
+            if self.applied.deferred is not None:
+                self._apply_ahead_of(fresh, [t for _, t in touched], certified)
+            else:
+                with self.db.transaction() as cur:
+                    self.applied.record_many(cur, fresh)
+                    views.write_history(cur, history.rows(fresh),
+                                        new=self.history_new and self.applied.from_scratch)
+                    self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
+            self.stop_writing()
             self.rolled_back()  # the facts may hold part of a batch the database never recorded
             raise
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
