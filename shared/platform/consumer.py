@@ -692,7 +692,7 @@ class ProjectionRunner:
         else:
             self.applied.stream()
 
-    def _apply_ahead(self, fresh: list[Envelope]) -> int:
+    def _apply_ahead(self, fresh: list[Envelope]) -> None:
         """A batch of a rebuild from scratch, for a projector that folds it apart from writing
         its rows (`prepare_many`, `write_prepared`): folded here, then written with its rows of
         the applied log in one transaction on the runner's writer thread, while the caller
@@ -710,8 +710,6 @@ class ProjectionRunner:
             self.rolled_back()
             raise
         self.write_ahead(self._write_prepared, rows, prepared)
-        EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
-        return len(fresh)
 
     def _write_prepared(self, cur: Cursor, rows: list[tuple[Any, ...]], prepared: Any) -> None:
         if rows:
@@ -848,7 +846,10 @@ class ProjectionRunner:
         apply a batch at once (`apply_many`: each row it writes, once) is given the batch."""
         fresh = self.applied.fresh(envelopes)
         if self.applied.streaming is not None and hasattr(self.projector, "prepare_many"):
-            return self._apply_ahead(fresh)
+            self._apply_ahead(fresh)
+            EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))
+            EVENTS_DUPLICATE.labels(self.projector.name).inc(len(envelopes) - len(fresh))
+            return len(fresh)
         try:
             with self.db.transaction() as cur:
                 self.applied.record_many(cur, fresh)

@@ -14,6 +14,7 @@ import pytest
 
 from services.regions import application as regions
 from services.regions.domain import FACTS
+from shared.platform.observability import EVENTS_APPLIED
 from tests.integration.audit_helpers import url_of
 from tests.integration.from_scratch import (
     fed_as_delivered,
@@ -48,7 +49,10 @@ def test_the_regions_rebuild_from_scratch_leaves_what_their_consumer_leaves(
 
     rebuilt = regions.bootstrap(url_of("regions"))
     runner = rebuilt.runner()
+    counted = EVENTS_APPLIED.labels("regions")._value.get()
     assert stores.rebuild(runner, apps, batch=250) == len(envelopes)
+    # the batches written behind the routing are counted as the consumer's are
+    assert EVENTS_APPLIED.labels("regions")._value.get() - counted == len(envelopes)
     assert runner.applied.streaming is None  # the rebuild is over: batches ask the database
     assert table_rows(rebuilt.db, TABLES) == table_rows(live.db, TABLES)
     assert len(table_rows(rebuilt.db, TABLES)["region_events"]) >= len(envelopes) // 2
