@@ -11,7 +11,6 @@ missing fact is kept in the database too, so a restart neither loses nor repeats
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from shared.events import ALL_TOPICS, REGION_TOPIC, Envelope, parse_envelope
 from shared.events.fields import field_of
 from shared.platform import schema
 from shared.platform.consumer import AppliedLog, ProjectionRunner, envelope_text
-from shared.platform.db import Cursor, Database
+from shared.platform.db import Cursor, Database, utc_text
 from shared.platform.settings import Settings
 
 NAME = "regions"
@@ -106,10 +105,10 @@ class RegionLog:
         for env in envelopes:
             rows.add(self.router.apply(env), env)
             if env.type == "ParticipantMoved":
-                self._place(rows, prepared.logged, prepared)
+                self._place(rows, prepared)
                 rows = _Rows()
                 self._reroute_prepared(prepared, env)
-        self._place(rows, prepared.logged, prepared)
+        self._place(rows, prepared)
         self._unwritten = prepared
         return prepared
 
@@ -132,7 +131,7 @@ class RegionLog:
         unwritten = [b for b in (self._unwritten, prepared) if b is not None]
         rows = _Rows()
         rows.add(self._rerouted(self.db, move, unwritten), None)
-        self._place(rows, prepared.logged, prepared, rerouted=True)
+        self._place(rows, prepared, rerouted=True)
 
     def _reroute_after(self, cur: Cursor, move: Envelope) -> None:
         """What was routed about the participant and happened after the move goes to the
@@ -146,7 +145,7 @@ class RegionLog:
         happened, to each region they are due to now and are not logged in (as `db` and the
         rows not written yet hold them)."""
         participant = getattr(move.data, "participant_id", "")
-        after = _utc(move.occurred_at)
+        after = utc_text(move.occurred_at)
         later = {str(e): str(at) for e, at in db.execute(
             "SELECT event_id, occurred_at FROM region_participant_events"
             " WHERE participant_id = %s AND occurred_at > %s", (participant, after))}
@@ -201,11 +200,11 @@ class RegionLog:
         log, delivered again, takes none), who each concerns, and the regions' heads."""
         cur.insert_rows("region_held", ("event_id", "envelope"), rows.held, key=("event_id",))
         cur.delete_keys("region_held", ("event_id",), [(event_id,) for event_id in rows.released])
-        logged = {(str(r), str(e)) for r, e in cur.execute_among(
+        placed = _Prepared()
+        placed.logged = {(str(r), str(e)) for r, e in cur.execute_among(
             "SELECT region_id, event_id FROM region_events WHERE event_id {among}", (),
             list(dict.fromkeys(str(out.id) for _, out in rows.out)))}
-        placed = _Prepared()
-        self._place(rows, logged, placed)
+        self._place(rows, placed)
         cur.insert_rows("region_events", REGION_EVENT_COLUMNS, placed.events)
         cur.insert_rows("region_participant_events", PARTICIPANT_COLUMNS, placed.participants,
                         key=("participant_id", "event_id"))
@@ -214,10 +213,9 @@ class RegionLog:
         cur.insert_rows("region_heads", ("region_id", "position"), sorted(placed.heads.items()),
                         key=("region_id",), update=("position",))
 
-    def _place(self, rows: _Rows, logged: set[tuple[str, str]], into: _Prepared, *,
-               rerouted: bool = False) -> None:
+    def _place(self, rows: _Rows, into: _Prepared, *, rerouted: bool = False) -> None:
         """Give what was routed its rows: each region's new envelopes at its next positions
-        (one `logged` already, delivered again, takes none), who each concerns (but for what
+        (one `into.logged` already, delivered again, takes none), who each concerns (but for what
         a move re-routed, whose rows are there already), and the regions' heads; the held and
         released."""
         into.held += rows.held
@@ -231,8 +229,8 @@ class RegionLog:
                 texts[id(out)] = made(out)
         for region, out in rows.out:
             event_id, body = texts[id(out)]
-            if (region, event_id) not in logged:
-                logged.add((region, event_id))
+            if (region, event_id) not in into.logged:
+                into.logged.add((region, event_id))
                 position = self.next_position.get(region, 1)
                 into.events.append((region, position, event_id, out.key(), body))
                 self.next_position[region] = position + 1
@@ -242,7 +240,7 @@ class RegionLog:
             if (participant := field_of(out.data, "participant_id")) \
                     and (participant, event_id) not in into.concerned:
                 into.concerned.add((participant, event_id))
-                into.participants.append((participant, event_id, _utc(out.occurred_at)))
+                into.participants.append((participant, event_id, utc_text(out.occurred_at)))
 
 
 REGION_EVENT_COLUMNS = ("region_id", "position", "event_id", "event_key", "envelope")
@@ -259,7 +257,8 @@ class _Prepared:
         self.participants: list[tuple[str, str, str]] = []
         self.concerned: set[tuple[str, str]] = set()  # the participants' rows' keys
         self.heads: dict[str, int] = {}
-        self.logged: set[tuple[str, str]] = set()  # (region, event) in the batch's rows
+        self.logged: set[tuple[str, str]] = set()  # (region, event) logged: these rows' and,
+        # where `_flush` asked, the database's
         # what a move asks of the rows, indexed up to where it last asked
         self._by_participant: dict[str, list[tuple[str, str]]] = {}
         self._by_event: dict[str, list[tuple[str, str]]] = {}
@@ -297,12 +296,6 @@ class _Rows:
             self.held.append((str(env.id), env.to_json().decode()))
         self.released += routed.released
         self.out += routed.out
-
-
-def _utc(when: dt.datetime) -> str:
-    """A time as text that sorts as the time does."""
-    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")[:26]  # strftime's
-    # "%Y-%m-%dT%H:%M:%S.%f" for years from 1000, in 1.7 us where strftime took 2.8
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,7 @@ class AppliedLog:
             cur.copy_rows("applied_events", APPLIED_COLUMNS, self.stage_many(envelopes))
             return
         cur.insert_rows(
-            "applied_events", ("consumer", "event_id", "seq", "envelope"),
+            "applied_events", APPLIED_COLUMNS,
             [(self.consumer, str(env.id), self._next(), self._body(env)) for env in envelopes],
             key=("consumer", "event_id"))
 
@@ -706,7 +706,6 @@ class ProjectionRunner:
             prepared = self.projector.prepare_many(fresh)  # type: ignore[attr-defined]
             self.written()
         except Exception:
-            self.stop_writing()
             self.rolled_back()
             raise
         self.write_ahead(self._write_prepared, rows, prepared)
@@ -751,7 +750,6 @@ class ProjectionRunner:
         try:
             self.written()
         except Exception:
-            self.stop_writing()
             self.rolled_back()
             raise
         self.stop_writing()
@@ -811,7 +809,9 @@ class ProjectionRunner:
 
     def rolled_back(self) -> None:
         """A batch's transaction rolled back: bring the fold back to what the database holds
-        (in a rebuild from scratch, the rebuild fails instead: its mark stays)."""
+        once the batch being written behind it has ended (in a rebuild from scratch, the
+        rebuild fails instead: its mark stays)."""
+        self.stop_writing()
         if self.applied.deferred is None:
             self.restore()
 

@@ -183,7 +183,6 @@ class CertificationRunner(ProjectionRunner):
                                         new=self.history_new and self.applied.from_scratch)
                     self.projector.write(cur, [t for _, t in touched], certified)
         except Exception:
-            self.stop_writing()
             self.rolled_back()  # the facts may hold part of a batch the database never recorded
             raise
         EVENTS_APPLIED.labels(self.projector.name).inc(len(fresh))

@@ -25,6 +25,7 @@ import orjson
 
 from shared.events import Envelope, parse_envelope
 from shared.events.fields import field_of
+from shared.platform.db import utc_text
 from shared.projections import Progression
 from shared.projections.versions import recorded_of
 
@@ -37,8 +38,7 @@ recording_time = recorded_of  # `recorded_at`, else `occurred_at` (CONTRACT.md, 
 
 def sort_key(moment: dt.datetime) -> str:
     """A recording time as text that sorts in time order (UTC, microseconds)."""
-    # strftime's "%Y-%m-%dT%H:%M:%S.%fZ" for years from 1000, in 1.7 us where it took 2.8
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")[:26] + "Z"
+    return utc_text(moment) + "Z"
 
 
 def subjects(env: Envelope) -> list[str]:
