@@ -7,7 +7,7 @@ import ctypes
 import gc
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +22,7 @@ from shared.events.fast import DECODE_ERRORS, decode_envelope, fast_decoder
 from shared.platform.consumer import ProjectionRunner, SnapshotOutdated, collector_paused
 from shared.platform.relay import StoredRow, message_of, stored_envelope_fields, stored_row
 from shared.platform.store import PydanticMapper, ServiceApplication
+from yrkesresan.store_reader import StoreReader
 
 BATCH = 10_000
 """Envelopes per transaction of a rebuild: each row a batch touches is written once."""
@@ -127,7 +128,7 @@ def merged_read(apps: Iterable[ServiceApplication], *, structs: bool = False,
                 ) -> Iterator[tuple[str, Any]]:
     """Every published event of every store, merged by recording time (each store keeps its
     own order), parsed as the consumers parse what the relays publish: (its topic, the
-    envelope), each made from the fields the relay writes as JSON (`stored_envelope_fields`).
+    envelope), each made from the fields the relay writes as JSON (`merged_fields`).
 
     pydantic's envelope is validated from those fields, not from their JSON: the stored state
     is already the JSON's values (`model_dump(mode="json")`), so encoding it to validate the
@@ -136,11 +137,29 @@ def merged_read(apps: Iterable[ServiceApplication], *, structs: bool = False,
     reads a log and the relay checks what it publishes (`shared.events.fast`): 6 against 8 us
     an envelope read over the 162,545-event log. The folds take either (replay feeds them
     Structs), a Struct's `to_json()` is pydantic's byte for byte, and the events whose data
-    the projections keep as models (`KEPT_AS_MODELS`) stay pydantic's.
+    the projections keep as models (`KEPT_AS_MODELS`) stay pydantic's. A rebuild over
+    PostgreSQL reads the same in a process of its own (`store_reader.StoreReader`).
 
     `after`: per store (by service), the notification id to read from (what follows it);
     `read`: filled with the last notification id read of each store, once it is read to its
     end (what a rebuild records in `StorePositions`)."""
+    merged = merged_fields(apps, after=after, read=read)
+    if not structs:
+        for _, _, topic, fields in merged:
+            yield topic, parse_envelope_dict(fields)
+        return
+    decode = fast_decoder()
+    for _, _, topic, fields in merged:
+        if fields["type"] in KEPT_AS_MODELS:
+            yield topic, parse_envelope_dict(fields)
+        else:
+            yield topic, as_struct(decode, orjson.dumps(fields))
+
+
+def merged_fields(apps: Iterable[ServiceApplication], *, after: dict[str, int] | None = None,
+                  read: dict[str, int] | None = None) -> Iterator[Merged]:
+    """Every published event of every store as the fields the relay writes as JSON
+    (`stored_envelope_fields`), merged by recording time: `merged_read`'s, before parsing."""
 
     def keyed(i: int, app: ServiceApplication) -> Iterator[Merged]:
         mapper = app.mapper
@@ -158,21 +177,16 @@ def merged_read(apps: Iterable[ServiceApplication], *, structs: bool = False,
 
     # By recording time, then the stores' order, as a stable merge by time alone: the heap
     # holds one item of each store, so no two are ever equal to their topic and fields.
-    merged = heapq.merge(*(keyed(i, a) for i, a in enumerate(apps)))
-    if not structs:
-        for _, _, topic, fields in merged:
-            yield topic, parse_envelope_dict(fields)
-        return
-    decode = fast_decoder()
-    for _, _, topic, fields in merged:
-        if fields["type"] in KEPT_AS_MODELS:
-            yield topic, parse_envelope_dict(fields)
-            continue
-        raw = orjson.dumps(fields)
-        try:
-            yield topic, decode(raw)
-        except DECODE_ERRORS:
-            yield topic, decode_envelope(raw)  # pydantic's verdict, in its words
+    return heapq.merge(*(keyed(i, a) for i, a in enumerate(apps)))
+
+
+def as_struct(decode: Callable[[bytes], Any], raw: bytes) -> Any:
+    """An envelope's JSON as the contract's Structs (`decode`: `fast_decoder()`), or as
+    pydantic says it is not one."""
+    try:
+        return decode(raw)
+    except DECODE_ERRORS:
+        return decode_envelope(raw)  # pydantic's verdict, in its words
 
 
 KEPT_AS_MODELS = frozenset({"CoursePublished", "PriceListSet"})
@@ -214,14 +228,15 @@ def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication],
 
 
 def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplication],
-          batch: int, *, release: bool = False) -> Iterator[tuple[str, int]]:
+          batch: int, *, release: bool = False, reader: StoreReader | None = None
+          ) -> Iterator[tuple[str, int]]:
     """Read the stores once, feeding every runner each batch of the envelopes on its topics
     (what its consumer reads; the applied log of a rebuild holds nothing a live consumer would
     not), as the contract's msgspec Structs but for `KEPT_AS_MODELS` (`merged_read`); (name,
     events applied). With `release` (no caller keeps the runners), each fold is
     dropped once its end is written: a rebuild's peak is at the ends (the dashboard's recount
     of every cell, pickling a snapshot), and the folds already written need not be held
-    through the next one's."""
+    through the next one's. With a `reader`, the stores (`apps`'s) are read in its process."""
     apps = list(apps)
     scratch = {name for name, runner in runners.items() if _start(runner)}
     applied = dict.fromkeys(runners, 0)
@@ -270,7 +285,9 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
                 applied[name] += done.result()
 
         pending: list[tuple[str, Envelope]] = []
-        for topic, env in merged_read(apps, structs=True, after=start, read=read):
+        envelopes = (reader.read(after=start, read=read) if reader is not None
+                     else merged_read(apps, structs=True, after=start, read=read))
+        for topic, env in envelopes:
             pending.append((topic, env))
             if len(pending) >= batch:
                 apply_all(pending)
@@ -380,12 +397,17 @@ def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH
     registry = processes.rebuildable()
     apps = [spec.store() for spec in processes.services().values()]
     made: dict[str, ProjectionRunner] = {}
+    reader: StoreReader | None = None
     try:
+        if all(isinstance(app.recorder, PostgresApplicationRecorder) for app in apps):
+            reader = StoreReader()  # starting while the runners are made
         for name in names or list(registry):
             made[name] = registry[name]()
         for runners in _passes(made):
-            yield from _feed(runners, apps, batch, release=True)
+            yield from _feed(runners, apps, batch, release=True, reader=reader)
     finally:
+        if reader is not None:
+            reader.close()
         for runner in made.values():
             runner.close()
         for app in apps:
