@@ -3,6 +3,7 @@ the broker, and for exporting a contract log (JSON Lines) that `yrkesresan repla
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import heapq
@@ -228,16 +229,28 @@ def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication],
 
 
 def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplication],
-          batch: int, *, release: bool = False, reader: StoreReader | None = None
-          ) -> Iterator[tuple[str, int]]:
+          batch: int, *, release: bool = False,
+          reader: Callable[[], StoreReader] | None = None) -> Iterator[tuple[str, int]]:
     """Read the stores once, feeding every runner each batch of the envelopes on its topics
     (what its consumer reads; the applied log of a rebuild holds nothing a live consumer would
     not), as the contract's msgspec Structs but for `KEPT_AS_MODELS` (`merged_read`); (name,
     events applied). With `release` (no caller keeps the runners), each fold is
     dropped once its end is written: a rebuild's peak is at the ends (the dashboard's recount
     of every cell, pickling a snapshot), and the folds already written need not be held
-    through the next one's. With a `reader`, the stores (`apps`'s) are read in its process."""
+    through the next one's. With a `reader`, the stores (`apps`'s) are read in a process it
+    starts: started before the runners' starts, which its own start overlaps, and ended once
+    the stores are read, so that the ends, the peak, hold no reader beside them (about 180 MB
+    at national size)."""
     apps = list(apps)
+    with contextlib.ExitStack() as reading:
+        started = reading.enter_context(reader()) if reader is not None else None
+        yield from _fed(runners, apps, batch, release, started, reading.close)
+
+
+def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], batch: int,
+         release: bool, reader: StoreReader | None, read_all: Callable[[], None]
+         ) -> Iterator[tuple[str, int]]:
+    """`_feed`'s pass; `read_all` is called once the stores are read."""
     scratch = {name for name, runner in runners.items() if _start(runner)}
     applied = dict.fromkeys(runners, 0)
     topics = {name: frozenset(runner.projector.topics) for name, runner in runners.items()}
@@ -292,6 +305,7 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
             if len(pending) >= batch:
                 apply_all(pending)
                 pending = []
+        read_all()
 
         def end(name: str, runner: ProjectionRunner) -> None:
             if pending:
@@ -397,17 +411,15 @@ def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH
     registry = processes.rebuildable()
     apps = [spec.store() for spec in processes.services().values()]
     made: dict[str, ProjectionRunner] = {}
-    reader: StoreReader | None = None
+    # a process of its own for each pass's read (SQLite's stores are read in this one)
+    postgres = all(isinstance(app.recorder, PostgresApplicationRecorder) for app in apps)
     try:
-        if all(isinstance(app.recorder, PostgresApplicationRecorder) for app in apps):
-            reader = StoreReader()  # starting while the runners are made
         for name in names or list(registry):
             made[name] = registry[name]()
         for runners in _passes(made):
-            yield from _feed(runners, apps, batch, release=True, reader=reader)
+            yield from _feed(runners, apps, batch, release=True,
+                             reader=StoreReader if postgres else None)
     finally:
-        if reader is not None:
-            reader.close()
         for runner in made.values():
             runner.close()
         for app in apps:

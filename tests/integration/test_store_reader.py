@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from shared.platform.consumer import ProjectionRunner
 from tests.integration.audit_helpers import configure_services
 from tests.values import plain
 from yrkesresan import processes, stores
@@ -63,12 +64,26 @@ def test_the_reader_reads_what_the_rebuild_would_read_itself(apps: list[Any]) ->
 def test_a_rebuild_over_postgresql_reads_each_pass_through_the_reader(
         apps: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     passes: list[dict[str, int]] = []
+    readers: list[StoreReader] = []
 
     class Counted(StoreReader):
+        def __init__(self) -> None:
+            super().__init__()
+            readers.append(self)
+
         def read(self, after: dict[str, int] | None = None,
                  read: dict[str, int] | None = None) -> Any:
             passes.append(dict(after or {}))
             return super().read(after, read)
+
+    finish = ProjectionRunner.finish_rebuild
+    ended: list[int | None] = []
+
+    def finish_rebuild(runner: ProjectionRunner) -> None:  # a pass's end: the peak
+        ended.append(readers[-1]._process.poll())
+        finish(runner)
+
+    monkeypatch.setattr(ProjectionRunner, "finish_rebuild", finish_rebuild)
 
     monkeypatch.setattr(stores, "StoreReader", Counted)
     processes.migrate(["dashboard", "regions"])
@@ -79,10 +94,13 @@ def test_a_rebuild_over_postgresql_reads_each_pass_through_the_reader(
     assert 0 < applied["progression"] < events  # what is on its topics
     # the dashboard's fold, then progression's with the regions, each from the start
     assert len(passes) == 2 and not any(at for one in passes for at in one.values())
+    # a reader for each pass, ended once it has read the stores, before the pass's ends
+    assert len(readers) == 2 and ended == [0, 0, 0]
     # a second rebuild applies nothing, from where the first read to
     assert dict(stores.rebuild_projections(["progression", "regions"])) == {
         "progression": 0, "regions": 0}
     assert len(passes) == 3 and all(passes[2].values())
+    assert len(readers) == 3 and all(r._process.returncode == 0 for r in readers)
 
 
 def test_a_reader_that_dies_fails_the_pass_in_one_line(apps: list[Any]) -> None:
