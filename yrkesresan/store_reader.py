@@ -127,7 +127,10 @@ class StoreReader:
         return StoreReaderError(f"läsaren av lagren avslutades (kod {code})")
 
     def close(self) -> None:
-        """End the reader: at once if it is mid-pass (nothing it reads is written)."""
+        """End the reader: at once if it is mid-pass (nothing it reads is written). Once ended,
+        closing it again does nothing."""
+        if self._fd < 0:
+            return
         process = self._process
         if process.stdin is not None:
             with contextlib.suppress(OSError):
@@ -140,6 +143,7 @@ class StoreReader:
             process.kill()
             process.wait()
         os.close(self._fd)
+        self._fd = -1
 
     def __enter__(self) -> StoreReader:
         return self

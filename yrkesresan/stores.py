@@ -3,7 +3,6 @@ the broker, and for exporting a contract log (JSON Lines) that `yrkesresan repla
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import heapq
@@ -242,15 +241,16 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
     the stores are read, so that the ends, the peak, hold no reader beside them (about 180 MB
     at national size)."""
     apps = list(apps)
-    with contextlib.ExitStack() as reading:
-        started = reading.enter_context(reader()) if reader is not None else None
-        yield from _fed(runners, apps, batch, release, started, reading.close)
+    if reader is None:
+        yield from _fed(runners, apps, batch, release, None)
+        return
+    with reader() as started:  # ended here too if the pass fails before its read's end
+        yield from _fed(runners, apps, batch, release, started)
 
 
 def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], batch: int,
-         release: bool, reader: StoreReader | None, read_all: Callable[[], None]
-         ) -> Iterator[tuple[str, int]]:
-    """`_feed`'s pass; `read_all` is called once the stores are read."""
+         release: bool, reader: StoreReader | None) -> Iterator[tuple[str, int]]:
+    """`_feed`'s pass; the `reader` is closed once the stores are read."""
     scratch = {name for name, runner in runners.items() if _start(runner)}
     applied = dict.fromkeys(runners, 0)
     topics = {name: frozenset(runner.projector.topics) for name, runner in runners.items()}
@@ -305,7 +305,8 @@ def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], b
             if len(pending) >= batch:
                 apply_all(pending)
                 pending = []
-        read_all()
+        if reader is not None:
+            reader.close()
 
         def end(name: str, runner: ProjectionRunner) -> None:
             if pending:
