@@ -44,9 +44,11 @@ class RegionLog:
     tables: Sequence[str] = ("region_events", "region_held", "region_published",
                              "region_participant_events", "region_heads")
     loaded_from = FACTS
-    """What `load` learns from, so the only envelopes the applied log keeps whole (the rest
-    by id): each envelope's JSON is in the regions' log already, and keeping every one twice
-    was 781 MB of the applied log over 30,000 participants' 1,620,789 events."""
+    """What `load` learns from, so the only envelopes the applied log keeps whole, for good
+    (the rest by id, for the window: `AppliedLog.forget_ids`; an older one that comes again
+    is refused by the log, which holds each event once per region): each envelope's JSON is
+    in the regions' log already, and keeping every one twice was 781 MB of the applied log
+    over 30,000 participants' 1,620,789 events."""
 
     def __init__(self, db: Database, enrolment_ready: EnrolmentReady = always) -> None:
         self.db = db

@@ -73,7 +73,7 @@ class Unresolved(Exception):
 FACTS = frozenset({"MunicipalityJoined", "ParticipantRegistered", "ParticipantMoved",
                    "CourseOccasionPlanned", "CertificateIssued", "CoursePublished"})
 """The event types whose facts routing needs (`RegionRouter.learn`): all the router is restored
-from on a restart, so the only envelopes its applied log keeps."""
+from on a restart, so the only envelopes its applied log keeps whole."""
 
 
 class RegionRouter:

@@ -81,7 +81,8 @@ class Projector(Protocol):
 
     # Optional: `loaded_from`, the event types whose envelopes `load` learns from (a projector
     # restored from its applied log, not a snapshot: the regions' router); the applied log keeps
-    # the bodies of those only, and every id.
+    # the bodies of those only, for good, and the window's ids (`AppliedLog.forget_ids`): its
+    # tables must refuse an older envelope that comes again.
     #
     # Optional, for a rebuild from scratch (`ProjectionRunner.start_rebuild`): `defer_writes()`
     # makes `apply_many` fold only, keeping what it touched, and `write_deferred(cur)` writes
@@ -145,9 +146,11 @@ def envelope_text(env: Envelope) -> tuple[str, str]:
 
 class AppliedLog:
     """What a projector applied, in its own database: each envelope's id with a sequence
-    number, and the envelope itself until a snapshot covers it (of a projector restored from
-    its applied log, only those of the types it learns from: `kept_types`). Ids older than
-    the last `window` are forgotten at each snapshot."""
+    number, and the envelope itself until a snapshot covers it. Ids older than the last
+    `window` are forgotten at each snapshot. A projector restored from its applied log rather
+    than a snapshot (the regions' router) keeps whole, for good, the envelopes of the types it
+    learns from (`kept_types`: its state), and of the others only the window's ids, as the
+    rest do (`forget_ids`)."""
 
     def __init__(self, db: Database, consumer: str, *, keeps_envelopes: bool = True,
                  kept_types: frozenset[str] | None = None) -> None:
@@ -168,6 +171,9 @@ class AppliedLog:
         self.recorded: dict[int, tuple[Envelope, str, str | None]] = {}
         """The batch `record_many` streamed last, by each envelope's identity: the envelope,
         its id as text and its JSON (`recorded_text`)."""
+        self._trimmed = 0
+        """Up to where `forget_ids` dropped the ids without a body (0: not yet, in this
+        process), so that each trim reads only the rows since the last one."""
 
     def defer(self) -> None:
         """A rebuild from scratch begins (the log is empty): number what is applied and keep
@@ -185,6 +191,7 @@ class AppliedLog:
         only this rebuild's rows. Until `resume`."""
         self.seq = 0
         self.streaming = _Window(self.window)
+        self._trimmed = 0
 
     @property
     def from_scratch(self) -> bool:
@@ -201,6 +208,21 @@ class AppliedLog:
                       ((self.consumer, _uuid_text(key), first + i)
                        for i, key in enumerate(self.deferred.order)))
         self.deferred = None
+
+    def write_window(self, cur: Cursor) -> None:
+        """The end of a streaming rebuild (`stream`): the ids of the window that it did not
+        write with a body (`stage_many`), so that the log holds what a consumer's would after
+        `forget_ids`: every body it keeps, and the last `window` ids."""
+        assert self.streaming is not None and self.seq is not None
+        order = self.streaming.order
+        first = self.seq - len(order) + 1  # the window's numbers run on to seq
+        written = {int(seq) for (seq,) in cur.execute(
+            "SELECT seq FROM applied_events WHERE consumer = %s AND seq >= %s",
+            (self.consumer, first))}
+        cur.copy_rows("applied_events", ("consumer", "event_id", "seq"),
+                      ((self.consumer, _uuid_text(key), first + i)
+                       for i, key in enumerate(order) if first + i not in written))
+        self._trimmed = max(self._trimmed, self.seq - self.window)  # nothing older to trim
 
     def _remember(self, envelopes: Iterable[Envelope]) -> None:
         assert self.deferred is not None and self.seq is not None
@@ -271,7 +293,9 @@ class AppliedLog:
     def stage_many(self, envelopes: Sequence[Envelope]) -> list[tuple[Any, ...]]:
         """In a rebuild from scratch (`defer`, `stream`): number envelopes known to be new
         and take them into the window; the rows of the log a streaming rebuild writes with
-        their batch (`APPLIED_COLUMNS`; none for one that writes its window at its end)."""
+        their batch (`APPLIED_COLUMNS`): those it keeps whole. The ids without a body are
+        written at the end, the window's only (`write_window`): the rest would be trimmed
+        (`forget_ids`); one that writes its window at its end (`defer`) gets none."""
         if self.deferred is not None:
             self._remember(envelopes)
             return []
@@ -282,7 +306,8 @@ class AppliedLog:
             keys.append(env.id.int)
             text, body = str(env.id), self._body(env)
             recorded[id(env)] = (env, text, body)
-            rows.append((self.consumer, text, seq, body))
+            if body is not None:
+                rows.append((self.consumer, text, seq, body))
         self.streaming.extend(keys)
         self.recorded = recorded
         self.seq = seq
@@ -338,6 +363,23 @@ class AppliedLog:
                     "AND seq <= %s AND envelope IS NOT NULL", (self.consumer, covered))
         cur.execute("DELETE FROM applied_events WHERE consumer = %s AND seq <= %s",
                     (self.consumer, covered - self.window))
+
+    def forget_ids(self, covered: int, slice: int = 1_000_000) -> None:
+        """For a log whose bodies are its projector's state (no snapshot: `kept_types`): drop
+        the ids without a body that fell out of the window by `covered`. What is older and
+        comes again (a broker that came back empty, everything re-published) is refused by the
+        projector's tables (the regions' log holds each event once per region), as the folds
+        refuse it for the projections that keep a snapshot. Every body stays. A transaction
+        for each `slice` of numbers: the first trim of a log that kept every id (before
+        2026-12-03; 16 million at national size) is not one long transaction."""
+        below = covered - self.window
+        while self._trimmed < below:
+            upto = min(below, self._trimmed + slice)
+            with self.db.transaction() as cur:
+                cur.execute("DELETE FROM applied_events WHERE consumer = %s AND seq > %s "
+                            "AND seq <= %s AND envelope IS NULL",
+                            (self.consumer, self._trimmed, upto))
+            self._trimmed = upto
 
     def count(self) -> int:
         """How many envelopes were applied, ever (the last sequence number)."""
@@ -754,6 +796,9 @@ class ProjectionRunner:
             raise
         self.stop_writing()
         if self.applied.deferred is None:
+            if self.applied.streaming is not None:
+                with self.db.transaction() as cur:
+                    self.applied.write_window(cur)
             self.applied.streaming = None  # a live consumer's batches ask the database again
             self.applied.recorded = {}
             self.snapshot()
@@ -818,11 +863,16 @@ class ProjectionRunner:
     def snapshot(self) -> None:
         """Write the fold as it stands, and forget what it covers."""
         if not self.snapshots_kept:
+            seq = self.applied.seq or 0
             if not self.keeps_envelopes:  # only the window of ids to trim
                 with self.db.transaction() as cur:
-                    self.applied.forget(cur, self.applied.seq or 0)
-                self._covered = self.applied.seq or 0
-                self._snapshot_at = time.monotonic()
+                    self.applied.forget(cur, seq)
+            elif self.applied.kept_types is not None:  # its state: the bodies it keeps
+                self.applied.forget_ids(seq)
+            else:
+                return
+            self._covered = seq
+            self._snapshot_at = time.monotonic()
             return
         seq = self.applied.seq or 0
         state = self._pickled()
