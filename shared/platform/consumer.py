@@ -202,26 +202,27 @@ class AppliedLog:
     def write_deferred(self, cur: Cursor) -> None:
         """The window of ids a rebuild kept in memory, into the log (no envelopes: the
         snapshot written with them covers everything)."""
-        assert self.deferred is not None and self.seq is not None
-        first = self.seq - len(self.deferred.order) + 1  # the window's numbers run on to seq
+        assert self.deferred is not None
+        self._copy_window(cur, self.deferred, set())
+        self.deferred = None
+
+    def _copy_window(self, cur: Cursor, window: _Window, written: set[int]) -> None:
+        """The window's ids by COPY, numbered on to `seq`, but for the numbers `written`."""
+        assert self.seq is not None
+        first = self.seq - len(window.order) + 1  # the window's numbers run on to seq
         cur.copy_rows("applied_events", ("consumer", "event_id", "seq"),
                       ((self.consumer, _uuid_text(key), first + i)
-                       for i, key in enumerate(self.deferred.order)))
-        self.deferred = None
+                       for i, key in enumerate(window.order) if first + i not in written))
 
     def write_window(self, cur: Cursor) -> None:
         """The end of a streaming rebuild (`stream`): the ids of the window that it did not
         write with a body (`stage_many`), so that the log holds what a consumer's would after
         `forget_ids`: every body it keeps, and the last `window` ids."""
         assert self.streaming is not None and self.seq is not None
-        order = self.streaming.order
-        first = self.seq - len(order) + 1  # the window's numbers run on to seq
         written = {int(seq) for (seq,) in cur.execute(
-            "SELECT seq FROM applied_events WHERE consumer = %s AND seq >= %s",
-            (self.consumer, first))}
-        cur.copy_rows("applied_events", ("consumer", "event_id", "seq"),
-                      ((self.consumer, _uuid_text(key), first + i)
-                       for i, key in enumerate(order) if first + i not in written))
+            "SELECT seq FROM applied_events WHERE consumer = %s AND seq > %s",
+            (self.consumer, self.seq - len(self.streaming.order)))}
+        self._copy_window(cur, self.streaming, written)
         self._trimmed = max(self._trimmed, self.seq - self.window)  # nothing older to trim
 
     def _remember(self, envelopes: Iterable[Envelope]) -> None:
@@ -862,8 +863,8 @@ class ProjectionRunner:
 
     def snapshot(self) -> None:
         """Write the fold as it stands, and forget what it covers."""
+        seq = self.applied.seq or 0
         if not self.snapshots_kept:
-            seq = self.applied.seq or 0
             if not self.keeps_envelopes:  # only the window of ids to trim
                 with self.db.transaction() as cur:
                     self.applied.forget(cur, seq)
@@ -874,7 +875,6 @@ class ProjectionRunner:
             self._covered = seq
             self._snapshot_at = time.monotonic()
             return
-        seq = self.applied.seq or 0
         state = self._pickled()
         if state is None:
             # A fold holding something pickle cannot take: restore from the whole log, as
