@@ -257,8 +257,89 @@ def rebuild(projection: Annotated[str | None, typer.Argument(
     if projection is not None and projection not in registry:
         raise typer.BadParameter(
             f"unknown projection {projection!r}; choose one of {', '.join(registry)}")
-    for name, applied in stores.rebuild_projections([projection] if projection else None):
-        typer.echo(f"{applied} new events applied to {name}", err=True)
+    began = time.monotonic()
+    with _RebuildShown() as shown:
+        for name, applied in stores.rebuild_projections([projection] if projection else None,
+                                                        progress=shown):
+            shown.say(f"{applied} new events applied to {name}")
+    typer.echo(f"återuppbyggnaden tog {_duration(time.monotonic() - began)}", err=True)
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} h"] if hours else []
+    if hours or minutes:
+        parts.append(f"{minutes} min")
+    return " ".join([*parts, f"{rest} s"])
+
+
+class _RebuildShown:
+    """How far `yrkesresan rebuild` has come, on standard error (`stores.RebuildProgress`): a
+    bar for each pass at a terminal; elsewhere (a job's log) a line every minute and at each
+    pass's end of reading, so a national rebuild (half an hour, in passes of minutes) is not
+    silent between its lines of what was applied."""
+
+    EVERY = 60.0
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = Console(stderr=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("händelser"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, disable=not sys.stderr.isatty())
+        self.task: Any = None
+        self.names = ""
+        self.total = self.done = 0
+        self.began = self.told = 0.0
+
+    def __enter__(self) -> _RebuildShown:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def say(self, line: str) -> None:
+        if self.bar.disable:
+            typer.echo(line, err=True)
+        else:
+            self.bar.console.print(line, highlight=False, markup=False)
+
+    def begun(self, names: list[str], total: int) -> None:
+        self.names, self.total, self.done = ", ".join(names), total, 0
+        self.began = self.told = time.monotonic()
+        self.task = self.bar.add_task(f"återuppbygger {self.names}", total=total)
+
+    def read(self, count: int) -> None:
+        self.done += count
+        self.bar.advance(self.task, count)
+        now = time.monotonic()
+        if self.bar.disable and now - self.told >= self.EVERY:
+            self.told = now
+            share = f" ({100 * self.done // self.total} %)" if self.total else ""
+            self.say(f"återuppbygger {self.names}: {self.done} av högst {self.total} "
+                     f"händelser lästa{share}, {_duration(now - self.began)}")
+
+    def ending(self, name: str) -> None:
+        if self.task is not None:  # the pass's reading is done: said once, at its first end
+            seconds = time.monotonic() - self.began
+            self.bar.update(self.task, total=self.done, completed=self.done,
+                            description=f"skriver slutet: {self.names}")
+            rate = f" ({self.done / seconds:.0f} per sekund)" if seconds > 0 else ""
+            self.say(f"{self.names}: {self.done} händelser lästa på {_duration(seconds)}"
+                     f"{rate}; slutet skrivs")
+            self.task = None
 
 
 @app.command()

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -227,9 +227,28 @@ def rebuild(runner: ProjectionRunner, apps: Iterable[ServiceApplication],
     return dict(_feed({"one": runner}, apps, batch))["one"]
 
 
+class RebuildProgress(Protocol):
+    """What a rebuild tells of its progress (`rebuild_projections`): a national rebuild takes
+    half an hour, in passes of minutes each, and its lines of what was applied come only at
+    each projection's end."""
+
+    def begun(self, names: list[str], total: int) -> None:
+        """A pass begins: the projections it feeds, and how many stored events it reads at
+        most (the stores' last notification ids past where it starts: an event the relays do
+        not publish is not fed)."""
+
+    def read(self, count: int) -> None:
+        """`count` more envelopes of the pass fed to its projections."""
+
+    def ending(self, name: str) -> None:
+        """The stores are read; the end of `name` (its rows, window of ids, snapshot) is
+        being written."""
+
+
 def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplication],
           batch: int, *, release: bool = False,
-          reader: Callable[[], StoreReader] | None = None) -> Iterator[tuple[str, int]]:
+          reader: Callable[[], StoreReader] | None = None,
+          progress: RebuildProgress | None = None) -> Iterator[tuple[str, int]]:
     """Read the stores once, feeding every runner each batch of the envelopes on its topics
     (what its consumer reads; the applied log of a rebuild holds nothing a live consumer would
     not), as the contract's msgspec Structs but for `KEPT_AS_MODELS` (`merged_read`); (name,
@@ -239,17 +258,18 @@ def _feed(runners: dict[str, ProjectionRunner], apps: Iterable[ServiceApplicatio
     through the next one's. With a `reader`, the stores (`apps`'s) are read in a process it
     starts: started before the runners' starts, which its own start overlaps, and ended once
     the stores are read, so that the ends, the peak, hold no reader beside them (about 180 MB
-    at national size)."""
+    at national size). `progress` is told how far the pass has come."""
     apps = list(apps)
     if reader is None:
-        yield from _fed(runners, apps, batch, release, None)
+        yield from _fed(runners, apps, batch, release, None, progress)
         return
     with reader() as started:  # ended here too if the pass fails before its read's end
-        yield from _fed(runners, apps, batch, release, started)
+        yield from _fed(runners, apps, batch, release, started, progress)
 
 
 def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], batch: int,
-         release: bool, reader: StoreReader | None) -> Iterator[tuple[str, int]]:
+         release: bool, reader: StoreReader | None,
+         progress: RebuildProgress | None = None) -> Iterator[tuple[str, int]]:
     """`_feed`'s pass; the `reader` is closed once the stores are read."""
     scratch = {name for name, runner in runners.items() if _start(runner)}
     applied = dict.fromkeys(runners, 0)
@@ -265,6 +285,10 @@ def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], b
     ahead = {name: {store: at for store, at in floor.items() if at > start.get(store, 0)}
              for name, floor in floors.items()}
     read: dict[str, int] = {}
+    if progress is not None:
+        progress.begun(list(runners), sum(
+            max(0, (app.recorder.max_notification_id() or 0) - start.get(app.service, 0))
+            for app in apps))
 
     def feed(name: str, runner: ProjectionRunner, envelopes: list[tuple[str, Envelope]]) -> int:
         own = [env for topic, env in envelopes if topic in topics[name]]
@@ -296,6 +320,8 @@ def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], b
                        for name, runner in runners.items()]
             for name, done in running:
                 applied[name] += done.result()
+            if progress is not None:
+                progress.read(len(envelopes))
 
         pending: list[tuple[str, Envelope]] = []
         envelopes = (reader.read(after=start, read=read) if reader is not None
@@ -307,6 +333,8 @@ def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], b
                 pending = []
         if reader is not None:
             reader.close()
+        if progress is not None and pending:
+            progress.read(len(pending))
 
         def end(name: str, runner: ProjectionRunner) -> None:
             if pending:
@@ -331,6 +359,8 @@ def _fed(runners: dict[str, ProjectionRunner], apps: list[ServiceApplication], b
                 ends.append((following, pool.submit(end, following, runners[following])))
             ended, done = ends.popleft()
             assert ended == name
+            if progress is not None:
+                progress.ending(name)
             done.result()
             runner = runners[name]
             if release:
@@ -400,12 +430,14 @@ def history() -> Iterator[Envelope]:
             app.close()
 
 
-def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH
+def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH,
+                        progress: RebuildProgress | None = None
                         ) -> Iterator[tuple[str, int]]:
     """Rebuild the named projections (default: every one in `processes.rebuildable()`, the
     consumers' registry, the dashboard and the regions' logs) from every service's store,
-    reading the stores once for all of them: (name, events applied). One whose snapshot was
-    folded by other code is wiped first and rebuilt whole."""
+    reading the stores once for each pass (`_passes`): (name, events applied). One whose
+    snapshot was folded by other code is wiped first and rebuilt whole. `progress` is told
+    of each pass as it goes."""
     from yrkesresan import processes
 
     _one_malloc_arena()  # before the stores' and runners' pools start their threads
@@ -419,7 +451,7 @@ def rebuild_projections(names: Iterable[str] | None = None, batch: int = BATCH
             made[name] = registry[name]()
         for runners in _passes(made):
             yield from _feed(runners, apps, batch, release=True,
-                             reader=StoreReader if postgres else None)
+                             reader=StoreReader if postgres else None, progress=progress)
     finally:
         for runner in made.values():
             runner.close()

@@ -155,6 +155,12 @@ def test_the_rebuild_command_covers_every_projection_dashboard_and_region_logs_i
     assert [e.position for e in read_log(region.db, "r1")] == [1, 2, 3]
     assert any(minted in e.envelope for e in read_log(region.db, "r1"))
     region.close()
+    # each pass says how far it read (not a terminal here: a line at each pass's end)
+    passes = [line for line in result.output.splitlines() if "händelser lästa på" in line]
+    fed = [name for line in passes for name in line.split(": ")[0].split(", ")]
+    assert sorted(fed) == sorted(processes.rebuildable()), passes  # each in one pass
+    assert all(line.split(": ")[1].startswith("3 händelser") for line in passes), passes
+    assert "återuppbyggnaden tog" in result.output.splitlines()[-1]
     result = CliRunner().invoke(cli, ["rebuild", "progression"])
     assert "0 new events applied to progression" in result.output
     assert CliRunner().invoke(cli, ["rebuild", "nosuch"]).exit_code == 2

@@ -61,6 +61,24 @@ def test_the_reader_reads_what_the_rebuild_would_read_itself(apps: list[Any]) ->
         _same(list(reader.read(after=after)), here_after)
 
 
+class Told:
+    """A rebuild's progress as it was told (`stores.RebuildProgress`), reads summed."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[Any, ...]] = []
+
+    def begun(self, names: list[str], total: int) -> None:
+        self.said.append(("begun", names, total))
+
+    def read(self, count: int) -> None:
+        if self.said[-1][0] == "read":
+            count += self.said.pop()[1]
+        self.said.append(("read", count))
+
+    def ending(self, name: str) -> None:
+        self.said.append(("ending", name))
+
+
 def test_a_rebuild_over_postgresql_reads_each_pass_through_the_reader(
         apps: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     passes: list[dict[str, int]] = []
@@ -88,9 +106,17 @@ def test_a_rebuild_over_postgresql_reads_each_pass_through_the_reader(
     monkeypatch.setattr(stores, "StoreReader", Counted)
     processes.migrate(["dashboard", "regions"])
     events = sum(1 for _ in stores.merged_read(apps))
-    applied = dict(stores.rebuild_projections(["dashboard", "progression", "regions"]))
+    told = Told()
+    applied = dict(stores.rebuild_projections(["dashboard", "progression", "regions"],
+                                              progress=told))
     assert applied == {"dashboard": events, "progression": applied["progression"],
                        "regions": events}
+    # each pass told what it feeds, at most how much it reads, what it read and each end
+    stored = sum(app.recorder.max_notification_id() for app in apps)
+    assert told.said == [("begun", ["dashboard"], stored), ("read", events),
+                         ("ending", "dashboard"),
+                         ("begun", ["progression", "regions"], stored), ("read", events),
+                         ("ending", "progression"), ("ending", "regions")]
     assert 0 < applied["progression"] < events  # what is on its topics
     # the dashboard's fold, then progression's with the regions, each from the start
     assert len(passes) == 2 and not any(at for one in passes for at in one.values())
