@@ -276,9 +276,11 @@ def _to_json(self: Any) -> bytes:
     envelope's optional fields being omitted when None (`omit_defaults`, their default), the
     rest in the model's order: `type` is moved after `id`. A null left in it (a part of the
     data that is None, or the text "null" in a value) takes the slow way. Not kept: a Struct
-    holds only its fields."""
+    holds only its fields. So does a number with a positive exponent, which msgspec writes
+    without its sign (`1e16`) and pydantic and orjson with it (`1e+16`): a float of 10^16 or
+    more (a text that looks like one also takes the slow way, which writes it as it is)."""
     raw = _ENCODE(self)
-    if b"null" not in raw:
+    if b"null" not in raw and _POSITIVE_EXPONENT.search(raw) is None:
         tag = _TAGS[self.type]
         end = len(tag) + _ID_LENGTH
         return b"{" + raw[len(tag):end] + tag[1:] + raw[end:]
@@ -288,6 +290,9 @@ def _to_json(self: Any) -> bytes:
 
 
 _ENCODE = msgspec.json.Encoder().encode
+_POSITIVE_EXPONENT = re.compile(rb"[:,\[]-?\d+(?:\.\d+)?e\d")
+"""A JSON number with an unsigned exponent, as msgspec writes 1e16 (a number follows a colon,
+a comma or an opening bracket: msgspec writes no spaces)."""
 _ID_LENGTH = len(b'"id":"00000000-0000-0000-0000-000000000000",')
 _TAGS: dict[str, bytes] = {}
 

@@ -561,3 +561,16 @@ def test_stored_event_ids_are_uuid5_of_originator_and_version(originator: uuid.U
     expected = uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator}:{version}")
     assert stored_event_id(originator, version) == expected
     assert stored_event_id_text(originator, version) == str(expected)
+
+
+@pytest.mark.parametrize("value", [1e16, 1.5e300, 123456789012345678.0, 9.999e15, 2e-7])
+def test_a_large_float_is_written_as_pydantic_writes_it(value: float) -> None:
+    """msgspec writes 1e16 where pydantic (and orjson) write 1e+16; a Struct's JSON is kept by
+    the projections in place of pydantic's, so it must be the same bytes."""
+    doc = copy.deepcopy(EXAMPLES["PotDistributed"])
+    doc["data"]["total_points"] = value
+    doc["data"]["trainers"][0]["points"] = value
+    raw = as_line(doc)
+    slow, fast = pydantic_reads(raw), fast_reads(raw)
+    assert slow is not None and fast is not None
+    assert fast.to_json() == slow.to_json()
