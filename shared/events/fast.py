@@ -285,8 +285,11 @@ def _to_json(self: Any) -> bytes:
         end = len(tag) + _ID_LENGTH
         return b"{" + raw[len(tag):end] + tag[1:] + raw[end:]
     built = msgspec.to_builtins(self)
-    return orjson.dumps({name: _without_none(built[name]) for name in _JSON_ORDER
-                         if built.get(name) is not None})
+    try:
+        return orjson.dumps({name: _without_none(built[name]) for name in _JSON_ORDER
+                             if built.get(name) is not None})
+    except TypeError:  # an integer of 2^64 or more, which orjson cannot write: pydantic's
+        return parse_envelope(raw).to_json()  # own reading and writing of msgspec's JSON
 
 
 _ENCODE = msgspec.json.Encoder().encode
