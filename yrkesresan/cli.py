@@ -283,21 +283,9 @@ class _RebuildShown:
     EVERY = 60.0
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from yrkesresan.progress import events_bar
 
-        self.console = Console(stderr=True)
-        self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("händelser"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, disable=not sys.stderr.isatty())
+        self.bar = events_bar("{task.description}")
         self.task: Any = None
         self.names = ""
         self.total = self.done = 0

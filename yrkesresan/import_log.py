@@ -827,15 +827,7 @@ def import_command(log: Path, batch: int = COMMIT, processes: int | None = None)
     """Validate the log, then import it with a progress bar on standard error, committing
     each store every `batch` envelopes, in `processes` processes: by default one per core (at
     most one per store) from `PARALLEL_FROM` envelopes, else one."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from yrkesresan.progress import events_bar
 
     surveyed = survey_log(log, processes or min(len(SERVICES), os.cpu_count() or 1))
     total = surveyed.envelopes
@@ -845,10 +837,7 @@ def import_command(log: Path, batch: int = COMMIT, processes: int | None = None)
         # the processes are forked before the progress bar starts its thread
         workers = stack.enter_context(_Workers(log, batch, processes, surveyed)) \
             if processes > 1 else None
-        progress = stack.enter_context(Progress(
-            TextColumn("import-log"), BarColumn(), MofNCompleteColumn(), TextColumn("händelser"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-            disable=not sys.stderr.isatty()))
+        progress = stack.enter_context(events_bar("import-log"))
         task = progress.add_task("import", total=total)
         advance: Callable[[int], None] = lambda n: progress.advance(task, n)  # noqa: E731
         return workers.gather(advance) if workers else import_log(log, batch, 1, advance,
