@@ -66,6 +66,11 @@ class StoreReader:
         self._topics: list[str] = []
         self._usable = True
 
+    @property
+    def pid(self) -> int:
+        """The reader's process id (a benchmark reads the CPU time it used)."""
+        return self._process.pid
+
     def read(self, after: dict[str, int] | None = None, read: dict[str, int] | None = None
              ) -> Iterator[tuple[str, Any]]:
         """What `stores.merged_read(apps, structs=True, after=after, read=read)` yields, read
