@@ -8,6 +8,7 @@ broker this session starts on a free port. An unreachable database is a failure,
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,13 @@ from tests import tokens
 from tests.ports import broker_with_topics
 
 tokens.configure()  # every token of the session is signed with the session's own key pair
+
+# The suite, and every process it starts, runs with the local time zone 14 hours ahead of UTC
+# (from 10:00 UTC the local date is the next day): code or a test that takes the local clock
+# for UTC or for Sweden's fails here, not on a machine set to another zone. The whole suite
+# passed so on 2026-12-03 at 17:53-18:08 UTC, the local date a day ahead.
+os.environ["TZ"] = os.environ.get("YRKESRESAN_TEST_TZ", "Pacific/Kiritimati")
+time.tzset()
 
 PG_ADMIN_URL = os.environ.get("YRKESRESAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 # Each store opens one connection up front instead of five (more when a test needs them):
