@@ -112,10 +112,10 @@ def _own_cpu(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
-    """The CPU time (user and system) a process and its living descendants have used so far,
-    from /proc: an API of several workers is uvicorn's process and a process per worker,
-    whose time its parent's own figure does not hold."""
+def cpu_seconds(proc: subprocess.Popen[bytes] | int) -> float:
+    """The CPU time (user and system) a process (or process id) and its living descendants
+    have used so far, from /proc: an API of several workers is uvicorn's process and a process
+    per worker, whose time its parent's own figure does not hold."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -123,7 +123,7 @@ def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
                 children.setdefault(int(_stat(entry.name)[1]), []).append(int(entry.name))
             except (OSError, IndexError):
                 continue  # gone meanwhile
-    total, todo = 0.0, [proc.pid]
+    total, todo = 0.0, [proc if isinstance(proc, int) else proc.pid]
     while todo:
         pid = todo.pop()
         try:

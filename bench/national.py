@@ -139,18 +139,18 @@ def main() -> None:
         # (the start, about a second, is a small part of a pass at national size).
         _, _, out = child(
             "import os, time\n"
+            "from bench._common import cpu_seconds, database_cpu_seconds\n"
             "from yrkesresan.store_reader import StoreReader\n"
-            "def used(pid):\n"
-            "    fields = open(f'/proc/{pid}/stat').read().rpartition(')')[2].split()\n"
-            "    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')\n"
+            "url = os.environ['YRKESRESAN_DATABASE_URL']\n"
             "with StoreReader() as reader:\n"
             "    for _ in reader.read(): pass\n"
-            "    pid, n = reader.pid, 0\n"
-            "    t, c, r = time.perf_counter(), time.process_time(), used(pid)\n"
+            "    n, t, c = 0, time.perf_counter(), time.process_time()\n"
+            "    r, d = cpu_seconds(reader.pid), database_cpu_seconds(url)\n"
             "    for _ in reader.read(): n += 1\n"
             "    wall, cpu = time.perf_counter() - t, time.process_time() - c\n"
-            "    print(n, wall, cpu, used(pid) - r)\n", env)
-        read_n, read_wall, read_cpu, reader_cpu = (
+            "    print(n, wall, cpu, cpu_seconds(reader.pid) - r,\n"
+            "          database_cpu_seconds(url) - d)\n", env)
+        read_n, read_wall, read_cpu, reader_cpu, read_db_cpu = (
             float(x) for x in out.strip().splitlines()[-1].split())
         read_rate = read_n / read_wall
 
@@ -196,8 +196,9 @@ def main() -> None:
         print(f"  floor, one read of the stores feeding nothing (the reader's process, the "
               f"pipe, the Structs; a second read, the reader started): {read_rate:,.0f} "
               f"events/s, CPU {read_cpu / read_n * 1e6:.1f} us an event in the rebuild's "
-              f"process and {reader_cpu / read_n * 1e6:.1f} in the reader's (the database's "
-              f"not counted); read {reads} times, as the passes do: at most "
+              f"process, {reader_cpu / read_n * 1e6:.1f} in the reader's and "
+              f"{read_db_cpu / read_n * 1e6:.1f} in the database's backends; read {reads} "
+              f"times, as the passes do: at most "
               f"{read_rate / reads:,.0f} events/s with folds that cost nothing; the rebuild "
               f"{rate / read_rate * reads:.0%} of that")
         print(f"  peak memory {rss} MB, {rss - fixed_rss} MB above the same rebuild over "
